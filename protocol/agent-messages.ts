@@ -1,0 +1,186 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { JobCommand } from './job-spec.js';
+import { compile } from './validate.js';
+
+/**
+ * Every frame on the agent WebSocket, one discriminated union per direction. Frames are JSON
+ * text; both sides validate every frame before acting on it (see `protocol/AGENT-PROTOCOL.md`).
+ */
+
+/** Resource usage of a task's whole process tree, as sampled from /proc. */
+export const TaskUsage = Type.Object({
+  cpuSeconds: Type.Number({ minimum: 0 }),
+  utimeSeconds: Type.Number({ minimum: 0 }),
+  stimeSeconds: Type.Number({ minimum: 0 }),
+  rssBytes: Type.Number({ minimum: 0 }),
+  maxRssBytes: Type.Number({ minimum: 0 }),
+  vmemBytes: Type.Number({ minimum: 0 }),
+  maxVmemBytes: Type.Number({ minimum: 0 }),
+  /** Bytes read plus written (from /proc/PID/io when readable). */
+  ioBytes: Type.Number({ minimum: 0 }),
+});
+export type TaskUsage = Static<typeof TaskUsage>;
+
+// ---------------------------------------------------------------- agent → master
+
+export const AgentHello = Type.Object({
+  type: Type.Literal('hello'),
+  protocolVersion: Type.Integer(),
+  agentVersion: Type.String(),
+  /** Stable across restarts of the agent on one machine: identifies the host. */
+  agentId: Type.String({ minLength: 1, maxLength: 128 }),
+  hostname: Type.String({ minLength: 1, maxLength: 255 }),
+  group: Type.String({ minLength: 1, maxLength: 64 }),
+  arch: Type.String(),
+  cpus: Type.Integer({ minimum: 1 }),
+  sockets: Type.Integer({ minimum: 1 }),
+  cores: Type.Integer({ minimum: 1 }),
+  threads: Type.Integer({ minimum: 1 }),
+  slots: Type.Integer({ minimum: 1 }),
+  memTotalBytes: Type.Number({ minimum: 0 }),
+  swapTotalBytes: Type.Number({ minimum: 0 }),
+  labels: Type.Record(Type.String(), Type.String()),
+  /** Attempts this agent is still running or holds unacknowledged results for (reattach). */
+  attempts: Type.Array(Type.String()),
+});
+export type AgentHello = Static<typeof AgentHello>;
+
+export const AgentHeartbeat = Type.Object({
+  type: Type.Literal('heartbeat'),
+  load1: Type.Number({ minimum: 0 }),
+  memUsedBytes: Type.Number({ minimum: 0 }),
+  swapUsedBytes: Type.Number({ minimum: 0 }),
+  running: Type.Array(Type.String()),
+});
+export type AgentHeartbeat = Static<typeof AgentHeartbeat>;
+
+export const TaskStarted = Type.Object({
+  type: Type.Literal('started'),
+  attemptId: Type.String(),
+  pid: Type.Integer(),
+  startedAt: Type.Number(),
+});
+export type TaskStarted = Static<typeof TaskStarted>;
+
+export const OutputStream = Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]);
+export type OutputStream = Static<typeof OutputStream>;
+
+/** A chunk of a task's output; `seq` counts chunks per attempt from 0, so replays are deduplicated. */
+export const TaskOutput = Type.Object({
+  type: Type.Literal('output'),
+  attemptId: Type.String(),
+  stream: OutputStream,
+  seq: Type.Integer({ minimum: 0 }),
+  /** base64 of the raw bytes. */
+  data: Type.String(),
+});
+export type TaskOutput = Static<typeof TaskOutput>;
+
+export const TaskUsageReport = Type.Object({
+  type: Type.Literal('usage'),
+  attemptId: Type.String(),
+  usage: TaskUsage,
+});
+export type TaskUsageReport = Static<typeof TaskUsageReport>;
+
+/** SGE's `failed` codes that qfarm produces (see qacct(5)). */
+export const FailedCode = {
+  None: 0,
+  /** The task could not be set up (bad cwd, unknown user, unwritable output file...). */
+  BeforeJob: 1,
+  /** Could not open the output file. */
+  OpenOutput: 26,
+  /** Killed by qdel, h_rt or h_vmem: SGE prints `100 : assumedly after job`. */
+  AfterJob: 100,
+} as const;
+export type FailedCode = (typeof FailedCode)[keyof typeof FailedCode];
+
+export const TaskFinished = Type.Object({
+  type: Type.Literal('finished'),
+  attemptId: Type.String(),
+  /** 0..255, 128+N when killed by signal N (as SGE's exit_status shows 137 for SIGKILL). */
+  exitStatus: Type.Integer({ minimum: 0, maximum: 255 }),
+  /** Signal name when the process was killed by one (`SIGKILL`), else null. */
+  signal: Type.Union([Type.String(), Type.Null()]),
+  failedCode: Type.Integer({ minimum: 0 }),
+  /** Why, in words, when failedCode is not 0 or the task was killed. */
+  failedReason: Type.String(),
+  startedAt: Type.Number(),
+  endedAt: Type.Number(),
+  usage: TaskUsage,
+});
+export type TaskFinished = Static<typeof TaskFinished>;
+
+export const AgentMessage = Type.Union([AgentHello, AgentHeartbeat, TaskStarted, TaskOutput, TaskUsageReport, TaskFinished]);
+export type AgentMessage = Static<typeof AgentMessage>;
+
+// ---------------------------------------------------------------- master → agent
+
+export const Welcome = Type.Object({
+  type: Type.Literal('welcome'),
+  protocolVersion: Type.Integer(),
+  hostname: Type.String(),
+  heartbeatMs: Type.Integer({ minimum: 100 }),
+  /** Attempts named in hello that the master no longer wants: kill them and drop their results. */
+  cancel: Type.Array(Type.String()),
+});
+export type Welcome = Static<typeof Welcome>;
+
+export const Refused = Type.Object({
+  type: Type.Literal('refused'),
+  reason: Type.String(),
+});
+export type Refused = Static<typeof Refused>;
+
+/** A task leased to this agent. Everything needed to run it is here: the agent keeps no job state. */
+export const TaskAssignment = Type.Object({
+  type: Type.Literal('assign'),
+  attemptId: Type.String(),
+  jobId: Type.Integer(),
+  /** Array task id, or null for a plain job (SGE_TASK_ID=undefined). */
+  taskId: Type.Union([Type.Integer(), Type.Null()]),
+  jobName: Type.String(),
+  user: Type.Object({ name: Type.String(), uid: Type.Integer(), gid: Type.Integer(), home: Type.String() }),
+  command: JobCommand,
+  shell: Type.String(),
+  cwd: Type.String(),
+  /** Complete task environment from the master (job env + SGE variables); the agent adds TMPDIR, HOSTNAME. */
+  env: Type.Record(Type.String(), Type.String()),
+  /** Output paths with master-side variables expanded; `$HOSTNAME` is expanded by the agent. */
+  stdoutPath: Type.String(),
+  stderrPath: Type.String(),
+  joinOutput: Type.Boolean(),
+  pty: Type.Boolean(),
+  slots: Type.Integer({ minimum: 1 }),
+  wallclockSeconds: Type.Union([Type.Number(), Type.Null()]),
+  vmemBytes: Type.Union([Type.Number(), Type.Null()]),
+});
+export type TaskAssignment = Static<typeof TaskAssignment>;
+
+export const KillTask = Type.Object({
+  type: Type.Literal('kill'),
+  attemptId: Type.String(),
+  /** Shown in the task's failed reason and logs, e.g. `deleted by alice`. */
+  reason: Type.String(),
+});
+export type KillTask = Static<typeof KillTask>;
+
+/** The master committed the attempt's result: the agent may forget it. */
+export const ResultAck = Type.Object({
+  type: Type.Literal('ack'),
+  attemptId: Type.String(),
+});
+export type ResultAck = Static<typeof ResultAck>;
+
+/** Ask the agent to stop taking work (drain), e.g. before a scale-in. */
+export const Drain = Type.Object({
+  type: Type.Literal('drain'),
+  reason: Type.String(),
+});
+export type Drain = Static<typeof Drain>;
+
+export const MasterMessage = Type.Union([Welcome, Refused, TaskAssignment, KillTask, ResultAck, Drain]);
+export type MasterMessage = Static<typeof MasterMessage>;
+
+export const agentMessage = compile('agent message', AgentMessage);
+export const masterMessage = compile('master message', MasterMessage);

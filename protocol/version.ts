@@ -1,0 +1,27 @@
+/**
+ * The wire protocol version spoken between agent and master. Bump it whenever a message
+ * changes shape incompatibly; the master refuses agents of any other version with a message
+ * that names both versions, so a stale worker image fails loudly instead of misbehaving.
+ */
+export const PROTOCOL_VERSION = 1;
+
+/** Prefix of every HTTP API route. */
+export const API_PREFIX = '/api/v1';
+
+/** Path on the master where agents open their WebSocket. */
+export const AGENT_SOCKET_PATH = '/agent';
+
+/** WebSocket close codes the master uses, so agents can tell a refusal from a network drop. */
+export const CloseCode = {
+  /** The token in the upgrade request was missing or wrong: do not retry with the same token. */
+  Unauthorized: 4401,
+  /** The agent speaks another protocol version: upgrade the agent or the master. */
+  ProtocolMismatch: 4426,
+  /** A frame failed validation: the agent has a bug or is not a qfarm agent. */
+  InvalidMessage: 4400,
+  /** Another connection registered under the same agent id. */
+  Replaced: 4409,
+  /** The master is shutting down; reconnect with backoff. */
+  Shutdown: 4503,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
