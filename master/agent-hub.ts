@@ -1,0 +1,324 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import type { Logger } from 'pino';
+import {
+  agentMessage,
+  type AgentHello,
+  type AgentMessage,
+  type TaskFinished,
+} from '../protocol/agent-messages.js';
+import { AGENT_SOCKET_PATH, CloseCode, PROTOCOL_VERSION } from '../protocol/version.js';
+import { ProtocolValidationError } from '../protocol/validate.js';
+import { AgentSession } from './agent-session.js';
+import type { Clock } from './clock.js';
+import type { MasterEventBus } from './events.js';
+import type { LogStore } from './log-store.js';
+import type { Db } from './store/database.js';
+import { CommitOutcome, type Transitions } from './store/transitions.js';
+import { tokenMatches } from './tokens.js';
+
+export interface AgentHubOptions {
+  agentToken: string;
+  /** How often agents send heartbeats. */
+  heartbeatMs: number;
+  /** How long a disconnected agent's tasks stay leased to it before they are requeued. */
+  leaseGraceMs: number;
+  /** How long to wait for the first frame (hello) of a new connection. */
+  helloTimeoutMs: number;
+}
+
+/** A connected agent as the scheduler sees it. */
+export interface HostCapacity {
+  session: AgentSession;
+  free: number;
+}
+
+/**
+ * The agents' side of the master: authenticates WebSocket upgrades, validates every frame,
+ * tracks each agent's attempts and slots, and keeps leases of disconnected agents for a grace
+ * period so that a reconnecting agent (or a restarted master) reattaches its running tasks.
+ */
+export class AgentHub {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+  private readonly sessions = new Map<string, AgentSession>();
+  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly transitions: Transitions,
+    private readonly logs: LogStore,
+    private readonly events: MasterEventBus,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly options: AgentHubOptions,
+  ) {}
+
+  attach(server: Server): void {
+    server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    // Agents send a heartbeat every heartbeatMs; three missed ones mean the connection is dead
+    // even if TCP has not noticed (a VM that vanished does not send FIN).
+    this.livenessTimer = setInterval(() => this.dropSilentAgents(), this.options.heartbeatMs);
+    this.livenessTimer.unref();
+    this.startGraceForOrphanedAttempts();
+  }
+
+  connectedAgentIds(): Set<string> {
+    return new Set(this.sessions.keys());
+  }
+
+  sessionsList(): AgentSession[] {
+    return [...this.sessions.values()];
+  }
+
+  session(agentId: string): AgentSession | undefined {
+    return this.sessions.get(agentId);
+  }
+
+  /** Connected, enabled hosts with at least one free slot. */
+  capacity(disabledHosts: ReadonlySet<string>): HostCapacity[] {
+    const out: HostCapacity[] = [];
+    for (const session of this.sessions.values()) {
+      if (disabledHosts.has(session.hostname)) continue;
+      const free = session.freeSlots();
+      if (free > 0) out.push({ session, free });
+    }
+    return out;
+  }
+
+  sendKill(agentId: string, attemptId: string, reason: string): void {
+    this.sessions.get(agentId)?.send({ type: 'kill', attemptId, reason });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
+    for (const timer of this.graceTimers.values()) clearTimeout(timer);
+    for (const session of this.sessions.values()) session.ws.close(CloseCode.Shutdown, 'master shutting down');
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  // ------------------------------------------------------------------ connection set-up
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://master');
+    if (url.pathname !== AGENT_SOCKET_PATH) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const auth = req.headers.authorization ?? '';
+    const token = auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : '';
+    if (!tokenMatches(token, this.options.agentToken)) {
+      this.log.warn({ remote: req.socket.remoteAddress }, 'agent connection refused: missing or wrong agent token');
+      const body = 'agent token rejected: use the agent token from QFARM_HOME/agent-token of the master\n';
+      socket.end(
+        `HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req.socket.remoteAddress ?? '?'));
+  }
+
+  private onConnection(ws: WebSocket, remote: string): void {
+    let session: AgentSession | undefined;
+    const helloTimer = setTimeout(() => {
+      this.log.warn({ remote }, 'agent sent no hello in time; closing');
+      ws.close(CloseCode.InvalidMessage, 'expected a hello frame first');
+    }, this.options.helloTimeoutMs);
+
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      let message: AgentMessage;
+      try {
+        if (isBinary) throw new ProtocolValidationError('agent message', ['binary frames are not part of the protocol']);
+        message = agentMessage.parse(JSON.parse(data.toString()));
+      } catch (err) {
+        const reason = err instanceof SyntaxError ? `not JSON: ${err.message}` : (err as Error).message;
+        this.log.warn({ remote, agent: session?.hostname, reason }, 'invalid frame from agent; closing its connection');
+        ws.close(CloseCode.InvalidMessage, reason.slice(0, 120));
+        return;
+      }
+      if (!session) {
+        if (message.type !== 'hello') {
+          ws.close(CloseCode.InvalidMessage, 'expected a hello frame first');
+          return;
+        }
+        clearTimeout(helloTimer);
+        session = this.onHello(ws, message, remote);
+        return;
+      }
+      session.lastFrameAt = this.clock.now();
+      try {
+        this.onMessage(session, message);
+      } catch (err) {
+        this.log.error({ err, agent: session.hostname, type: message.type }, 'failed to handle agent message');
+      }
+    });
+    ws.on('close', () => {
+      clearTimeout(helloTimer);
+      if (session && this.sessions.get(session.agentId) === session) this.onDisconnect(session);
+    });
+    ws.on('error', (err) => this.log.warn({ remote, err: err.message }, 'agent socket error'));
+  }
+
+  private onHello(ws: WebSocket, hello: AgentHello, remote: string): AgentSession | undefined {
+    if (hello.protocolVersion !== PROTOCOL_VERSION) {
+      const reason =
+        `agent ${hello.hostname} speaks protocol ${hello.protocolVersion} but this master speaks ${PROTOCOL_VERSION}: ` +
+        `install the same qfarm version on the agent and the master`;
+      this.log.warn({ remote }, reason);
+      ws.send(JSON.stringify({ type: 'refused', reason }));
+      ws.close(CloseCode.ProtocolMismatch, 'protocol version mismatch');
+      return undefined;
+    }
+    const previous = this.sessions.get(hello.agentId);
+    if (previous) {
+      this.sessions.delete(hello.agentId);
+      previous.ws.close(CloseCode.Replaced, 'replaced by a newer connection of the same agent');
+    }
+    const grace = this.graceTimers.get(hello.agentId);
+    if (grace) clearTimeout(grace);
+    this.graceTimers.delete(hello.agentId);
+
+    const session = new AgentSession(ws, hello, this.clock.now());
+    this.transitions.upsertHost(hello);
+
+    // Reattach: the agent's running attempts that the master still leases to it stay; attempts
+    // the master leased to it but the agent no longer has are requeued; attempts the agent has
+    // but the master gave up on are cancelled (the agent kills them and drops their results).
+    const leased = this.activeAttempts(hello.agentId);
+    const claimed = new Set(hello.attempts);
+    const forgotten = leased.filter((a) => !claimed.has(a.id)).map((a) => a.id);
+    const cancel: string[] = [];
+    for (const id of hello.attempts) {
+      const state = this.db.prepare('SELECT state FROM attempts WHERE id = ?').pluck().get(id) as string | undefined;
+      // A done attempt is not cancelled: the agent may be replaying its result, which is acked.
+      if (state !== 'leased' && state !== 'running' && state !== 'done') cancel.push(id);
+    }
+    for (const a of leased) if (claimed.has(a.id)) session.attempts.set(a.id, { jobId: a.job_id, taskId: a.task_id, slots: a.slots });
+    this.sessions.set(hello.agentId, session);
+    session.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, hostname: hello.hostname, heartbeatMs: this.options.heartbeatMs, cancel });
+    if (forgotten.length > 0) this.transitions.requeueAttempts(forgotten, `agent ${hello.hostname} restarted and no longer runs them`);
+    // Deletions requested while the agent was away.
+    for (const a of leased) if (claimed.has(a.id) && a.delete_requested) session.send({ type: 'kill', attemptId: a.id, reason: 'deleted while the host was disconnected' });
+    this.log.info({ agent: hello.hostname, group: hello.group, slots: hello.slots, reattached: session.attempts.size, remote }, 'agent connected');
+    this.events.emit('host:online', hello.agentId, hello.hostname);
+    this.events.emit('schedule:wanted', `agent ${hello.hostname} connected`);
+    return session;
+  }
+
+  private activeAttempts(agentId: string): { id: string; job_id: number; task_id: number; slots: number; delete_requested: number }[] {
+    return this.db
+      .prepare(
+        `SELECT a.id, a.job_id, a.task_id, j.slots, t.delete_requested FROM attempts a
+         JOIN jobs j ON j.id = a.job_id JOIN tasks t ON t.job_id = a.job_id AND t.task_id = a.task_id
+         WHERE a.agent_id = ? AND a.state IN ('leased', 'running')`,
+      )
+      .all(agentId) as { id: string; job_id: number; task_id: number; slots: number; delete_requested: number }[];
+  }
+
+  // ------------------------------------------------------------------ frames
+
+  private onMessage(session: AgentSession, message: AgentMessage): void {
+    switch (message.type) {
+      case 'hello':
+        session.ws.close(CloseCode.InvalidMessage, 'hello sent twice');
+        return;
+      case 'heartbeat':
+        session.load1 = message.load1;
+        session.memUsedBytes = message.memUsedBytes;
+        session.swapUsedBytes = message.swapUsedBytes;
+        this.transitions.touchHost(session.agentId);
+        return;
+      case 'started':
+        this.transitions.markStarted(message.attemptId, message.pid, message.startedAt);
+        return;
+      case 'output': {
+        const attempt = session.attempts.get(message.attemptId) ?? this.attemptRef(message.attemptId);
+        if (!attempt) return;
+        if (!this.transitions.acceptOutputSeq(message.attemptId, message.seq)) return; // a replayed chunk
+        const data = Buffer.from(message.data, 'base64');
+        this.logs.append(attempt.jobId, attempt.taskId, message.attemptId, message.stream, data);
+        this.events.emit('attempt:output', message.attemptId, message.stream, data);
+        return;
+      }
+      case 'usage':
+        this.transitions.recordUsage(message.attemptId, message.usage);
+        this.events.emit('attempt:usage', message.attemptId, message.usage);
+        return;
+      case 'finished':
+        this.onFinished(session, message);
+        return;
+    }
+  }
+
+  private onFinished(session: AgentSession, result: TaskFinished): void {
+    const outcome = this.transitions.commitResult(result);
+    session.attempts.delete(result.attemptId);
+    if (outcome === CommitOutcome.Stale) {
+      this.log.info({ agent: session.hostname, attempt: result.attemptId }, 'discarded the result of an attempt the master had given up on');
+    }
+    // Acknowledge in every case: the agent may forget the result; it is committed or moot.
+    session.send({ type: 'ack', attemptId: result.attemptId });
+    if (outcome !== CommitOutcome.Committed) this.events.emit('schedule:wanted', 'slot freed');
+  }
+
+  private attemptRef(attemptId: string): { jobId: number; taskId: number } | undefined {
+    const row = this.db.prepare('SELECT job_id, task_id FROM attempts WHERE id = ?').get(attemptId) as
+      | { job_id: number; task_id: number }
+      | undefined;
+    return row && { jobId: row.job_id, taskId: row.task_id };
+  }
+
+  /** Records a lease made by the scheduler so the agent's free slots are right at once. */
+  noteAssigned(session: AgentSession, attemptId: string, jobId: number, taskId: number, slots: number): void {
+    session.attempts.set(attemptId, { jobId, taskId, slots });
+  }
+
+  // ------------------------------------------------------------------ disconnects and leases
+
+  private onDisconnect(session: AgentSession): void {
+    this.sessions.delete(session.agentId);
+    this.events.emit('host:offline', session.agentId, session.hostname);
+    if (this.closing) return;
+    this.log.warn(
+      { agent: session.hostname, running: session.attempts.size, graceMs: this.options.leaseGraceMs },
+      'agent disconnected; its tasks stay leased to it for the grace period',
+    );
+    this.startGrace(session.agentId, session.hostname);
+  }
+
+  private startGrace(agentId: string, hostname: string): void {
+    const existing = this.graceTimers.get(agentId);
+    if (existing) clearTimeout(existing);
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(agentId);
+      if (this.sessions.has(agentId)) return;
+      const ids = this.activeAttempts(agentId).map((a) => a.id);
+      const seconds = Math.round(this.options.leaseGraceMs / 1000);
+      const n = this.transitions.requeueAttempts(ids, `host ${hostname} lost: no contact for ${seconds}s`);
+      if (n > 0) this.log.warn({ agent: hostname, requeued: n }, 'host lost; its tasks were requeued');
+    }, this.options.leaseGraceMs);
+    timer.unref();
+    this.graceTimers.set(agentId, timer);
+  }
+
+  /** After a master restart every lease belongs to an agent that has not reconnected yet. */
+  private startGraceForOrphanedAttempts(): void {
+    const holders = this.db
+      .prepare(`SELECT DISTINCT agent_id, hostname FROM attempts WHERE state IN ('leased', 'running')`)
+      .all() as { agent_id: string; hostname: string }[];
+    for (const row of holders) this.startGrace(row.agent_id, row.hostname);
+  }
+
+  private dropSilentAgents(): void {
+    const deadline = this.clock.now() - 3 * this.options.heartbeatMs;
+    for (const session of this.sessions.values()) {
+      if (session.lastFrameAt < deadline) {
+        this.log.warn({ agent: session.hostname }, 'agent missed 3 heartbeats; dropping its connection');
+        session.ws.terminate();
+      }
+    }
+  }
+}

@@ -1,0 +1,21 @@
+import type { Logger } from 'pino';
+import type { AgentHub } from '../agent-hub.js';
+import type { MasterEventBus } from '../events.js';
+import type { LogStore } from '../log-store.js';
+import type { Scheduler } from '../scheduler.js';
+import type { Db } from '../store/database.js';
+import type { JobReader } from '../store/job-reader.js';
+import type { Transitions } from '../store/transitions.js';
+
+/** What the HTTP routes work with. */
+export interface ApiContext {
+  db: Db;
+  reader: JobReader;
+  transitions: Transitions;
+  hub: AgentHub;
+  scheduler: Scheduler;
+  events: MasterEventBus;
+  logs: LogStore;
+  log: Logger;
+  version: string;
+}

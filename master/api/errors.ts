@@ -1,0 +1,27 @@
+import type { FastifyReply } from 'fastify';
+import { ProtocolValidationError } from '../../protocol/validate.js';
+import { JobNotFoundError, PermissionError } from '../store/transitions.js';
+
+/** Raised by routes for a request that cannot be served; becomes an ApiError body. */
+export class ApiRequestError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'ApiRequestError';
+  }
+}
+
+/** One place that turns errors into HTTP answers, so every route says the same thing the same way. */
+export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
+  if (err instanceof ApiRequestError) return reply.code(err.status).send({ error: err.message, ...(err.hint ? { hint: err.hint } : {}) });
+  if (err instanceof ProtocolValidationError) {
+    return reply.code(400).send({ error: err.message, hint: 'the request does not match the API schema: are the CLI and master the same qfarm version?' });
+  }
+  if (err instanceof JobNotFoundError) return reply.code(404).send({ error: err.message });
+  if (err instanceof PermissionError) return reply.code(403).send({ error: err.message, hint: 'only the job owner or root can change a job' });
+  reply.log.error({ err }, 'request failed');
+  return reply.code(500).send({ error: `internal error: ${(err as Error).message}`, hint: 'see the master log' });
+}

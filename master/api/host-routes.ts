@@ -1,0 +1,57 @@
+import type { FastifyInstance } from 'fastify';
+import { PROTOCOL_VERSION } from '../../protocol/version.js';
+import type { ApiContext } from './context.js';
+import { ApiRequestError, sendError } from './errors.js';
+import { hostViews } from '../views/hosts.js';
+import { accountingRecords } from '../views/accounting.js';
+
+/** Hosts (qhost, qmod -d/-e), accounting (qacct) and health. */
+export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.get('/hosts', async (_req, reply) => {
+    try {
+      return { hosts: hostViews(ctx.db, ctx.hub) };
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
+    app.post(`/hosts/:name/${action}`, async (req, reply) => {
+      try {
+        const name = (req.params as { name: string }).name;
+        if (!ctx.transitions.setHostDisabled(name, disabled)) {
+          throw new ApiRequestError(404, `host "${name}" is not known to this master`, `'qhost' lists the hosts`);
+        }
+        return { messages: [{ ok: true, text: `${disabled ? 'disabled' : 'enabled'} host ${name}` }] };
+      } catch (err) {
+        return sendError(reply, err);
+      }
+    });
+  }
+
+  app.get('/accounting', async (req, reply) => {
+    try {
+      const query = req.query as { job?: string; owner?: string };
+      return { records: accountingRecords(ctx.db, query) };
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  app.get('/health', async () => {
+    const count = (sql: string): number => ctx.db.prepare(sql).pluck().get() as number;
+    const pendingTasks = ctx.db
+      .prepare('SELECT id FROM jobs WHERE finished = 0 AND deleted = 0')
+      .pluck()
+      .all()
+      .reduce<number>((sum, id) => sum + ctx.reader.pendingCount(ctx.reader.job(id as number)!), 0);
+    return {
+      ok: true,
+      version: ctx.version,
+      protocolVersion: PROTOCOL_VERSION,
+      hosts: ctx.hub.sessionsList().length,
+      pendingTasks,
+      runningTasks: count(`SELECT COUNT(*) FROM tasks WHERE state IN ('leased', 'running')`),
+    };
+  });
+}

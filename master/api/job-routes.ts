@@ -1,0 +1,174 @@
+import type { FastifyInstance } from 'fastify';
+import { validators, type ActionResponse, type JobTarget, type JobWaitResponse } from '../../protocol/api.js';
+import type { ApiContext } from './context.js';
+import { ApiRequestError, sendError } from './errors.js';
+import { qstatRows } from '../views/qstat-rows.js';
+import { jobDetail } from '../views/job-detail.js';
+import type { JobRow } from '../store/job-reader.js';
+import { JobNotFoundError, PermissionError } from '../store/transitions.js';
+
+/** Jobs: submit, list, detail, wait, delete, hold, release, alter. */
+export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.post('/jobs', async (req, reply) => {
+    try {
+      const sub = validators.jobSubmission.parse(req.body);
+      if (sub.array && sub.array.last < sub.array.first) throw new ApiRequestError(400, `invalid task range ${sub.array.first}-${sub.array.last}`);
+      const { jobId } = ctx.transitions.submitJob(sub);
+      return { jobId, name: sub.name, ...(sub.array ? { array: sub.array } : {}) };
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  app.get('/jobs', async (req, reply) => {
+    try {
+      const query = req.query as { user?: string; finished?: string };
+      return { rows: qstatRows(ctx.db, ctx.reader, { user: query.user, includeFinished: query.finished === '1' }) };
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  app.get('/jobs/:ids', async (req, reply) => {
+    try {
+      const refs = (req.params as { ids: string }).ids.split(',').filter(Boolean);
+      const jobs = [];
+      const missing: string[] = [];
+      for (const ref of refs) {
+        const found = resolveJobs(ctx, ref, { includeFinished: true });
+        if (found.length === 0) missing.push(ref);
+        for (const job of found) jobs.push(jobDetail(ctx.db, ctx.reader, ctx.hub, job));
+      }
+      return { jobs, missing };
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  // qsub -sync y: answers when the job finished, or after `timeout` seconds with finished=false
+  // so that clients re-ask (no proxy or idle timeout cuts a long wait).
+  app.get('/jobs/:id/wait', async (req, reply) => {
+    try {
+      const jobId = Number((req.params as { id: string }).id);
+      const timeoutMs = Math.min(Number((req.query as { timeout?: string }).timeout ?? 25), 60) * 1000;
+      if (!ctx.reader.job(jobId)) throw new JobNotFoundError(String(jobId));
+      if (!ctx.reader.job(jobId)!.finished) {
+        await new Promise<void>((resolve) => {
+          const onFinished = (id: number): void => {
+            if (id !== jobId) return;
+            cleanup();
+          };
+          const timer = setTimeout(() => cleanup(), timeoutMs);
+          const cleanup = (): void => {
+            clearTimeout(timer);
+            ctx.events.off('job:finished', onFinished);
+            resolve();
+          };
+          ctx.events.on('job:finished', onFinished);
+          req.raw.on('close', cleanup);
+        });
+      }
+      return waitResponse(ctx, jobId);
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  app.post('/jobs/delete', async (req, reply) => {
+    try {
+      const body = validators.deleteRequest.parse(req.body);
+      const messages: ActionResponse['messages'] = [];
+      const targets: JobTarget[] = [...body.targets];
+      for (const user of body.users) {
+        const ids = ctx.db.prepare('SELECT id FROM jobs WHERE finished = 0 AND owner = ? ORDER BY id').pluck().all(user) as number[];
+        for (const id of ids) targets.push({ job: String(id) });
+      }
+      for (const target of targets) {
+        const jobs = resolveJobs(ctx, target.job, { includeFinished: false });
+        if (jobs.length === 0) {
+          messages.push({ ok: false, text: `denied: job "${target.job}" does not exist` });
+          continue;
+        }
+        for (const job of jobs) {
+          try {
+            const outcome = ctx.transitions.deleteJob(job.id, body.requester, target.tasks, ctx.hub.connectedAgentIds());
+            for (const kill of outcome.kill) ctx.hub.sendKill(kill.agentId, kill.attemptId, `deleted by ${body.requester} (qdel)`);
+            messages.push(...outcome.messages);
+          } catch (err) {
+            if (err instanceof PermissionError) messages.push({ ok: false, text: err.message });
+            else throw err;
+          }
+        }
+      }
+      return { messages };
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  for (const [route, hold] of [['/jobs/hold', true], ['/jobs/release', false]] as const) {
+    app.post(route, async (req, reply) => {
+      try {
+        const body = validators.holdRequest.parse(req.body);
+        return { messages: forEachTarget(ctx, body.targets, (job) => ctx.transitions.setUserHold(job.id, body.requester, hold)) };
+      } catch (err) {
+        return sendError(reply, err);
+      }
+    });
+  }
+
+  app.post('/jobs/alter', async (req, reply) => {
+    try {
+      const body = validators.alterRequest.parse(req.body);
+      return {
+        messages: forEachTarget(ctx, body.targets, (job) => {
+          const text = ctx.transitions.alterJob(job.id, body.requester, body.changes);
+          ctx.scheduler.forgetSpec(job.id);
+          return text;
+        }),
+      };
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+}
+
+/** A job reference is an id, or a name (every job of that name), as SGE's verbs accept. */
+function resolveJobs(ctx: ApiContext, ref: string, options: { includeFinished: boolean }): JobRow[] {
+  const jobs = /^\d+$/.test(ref) ? [ctx.reader.job(Number(ref))].filter((j): j is JobRow => j !== undefined) : ctx.reader.jobsByName(ref);
+  return options.includeFinished ? jobs : jobs.filter((j) => !j.finished);
+}
+
+function forEachTarget(ctx: ApiContext, targets: JobTarget[], action: (job: JobRow) => string): ActionResponse['messages'] {
+  const messages: ActionResponse['messages'] = [];
+  for (const target of targets) {
+    const jobs = resolveJobs(ctx, target.job, { includeFinished: false });
+    if (jobs.length === 0) messages.push({ ok: false, text: `denied: job "${target.job}" does not exist` });
+    for (const job of jobs) {
+      try {
+        messages.push({ ok: true, text: action(job) });
+      } catch (err) {
+        if (err instanceof PermissionError) messages.push({ ok: false, text: err.message });
+        else throw err;
+      }
+    }
+  }
+  return messages;
+}
+
+function waitResponse(ctx: ApiContext, jobId: number): JobWaitResponse {
+  const job = ctx.reader.job(jobId)!;
+  const rows = ctx.db
+    .prepare(`SELECT task_id, state, exit_status, failed_code FROM tasks WHERE job_id = ? AND state IN ('done', 'deleted') ORDER BY task_id`)
+    .all(jobId) as { task_id: number; state: string; exit_status: number | null; failed_code: number | null }[];
+  return {
+    jobId,
+    finished: job.finished === 1,
+    tasks: rows.map((r) => ({
+      taskId: job.is_array ? r.task_id : null,
+      exitStatus: r.exit_status ?? 0,
+      failedCode: r.failed_code ?? 0,
+      deleted: r.state === 'deleted',
+    })),
+  };
+}

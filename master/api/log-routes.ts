@@ -1,0 +1,55 @@
+import * as fs from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { ApiContext } from './context.js';
+import { ApiRequestError, sendError } from './errors.js';
+
+/**
+ * `qfarm logs JOB[.TASK] [-f]`: the latest attempt's output as plain text; with follow=1 the
+ * response stays open and streams new output until the attempt ends.
+ */
+export function registerLogRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.get('/logs/:job/:task', async (req, reply) => {
+    try {
+      const { job, task } = req.params as { job: string; task: string };
+      const query = req.query as { stream?: string; follow?: string };
+      const stream = query.stream === 'stderr' ? 'stderr' : 'stdout';
+      const jobId = Number(job);
+      const taskId = Number(task);
+      if (!Number.isInteger(jobId) || !Number.isInteger(taskId)) throw new ApiRequestError(400, `bad task reference ${job}.${task}`);
+      if (!ctx.reader.job(jobId)) throw new ApiRequestError(404, `job ${jobId} does not exist`);
+      const attempt = ctx.db
+        .prepare('SELECT id, state FROM attempts WHERE job_id = ? AND task_id = ? ORDER BY leased_at DESC, rowid DESC LIMIT 1')
+        .get(jobId, taskId) as { id: string; state: string } | undefined;
+      if (!attempt) {
+        throw new ApiRequestError(404, `task ${jobId}.${taskId} has not started yet`, `'qstat -j ${jobId}' says why it waits`);
+      }
+      const file = ctx.logs.file(jobId, taskId, attempt.id, stream);
+      // Read what exists and subscribe in the same tick: appends and their events happen
+      // together on the event loop, so no chunk falls between the two.
+      const existing = fs.existsSync(file) ? fs.readFileSync(file) : Buffer.alloc(0);
+      const active = attempt.state === 'leased' || attempt.state === 'running';
+      if (query.follow !== '1' || !active) return reply.type('text/plain; charset=utf-8').send(existing);
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
+      res.write(existing);
+      const onOutput = (attemptId: string, s: string, data: Buffer): void => {
+        if (attemptId === attempt.id && s === stream) res.write(data);
+      };
+      const onEnded = (attemptId: string): void => {
+        if (attemptId === attempt.id) finish();
+      };
+      const finish = (): void => {
+        ctx.events.off('attempt:output', onOutput);
+        ctx.events.off('attempt:ended', onEnded);
+        res.end();
+      };
+      ctx.events.on('attempt:output', onOutput);
+      ctx.events.on('attempt:ended', onEnded);
+      req.raw.on('close', finish);
+      return reply;
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+}

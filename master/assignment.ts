@@ -1,0 +1,86 @@
+import * as path from 'node:path';
+import type { JobSubmission } from '../protocol/job-spec.js';
+import type { TaskAssignment } from '../protocol/agent-messages.js';
+import type { JobRow } from './store/job-reader.js';
+import type { Lease } from './store/transitions.js';
+
+/** The PATH a task gets when the job did not pass one with -v/-V (SGE gives a minimal one too). */
+const DEFAULT_TASK_PATH = '/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin';
+
+/**
+ * Expands SGE's pseudo variables in -o/-e paths. `$HOSTNAME` is left for the agent, which
+ * knows where the task lands. A relative path is relative to the task's working directory.
+ */
+export function expandOutputPath(template: string, spec: JobSubmission, jobId: number, taskId: number | null): string {
+  const values: Record<string, string> = {
+    JOB_ID: String(jobId),
+    TASK_ID: taskId === null ? 'undefined' : String(taskId),
+    JOB_NAME: spec.name,
+    USER: spec.submitter.user,
+    HOME: spec.submitter.home,
+  };
+  const expanded = template.replace(/\$(?:\{(\w+)\}|(\w+))/g, (whole, braced: string | undefined, bare: string | undefined) => {
+    const name = (braced ?? bare)!;
+    return values[name] ?? whole;
+  });
+  return path.isAbsolute(expanded) ? expanded : path.join(spec.cwd, expanded);
+}
+
+/** SGE's default output file name: `<name>.o<job>[.<task>]` in the working directory. */
+function defaultOutputPath(spec: JobSubmission, jobId: number, taskId: number | null, kind: 'o' | 'e'): string {
+  const suffix = taskId === null ? '' : `.${taskId}`;
+  return path.join(spec.cwd, `${spec.name}.${kind}${jobId}${suffix}`);
+}
+
+/** Builds the complete, self-contained assignment of one leased task. */
+export function buildAssignment(job: JobRow, spec: JobSubmission, lease: Lease, group: string): TaskAssignment {
+  const taskId = job.is_array ? lease.taskId : null;
+  const undefinedUnlessArray = (value: number): string => (job.is_array ? String(value) : 'undefined');
+  const env: Record<string, string> = {
+    PATH: DEFAULT_TASK_PATH,
+    ...spec.env,
+    HOME: spec.submitter.home,
+    USER: spec.submitter.user,
+    LOGNAME: spec.submitter.user,
+    SHELL: spec.shell ?? '/bin/sh',
+    JOB_ID: String(job.id),
+    JOB_NAME: spec.name,
+    REQUEST: spec.name,
+    JOB_SCRIPT: spec.command.kind === 'script' ? spec.command.scriptName : spec.command.argv[0]!,
+    SGE_TASK_ID: undefinedUnlessArray(lease.taskId),
+    SGE_TASK_FIRST: undefinedUnlessArray(job.first_task),
+    SGE_TASK_LAST: undefinedUnlessArray(job.last_task),
+    SGE_TASK_STEPSIZE: undefinedUnlessArray(job.step),
+    NSLOTS: String(spec.slots),
+    NHOSTS: '1',
+    QUEUE: group,
+    ENVIRONMENT: 'BATCH',
+    SGE_O_WORKDIR: spec.submitCwd,
+    SGE_O_HOME: spec.submitter.home,
+    SGE_O_LOGNAME: spec.submitter.user,
+    SGE_O_HOST: spec.submitHost,
+    SGE_O_PATH: spec.env['PATH'] ?? DEFAULT_TASK_PATH,
+    SGE_O_SHELL: spec.env['SHELL'] ?? '/bin/sh',
+    SGE_CWD_PATH: spec.cwd,
+  };
+  if (spec.pty) env['TERM'] ??= 'xterm';
+  return {
+    type: 'assign',
+    attemptId: lease.attemptId,
+    jobId: job.id,
+    taskId,
+    jobName: spec.name,
+    user: { name: spec.submitter.user, uid: spec.submitter.uid, gid: spec.submitter.gid, home: spec.submitter.home },
+    command: spec.command,
+    shell: spec.shell ?? '/bin/sh',
+    cwd: spec.cwd,
+    env,
+    stdoutPath: spec.stdoutPath ? expandOutputPath(spec.stdoutPath, spec, job.id, taskId) : defaultOutputPath(spec, job.id, taskId, 'o'),
+    stderrPath: spec.stderrPath ? expandOutputPath(spec.stderrPath, spec, job.id, taskId) : defaultOutputPath(spec, job.id, taskId, 'e'),
+    joinOutput: spec.joinOutput,
+    pty: spec.pty,
+    slots: spec.slots,
+    wallclockSeconds: spec.resources.wallclockSeconds ?? null,
+    vmemBytes: spec.resources.vmemBytes ?? null,
+  };
+}

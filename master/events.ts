@@ -1,0 +1,27 @@
+import { EventEmitter } from 'node:events';
+import type { TaskUsage } from '../protocol/agent-messages.js';
+
+/**
+ * Every lifecycle event of the master, typed. The scheduler, log followers, `qsub -sync`
+ * waiters and metrics hang off these instead of callbacks threaded through the code.
+ */
+export interface MasterEvents {
+  /** Something changed that may let work start: a new job, a freed slot, a released hold... */
+  'schedule:wanted': [reason: string];
+  'job:submitted': [jobId: number];
+  'job:finished': [jobId: number];
+  'task:finished': [jobId: number, taskId: number, attemptId: string];
+  'attempt:output': [attemptId: string, stream: 'stdout' | 'stderr', data: Buffer];
+  'attempt:usage': [attemptId: string, usage: TaskUsage];
+  'attempt:ended': [attemptId: string];
+  'host:online': [agentId: string, hostname: string];
+  'host:offline': [agentId: string, hostname: string];
+}
+
+export class MasterEventBus extends EventEmitter<MasterEvents> {
+  constructor() {
+    super();
+    // Many `qfarm logs -f` followers and `qsub -sync` waiters may listen at once.
+    this.setMaxListeners(0);
+  }
+}

@@ -1,0 +1,75 @@
+import type { AddressInfo } from 'node:net';
+import { pino, destination, type Logger } from 'pino';
+import { AgentHub } from './agent-hub.js';
+import { buildApiServer } from './api/server.js';
+import { systemClock, type Clock } from './clock.js';
+import { MasterEventBus } from './events.js';
+import { ensureHome, removeMasterInfo, writeMasterInfo, type FarmHome } from './home.js';
+import { LogStore } from './log-store.js';
+import type { MasterOptions } from './options.js';
+import { Scheduler } from './scheduler.js';
+import { openDatabase, type Db } from './store/database.js';
+import { JobReader } from './store/job-reader.js';
+import { Transitions } from './store/transitions.js';
+import { loadOrCreateToken } from './tokens.js';
+import { QFARM_VERSION } from './version.js';
+
+/** The master daemon, composed: store, transitions, agent hub, scheduler and HTTP API. */
+export class Master {
+  readonly events = new MasterEventBus();
+  readonly db: Db;
+  readonly reader: JobReader;
+  readonly transitions: Transitions;
+  readonly hub: AgentHub;
+  readonly scheduler: Scheduler;
+  private readonly app;
+  url = '';
+
+  constructor(
+    readonly home: FarmHome,
+    readonly options: MasterOptions,
+    readonly log: Logger = pino({ level: options.logLevel }, destination(2)),
+    clock: Clock = systemClock,
+  ) {
+    ensureHome(home);
+    const apiToken = loadOrCreateToken(home.apiTokenFile);
+    const agentToken = loadOrCreateToken(home.agentTokenFile);
+    this.db = openDatabase(home.storeFile);
+    this.reader = new JobReader(this.db);
+    this.transitions = new Transitions(this.db, clock, this.events);
+    const logs = new LogStore(home.logsDir);
+    this.hub = new AgentHub(this.db, this.transitions, logs, this.events, clock, log.child({ component: 'hub' }), {
+      agentToken,
+      heartbeatMs: options.heartbeatMs,
+      leaseGraceMs: options.leaseGraceMs,
+      helloTimeoutMs: 10_000,
+    });
+    this.scheduler = new Scheduler(this.db, this.reader, this.transitions, this.hub, this.events, log.child({ component: 'scheduler' }));
+    this.app = buildApiServer(
+      { db: this.db, reader: this.reader, transitions: this.transitions, hub: this.hub, scheduler: this.scheduler, events: this.events, logs, log, version: QFARM_VERSION },
+      apiToken,
+    );
+  }
+
+  async start(): Promise<string> {
+    await this.app.listen({ host: this.options.host, port: this.options.port });
+    this.hub.attach(this.app.server);
+    const address = this.app.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const reachable = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
+    this.url = `http://${reachable}:${address.port}`;
+    writeMasterInfo(this.home, { url: this.url, pid: process.pid });
+    this.log.info({ url: this.url, home: this.home.root }, 'qfarm master listening');
+    // Work stored before a restart may be runnable as soon as agents return.
+    this.scheduler.request();
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    this.scheduler.stop();
+    await this.hub.close();
+    await this.app.close();
+    this.db.close();
+    removeMasterInfo(this.home);
+  }
+}

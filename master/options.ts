@@ -1,0 +1,78 @@
+/** Master settings: each has a command-line flag and an environment override. */
+export interface MasterOptions {
+  /** Address to listen on. Default 127.0.0.1:6480 — only this machine; use 0.0.0.0 on a VPC master. */
+  host: string;
+  port: number;
+  /** @default 5000 */
+  heartbeatMs: number;
+  /** @default 60000: how long a vanished agent keeps its tasks before they are requeued. */
+  leaseGraceMs: number;
+  /** Log level for pino. @default info */
+  logLevel: string;
+}
+
+export class MasterOptionsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MasterOptionsError';
+  }
+}
+
+export const MASTER_USAGE = `usage: qfarm master [--listen HOST:PORT] [--heartbeat-ms N] [--lease-grace-ms N] [--log-level LEVEL]
+
+Runs the qfarm master daemon in the foreground, with its state in QFARM_HOME (default ~/.qfarm).
+  --listen HOST:PORT     where agents and the CLI connect (default 127.0.0.1:6480, env QFARM_LISTEN;
+                         port 0 picks a free port; the URL is written to QFARM_HOME/master.json)
+  --heartbeat-ms N       agent heartbeat interval (default 5000, env QFARM_HEARTBEAT_MS)
+  --lease-grace-ms N     how long a disconnected agent keeps its tasks before they are requeued
+                         (default 60000, env QFARM_LEASE_GRACE_MS)
+  --log-level LEVEL      trace|debug|info|warn|error (default info, env QFARM_LOG_LEVEL)`;
+
+function positiveInt(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new MasterOptionsError(`${name} must be a positive whole number of milliseconds, got "${text}"`);
+  return n;
+}
+
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text) ?? /^(\d+)$/.exec(text);
+  if (!m) throw new MasterOptionsError(`--listen wants HOST:PORT (e.g. 0.0.0.0:6480), got "${text}"`);
+  if (m.length === 2) return { host: '127.0.0.1', port: Number(m[1]) };
+  const port = Number(m[3]);
+  if (port > 65535) throw new MasterOptionsError(`port ${port} is out of range`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+export function parseMasterOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): MasterOptions {
+  const options: MasterOptions = {
+    ...parseListen(env['QFARM_LISTEN'] ?? '127.0.0.1:6480'),
+    heartbeatMs: env['QFARM_HEARTBEAT_MS'] ? positiveInt('QFARM_HEARTBEAT_MS', env['QFARM_HEARTBEAT_MS']) : 5000,
+    leaseGraceMs: env['QFARM_LEASE_GRACE_MS'] ? positiveInt('QFARM_LEASE_GRACE_MS', env['QFARM_LEASE_GRACE_MS']) : 60000,
+    logLevel: env['QFARM_LOG_LEVEL'] ?? 'info',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new MasterOptionsError(`${arg} needs a value`);
+      return v;
+    };
+    switch (arg) {
+      case '--listen':
+        Object.assign(options, parseListen(value()));
+        break;
+      case '--heartbeat-ms':
+        options.heartbeatMs = positiveInt(arg, value());
+        break;
+      case '--lease-grace-ms':
+        options.leaseGraceMs = positiveInt(arg, value());
+        break;
+      case '--log-level':
+        options.logLevel = value();
+        break;
+      default:
+        throw new MasterOptionsError(`unknown option "${arg}"\n${MASTER_USAGE}`);
+    }
+  }
+  return options;
+}

@@ -1,0 +1,110 @@
+import type { Logger } from 'pino';
+import type { JobSubmission } from '../protocol/job-spec.js';
+import { buildAssignment } from './assignment.js';
+import type { AgentHub, HostCapacity } from './agent-hub.js';
+import type { MasterEventBus } from './events.js';
+import { hostMismatch } from './host-match.js';
+import type { Db } from './store/database.js';
+import type { JobReader, JobRow } from './store/job-reader.js';
+import type { Transitions } from './store/transitions.js';
+
+/**
+ * Event-driven scheduler: every `schedule:wanted` event (a job submitted, a slot freed, a host
+ * joined, a hold released) asks for one pass; passes requested while one is pending coalesce
+ * into it. There is no polling interval: an idle farm does no scheduling work at all.
+ *
+ * A pass takes runnable jobs by priority, then submission order, and spreads each job's tasks
+ * round-robin over the hosts that can run them, one lease transaction per job and host.
+ */
+export class Scheduler {
+  private pending = false;
+  private stopped = false;
+  /** Parsed specs by job id; a spec changes only through qalter, which drops the entry. */
+  private readonly specs = new Map<number, JobSubmission>();
+  passes = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly reader: JobReader,
+    private readonly transitions: Transitions,
+    private readonly hub: AgentHub,
+    events: MasterEventBus,
+    private readonly log: Logger,
+  ) {
+    events.on('schedule:wanted', () => this.request());
+    events.on('job:finished', (jobId) => this.specs.delete(jobId));
+  }
+
+  forgetSpec(jobId: number): void {
+    this.specs.delete(jobId);
+  }
+
+  request(): void {
+    if (this.pending || this.stopped) return;
+    this.pending = true;
+    setImmediate(() => {
+      this.pending = false;
+      if (this.stopped) return;
+      try {
+        this.pass();
+      } catch (err) {
+        this.log.error({ err }, 'scheduling pass failed; will retry on the next event');
+      }
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private pass(): void {
+    this.passes++;
+    const disabled = new Set(this.db.prepare('SELECT hostname FROM hosts WHERE disabled = 1').pluck().all() as string[]);
+    const capacity = this.hub.capacity(disabled);
+    if (capacity.length === 0) return;
+    for (const job of this.reader.runnableJobs(1000)) {
+      if (!capacity.some((h) => h.free > 0)) break;
+      this.placeJob(job, capacity);
+    }
+  }
+
+  private specOf(job: JobRow): JobSubmission {
+    let spec = this.specs.get(job.id);
+    if (!spec) {
+      spec = JSON.parse(job.spec) as JobSubmission;
+      this.specs.set(job.id, spec);
+    }
+    return spec;
+  }
+
+  private placeJob(job: JobRow, capacity: HostCapacity[]): void {
+    const spec = this.specOf(job);
+    const eligible = capacity.filter(
+      (h) => h.free >= job.slots && hostMismatch(spec, { hello: h.session.hello, memUsedBytes: h.session.memUsedBytes }) === null,
+    );
+    if (eligible.length === 0) return;
+    let remaining = this.reader.pendingCount(job);
+    const allocation = new Map<HostCapacity, number>();
+    while (remaining > 0) {
+      let placed = false;
+      eligible.sort((a, b) => b.free - a.free);
+      for (const host of eligible) {
+        if (remaining === 0 || host.free < job.slots) continue;
+        allocation.set(host, (allocation.get(host) ?? 0) + 1);
+        host.free -= job.slots;
+        remaining--;
+        placed = true;
+      }
+      if (!placed) break;
+    }
+    for (const [host, count] of allocation) {
+      const { session } = host;
+      const leases = this.transitions.leaseTasks(job, { agentId: session.agentId, hostname: session.hostname, group: session.group }, count);
+      host.free += (count - leases.length) * job.slots;
+      for (const lease of leases) {
+        this.hub.noteAssigned(session, lease.attemptId, lease.jobId, lease.taskId, job.slots);
+        session.send(buildAssignment(job, spec, lease, session.group));
+      }
+    }
+  }
+}

@@ -1,0 +1,110 @@
+import { type Db, statementCache } from './database.js';
+import type { TaskRange } from '../../protocol/job-spec.js';
+import { rangeHas, taskIds } from '../../protocol/task-ranges.js';
+
+/** A row of the jobs table, as stored. */
+export interface JobRow {
+  id: number;
+  name: string;
+  owner: string;
+  spec: string;
+  submit_time: number;
+  priority: number;
+  queue: string | null;
+  slots: number;
+  is_array: number;
+  first_task: number;
+  last_task: number;
+  step: number;
+  next_task: number;
+  user_hold: number;
+  deleted: number;
+  finished: number;
+  finish_time: number | null;
+}
+
+/** Read-only queries about jobs and their task ranges, shared by transitions, scheduler and views. */
+export class JobReader {
+  private readonly q: ReturnType<typeof statementCache>;
+
+  constructor(db: Db) {
+    this.q = statementCache(db);
+  }
+
+  job(jobId: number): JobRow | undefined {
+    return this.q('SELECT * FROM jobs WHERE id = ?').get(jobId) as JobRow | undefined;
+  }
+
+  jobsByName(name: string): JobRow[] {
+    return this.q('SELECT * FROM jobs WHERE name = ? ORDER BY id').all(name) as JobRow[];
+  }
+
+  /** Task ids at or past the cursor that have no row yet (never dispatched, not deleted). */
+  undispatchedCount(job: JobRow): number {
+    if (job.deleted || job.next_task > job.last_task) return 0;
+    const inRange = Math.floor((job.last_task - job.next_task) / job.step) + 1;
+    const withRows = this
+      .q('SELECT COUNT(*) FROM tasks WHERE job_id = ? AND task_id >= ?')
+      .pluck()
+      .get(job.id, job.next_task) as number;
+    return inRange - withRows;
+  }
+
+  /** Undispatched task ids (up to `limit`), for display. */
+  undispatchedIds(job: JobRow, limit: number): number[] {
+    if (job.deleted) return [];
+    const rows = new Set(
+      this.q('SELECT task_id FROM tasks WHERE job_id = ? AND task_id >= ?').pluck().all(job.id, job.next_task) as number[],
+    );
+    const ids: number[] = [];
+    for (let id = job.next_task; id <= job.last_task && ids.length < limit; id += job.step) if (!rows.has(id)) ids.push(id);
+    return ids;
+  }
+
+  /** Ids of `range` that are also in `filter`. */
+  idsIn(range: TaskRange, filter: TaskRange): number[] {
+    const out: number[] = [];
+    for (const id of taskIds(filter)) if (rangeHas(range, id)) out.push(id);
+    return out;
+  }
+
+  /** Jobs that could start a task now: not finished, deleted or held, dependencies done, work left. */
+  runnableJobs(limit: number): JobRow[] {
+    return this
+      .q(
+        `SELECT j.* FROM jobs j
+         WHERE j.finished = 0 AND j.deleted = 0 AND j.user_hold = 0
+           AND NOT EXISTS (SELECT 1 FROM job_deps d JOIN jobs p ON p.id = d.depends_on
+                           WHERE d.job_id = j.id AND p.finished = 0)
+           AND (j.next_task <= j.last_task
+                OR EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state = 'pending'))
+         ORDER BY j.priority DESC, j.submit_time, j.id
+         LIMIT ?`,
+      )
+      .all(limit) as JobRow[];
+  }
+
+  /** Pending work of a job: requeued rows plus undispatched ids. */
+  pendingCount(job: JobRow): number {
+    const requeued = this
+      .q(`SELECT COUNT(*) FROM tasks WHERE job_id = ? AND state = 'pending'`)
+      .pluck()
+      .get(job.id) as number;
+    return requeued + this.undispatchedCount(job);
+  }
+
+  /** Unfinished jobs this job still waits for. */
+  waitingFor(jobId: number): number[] {
+    return this
+      .q(
+        `SELECT d.depends_on FROM job_deps d JOIN jobs p ON p.id = d.depends_on
+         WHERE d.job_id = ? AND p.finished = 0 ORDER BY d.depends_on`,
+      )
+      .pluck()
+      .all(jobId) as number[];
+  }
+
+  holdJobs(jobId: number): number[] {
+    return this.q('SELECT depends_on FROM job_deps WHERE job_id = ? ORDER BY depends_on').pluck().all(jobId) as number[];
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The master's durable state. Array jobs are stored as ranges: a task gets a row only once it
+ * has been dispatched (or individually deleted), so `qsub -t 1-100000` is one row.
+ * Migrations are append-only: each entry runs once, in order, inside a transaction.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE jobs (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT    NOT NULL,
+    owner         TEXT    NOT NULL,
+    spec          TEXT    NOT NULL,            -- JobSubmission as JSON, validated on the way in
+    submit_time   INTEGER NOT NULL,
+    priority      INTEGER NOT NULL,
+    queue         TEXT,
+    slots         INTEGER NOT NULL,
+    is_array      INTEGER NOT NULL,
+    first_task    INTEGER NOT NULL,
+    last_task     INTEGER NOT NULL,
+    step          INTEGER NOT NULL,
+    next_task     INTEGER NOT NULL,            -- lowest task id never dispatched; ids below have rows
+    user_hold     INTEGER NOT NULL DEFAULT 0,
+    deleted       INTEGER NOT NULL DEFAULT 0,
+    finished      INTEGER NOT NULL DEFAULT 0,
+    finish_time   INTEGER
+  );
+  CREATE INDEX jobs_active ON jobs (finished, priority DESC, submit_time, id);
+  CREATE INDEX jobs_name ON jobs (name);
+
+  -- -hold_jid: job_id waits until depends_on has finished.
+  CREATE TABLE job_deps (
+    job_id      INTEGER NOT NULL REFERENCES jobs(id),
+    depends_on  INTEGER NOT NULL,
+    PRIMARY KEY (job_id, depends_on)
+  ) WITHOUT ROWID;
+  CREATE INDEX job_deps_reverse ON job_deps (depends_on);
+
+  CREATE TABLE tasks (
+    job_id            INTEGER NOT NULL REFERENCES jobs(id),
+    task_id           INTEGER NOT NULL,
+    state             TEXT    NOT NULL,         -- TaskState
+    attempt_id        TEXT,                     -- the current (or committed) attempt
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    delete_requested  INTEGER NOT NULL DEFAULT 0,
+    exit_status       INTEGER,
+    failed_code       INTEGER,
+    PRIMARY KEY (job_id, task_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX tasks_state ON tasks (state, job_id);
+
+  CREATE TABLE attempts (
+    id             TEXT    PRIMARY KEY,
+    job_id         INTEGER NOT NULL,
+    task_id        INTEGER NOT NULL,
+    agent_id       TEXT    NOT NULL,
+    hostname       TEXT    NOT NULL,
+    group_name     TEXT    NOT NULL,
+    state          TEXT    NOT NULL,            -- AttemptState
+    leased_at      INTEGER NOT NULL,
+    started_at     INTEGER,
+    ended_at       INTEGER,
+    pid            INTEGER,
+    exit_status    INTEGER,
+    signal         TEXT,
+    failed_code    INTEGER,
+    failed_reason  TEXT,
+    usage          TEXT,                        -- TaskUsage JSON
+    output_seq     INTEGER NOT NULL DEFAULT 0   -- next output chunk seq expected (replays dedupe)
+  );
+  CREATE INDEX attempts_agent ON attempts (agent_id, state);
+  CREATE INDEX attempts_task ON attempts (job_id, task_id);
+
+  CREATE TABLE hosts (
+    agent_id    TEXT PRIMARY KEY,
+    hostname    TEXT NOT NULL,
+    group_name  TEXT NOT NULL,
+    hello       TEXT NOT NULL,                  -- last AgentHello JSON (inventory)
+    disabled    INTEGER NOT NULL DEFAULT 0,
+    first_seen  INTEGER NOT NULL,
+    last_seen   INTEGER NOT NULL
+  );
+  `,
+];

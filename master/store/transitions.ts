@@ -1,0 +1,466 @@
+import { randomUUID } from 'node:crypto';
+import { type Db, statementCache } from './database.js';
+import type { Clock } from '../clock.js';
+import type { MasterEventBus } from '../events.js';
+import type { JobSubmission, TaskRange } from '../../protocol/job-spec.js';
+import type { AgentHello, TaskFinished, TaskUsage } from '../../protocol/agent-messages.js';
+import { FailedCode } from '../../protocol/agent-messages.js';
+import { AttemptState, TaskState } from '../states.js';
+import { rangeHas, taskCount } from '../../protocol/task-ranges.js';
+import { type JobRow, JobReader } from './job-reader.js';
+
+/**
+ * Every write to jobs, tasks, attempts and hosts, each a named function running in one
+ * transaction. Nothing else in the master writes those tables: the invariants below are kept here.
+ *
+ * Invariants:
+ * - A task row's `attempt_id` names its current attempt while leased/running, and its committed
+ *   attempt once done. An attempt's result is committed only if it is still the task's current
+ *   attempt, and only once (a replayed result is acknowledged without effect).
+ * - A job is `finished` once no task can run any more: nothing pending (row or range) and nothing
+ *   leased or running. Dependants waiting on it become runnable in the same transaction.
+ */
+
+/** A task leased to a host: what the hub needs to send the assignment. */
+export interface Lease {
+  attemptId: string;
+  jobId: number;
+  taskId: number;
+}
+
+export interface HostRef {
+  agentId: string;
+  hostname: string;
+  group: string;
+}
+
+export const CommitOutcome = {
+  /** The result is now the task's outcome. */
+  Committed: 'committed',
+  /** Already committed earlier (a replay): acknowledge, change nothing. */
+  Duplicate: 'duplicate',
+  /** The attempt was lost or cancelled meanwhile; its result is discarded. */
+  Stale: 'stale',
+  Unknown: 'unknown',
+} as const;
+export type CommitOutcome = (typeof CommitOutcome)[keyof typeof CommitOutcome];
+
+/** Outcome of a delete request for one job: texts as SGE prints them, and attempts to kill. */
+export interface DeleteOutcome {
+  messages: { ok: boolean; text: string }[];
+  kill: { attemptId: string; agentId: string }[];
+}
+
+export class PermissionError extends Error {
+  constructor(
+    readonly requester: string,
+    readonly jobId: number,
+    readonly owner: string,
+  ) {
+    super(`${requester} - you do not have the necessary privileges to modify job "${jobId}" (owned by ${owner})`);
+    this.name = 'PermissionError';
+  }
+}
+
+export class Transitions {
+  private readonly reader: JobReader;
+  private readonly q: ReturnType<typeof statementCache>;
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly events: MasterEventBus,
+  ) {
+    this.reader = new JobReader(db);
+    this.q = statementCache(db);
+  }
+
+  // ------------------------------------------------------------------ jobs
+
+  /** Stores a new job; its -hold_jid references are resolved to job ids now, as SGE does. */
+  submitJob(sub: JobSubmission): { jobId: number; dependsOn: number[] } {
+    const range: TaskRange = sub.array ?? { first: 1, last: 1, step: 1 };
+    const result = this.db.transaction(() => {
+      const dependsOn = this.resolveHoldJobs(sub.holdJobs);
+      const info = this.db
+        .prepare(
+          `INSERT INTO jobs (name, owner, spec, submit_time, priority, queue, slots, is_array,
+                             first_task, last_task, step, next_task, user_hold)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          sub.name,
+          sub.submitter.user,
+          JSON.stringify(sub),
+          this.clock.now(),
+          sub.priority,
+          sub.queue ?? null,
+          sub.slots,
+          sub.array ? 1 : 0,
+          range.first,
+          range.last,
+          range.step,
+          range.first,
+          sub.hold ? 1 : 0,
+        );
+      const jobId = Number(info.lastInsertRowid);
+      const insertDep = this.q('INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)');
+      for (const dep of dependsOn) if (dep !== jobId) insertDep.run(jobId, dep);
+      return { jobId, dependsOn };
+    })();
+    this.events.emit('job:submitted', result.jobId);
+    this.events.emit('schedule:wanted', `job ${result.jobId} submitted`);
+    return result;
+  }
+
+  /**
+   * `-hold_jid` entries are job ids or names. A name holds on every unfinished job of that
+   * name; an id of a job that no longer exists (or never did) holds on nothing, as in SGE.
+   */
+  private resolveHoldJobs(refs: readonly string[]): number[] {
+    const ids = new Set<number>();
+    for (const ref of refs) {
+      if (/^\d+$/.test(ref)) {
+        ids.add(Number(ref));
+        continue;
+      }
+      const rows = this.q('SELECT id FROM jobs WHERE name = ? AND finished = 0').all(ref) as { id: number }[];
+      for (const row of rows) ids.add(row.id);
+    }
+    return [...ids];
+  }
+
+  setUserHold(jobId: number, requester: string, hold: boolean): string {
+    const job = this.requireJob(jobId);
+    this.checkOwner(job, requester);
+    this.q('UPDATE jobs SET user_hold = ? WHERE id = ?').run(hold ? 1 : 0, jobId);
+    if (!hold) this.events.emit('schedule:wanted', `job ${jobId} released`);
+    return hold
+      ? `modified hold of job ${jobId}`
+      : `modified hold of job ${jobId}`;
+  }
+
+  /** `qalter`: changes what has not started yet; running tasks keep what they were started with. */
+  alterJob(
+    jobId: number,
+    requester: string,
+    changes: { name?: string; priority?: number; queue?: string; holdJobs?: string[]; slots?: number; resources?: JobSubmission['resources'] },
+  ): string {
+    const job = this.requireJob(jobId);
+    this.checkOwner(job, requester);
+    this.db.transaction(() => {
+      const spec = JSON.parse(job.spec) as JobSubmission;
+      if (changes.name !== undefined) spec.name = changes.name;
+      if (changes.priority !== undefined) spec.priority = changes.priority;
+      if (changes.queue !== undefined) spec.queue = changes.queue === '' ? undefined : changes.queue;
+      if (changes.slots !== undefined) spec.slots = changes.slots;
+      if (changes.resources !== undefined) spec.resources = changes.resources;
+      if (changes.holdJobs !== undefined) {
+        spec.holdJobs = changes.holdJobs;
+        this.q('DELETE FROM job_deps WHERE job_id = ?').run(jobId);
+        const insertDep = this.q('INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)');
+        for (const dep of this.resolveHoldJobs(changes.holdJobs)) if (dep !== jobId) insertDep.run(jobId, dep);
+      }
+      this.db
+        .prepare('UPDATE jobs SET name = ?, priority = ?, queue = ?, slots = ?, spec = ? WHERE id = ?')
+        .run(spec.name, spec.priority, spec.queue ?? null, spec.slots, JSON.stringify(spec), jobId);
+    })();
+    this.events.emit('schedule:wanted', `job ${jobId} altered`);
+    return `modified job ${jobId}`;
+  }
+
+  /**
+   * `qdel`: pending tasks are deleted at once; running ones are marked and their agents told to
+   * kill them (the kill's result is committed like any other, as SGE's `failed 100`).
+   * With `tasks`, only those task ids of an array job.
+   */
+  deleteJob(jobId: number, requester: string, tasks: TaskRange | undefined, activeAgents: ReadonlySet<string>): DeleteOutcome {
+    const outcome: DeleteOutcome = { messages: [], kill: [] };
+    const job = this.requireJob(jobId);
+    this.checkOwner(job, requester);
+    const finishedJobs: number[] = [];
+    this.db.transaction(() => {
+      const range = { first: job.first_task, last: job.last_task, step: job.step };
+      const selected = (id: number): boolean => rangeHas(range, id) && (!tasks || rangeHas(tasks, id));
+      let deletedPending = 0;
+      let registered = 0;
+      // Tasks that have rows: pending ones go; leased/running ones are killed.
+      const rows = this.db
+        .prepare(`SELECT task_id, state, attempt_id FROM tasks WHERE job_id = ? AND state IN ('pending', 'leased', 'running')`)
+        .all(jobId) as { task_id: number; state: TaskState; attempt_id: string | null }[];
+      for (const row of rows) {
+        if (!selected(row.task_id)) continue;
+        if (row.state === TaskState.Pending) {
+          this.q(`UPDATE tasks SET state = 'deleted' WHERE job_id = ? AND task_id = ?`).run(jobId, row.task_id);
+          deletedPending++;
+          continue;
+        }
+        this.q('UPDATE tasks SET delete_requested = 1 WHERE job_id = ? AND task_id = ?').run(jobId, row.task_id);
+        registered++;
+        const attempt = this.q('SELECT agent_id FROM attempts WHERE id = ?').get(row.attempt_id) as { agent_id: string };
+        if (activeAgents.has(attempt.agent_id)) {
+          outcome.kill.push({ attemptId: row.attempt_id!, agentId: attempt.agent_id });
+        } else {
+          // Its agent is gone: nobody can report a result, so the task ends here.
+          this.endAttemptWithoutResult(row.attempt_id!, AttemptState.Cancelled, `deleted by ${requester} while its host was unreachable`);
+          this.q(`UPDATE tasks SET state = 'deleted' WHERE job_id = ? AND task_id = ?`).run(jobId, row.task_id);
+        }
+      }
+      // Never-dispatched tasks.
+      if (!tasks) {
+        deletedPending += this.reader.undispatchedCount(job);
+        this.q('UPDATE jobs SET deleted = 1 WHERE id = ?').run(jobId);
+      } else {
+        const insert = this.q(`INSERT OR IGNORE INTO tasks (job_id, task_id, state) VALUES (?, ?, 'deleted')`);
+        const start = Math.max(job.next_task, tasks.first);
+        for (let id = start; id <= Math.min(job.last_task, tasks.last); id++) {
+          if (selected(id) && insert.run(jobId, id).changes > 0) deletedPending++;
+        }
+      }
+      const label = job.is_array ? 'job-array task' : 'job';
+      if (tasks && job.is_array) {
+        if (deletedPending + registered === 0) {
+          outcome.messages.push({ ok: false, text: `denied: job "${jobId}" has no tasks matching ${tasks.first}-${tasks.last}:${tasks.step}` });
+        } else {
+          for (const id of this.reader.idsIn(range, tasks).slice(0, 1000)) {
+            outcome.messages.push({ ok: true, text: `${requester} has deleted ${label} ${jobId}.${id}` });
+          }
+        }
+      } else if (registered > 0) {
+        outcome.messages.push({ ok: true, text: `${requester} has registered the job ${jobId} for deletion` });
+      } else {
+        outcome.messages.push({ ok: true, text: `${requester} has deleted job ${jobId}` });
+      }
+      if (this.finishJobIfDone(jobId)) finishedJobs.push(jobId);
+    })();
+    for (const id of finishedJobs) this.announceJobFinished(id);
+    return outcome;
+  }
+
+  // ------------------------------------------------------------------ dispatch
+
+  /**
+   * Leases up to `count` tasks of a job to a host, in one transaction: tasks requeued after a
+   * lost host first, then never-dispatched ids from the job's cursor.
+   */
+  leaseTasks(job: JobRow, host: HostRef, count: number): Lease[] {
+    return this.db.transaction(() => {
+      const leases: Lease[] = [];
+      const now = this.clock.now();
+      const insertAttempt = this.q(
+        `INSERT INTO attempts (id, job_id, task_id, agent_id, hostname, group_name, state, leased_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'leased', ?)`,
+      );
+      const requeued = this.db
+        .prepare(`SELECT task_id FROM tasks WHERE job_id = ? AND state = 'pending' ORDER BY task_id LIMIT ?`)
+        .all(job.id, count) as { task_id: number }[];
+      const lease = (taskId: number): void => {
+        const attemptId = randomUUID();
+        insertAttempt.run(attemptId, job.id, taskId, host.agentId, host.hostname, host.group, now);
+        leases.push({ attemptId, jobId: job.id, taskId });
+      };
+      const relaunch = this.q(
+        `UPDATE tasks SET state = 'leased', attempt_id = ?, attempts = attempts + 1 WHERE job_id = ? AND task_id = ?`,
+      );
+      for (const row of requeued) {
+        lease(row.task_id);
+        relaunch.run(leases[leases.length - 1]!.attemptId, job.id, row.task_id);
+      }
+      let cursor = job.next_task;
+      if (leases.length < count && cursor <= job.last_task) {
+        const exists = this.q('SELECT 1 FROM tasks WHERE job_id = ? AND task_id = ?').pluck();
+        const insertTask = this.q(
+          `INSERT INTO tasks (job_id, task_id, state, attempt_id, attempts) VALUES (?, ?, 'leased', ?, 1)`,
+        );
+        while (leases.length < count && cursor <= job.last_task) {
+          const taskId = cursor;
+          cursor += job.step;
+          if (exists.get(job.id, taskId)) continue; // deleted individually before it ran
+          lease(taskId);
+          insertTask.run(job.id, taskId, leases[leases.length - 1]!.attemptId);
+        }
+        this.q('UPDATE jobs SET next_task = ? WHERE id = ?').run(cursor, job.id);
+        job.next_task = cursor;
+      }
+      return leases;
+    })();
+  }
+
+  markStarted(attemptId: string, pid: number, startedAt: number): boolean {
+    return this.db.transaction(() => {
+      const row = this.q('SELECT job_id, task_id, state FROM attempts WHERE id = ?').get(attemptId) as
+        | { job_id: number; task_id: number; state: AttemptState }
+        | undefined;
+      if (!row || row.state !== AttemptState.Leased) return false;
+      this.q(`UPDATE attempts SET state = 'running', pid = ?, started_at = ? WHERE id = ?`).run(pid, startedAt, attemptId);
+      this.db
+        .prepare(`UPDATE tasks SET state = 'running' WHERE job_id = ? AND task_id = ? AND attempt_id = ?`)
+        .run(row.job_id, row.task_id, attemptId);
+      return true;
+    })();
+  }
+
+  /** Commits an agent's result exactly once; see CommitOutcome. */
+  commitResult(result: TaskFinished): CommitOutcome {
+    let finishedJob: number | null = null;
+    let finishedTask: { jobId: number; taskId: number } | null = null;
+    const outcome = this.db.transaction((): CommitOutcome => {
+      const attempt = this.q('SELECT job_id, task_id, state FROM attempts WHERE id = ?').get(result.attemptId) as
+        | { job_id: number; task_id: number; state: AttemptState }
+        | undefined;
+      if (!attempt) return CommitOutcome.Unknown;
+      if (attempt.state === AttemptState.Done) return CommitOutcome.Duplicate;
+      if (attempt.state !== AttemptState.Leased && attempt.state !== AttemptState.Running) return CommitOutcome.Stale;
+      const task = this.db
+        .prepare('SELECT attempt_id, delete_requested FROM tasks WHERE job_id = ? AND task_id = ?')
+        .get(attempt.job_id, attempt.task_id) as { attempt_id: string; delete_requested: number };
+      if (task.attempt_id !== result.attemptId) return CommitOutcome.Stale;
+      this.db
+        .prepare(
+          `UPDATE attempts SET state = 'done', started_at = COALESCE(started_at, ?), ended_at = ?, exit_status = ?,
+             signal = ?, failed_code = ?, failed_reason = ?, usage = ? WHERE id = ?`,
+        )
+        .run(
+          result.startedAt,
+          result.endedAt,
+          result.exitStatus,
+          result.signal,
+          result.failedCode,
+          result.failedReason,
+          JSON.stringify(result.usage),
+          result.attemptId,
+        );
+      // A task deleted while running counts as killed after the job started, whatever it exited with.
+      const failedCode = task.delete_requested && result.failedCode === 0 ? FailedCode.AfterJob : result.failedCode;
+      this.db
+        .prepare(`UPDATE tasks SET state = 'done', exit_status = ?, failed_code = ? WHERE job_id = ? AND task_id = ?`)
+        .run(result.exitStatus, failedCode, attempt.job_id, attempt.task_id);
+      finishedTask = { jobId: attempt.job_id, taskId: attempt.task_id };
+      if (this.finishJobIfDone(attempt.job_id)) finishedJob = attempt.job_id;
+      return CommitOutcome.Committed;
+    })();
+    if (finishedTask) {
+      const { jobId, taskId } = finishedTask;
+      this.events.emit('task:finished', jobId, taskId, result.attemptId);
+      this.events.emit('attempt:ended', result.attemptId);
+      this.events.emit('schedule:wanted', `task ${jobId}.${taskId} finished`);
+    }
+    if (finishedJob !== null) this.announceJobFinished(finishedJob);
+    return outcome;
+  }
+
+  /**
+   * The agent's host is gone (lease expired) or the agent no longer knows these attempts:
+   * their tasks go back to the queue, or end if deletion was requested.
+   */
+  requeueAttempts(attemptIds: readonly string[], reason: string): number {
+    if (attemptIds.length === 0) return 0;
+    const finishedJobs: number[] = [];
+    const count = this.db.transaction(() => {
+      let n = 0;
+      for (const attemptId of attemptIds) {
+        const attempt = this.q('SELECT job_id, task_id, state FROM attempts WHERE id = ?').get(attemptId) as
+          | { job_id: number; task_id: number; state: AttemptState }
+          | undefined;
+        if (!attempt || (attempt.state !== AttemptState.Leased && attempt.state !== AttemptState.Running)) continue;
+        this.endAttemptWithoutResult(attemptId, AttemptState.Lost, reason);
+        const task = this.db
+          .prepare('SELECT attempt_id, delete_requested FROM tasks WHERE job_id = ? AND task_id = ?')
+          .get(attempt.job_id, attempt.task_id) as { attempt_id: string; delete_requested: number };
+        if (task.attempt_id !== attemptId) continue;
+        const job = this.reader.job(attempt.job_id)!;
+        const next = task.delete_requested || job.deleted ? TaskState.Deleted : TaskState.Pending;
+        this.q('UPDATE tasks SET state = ? WHERE job_id = ? AND task_id = ?').run(next, attempt.job_id, attempt.task_id);
+        if (next === TaskState.Deleted && this.finishJobIfDone(attempt.job_id)) finishedJobs.push(attempt.job_id);
+        n++;
+      }
+      return n;
+    })();
+    for (const attemptId of attemptIds) this.events.emit('attempt:ended', attemptId);
+    for (const jobId of finishedJobs) this.announceJobFinished(jobId);
+    if (count > 0) this.events.emit('schedule:wanted', `${count} task(s) requeued: ${reason}`);
+    return count;
+  }
+
+  /** Keeps output replay idempotent: true if `seq` is the next chunk expected for the attempt. */
+  acceptOutputSeq(attemptId: string, seq: number): boolean {
+    const info = this.db
+      .prepare('UPDATE attempts SET output_seq = ? WHERE id = ? AND output_seq = ?')
+      .run(seq + 1, attemptId, seq);
+    return info.changes > 0;
+  }
+
+  recordUsage(attemptId: string, usage: TaskUsage): void {
+    this.q(`UPDATE attempts SET usage = ? WHERE id = ? AND state IN ('leased', 'running')`).run(JSON.stringify(usage), attemptId);
+  }
+
+  // ------------------------------------------------------------------ hosts
+
+  upsertHost(hello: AgentHello): void {
+    const now = this.clock.now();
+    this.db
+      .prepare(
+        `INSERT INTO hosts (agent_id, hostname, group_name, hello, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (agent_id) DO UPDATE SET hostname = excluded.hostname, group_name = excluded.group_name,
+           hello = excluded.hello, last_seen = excluded.last_seen`,
+      )
+      .run(hello.agentId, hello.hostname, hello.group, JSON.stringify(hello), now, now);
+  }
+
+  touchHost(agentId: string): void {
+    this.q('UPDATE hosts SET last_seen = ? WHERE agent_id = ?').run(this.clock.now(), agentId);
+  }
+
+  setHostDisabled(hostname: string, disabled: boolean): boolean {
+    const info = this.q('UPDATE hosts SET disabled = ? WHERE hostname = ?').run(disabled ? 1 : 0, hostname);
+    if (!disabled) this.events.emit('schedule:wanted', `host ${hostname} enabled`);
+    return info.changes > 0;
+  }
+
+  // ------------------------------------------------------------------ helpers (inside transactions)
+
+  private endAttemptWithoutResult(attemptId: string, state: AttemptState, reason: string): void {
+    this.db
+      .prepare(`UPDATE attempts SET state = ?, ended_at = ?, failed_reason = ? WHERE id = ?`)
+      .run(state, this.clock.now(), reason, attemptId);
+  }
+
+  /** Marks the job finished if no task can run any more. Returns true if it just finished. */
+  private finishJobIfDone(jobId: number): boolean {
+    const job = this.reader.job(jobId);
+    if (!job || job.finished) return false;
+    const active = this.db
+      .prepare(`SELECT COUNT(*) FROM tasks WHERE job_id = ? AND state IN ('pending', 'leased', 'running')`)
+      .pluck()
+      .get(jobId) as number;
+    if (active > 0) return false;
+    if (!job.deleted && this.reader.undispatchedCount(job) > 0) return false;
+    this.q('UPDATE jobs SET finished = 1, finish_time = ? WHERE id = ?').run(this.clock.now(), jobId);
+    return true;
+  }
+
+  private announceJobFinished(jobId: number): void {
+    this.events.emit('job:finished', jobId);
+    // Dependants of this job may be runnable now.
+    this.events.emit('schedule:wanted', `job ${jobId} finished`);
+  }
+
+  private requireJob(jobId: number): JobRow {
+    const job = this.reader.job(jobId);
+    if (!job) throw new JobNotFoundError(String(jobId));
+    return job;
+  }
+
+  private checkOwner(job: JobRow, requester: string): void {
+    if (requester !== job.owner && requester !== 'root') throw new PermissionError(requester, job.id, job.owner);
+  }
+}
+
+export class JobNotFoundError extends Error {
+  constructor(readonly ref: string) {
+    super(`job "${ref}" does not exist`);
+    this.name = 'JobNotFoundError';
+  }
+}
+
+export { taskCount };

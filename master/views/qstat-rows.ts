@@ -1,0 +1,101 @@
+import type { QstatRow, QstatState } from '../../protocol/api.js';
+import { formatTaskIds } from '../../protocol/task-ranges.js';
+import type { Db } from '../store/database.js';
+import type { JobReader, JobRow } from '../store/job-reader.js';
+
+/** SGE's `prior` column: -p 0 shows as 0.50000; the scale maps -1023..1024 onto 0..1. */
+export function normalisedPriority(priority: number): number {
+  return Math.round(((priority + 1024) / 2048) * 100000) / 100000;
+}
+
+/** At most this many pending ids are enumerated for one row; beyond that the range is summarised. */
+const MAX_LISTED_IDS = 10000;
+
+/** Rows of `qstat`: running tasks first (by job and task), then pending groups by priority. */
+export function qstatRows(db: Db, reader: JobReader, options: { user?: string; includeFinished: boolean }): QstatRow[] {
+  const userFilter = options.user && options.user !== '*' ? options.user : undefined;
+  const jobs = db
+    .prepare(`SELECT * FROM jobs WHERE finished = 0 ${userFilter ? 'AND owner = ?' : ''} ORDER BY id`)
+    .all(...(userFilter ? [userFilter] : [])) as JobRow[];
+  const running: QstatRow[] = [];
+  const pending: (QstatRow & { priority: number; submit: number })[] = [];
+  const activeTasks = db.prepare(
+    `SELECT t.task_id, t.state, t.attempts, t.delete_requested, a.started_at, a.leased_at, a.hostname, a.group_name
+     FROM tasks t JOIN attempts a ON a.id = t.attempt_id
+     WHERE t.job_id = ? AND t.state IN ('leased', 'running') ORDER BY t.task_id`,
+  );
+  const requeuedTasks = db.prepare(`SELECT task_id FROM tasks WHERE job_id = ? AND state = 'pending' ORDER BY task_id`).pluck();
+  for (const job of jobs) {
+    const base = { jobId: job.id, prior: normalisedPriority(job.priority), name: job.name, owner: job.owner, slots: job.slots };
+    for (const t of activeTasks.all(job.id) as ActiveTaskRow[]) {
+      running.push({
+        ...base,
+        state: runningState(t),
+        time: t.started_at ?? t.leased_at,
+        queue: `${t.group_name}@${t.hostname}`,
+        tasks: job.is_array ? String(t.task_id) : '',
+      });
+    }
+    if (job.deleted) continue;
+    const requeued = requeuedTasks.all(job.id) as number[];
+    const undispatched = reader.undispatchedCount(job);
+    if (requeued.length + undispatched === 0) continue;
+    const held = job.user_hold === 1 || reader.waitingFor(job.id).length > 0;
+    pending.push({
+      ...base,
+      state: held ? 'hqw' : 'qw',
+      time: job.submit_time,
+      queue: '',
+      tasks: job.is_array ? pendingTaskList(reader, job, requeued, undispatched) : '',
+      priority: job.priority,
+      submit: job.submit_time,
+    });
+  }
+  pending.sort((a, b) => b.priority - a.priority || a.submit - b.submit || a.jobId - b.jobId);
+  const rows: QstatRow[] = [...running, ...pending.map(({ priority: _p, submit: _s, ...row }) => row)];
+  if (options.includeFinished) rows.push(...finishedRows(db, userFilter));
+  return rows;
+}
+
+interface ActiveTaskRow {
+  task_id: number;
+  state: string;
+  attempts: number;
+  delete_requested: number;
+  started_at: number | null;
+  leased_at: number;
+  hostname: string;
+  group_name: string;
+}
+
+function runningState(t: ActiveTaskRow): QstatState {
+  const leasedOnly = t.state === 'leased';
+  if (t.delete_requested) return leasedOnly ? 'dt' : 'dr';
+  if (leasedOnly) return 't';
+  return t.attempts > 1 ? 'Rr' : 'r';
+}
+
+function pendingTaskList(reader: JobReader, job: JobRow, requeued: number[], undispatched: number): string {
+  const contiguous = requeued.length === 0 && undispatched === Math.floor((job.last_task - job.next_task) / job.step) + 1;
+  if (contiguous) return undispatched === 1 ? String(job.next_task) : `${job.next_task}-${job.last_task}:${job.step}`;
+  const ids = [...requeued, ...reader.undispatchedIds(job, MAX_LISTED_IDS)].sort((a, b) => a - b);
+  return formatTaskIds(ids);
+}
+
+/** `qstat -s z`: the most recent finished jobs (SGE keeps `finished_jobs 100`). */
+function finishedRows(db: Db, user: string | undefined): QstatRow[] {
+  const jobs = db
+    .prepare(`SELECT * FROM jobs WHERE finished = 1 ${user ? 'AND owner = ?' : ''} ORDER BY id DESC LIMIT 100`)
+    .all(...(user ? [user] : [])) as JobRow[];
+  return jobs.reverse().map((job) => ({
+    jobId: job.id,
+    prior: normalisedPriority(job.priority),
+    name: job.name,
+    owner: job.owner,
+    state: 'z' as const,
+    time: job.submit_time,
+    queue: '',
+    slots: job.slots,
+    tasks: job.is_array ? `${job.first_task}-${job.last_task}:${job.step}` : '',
+  }));
+}
