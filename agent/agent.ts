@@ -1,0 +1,223 @@
+import os from 'node:os';
+import type { Logger } from 'pino';
+import type { AgentHello, KillTask, TaskAssignment, Welcome } from '../protocol/agent-messages.js';
+import { PROTOCOL_VERSION } from '../protocol/version.js';
+import { ChildCpuAccount } from './child-cpu.js';
+import { MasterConnection, type AgentFatalError } from './connection.js';
+import { readHostLoad } from './host-load.js';
+import type { Inventory } from './inventory.js';
+import type { AgentOptions } from './options.js';
+import { Outbox } from './outbox.js';
+import { OutputBatcher } from './output-batcher.js';
+import { TaskRun } from './task-runner.js';
+
+export interface AgentDeps {
+  log: Logger;
+  inventory: Inventory;
+  agentId: string;
+  agentVersion: string;
+  /** Called once when the master can never accept this agent (bad token, wrong protocol). */
+  onFatal(err: AgentFatalError): void;
+  /** Parent of task TMPDIRs. @default os.tmpdir() */
+  tmpRoot?: string;
+}
+
+interface Running {
+  run: TaskRun;
+  batcher: OutputBatcher;
+  /** The master no longer wants it (welcome.cancel): kill and forget, send nothing more. */
+  cancelled: boolean;
+}
+
+/**
+ * The agent's state: running attempts, the outbox of unacknowledged frames and the link to the
+ * master. Invariant: an attempt is either running, or holds an unacknowledged result in the
+ * outbox, or is forgotten — and hello always lists the first two kinds.
+ */
+export class Agent {
+  private readonly running = new Map<string, Running>();
+  private readonly outbox: Outbox;
+  private readonly connection: MasterConnection;
+  private readonly childCpu = new ChildCpuAccount();
+  private draining = false;
+  private readonly idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly opts: AgentOptions,
+    private readonly deps: AgentDeps,
+  ) {
+    this.outbox = new Outbox(opts.outputBufferBytes, (w) =>
+      deps.log.warn(w, 'output buffer of an attempt is full: dropping its oldest output (the output file keeps everything)'),
+    );
+    this.connection = new MasterConnection(
+      { url: opts.masterUrl, token: opts.token, log: deps.log, reconnectMaxMs: opts.reconnectMaxMs },
+      {
+        hello: async () => this.hello(),
+        heartbeat: async () => ({ type: 'heartbeat', ...(await readHostLoad()), running: [...this.running.keys()] }),
+        welcomed: (welcome) => this.welcomed(welcome),
+        message: (msg) => {
+          switch (msg.type) {
+            case 'assign':
+              return this.assign(msg);
+            case 'kill':
+              return this.kill(msg);
+            case 'ack':
+              if (!this.outbox.ack(msg.attemptId)) deps.log.debug({ attemptId: msg.attemptId }, 'ack for an attempt without a pending result; ignored');
+              return;
+            case 'drain':
+              deps.log.info({ reason: msg.reason }, 'master asked this agent to drain: no new tasks');
+              this.draining = true;
+              return;
+          }
+        },
+        disconnected: () => deps.log.warn({ running: this.running.size }, 'lost the master; tasks keep running, results are kept for replay'),
+        fatal: (err) => deps.onFatal(err),
+      },
+    );
+  }
+
+  start(): void {
+    this.deps.log.info({ master: this.opts.masterUrl, name: this.opts.name, slots: this.opts.slots, group: this.opts.group, agentId: this.deps.agentId }, 'agent starting');
+    this.connection.start();
+  }
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  private hello(): AgentHello {
+    const inv = this.deps.inventory;
+    const attempts = new Set([...this.running.keys(), ...this.outbox.unackedResults()]);
+    return {
+      type: 'hello',
+      protocolVersion: PROTOCOL_VERSION,
+      agentVersion: this.deps.agentVersion,
+      agentId: this.deps.agentId,
+      hostname: this.opts.name,
+      group: this.opts.group,
+      arch: inv.arch,
+      cpus: inv.cpus,
+      sockets: inv.sockets,
+      cores: inv.cores,
+      threads: inv.threads,
+      slots: this.opts.slots,
+      memTotalBytes: inv.memTotalBytes,
+      swapTotalBytes: inv.swapTotalBytes,
+      labels: this.opts.labels,
+      attempts: [...attempts],
+    };
+  }
+
+  private welcomed(welcome: Welcome): void {
+    for (const attemptId of welcome.cancel) {
+      const r = this.running.get(attemptId);
+      if (r) {
+        r.cancelled = true;
+        r.run.kill('cancelled by the master', 0);
+      }
+      this.outbox.drop(attemptId);
+      this.deps.log.info({ attemptId }, 'master cancelled this attempt; killed and forgotten');
+    }
+    // Everything unacknowledged, in original order; the master drops duplicates by seq / attempt.
+    for (const frame of this.outbox.replay()) if (!this.connection.send(frame)) break;
+  }
+
+  private assign(a: TaskAssignment): void {
+    const log = this.deps.log.child({ attemptId: a.attemptId, job: a.jobId, task: a.taskId });
+    if (this.running.has(a.attemptId) || this.outbox.has(a.attemptId)) {
+      log.debug('duplicate assign; ignored');
+      return;
+    }
+    if (this.draining) {
+      // No frame can refuse an assignment: the lease returns to the queue when we disconnect.
+      log.warn('assignment while draining; not started');
+      return;
+    }
+    const used = [...this.running.values()].reduce((n, r) => n + r.run.assignment.slots, 0);
+    if (used + a.slots > this.opts.slots) log.warn({ used, slots: this.opts.slots, asked: a.slots }, 'assignment exceeds free slots; running it anyway');
+    const attemptId = a.attemptId;
+    const batcher = new OutputBatcher((stream, data) => {
+      if (entry.cancelled) return;
+      this.connection.send(this.outbox.output(attemptId, stream, data));
+    });
+    const run = new TaskRun(
+      a,
+      { hostname: this.opts.name, agentUid: process.getuid?.() ?? 0, tmpRoot: this.deps.tmpRoot ?? os.tmpdir(), childCpu: this.childCpu, log: this.deps.log },
+      {
+        started: (pid, startedAt) => {
+          if (entry.cancelled) return;
+          log.info({ pid }, 'task started');
+          this.connection.send(this.outbox.started({ type: 'started', attemptId, pid, startedAt }));
+        },
+        output: (stream, data) => batcher.push(stream, data),
+        usage: (usage) => {
+          if (!entry.cancelled) this.connection.send({ type: 'usage', attemptId, usage });
+        },
+      },
+    );
+    const entry: Running = { run, batcher, cancelled: false };
+    this.running.set(attemptId, entry);
+    void run.done.then((result) => {
+      batcher.flush();
+      this.running.delete(attemptId);
+      if (entry.cancelled) {
+        this.outbox.drop(attemptId);
+      } else {
+        log.info({ exitStatus: result.exitStatus, failedCode: result.failedCode, failedReason: result.failedReason || undefined }, 'task finished');
+        this.connection.send(this.outbox.finished({ type: 'finished', attemptId, ...result }));
+      }
+      if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+    });
+  }
+
+  private kill(msg: KillTask): void {
+    const r = this.running.get(msg.attemptId);
+    if (!r) {
+      this.deps.log.debug({ attemptId: msg.attemptId }, 'kill for an attempt not running here (already finished?); ignored');
+      return;
+    }
+    this.deps.log.info({ attemptId: msg.attemptId, reason: msg.reason }, 'killing task');
+    r.run.kill(msg.reason, this.opts.killGraceMs);
+  }
+
+  /** Resolves when no task runs, or after timeoutMs (false then). */
+  private waitIdle(timeoutMs: number): Promise<boolean> {
+    if (this.running.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Resolves when every result has been acknowledged, or after timeoutMs. */
+  private async waitAcked(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.outbox.unackedResults().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /**
+   * Stops taking work, lets running tasks finish for up to drainTimeoutMs (or kills them at once
+   * when forced), tries to deliver their results, then closes the link.
+   */
+  async shutdown(opts: { force: boolean; drainTimeoutMs: number; reason: string }): Promise<void> {
+    this.draining = true;
+    if (!opts.force && !(await this.waitIdle(opts.drainTimeoutMs))) {
+      this.deps.log.warn({ running: this.running.size }, 'drain timeout: killing the remaining tasks');
+    }
+    for (const r of this.running.values()) r.run.kill(opts.reason, opts.force ? 0 : this.opts.killGraceMs);
+    await this.waitIdle(10_000);
+    await this.waitAcked(opts.force ? 1000 : 5000);
+    const unacked = this.outbox.unackedResults();
+    if (unacked.length > 0) this.deps.log.warn({ unacked }, 'exiting with results the master has not acknowledged; it will requeue those tasks');
+    this.connection.close();
+  }
+
+  /** Kills every task at once (fatal error path). */
+  async killAll(reason: string): Promise<void> {
+    for (const r of this.running.values()) r.run.kill(reason, 0);
+    await this.waitIdle(5000);
+  }
+}

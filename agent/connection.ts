@@ -1,0 +1,274 @@
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import WebSocket from 'ws';
+import {
+  agentMessage,
+  masterMessage,
+  type AgentHeartbeat,
+  type AgentHello,
+  type AgentMessage,
+  type MasterMessage,
+  type Welcome,
+} from '../protocol/agent-messages.js';
+import { CloseCode, PROTOCOL_VERSION } from '../protocol/version.js';
+
+/** The master will never accept this agent as configured: retrying cannot help, the agent exits. */
+export class AgentFatalError extends Error {
+  constructor(
+    readonly kind: 'unauthorized' | 'protocol' | 'replaced',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AgentFatalError';
+  }
+}
+
+export interface ConnectionHandlers {
+  /** Builds the hello for this connection (attempts change between connections). */
+  hello(): Promise<AgentHello>;
+  /** Builds a heartbeat; sent right after welcome and then every welcome.heartbeatMs. */
+  heartbeat(): Promise<AgentHeartbeat>;
+  /** The master accepted us; replay what it has not acknowledged. */
+  welcomed(welcome: Welcome): void;
+  /** Every other valid frame (assign, kill, ack, drain). */
+  message(msg: Exclude<MasterMessage, { type: 'welcome' } | { type: 'refused' }>): void;
+  /** The connection dropped; the agent keeps running and buffering. */
+  disconnected(): void;
+  fatal(err: AgentFatalError): void;
+}
+
+export interface ConnectionOptions {
+  url: string;
+  token: string;
+  log: Logger;
+  /** First reconnect delay. @default 100 */
+  reconnectBaseMs?: number;
+  /** Cap of the exponential backoff. */
+  reconnectMaxMs: number;
+}
+
+/**
+ * One logical link to the master over successive WebSockets: dials with the token in the
+ * upgrade request, says hello, waits for welcome, heartbeats, and redials with exponential
+ * backoff and jitter after anything except a refusal that retrying cannot fix.
+ */
+export class MasterConnection {
+  private ws: WebSocket | undefined;
+  private ready = false;
+  private stopped = false;
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private lastHeard = 0;
+  private refusedReason: string | undefined;
+
+  constructor(
+    private readonly opts: ConnectionOptions,
+    private readonly handlers: ConnectionHandlers,
+  ) {}
+
+  /** Welcomed and open: frames sent now reach the master (or are replayed later from the outbox). */
+  get isReady(): boolean {
+    return this.ready && this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  start(): void {
+    this.dial();
+  }
+
+  /** Sends a frame if connected; returns false when it was not sent (caller's outbox keeps it). */
+  send(msg: AgentMessage): boolean {
+    if (!this.isReady) return false;
+    return this.sendRaw(msg);
+  }
+
+  private sendRaw(msg: AgentMessage): boolean {
+    if (!agentMessage.check(msg)) {
+      // A bug in the agent: sending it would get us disconnected with 4400.
+      this.opts.log.error({ type: (msg as { type?: string }).type, problems: agentMessage.problems(msg) }, 'refusing to send an invalid frame');
+      return false;
+    }
+    try {
+      this.ws!.send(JSON.stringify(msg));
+      return true;
+    } catch (err) {
+      this.opts.log.warn({ err }, 'sending a frame failed; it will be replayed after reconnecting');
+      return false;
+    }
+  }
+
+  /** Stops for good (agent shutdown). */
+  close(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.heartbeatTimer);
+    this.ws?.close(1000, 'agent shutting down');
+  }
+
+  private dial(): void {
+    if (this.stopped) return;
+    const { log, url } = this.opts;
+    this.ready = false;
+    this.refusedReason = undefined;
+    log.debug({ url }, 'connecting to master');
+    const ws = new WebSocket(url, {
+      headers: { Authorization: `Bearer ${this.opts.token}` },
+      handshakeTimeout: 10_000,
+      maxPayload: 64 * 1024 * 1024,
+    });
+    this.ws = ws;
+    const current = (): boolean => this.ws === ws;
+
+    ws.on('open', () => {
+      if (!current()) return;
+      this.lastHeard = Date.now();
+      void this.handlers
+        .hello()
+        .then((hello) => {
+          if (current() && ws.readyState === WebSocket.OPEN) this.sendRaw(hello);
+        })
+        .catch((err: unknown) => {
+          log.error({ err }, 'building hello failed; reconnecting');
+          ws.terminate();
+        });
+    });
+    ws.on('message', (data, isBinary) => {
+      if (!current()) return;
+      this.lastHeard = Date.now();
+      this.receive(ws, isBinary ? null : data.toString());
+    });
+    ws.on('pong', () => {
+      if (current()) this.lastHeard = Date.now();
+    });
+    ws.on('unexpected-response', (_req, res: IncomingMessage) => {
+      if (!current()) return;
+      const status = res.statusCode ?? 0;
+      res.resume();
+      if (status === 401 || status === 403) {
+        this.fail(new AgentFatalError('unauthorized', `agent token rejected by master ${url}: check --token / QFARM_AGENT_TOKEN`));
+      } else if (status === 426) {
+        this.fail(new AgentFatalError('protocol', `master ${url} refused agent protocol version ${PROTOCOL_VERSION} (HTTP 426): upgrade the agent or the master`));
+      } else {
+        log.warn({ url, status }, 'master answered the WebSocket upgrade with an HTTP error; retrying');
+        ws.terminate();
+        this.lost();
+      }
+    });
+    ws.on('error', (err) => {
+      if (!current()) return;
+      log.warn({ url, err: err.message }, 'connection to master failed');
+      // 'close' follows 'error' for an opened socket; for a failed dial it may not.
+      if (ws.readyState !== WebSocket.OPEN) setImmediate(() => current() && this.lost());
+    });
+    ws.on('close', (code, reasonBuf) => {
+      if (!current()) return;
+      const reason = reasonBuf.toString() || this.refusedReason || '';
+      switch (code) {
+        case CloseCode.Unauthorized:
+          this.fail(new AgentFatalError('unauthorized', `agent token rejected by master ${url}: check --token / QFARM_AGENT_TOKEN`));
+          return;
+        case CloseCode.ProtocolMismatch:
+          this.fail(
+            new AgentFatalError('protocol', `master ${url} refused agent protocol version ${PROTOCOL_VERSION}${reason ? `: ${reason}` : ''}; upgrade the agent or the master`),
+          );
+          return;
+        case CloseCode.Replaced:
+          this.fail(new AgentFatalError('replaced', `another agent connected to ${url} with this agent's id${reason ? ` (${reason})` : ''}: give each agent its own --state-dir`));
+          return;
+        case CloseCode.InvalidMessage:
+          log.error({ code, reason }, 'master rejected a frame from this agent as invalid (agent bug?); reconnecting');
+          break;
+        default:
+          log.warn({ code, reason }, 'connection to master closed; reconnecting');
+      }
+      this.lost();
+    });
+  }
+
+  private receive(ws: WebSocket, text: string | null): void {
+    const { log } = this.opts;
+    let msg: MasterMessage;
+    try {
+      if (text === null) throw new Error('binary frame (frames are JSON text)');
+      msg = masterMessage.parse(JSON.parse(text));
+    } catch (err) {
+      // A bad frame is the master's bug; acting on a guess could run or kill the wrong thing.
+      log.warn({ reason: (err as Error).message, frame: text?.slice(0, 200) }, 'ignoring an invalid frame from the master');
+      return;
+    }
+    switch (msg.type) {
+      case 'welcome':
+        if (msg.protocolVersion !== PROTOCOL_VERSION) {
+          this.fail(new AgentFatalError('protocol', `master speaks protocol ${msg.protocolVersion}, this agent ${PROTOCOL_VERSION}: upgrade the agent or the master`));
+          return;
+        }
+        this.ready = true;
+        this.failures = 0;
+        log.info({ url: this.opts.url, masterHost: msg.hostname, cancel: msg.cancel.length }, 'connected to master');
+        this.handlers.welcomed(msg);
+        this.startHeartbeats(ws, msg.heartbeatMs);
+        return;
+      case 'refused':
+        this.refusedReason = msg.reason;
+        if (/protocol/i.test(msg.reason)) {
+          this.fail(new AgentFatalError('protocol', `master ${this.opts.url} refused this agent: ${msg.reason}`));
+          return;
+        }
+        log.error({ reason: msg.reason }, 'master refused this agent; will retry');
+        ws.close(1000, 'refused');
+        return;
+      default:
+        if (!this.ready) log.warn({ type: msg.type }, 'frame before welcome; handling it anyway');
+        this.handlers.message(msg);
+    }
+  }
+
+  private startHeartbeats(ws: WebSocket, heartbeatMs: number): void {
+    clearInterval(this.heartbeatTimer);
+    const beat = (): void => {
+      if (this.ws !== ws || ws.readyState !== WebSocket.OPEN) return;
+      // A half-open TCP connection never errors by itself: give up when the master is silent.
+      if (Date.now() - this.lastHeard > Math.max(3 * heartbeatMs, 10_000)) {
+        this.opts.log.warn({ silentMs: Date.now() - this.lastHeard }, 'master silent; reconnecting');
+        ws.terminate();
+        return;
+      }
+      ws.ping();
+      void this.handlers
+        .heartbeat()
+        .then((hb) => this.send(hb))
+        .catch((err: unknown) => this.opts.log.warn({ err }, 'building a heartbeat failed'));
+    };
+    beat();
+    this.heartbeatTimer = setInterval(beat, heartbeatMs);
+  }
+
+  private lost(): void {
+    const wasReady = this.ready;
+    this.ready = false;
+    clearInterval(this.heartbeatTimer);
+    this.ws?.removeAllListeners('message');
+    this.ws = undefined;
+    if (wasReady) this.handlers.disconnected();
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    const base = this.opts.reconnectBaseMs ?? 100;
+    const ceiling = Math.min(this.opts.reconnectMaxMs, base * 2 ** Math.min(this.failures, 20));
+    this.failures++;
+    // Jitter in [ceiling/2, ceiling]: a restarted master is not hit by every agent at once.
+    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    this.opts.log.debug({ delay }, 'reconnecting after backoff');
+    this.retryTimer = setTimeout(() => this.dial(), delay);
+  }
+
+  private fail(err: AgentFatalError): void {
+    this.stopped = true;
+    this.ready = false;
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.retryTimer);
+    const ws = this.ws;
+    this.ws = undefined;
+    ws?.terminate();
+    this.handlers.fatal(err);
+  }
+}

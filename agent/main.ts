@@ -1,0 +1,73 @@
+import pino from 'pino';
+import { AGENT_SOCKET_PATH } from '../protocol/version.js';
+import { Agent } from './agent.js';
+import { loadAgentId } from './agent-id.js';
+import { agentVersion } from './agent-version.js';
+import { readInventory } from './inventory.js';
+import { AgentOptionsError, HelpRequested, machineDefaults, parseAgentOptions, usage, type AgentOptions } from './options.js';
+
+/** Exit codes: 0 clean stop, 1 refused by the master or failed to start, 2 bad command line. */
+async function main(): Promise<void> {
+  let opts: AgentOptions;
+  try {
+    opts = parseAgentOptions(process.argv.slice(2), process.env, machineDefaults(AGENT_SOCKET_PATH));
+  } catch (err) {
+    if (err instanceof HelpRequested) {
+      process.stdout.write(usage);
+      process.exit(0);
+    }
+    if (err instanceof AgentOptionsError) {
+      process.stderr.write(`qfarm-agent: ${err.message}\n${usage}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  // The token is only ever in opts.token and the upgrade header; redact in case it is logged by accident.
+  const log = pino(
+    { name: 'qfarm-agent', level: opts.logLevel, base: { host: opts.name }, redact: ['token', '*.token', 'headers.authorization', 'headers.Authorization'] },
+    pino.destination({ dest: 2, sync: true }),
+  );
+
+  const [agentId, inventory] = await Promise.all([loadAgentId(opts.stateDir), readInventory()]);
+  let agent: Agent | undefined;
+  let exiting = false;
+  agent = new Agent(opts, {
+    log,
+    inventory,
+    agentId,
+    agentVersion: agentVersion(),
+    onFatal: (err) => {
+      if (exiting) return;
+      exiting = true;
+      log.fatal({ kind: err.kind }, err.message);
+      process.stderr.write(`qfarm-agent: ${err.message}\n`);
+      void agent!.killAll(`agent on ${opts.name} stopped: ${err.message}`).finally(() => process.exit(1));
+    },
+  });
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    const reason = `agent on ${opts.name} was shut down`;
+    if (signals === 1 && !exiting) {
+      exiting = true;
+      log.info({ signal, running: agent!.runningCount }, 'draining: no new tasks, waiting for running ones (signal again to force)');
+      void agent!.shutdown({ force: false, drainTimeoutMs: opts.drainTimeoutMs, reason }).then(() => {
+        log.info('agent stopped');
+        process.exit(0);
+      });
+    } else if (signals === 2) {
+      // The drain above is still waiting; killing the tasks lets it finish at once.
+      log.warn({ signal, running: agent!.runningCount }, 'second signal: killing running tasks');
+      void agent!.killAll(reason);
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  agent.start();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`qfarm-agent: cannot start: ${(err as Error).message}\n`);
+  process.exit(1);
+});

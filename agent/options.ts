@@ -1,0 +1,187 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/** Validated, defaulted settings of one agent process. */
+export interface AgentOptions {
+  /** WebSocket URL of the master's agent endpoint, e.g. `ws://10.0.0.5:6444/agent`. */
+  masterUrl: string;
+  /** Agent token; never logged. */
+  token: string;
+  /** Host name this agent reports (qhost shows it). @default os.hostname() */
+  name: string;
+  /** Slots offered to the scheduler. @default number of CPUs */
+  slots: number;
+  /** Group (SGE queue) the agent belongs to. @default `default` */
+  group: string;
+  /** Free-form labels matched against `-l name=value` requests. */
+  labels: Record<string, string>;
+  /** Where the agent keeps its id. @default $QFARM_HOME/agent-<name> or ~/.qfarm/agent-<name> */
+  stateDir: string;
+  /** Upper bound of the reconnect backoff. @default 5000 */
+  reconnectMaxMs: number;
+  /** How long SIGTERM waits for running tasks before killing them. @default 60000 */
+  drainTimeoutMs: number;
+  /** Output bytes kept per attempt for replay; older output is dropped beyond this. @default 8 MiB */
+  outputBufferBytes: number;
+  /** Grace between SIGTERM and SIGKILL when a task is killed by qdel. @default 2000 */
+  killGraceMs: number;
+  /** Log level for pino. @default info */
+  logLevel: string;
+}
+
+/** A bad command line or environment value; `main` prints it with the usage hint and exits 2. */
+export class AgentOptionsError extends Error {
+  constructor(
+    readonly option: string,
+    readonly problem: string,
+  ) {
+    super(`${option}: ${problem}`);
+    this.name = 'AgentOptionsError';
+  }
+}
+
+/** Thrown for `--help`: not an error, the caller prints `usage` and exits 0. */
+export class HelpRequested extends Error {
+  constructor() {
+    super('help requested');
+    this.name = 'HelpRequested';
+  }
+}
+
+export const usage = `Usage: qfarm-agent --master URL --token TOKEN [options]
+
+Runs tasks leased by a qfarm master on this machine.
+
+  --master URL        master address: http://HOST:PORT, ws://HOST:PORT[/agent]  (env QFARM_MASTER)
+  --token TOKEN       agent token from the master's QFARM_HOME/agent-token      (env QFARM_AGENT_TOKEN)
+  --name NAME         host name to report                 (default: this machine's hostname)
+  --slots N           task slots offered                  (default: number of CPUs)
+  --group G           group (queue) to join               (default: default)
+  --labels k=v,k=v    labels matched against -l requests
+  --state-dir DIR     where the agent keeps its id        (default: $QFARM_HOME/agent-NAME)
+  --reconnect-max-ms N  cap of the reconnect backoff      (default: 5000)
+  --drain-timeout-ms N  wait for running tasks on SIGTERM (default: 60000)
+  --output-buffer-bytes N  output kept per task for replay (default: 8388608)
+  --kill-grace-ms N   SIGTERM→SIGKILL grace on qdel       (default: 2000)
+  --log-level LEVEL   trace|debug|info|warn|error         (default: info, env QFARM_LOG_LEVEL)
+  --help              show this text
+`;
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+const GROUP_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const LABEL_KEY_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/**
+ * Turns the master address people type (`http://host:port` as in master.json, or a ws URL) into
+ * the WebSocket URL of the agent endpoint.
+ */
+export function agentSocketUrl(master: string, socketPath: string): string {
+  let url: URL;
+  try {
+    url = new URL(master.includes('://') ? master : `ws://${master}`);
+  } catch {
+    throw new AgentOptionsError('--master', `"${master}" is not a URL (expected e.g. http://127.0.0.1:6444)`);
+  }
+  const schemes: Record<string, string> = { 'http:': 'ws:', 'https:': 'wss:', 'ws:': 'ws:', 'wss:': 'wss:' };
+  const scheme = schemes[url.protocol];
+  if (!scheme) throw new AgentOptionsError('--master', `unsupported scheme "${url.protocol}" (use http, https, ws or wss)`);
+  url.protocol = scheme;
+  if (url.pathname === '/' || url.pathname === '') url.pathname = socketPath;
+  if (url.username || url.password) throw new AgentOptionsError('--master', 'credentials in the URL are not allowed; use --token');
+  return url.toString();
+}
+
+function positiveInt(option: string, text: string, min = 1): number {
+  if (!/^\d+$/.test(text)) throw new AgentOptionsError(option, `"${text}" is not a whole number`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min) throw new AgentOptionsError(option, `must be at least ${min}, got ${text}`);
+  return n;
+}
+
+/** Parses `k=v,k=v`; keys are identifiers, values any text without a comma. */
+export function parseLabels(text: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  if (text.trim() === '') return labels;
+  for (const part of text.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new AgentOptionsError('--labels', `"${part}" is not key=value`);
+    const key = part.slice(0, eq).trim();
+    if (!LABEL_KEY_RE.test(key)) throw new AgentOptionsError('--labels', `label name "${key}" must be letters, digits, _ . -`);
+    labels[key] = part.slice(eq + 1).trim();
+  }
+  return labels;
+}
+
+/**
+ * Parses argv (without node and script) and the environment into AgentOptions.
+ * Throws AgentOptionsError naming the option, or HelpRequested.
+ */
+export function parseAgentOptions(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  defaults: { hostname: string; cpus: number; homedir: string; socketPath: string },
+): AgentOptions {
+  const raw = new Map<string, string>();
+  const known = new Set([
+    'master', 'token', 'name', 'slots', 'group', 'labels', 'state-dir', 'reconnect-max-ms',
+    'drain-timeout-ms', 'output-buffer-bytes', 'kill-grace-ms', 'log-level',
+  ]);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') throw new HelpRequested();
+    if (!arg.startsWith('--')) throw new AgentOptionsError(arg, 'unexpected argument (see --help)');
+    let key = arg.slice(2);
+    let value: string | undefined;
+    const eq = key.indexOf('=');
+    if (eq >= 0) {
+      value = key.slice(eq + 1);
+      key = key.slice(0, eq);
+    }
+    if (!known.has(key)) throw new AgentOptionsError(`--${key}`, 'unknown option (see --help)');
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new AgentOptionsError(`--${key}`, 'needs a value');
+    }
+    raw.set(key, value);
+  }
+
+  const master = raw.get('master') ?? env.QFARM_MASTER;
+  if (!master) throw new AgentOptionsError('--master', 'missing: pass --master URL or set QFARM_MASTER');
+  const token = raw.get('token') ?? env.QFARM_AGENT_TOKEN;
+  if (!token) throw new AgentOptionsError('--token', 'missing: pass --token or set QFARM_AGENT_TOKEN (the master writes it to QFARM_HOME/agent-token)');
+
+  const name = raw.get('name') ?? defaults.hostname;
+  if (!NAME_RE.test(name)) throw new AgentOptionsError('--name', `"${name}" must be letters, digits, . _ - (at most 255)`);
+  const group = raw.get('group') ?? 'default';
+  if (!GROUP_RE.test(group)) throw new AgentOptionsError('--group', `"${group}" must be letters, digits, . _ - (at most 64)`);
+  const slots = raw.has('slots') ? positiveInt('--slots', raw.get('slots')!) : Math.max(1, defaults.cpus);
+  const labels = parseLabels(raw.get('labels') ?? '');
+  const home = env.QFARM_HOME || path.join(defaults.homedir, '.qfarm');
+  const stateDir = path.resolve(raw.get('state-dir') ?? path.join(home, `agent-${name}`));
+  const logLevel = raw.get('log-level') ?? env.QFARM_LOG_LEVEL ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new AgentOptionsError('--log-level', `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+
+  return {
+    masterUrl: agentSocketUrl(master, defaults.socketPath),
+    token,
+    name,
+    slots,
+    group,
+    labels,
+    stateDir,
+    reconnectMaxMs: raw.has('reconnect-max-ms') ? positiveInt('--reconnect-max-ms', raw.get('reconnect-max-ms')!, 10) : 5000,
+    drainTimeoutMs: raw.has('drain-timeout-ms') ? positiveInt('--drain-timeout-ms', raw.get('drain-timeout-ms')!, 0) : 60_000,
+    outputBufferBytes: raw.has('output-buffer-bytes')
+      ? positiveInt('--output-buffer-bytes', raw.get('output-buffer-bytes')!, 1024)
+      : 8 * 1024 * 1024,
+    killGraceMs: raw.has('kill-grace-ms') ? positiveInt('--kill-grace-ms', raw.get('kill-grace-ms')!, 0) : 2000,
+    logLevel,
+  };
+}
+
+/** Defaults taken from this machine. */
+export function machineDefaults(socketPath: string): { hostname: string; cpus: number; homedir: string; socketPath: string } {
+  const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return { hostname: os.hostname(), cpus, homedir: os.homedir(), socketPath };
+}

@@ -1,0 +1,78 @@
+import { readProcessTable, treeOf, procKey, type ProcStat } from './proc-table.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // ESRCH: already gone. EPERM cannot happen for our own children when we spawned them.
+  }
+}
+
+/**
+ * The processes of one task. It remembers every process it has seen (pid + start time), because a
+ * process whose parent died is reparented to init and can no longer be found by walking down from
+ * the task's pid; qdel must still kill it.
+ */
+export class ProcessTree {
+  private readonly known = new Map<string, number>();
+
+  constructor(
+    /** The task's first process; it leads its own session and process group (spawned detached). */
+    readonly rootPid: number,
+  ) {}
+
+  /** Current members: descendants of the root and of every remembered process, plus the root's group. */
+  members(table: Map<number, ProcStat>): ProcStat[] {
+    const roots = [this.rootPid];
+    for (const [key, pid] of this.known) {
+      const stat = table.get(pid);
+      if (stat && procKey(stat) === key) roots.push(pid);
+      else this.known.delete(key); // exited (or pid reused by a stranger)
+    }
+    const members = treeOf(table, roots, [this.rootPid]).filter((s) => s.state !== 'Z' && s.state !== 'X');
+    for (const stat of members) this.known.set(procKey(stat), stat.pid);
+    return members;
+  }
+
+  /** Refreshes the remembered set from a fresh /proc walk. */
+  async refresh(): Promise<ProcStat[]> {
+    return this.members(await readProcessTable());
+  }
+
+  /**
+   * Kills the whole tree. With graceMs > 0: SIGTERM to all, wait up to graceMs for them to exit.
+   * Then: SIGSTOP every member until the tree stops growing (so nothing forks away while we kill),
+   * then SIGKILL all. Resolves when no member is left (or after a bounded number of rounds).
+   */
+  async kill(graceMs: number): Promise<void> {
+    let members = await this.refresh();
+    if (graceMs > 0 && members.length > 0) {
+      signalGroup(this.rootPid, 'SIGTERM');
+      for (const m of members) signalPid(m.pid, 'SIGTERM');
+      const deadline = Date.now() + graceMs;
+      while (Date.now() < deadline) {
+        await sleep(Math.min(100, graceMs));
+        members = await this.refresh();
+        if (members.length === 0) return;
+      }
+    }
+    for (let round = 0; round < 20; round++) {
+      members = await this.refresh();
+      if (members.length === 0) return;
+      // Freeze first: a SIGKILLed parent's children would otherwise keep forking as orphans.
+      signalGroup(this.rootPid, 'SIGSTOP');
+      for (const m of members) signalPid(m.pid, 'SIGSTOP');
+      const again = await this.refresh();
+      signalGroup(this.rootPid, 'SIGKILL');
+      for (const m of again) signalPid(m.pid, 'SIGKILL');
+      for (const m of members) signalPid(m.pid, 'SIGKILL');
+      await sleep(round < 3 ? 20 : 100);
+    }
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  if (pgid > 1) signalPid(-pgid, signal);
+}

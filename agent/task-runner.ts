@@ -1,0 +1,376 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pty from 'node-pty';
+import type { Logger } from 'pino';
+import { FailedCode, type OutputStream, type TaskAssignment, type TaskFinished, type TaskUsage } from '../protocol/agent-messages.js';
+import type { ChildCpuAccount } from './child-cpu.js';
+import { OutputFileError, openOutputFile, resolveOutputPath } from './output-files.js';
+import { ProcessTree } from './process-tree.js';
+import { TreeSampler } from './proc-stats.js';
+import { scriptFileName, taskArgv } from './task-command.js';
+import { taskEnvironment } from './task-environment.js';
+import { runAsFor, TaskUserError, type RunAs } from './task-user.js';
+
+/** The end of an attempt, as the `finished` frame carries it. */
+export type TaskResult = Omit<TaskFinished, 'type' | 'attemptId'>;
+
+/** What a running task tells the agent. */
+export interface TaskEvents {
+  started(pid: number, startedAt: number): void;
+  output(stream: OutputStream, data: Buffer): void;
+  usage(usage: TaskUsage): void;
+}
+
+export interface RunnerContext {
+  /** Host name the agent reports; the task's HOSTNAME and `$HOSTNAME` in output paths. */
+  hostname: string;
+  agentUid: number;
+  /** Parent of per-task TMPDIRs; must be reachable by every task user (so not under /root). */
+  tmpRoot: string;
+  childCpu: ChildCpuAccount;
+  log: Logger;
+  /** How often the process tree is sampled (limits are checked at the same time). @default 1000 */
+  sampleIntervalMs?: number;
+  /** How often a `usage` frame is sent. @default 2000 */
+  usageIntervalMs?: number;
+}
+
+/** A setup step failed; becomes the task's failed code and reason. */
+class TaskSetupError extends Error {
+  constructor(
+    readonly failedCode: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TaskSetupError';
+  }
+}
+
+const signalNumber = (name: string): number => (os.constants.signals as Record<string, number>)[name] ?? 0;
+const signalName = (num: number): string | null =>
+  Object.entries(os.constants.signals).find(([, n]) => n === num)?.[0] ?? null;
+
+/** A child process started either through pipes or in a pty, behind one small interface. */
+interface Started {
+  pid: number;
+  /** Resolves once the process exited and its output has been read. */
+  exited: Promise<{ code: number | null; signal: string | null }>;
+  /** Stop waiting for output still held open by leftover processes. */
+  abandonOutput(): void;
+  /** CPU the kernel charged the agent for reaping this child (see child-cpu.ts). */
+  reapedCpu: Promise<{ utimeSeconds: number; stimeSeconds: number } | undefined>;
+}
+
+/**
+ * Runs one attempt from assignment to result. `done` never rejects: every failure, including a
+ * bug in setup, becomes a result with a failed code and a reason, so one task cannot take down
+ * the agent.
+ */
+export class TaskRun {
+  readonly done: Promise<TaskResult>;
+  private killRequest: { reason: string; graceMs: number; failedReason: string } | undefined;
+  private tree: ProcessTree | undefined;
+  private killing: Promise<void> | undefined;
+  private limitReason: string | undefined;
+
+  constructor(
+    readonly assignment: TaskAssignment,
+    private readonly ctx: RunnerContext,
+    private readonly events: TaskEvents,
+  ) {
+    this.done = this.run().catch((err: unknown) => this.failure(Date.now(), FailedCode.BeforeJob, `agent error: ${(err as Error).message}`));
+  }
+
+  get attemptId(): string {
+    return this.assignment.attemptId;
+  }
+
+  /** qdel or cancel: kill the whole tree (SIGTERM, SIGKILL after graceMs); the result says why. */
+  kill(reason: string, graceMs: number): void {
+    if (this.killRequest) return;
+    this.killRequest = { reason, graceMs, failedReason: reason };
+    if (this.tree) this.killing ??= this.tree.kill(graceMs);
+  }
+
+  private failure(startedAt: number, failedCode: number, failedReason: string, usage?: TaskUsage): TaskResult {
+    return {
+      exitStatus: 0,
+      signal: null,
+      failedCode,
+      failedReason,
+      startedAt,
+      endedAt: Date.now(),
+      usage: usage ?? { cpuSeconds: 0, utimeSeconds: 0, stimeSeconds: 0, rssBytes: 0, maxRssBytes: 0, vmemBytes: 0, maxVmemBytes: 0, ioBytes: 0 },
+    };
+  }
+
+  private async run(): Promise<TaskResult> {
+    const a = this.assignment;
+    const startedAt = Date.now();
+    const log = this.ctx.log.child({ attemptId: a.attemptId, job: a.jobId, task: a.taskId });
+    let runAs: RunAs;
+    try {
+      runAs = runAsFor(a.user, this.ctx.agentUid);
+    } catch (err) {
+      if (err instanceof TaskUserError) return this.failure(startedAt, err.failedCode, err.message);
+      throw err;
+    }
+    const fds = new Set<number>();
+    let tmpdir: string | undefined;
+    try {
+      this.checkCwd();
+      tmpdir = await this.makeTmpdir(runAs);
+      const { stdoutFd, stderrFd } = this.openOutputs(runAs, fds);
+      const scriptFile = await this.writeScript(tmpdir, runAs);
+      const env = taskEnvironment(a, { tmpdir, hostname: this.ctx.hostname, runAs });
+      if (this.killRequest) return this.failure(startedAt, FailedCode.AfterJob, `${this.killRequest.reason} (before the task started)`);
+      return await this.execute(taskArgv(a, scriptFile), env, runAs, stdoutFd, stderrFd, startedAt, log);
+    } catch (err) {
+      if (err instanceof TaskSetupError) return this.failure(startedAt, err.failedCode, err.message);
+      if (err instanceof OutputFileError) return this.failure(startedAt, FailedCode.OpenOutput, err.message);
+      throw err;
+    } finally {
+      for (const fd of fds) {
+        try {
+          fs.closeSync(fd);
+        } catch (err) {
+          log.warn({ err }, 'closing an output file failed');
+        }
+      }
+      if (tmpdir) await fsp.rm(tmpdir, { recursive: true, force: true }).catch((err: unknown) => log.warn({ err, tmpdir }, 'removing TMPDIR failed'));
+    }
+  }
+
+  private checkCwd(): void {
+    const cwd = this.assignment.cwd;
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(cwd);
+    } catch {
+      throw new TaskSetupError(FailedCode.BeforeJob, `working directory ${cwd} does not exist on host ${this.ctx.hostname}`);
+    }
+    if (!stat.isDirectory()) throw new TaskSetupError(FailedCode.BeforeJob, `working directory ${cwd} is not a directory on host ${this.ctx.hostname}`);
+  }
+
+  private async makeTmpdir(runAs: RunAs): Promise<string> {
+    const a = this.assignment;
+    const dir = await fsp.mkdtemp(path.join(this.ctx.tmpRoot, `qfarm.${a.jobId}.${a.taskId ?? 'undefined'}.`));
+    await fsp.chmod(dir, 0o700);
+    if (runAs.kind === 'drop') await fsp.chown(dir, runAs.uid, runAs.gid);
+    return dir;
+  }
+
+  /** Opens the files SGE would write; `-j y` and pty mode write everything to the stdout file. */
+  private openOutputs(runAs: RunAs, fds: Set<number>): { stdoutFd: number; stderrFd: number } {
+    const a = this.assignment;
+    const common = { cwd: a.cwd, hostname: this.ctx.hostname, jobName: a.jobName, jobId: a.jobId, taskId: a.taskId };
+    const owner = { uid: a.user.uid, gid: a.user.gid };
+    const acting = runAs.kind === 'drop';
+    const stdoutFile = resolveOutputPath(a.stdoutPath, { ...common, kind: 'o' });
+    const stdoutFd = openOutputFile(stdoutFile, owner, a.user.name, acting);
+    fds.add(stdoutFd);
+    if (a.joinOutput || a.pty) return { stdoutFd, stderrFd: stdoutFd };
+    const stderrFile = resolveOutputPath(a.stderrPath, { ...common, kind: 'e' });
+    if (stderrFile === stdoutFile) return { stdoutFd, stderrFd: stdoutFd };
+    const stderrFd = openOutputFile(stderrFile, owner, a.user.name, acting);
+    fds.add(stderrFd);
+    return { stdoutFd, stderrFd };
+  }
+
+  private async writeScript(tmpdir: string, runAs: RunAs): Promise<string | null> {
+    const command = this.assignment.command;
+    if (command.kind !== 'script') return null;
+    const file = path.join(tmpdir, scriptFileName(this.assignment));
+    await fsp.writeFile(file, command.script, { mode: 0o700, flag: 'wx' });
+    if (runAs.kind === 'drop') await fsp.chown(file, runAs.uid, runAs.gid);
+    return file;
+  }
+
+  private async execute(
+    argv: string[],
+    env: Record<string, string>,
+    runAs: RunAs,
+    stdoutFd: number,
+    stderrFd: number,
+    setupStartedAt: number,
+    log: Logger,
+  ): Promise<TaskResult> {
+    const a = this.assignment;
+    let writeFailed = false;
+    const sink = (stream: OutputStream, fd: number) => (data: Buffer) => {
+      try {
+        fs.writeSync(fd, data);
+      } catch (err) {
+        if (!writeFailed) log.warn({ err }, 'writing the output file failed; output is still streamed to the master');
+        writeFailed = true;
+      }
+      this.events.output(stream, data);
+    };
+    const onStdout = sink('stdout', stdoutFd);
+    // With -j y the stream lands in the stdout file, so it is streamed as stdout too.
+    const onStderr = sink(a.joinOutput ? 'stdout' : 'stderr', stderrFd);
+
+    let started: Started;
+    try {
+      started = a.pty ? this.spawnPty(argv, env, runAs, onStdout) : await this.spawnPipes(argv, env, runAs, onStdout, onStderr);
+    } catch (err) {
+      return this.failure(setupStartedAt, FailedCode.BeforeJob, `cannot start ${argv[3] ?? argv[0]}: ${(err as Error).message}`);
+    }
+    const startedAt = Date.now();
+    const tree = new ProcessTree(started.pid);
+    this.tree = tree;
+    const sampler = new TreeSampler(tree);
+    this.events.started(started.pid, startedAt);
+    if (this.killRequest) this.killing ??= tree.kill(this.killRequest.graceMs);
+
+    // Sampling, limits and usage frames while the task runs.
+    const sampleMs = this.ctx.sampleIntervalMs ?? 1000;
+    const usageMs = this.ctx.usageIntervalMs ?? 2000;
+    let lastUsageAt = Date.now();
+    let sampling = false;
+    const vmemLimit = a.vmemBytes === null ? null : a.vmemBytes * a.slots;
+    const sampleOnce = async (): Promise<void> => {
+      if (sampling) return;
+      sampling = true;
+      try {
+        const usage = await sampler.sample();
+        if (vmemLimit !== null && usage.maxVmemBytes > vmemLimit && !this.limitReason && !this.killRequest) {
+          this.limitKill(`h_vmem limit of ${vmemLimit} bytes exceeded (${usage.maxVmemBytes} bytes used)`, tree);
+        }
+        if (Date.now() - lastUsageAt >= usageMs) {
+          lastUsageAt = Date.now();
+          this.events.usage(usage);
+        }
+      } catch (err) {
+        log.warn({ err }, 'sampling the process tree failed');
+      } finally {
+        sampling = false;
+      }
+    };
+    const firstSample = setTimeout(() => void sampleOnce(), Math.min(100, sampleMs));
+    const sampleTimer = setInterval(() => void sampleOnce(), sampleMs);
+    const wallTimer =
+      a.wallclockSeconds === null
+        ? undefined
+        : setTimeout(() => this.limitKill(`h_rt limit of ${a.wallclockSeconds}s exceeded`, tree), a.wallclockSeconds * 1000);
+
+    const exit = await started.exited;
+    clearTimeout(firstSample);
+    clearInterval(sampleTimer);
+    if (wallTimer) clearTimeout(wallTimer);
+    // SGE ends a job when its first process ends: whatever it left behind is killed too.
+    await this.killing;
+    const leftovers = tree.kill(0);
+    const leftoverTimer = setTimeout(() => started.abandonOutput(), 2000);
+    await leftovers;
+    clearTimeout(leftoverTimer);
+    const endedAt = Date.now();
+    const reaped = await started.reapedCpu;
+    if (reaped) sampler.addReapedCpu(reaped.utimeSeconds, reaped.stimeSeconds);
+
+    const exitStatus = exit.code ?? 128 + signalNumber(exit.signal ?? '');
+    let failedCode: number = FailedCode.None;
+    let failedReason = '';
+    if (this.limitReason) {
+      failedCode = FailedCode.AfterJob;
+      failedReason = this.limitReason;
+    } else if (this.killRequest) {
+      failedCode = FailedCode.AfterJob;
+      failedReason = this.killRequest.failedReason;
+    }
+    return {
+      exitStatus: Math.min(255, Math.max(0, exitStatus)),
+      signal: exit.signal,
+      failedCode,
+      failedReason,
+      startedAt,
+      endedAt,
+      usage: sampler.finish(),
+    };
+  }
+
+  private limitKill(reason: string, tree: ProcessTree): void {
+    if (this.limitReason || this.killRequest) return;
+    this.limitReason = reason;
+    this.ctx.log.info({ attemptId: this.attemptId, reason }, 'task exceeded a limit; killing its process tree');
+    this.killing ??= tree.kill(0);
+  }
+
+  private spawnPipes(
+    argv: string[],
+    env: Record<string, string>,
+    runAs: RunAs,
+    onStdout: (b: Buffer) => void,
+    onStderr: (b: Buffer) => void,
+  ): Promise<Started> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(argv[0]!, argv.slice(1), {
+        cwd: this.assignment.cwd,
+        env,
+        // Own session and process group, so the tree can be signalled as a whole.
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...(runAs.kind === 'drop' ? { uid: runAs.uid, gid: runAs.gid } : {}),
+      });
+      child.stdout!.on('data', onStdout);
+      child.stderr!.on('data', onStderr);
+      let exitInfo: { code: number | null; signal: string | null } | undefined;
+      let resolveReaped!: (v: { utimeSeconds: number; stimeSeconds: number } | undefined) => void;
+      const reapedCpu = new Promise<{ utimeSeconds: number; stimeSeconds: number } | undefined>((r) => (resolveReaped = r));
+      let resolveExited!: (v: { code: number | null; signal: string | null }) => void;
+      const exited = new Promise<{ code: number | null; signal: string | null }>((r) => (resolveExited = r));
+      child.once('error', (err) => {
+        if (child.pid === undefined) reject(err);
+      });
+      child.once('spawn', () => {
+        resolve({
+          pid: child.pid!,
+          exited,
+          reapedCpu,
+          abandonOutput: () => {
+            child.stdout!.destroy();
+            child.stderr!.destroy();
+            if (exitInfo) resolveExited(exitInfo);
+          },
+        });
+      });
+      child.once('exit', (code, signal) => {
+        exitInfo = { code, signal };
+        void this.ctx.childCpu.childExited().then(resolveReaped);
+      });
+      child.once('close', (code, signal) => resolveExited(exitInfo ?? { code, signal }));
+    });
+  }
+
+  private spawnPty(argv: string[], env: Record<string, string>, runAs: RunAs, onStdout: (b: Buffer) => void): Started {
+    const proc = pty.spawn(argv[0]!, argv.slice(1), {
+      name: env.TERM ?? 'xterm',
+      cols: 200,
+      rows: 50,
+      cwd: this.assignment.cwd,
+      env,
+      encoding: null,
+      ...(runAs.kind === 'drop' ? { uid: runAs.uid, gid: runAs.gid } : {}),
+    });
+    proc.onData((data: string | Buffer) => onStdout(Buffer.isBuffer(data) ? data : Buffer.from(data)));
+    let reapedCpu: Promise<{ utimeSeconds: number; stimeSeconds: number } | undefined> = Promise.resolve(undefined);
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+      proc.onExit(({ exitCode, signal }) => {
+        // node-pty reaps on its own thread, so this reading is later than for piped children.
+        reapedCpu = this.ctx.childCpu.childExited();
+        resolve(signal ? { code: null, signal: signalName(signal) } : { code: exitCode, signal: null });
+      });
+    });
+    return {
+      pid: proc.pid,
+      exited,
+      abandonOutput: () => undefined,
+      get reapedCpu() {
+        return reapedCpu;
+      },
+    };
+  }
+}
