@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { validators } from '../protocol/api.js';
+import { ApiClient } from './api-client.js';
+import { locateMaster } from './master-location.js';
+import { reportError } from './run-command.js';
+import { AGENT_ENTRY, MASTER_ENTRY } from './admin/dist-paths.js';
+import { farmUp, runDaemon } from './admin/farm-up.js';
+import { printLogs } from './admin/follow-logs.js';
+
+/** `qfarm`: the administrator's verbs (SGE's own verbs are separate commands: qsub, qstat...). */
+
+function positive(name: string) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number, got "${text}"`);
+    return n;
+  };
+}
+
+async function setHost(name: string, action: 'enable' | 'disable'): Promise<void> {
+  const client = new ApiClient(locateMaster());
+  const res = await client.post(`/hosts/${encodeURIComponent(name)}/${action}`, {}, validators.actionResponse);
+  for (const m of res.messages) process.stdout.write(m.text + '\n');
+}
+
+export function buildProgram(): Command {
+  const program = new Command('qfarm')
+    .description('qfarm administration: run the farm, read task logs, manage hosts.\nSubmit and watch work with SGE\'s verbs: qsub, qstat, qhost, qdel, qacct, qalter, qhold, qrls.')
+    .showHelpAfterError('(run qfarm --help for usage)')
+    .exitOverride();
+
+  program
+    .command('up')
+    .description('run a master and local agents on this machine in the foreground (Ctrl-C stops all)')
+    .option('--agents <n>', 'number of local agents', positive('--agents'), 2)
+    .option('--slots <n>', 'slots per agent (default: number of CPUs)', positive('--slots'))
+    .option('--listen <host:port>', 'master address', '127.0.0.1:6480')
+    .option('--log-to-terminal', 'print the daemons\' logs here instead of QFARM_HOME/*.log', false)
+    .action(async (opts: { agents: number; slots?: number; listen: string; logToTerminal: boolean }) => {
+      const code = await farmUp({
+        agents: opts.agents,
+        slots: opts.slots,
+        listen: opts.listen,
+        inheritLogs: opts.logToTerminal,
+        onReady: (url) => process.stderr.write(`qfarm up: master at ${url} with ${opts.agents} local agent(s); Ctrl-C stops them\n`),
+      });
+      process.exitCode = code;
+    });
+
+  program
+    .command('master')
+    .description('run the master daemon alone (see qfarm master --help)')
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      process.exitCode = await runDaemon(MASTER_ENTRY, args);
+    });
+
+  program
+    .command('agent')
+    .description('run an agent that joins a master: qfarm agent --master URL --token T (see qfarm agent --help)')
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      process.exitCode = await runDaemon(AGENT_ENTRY, args);
+    });
+
+  program
+    .command('logs')
+    .description("print a task's output (JOB or JOB.TASK); -f follows it while it runs")
+    .argument('<task>', 'JOB or JOB.TASK')
+    .option('-f, --follow', 'keep streaming until the task ends', false)
+    .option('--stderr', 'show stderr instead of stdout', false)
+    .action(async (ref: string, opts: { follow: boolean; stderr: boolean }) => {
+      await printLogs(ref, opts);
+    });
+
+  const host = program.command('host').description('manage execution hosts');
+  host
+    .command('disable')
+    .description('stop scheduling new tasks on a host (running ones finish), like qmod -d')
+    .argument('<name>')
+    .action((name: string) => setHost(name, 'disable'));
+  host
+    .command('enable')
+    .description('allow scheduling on a host again, like qmod -e')
+    .argument('<name>')
+    .action((name: string) => setHost(name, 'enable'));
+
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    const code = (error as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version') return;
+    if (typeof code === 'string' && code.startsWith('commander.')) {
+      process.exitCode = (error as { exitCode?: number }).exitCode ?? 2;
+      return;
+    }
+    process.exitCode = reportError('qfarm', error);
+  });
