@@ -77,7 +77,7 @@ export class Agent {
   }
 
   start(): void {
-    this.deps.log.info({ master: this.opts.masterUrl, name: this.opts.name, slots: this.opts.slots, group: this.opts.group, agentId: this.deps.agentId }, 'agent starting');
+    this.deps.log.info({ master: this.opts.masterUrl, agentName: this.opts.name, slots: this.opts.slots, group: this.opts.group, agentId: this.deps.agentId }, 'agent starting');
     this.connection.start();
   }
 

@@ -61,6 +61,7 @@ export class MasterConnection {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private lastHeard = 0;
   private refusedReason: string | undefined;
+  private lastError: string | undefined;
 
   constructor(
     private readonly opts: ConnectionOptions,
@@ -110,6 +111,7 @@ export class MasterConnection {
     const { log, url } = this.opts;
     this.ready = false;
     this.refusedReason = undefined;
+    this.lastError = undefined;
     log.debug({ url }, 'connecting to master');
     const ws = new WebSocket(url, {
       headers: { Authorization: `Bearer ${this.opts.token}` },
@@ -156,7 +158,8 @@ export class MasterConnection {
     });
     ws.on('error', (err) => {
       if (!current()) return;
-      log.warn({ url, err: err.message }, 'connection to master failed');
+      this.lastError = err.message;
+      log.debug({ url, err: err.message }, 'connection to master failed');
       // 'close' follows 'error' for an opened socket; for a failed dial it may not.
       if (ws.readyState !== WebSocket.OPEN) setImmediate(() => current() && this.lost());
     });
@@ -178,8 +181,11 @@ export class MasterConnection {
         case CloseCode.InvalidMessage:
           log.error({ code, reason }, 'master rejected a frame from this agent as invalid (agent bug?); reconnecting');
           break;
-        default:
-          log.warn({ code, reason }, 'connection to master closed; reconnecting');
+        default: {
+          // Warn once per outage; a master that is down for a while would otherwise flood the log.
+          const level = this.failures === 0 ? 'warn' : 'debug';
+          log[level]({ url, code, reason, err: this.lastError }, 'connection to master lost or refused; reconnecting with backoff');
+        }
       }
       this.lost();
     });
