@@ -65,9 +65,10 @@ export class TestFarm {
     return fs.readFileSync(path.join(this.home, `${kind}-token`), 'utf8').trim();
   }
 
-  async startMaster(): Promise<void> {
+  /** Starts the master; `port` reuses a previous master's port so running agents find it again. */
+  async startMaster(port = 0): Promise<void> {
     const log = fs.openSync(this.masterLog, 'a');
-    const master = spawn(process.execPath, [path.join(DIST, 'master', 'main.js'), '--listen', '127.0.0.1:0'], {
+    const master = spawn(process.execPath, [path.join(DIST, 'master', 'main.js'), '--listen', `127.0.0.1:${port}`], {
       env: {
         ...this.env,
         QFARM_HEARTBEAT_MS: String(this.options.heartbeatMs ?? 500),
@@ -93,6 +94,13 @@ export class TestFarm {
       15_000,
       'master to publish master.json',
     );
+  }
+
+  /** kill -9 the master, then start it again on the same port and store. */
+  async crashAndRestartMaster(): Promise<void> {
+    const port = Number(new URL(this.url).port);
+    await this.stopProcess(this.master, 'SIGKILL');
+    await this.startMaster(port);
   }
 
   masterLogText(): string {
