@@ -16,7 +16,7 @@ const bin = (verb: string): string => path.join(root, 'bin', verb);
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-demo-'));
 const work = path.join(home, 'work');
 fs.mkdirSync(work);
-const env = { ...process.env, QFARM_HOME: home };
+const env: NodeJS.ProcessEnv = { ...process.env, QFARM_HOME: home };
 delete env['QFARM_MASTER'];
 delete env['QFARM_TOKEN'];
 
