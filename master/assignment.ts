@@ -38,7 +38,15 @@ export function buildAssignment(job: JobRow, spec: JobSubmission, lease: Lease, 
   const undefinedUnlessArray = (value: number): string => (job.is_array ? String(value) : 'undefined');
   const env: Record<string, string> = {
     PATH: DEFAULT_TASK_PATH,
+    // What qsub recorded of the submitter's session; the CLI sends these in env, these are fallbacks.
+    SGE_O_WORKDIR: spec.submitCwd,
+    SGE_O_HOME: spec.submitter.home,
+    SGE_O_LOGNAME: spec.submitter.user,
+    SGE_O_HOST: spec.submitHost,
+    SGE_O_PATH: spec.env['PATH'] ?? DEFAULT_TASK_PATH,
+    SGE_O_SHELL: spec.env['SHELL'] ?? '/bin/sh',
     ...spec.env,
+    // Set by the scheduler for every task, whatever the job's environment says.
     HOME: spec.submitter.home,
     USER: spec.submitter.user,
     LOGNAME: spec.submitter.user,
@@ -55,12 +63,6 @@ export function buildAssignment(job: JobRow, spec: JobSubmission, lease: Lease, 
     NHOSTS: '1',
     QUEUE: group,
     ENVIRONMENT: 'BATCH',
-    SGE_O_WORKDIR: spec.submitCwd,
-    SGE_O_HOME: spec.submitter.home,
-    SGE_O_LOGNAME: spec.submitter.user,
-    SGE_O_HOST: spec.submitHost,
-    SGE_O_PATH: spec.env['PATH'] ?? DEFAULT_TASK_PATH,
-    SGE_O_SHELL: spec.env['SHELL'] ?? '/bin/sh',
     SGE_CWD_PATH: spec.cwd,
   };
   if (spec.pty) env['TERM'] ??= 'xterm';
