@@ -1,0 +1,88 @@
+import path from 'node:path';
+import { RenderError } from './errors.js';
+import { expectedOutputs, taskOutdir } from './output-layout.js';
+import type { RenderPlan, TaskSpec } from './plan.js';
+import { checkSoftwareUse, type SoftwareConfig } from './software.js';
+import { RuntimeShellValue, expandTemplate, templateVariableNames, type TemplateValue } from './template.js';
+
+/**
+ * Each planned task's variables and its expanded command: what the job script runs for one
+ * SGE_TASK_ID, and what `qfarm render -d` prints.
+ */
+
+/**
+ * `$CPU` when not fixed with --cpu: the task's slot count, known only on the worker (the agent
+ * sets NSLOTS); 0 means "all cores" to Blender's `-t`.
+ */
+export const CPU_FROM_SLOTS = new RuntimeShellValue('"${NSLOTS:-0}"');
+
+export interface TaskContext {
+  software: SoftwareConfig;
+  /** `-P name=value` as given (defaults are filled in from the software). */
+  parameters: Readonly<Record<string, string>>;
+  /** Absolute scene path as the workers see it, or null. */
+  scene: string | null;
+  /** Absolute output directory of the job. */
+  outputDir: string;
+  /** `--cpu N`, or null for the task's slots at run time. */
+  cpu: number | null;
+}
+
+export interface ExpandedTask extends TaskSpec {
+  outdir: string;
+  variables: Record<string, TemplateValue>;
+  command: string;
+  /** Files the task must have written when it exits (empty when the software declares none). */
+  expected: string[];
+}
+
+function fraction(value: number): string {
+  return String(value);
+}
+
+/** Variables of one task (built-ins, parameters with defaults, then what the software derives). */
+export function taskVariables(task: TaskSpec, ctx: TaskContext, parameterValues: Readonly<Record<string, string>>): Record<string, TemplateValue> {
+  const tile = task.tile;
+  const plain: Record<string, string> = {
+    ...parameterValues,
+    START: String(task.start),
+    END: String(task.end),
+    STEP: String(task.step),
+    FRAME: String(task.start),
+    OUTDIR: taskOutdir(ctx.outputDir, tile),
+    SF_MIN_X: fraction(tile?.minX ?? 0),
+    SF_MAX_X: fraction(tile?.maxX ?? 1),
+    SF_MIN_Y: fraction(tile?.minY ?? 0),
+    SF_MAX_Y: fraction(tile?.maxY ?? 1),
+  };
+  if (ctx.scene !== null) plain.SCENE = ctx.scene;
+  const derived = ctx.software.derive?.(plain, tile) ?? {};
+  return { ...plain, ...derived, CPU: ctx.cpu === null ? CPU_FROM_SLOTS : String(ctx.cpu) };
+}
+
+/** Checks the software and scene once, then expands every task of the plan. */
+export function expandTasks(plan: RenderPlan, ctx: TaskContext): ExpandedTask[] {
+  const tiled = plan.tilesX * plan.tilesY > 1;
+  const parameterValues = checkSoftwareUse(ctx.software, ctx.parameters, tiled);
+  if (ctx.scene === null && templateVariableNames(ctx.software.template).includes('SCENE')) {
+    throw new RenderError(`the ${ctx.software.name} command uses $SCENE but no scene was given`, 'give --scene FILE');
+  }
+  if (ctx.scene !== null) {
+    const suffixes = ctx.software.sceneSuffixes;
+    if (suffixes.length > 0 && !suffixes.some((s) => ctx.scene!.toLowerCase().endsWith(s))) {
+      throw new RenderError(`scene ${ctx.scene} is not a ${ctx.software.name} scene (expected a file ending in ${suffixes.join(' or ')})`);
+    }
+    if (!path.isAbsolute(ctx.scene)) throw new RenderError(`scene path ${ctx.scene} must be absolute (workers do not share your working directory)`);
+  }
+  return plan.tasks.map((task) => {
+    const variables = taskVariables(task, ctx, parameterValues);
+    const outdir = taskOutdir(ctx.outputDir, task.tile);
+    return {
+      ...task,
+      outdir,
+      variables,
+      command: expandTemplate(ctx.software.template, variables),
+      expected: ctx.software.output === null ? [] : expectedOutputs(outdir, ctx.software.output, task.frames),
+    };
+  });
+}
