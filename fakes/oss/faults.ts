@@ -22,6 +22,8 @@ export interface FaultRuleSpec {
   op?: string;
   /** Regular expression the object key must match; any when absent. */
   key?: string | RegExp;
+  /** Multipart part number to match (UploadPart); any when absent. */
+  partNumber?: number;
   /** How many matching requests this rule affects. @default 1 */
   times?: number;
   /** kind=status: HTTP status. @default 503 */
@@ -46,6 +48,7 @@ export interface FaultTarget {
   method: string;
   op: string;
   key: string;
+  partNumber?: number;
 }
 
 export class FaultInjector {
@@ -78,6 +81,7 @@ export class FaultInjector {
       const s = rule.spec;
       if (s.method && s.method.toUpperCase() !== target.method) continue;
       if (s.op && s.op !== target.op) continue;
+      if (s.partNumber !== undefined && s.partNumber !== target.partNumber) continue;
       if (s.key !== undefined) {
         const re = typeof s.key === 'string' ? new RegExp(s.key) : s.key;
         if (!re.test(target.key)) continue;
@@ -113,6 +117,8 @@ export function parseFaultSpec(text: string): FaultRuleSpec {
   if (spec.method) out.method = spec.method;
   if (spec.op) out.op = spec.op;
   if (spec.key) out.key = spec.key;
+  const partNumber = num('partNumber');
+  if (partNumber !== undefined) out.partNumber = partNumber;
   const times = num('times');
   if (times !== undefined) out.times = times;
   const status = num('status');

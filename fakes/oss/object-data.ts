@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
 import { combineCrc64 } from '../../storage/crc64.js';
 
 export interface StoredObject {
@@ -127,7 +127,9 @@ export class ObjectData {
     let size = 0;
     const md5s: Buffer[] = [];
     for (const part of parts) {
-      await pipeline(createReadStream(part.file), out, { end: false });
+      for await (const chunk of createReadStream(part.file, { highWaterMark: 1024 * 1024 })) {
+        if (!out.write(chunk)) await once(out, 'drain');
+      }
       crc = combineCrc64(crc, BigInt(part.crc64), part.size);
       size += part.size;
       md5s.push(part.md5);

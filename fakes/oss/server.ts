@@ -51,6 +51,8 @@ export interface RequestRecord {
   key: string;
   status: number;
   partNumber?: number;
+  /** The Range header, when sent. */
+  range?: string;
   /** Which fault rule (if any) hit this request. */
   fault?: string;
 }
@@ -242,8 +244,9 @@ export class FakeOssServer {
     const record: RequestRecord = { method, op, bucket, key, status: 0 };
     const partNumber = url.searchParams.get('partNumber');
     if (partNumber) record.partNumber = Number(partNumber);
+    if (typeof req.headers.range === 'string') record.range = req.headers.range;
     this.stats.requests.push(record);
-    const fault = this.faults.take({ method, op, key });
+    const fault = this.faults.take({ method, op, key, ...(record.partNumber !== undefined ? { partNumber: record.partNumber } : {}) });
     if (fault) record.fault = `${fault.kind}#${fault.id}`;
     const ctx: Ctx = { req, res, method, bucket, key, query: url.searchParams, queryList, op, requestId, fault, record };
     try {

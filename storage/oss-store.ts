@@ -1,0 +1,606 @@
+/// <reference path="./ali-oss.d.ts" />
+/**
+ * `oss://` adapter on ali-oss.
+ *
+ * What ali-oss does not do and this file adds:
+ * - retries with exponential backoff + jitter on 5xx, resets, timeouts (ali-oss retries only
+ *   network errors, only when asked, never streams);
+ * - CRC-64 verification of every upload (computed here while streaming, compared with
+ *   `x-oss-hash-crc64ecma`) and of every full download;
+ * - downloads that resume with `Range` + `If-Match` after a reset instead of starting over;
+ * - multipart uploads whose checkpoint is persisted to a file after every part, so a crashed or
+ *   failed upload resumes where it stopped (same uploadId, finished parts not sent again);
+ * - clock-skew correction on RequestTimeTooSkewed;
+ * - errors that name the bucket, key and AccessKeyId (never the secret) and say what to do.
+ */
+import OSS from 'ali-oss';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { PassThrough, Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Crc64, parseCrc64Header } from './crc64.js';
+import {
+  CrcMismatchError,
+  ObjectChangedError,
+  ObjectNotFoundError,
+  OssAuthError,
+  OssRequestError,
+  RetriesExhaustedError,
+  StorageError,
+} from './errors.js';
+import {
+  formatStorageUrl,
+  StorageScheme,
+  type ListOptions,
+  type ObjectMeta,
+  type ObjectStore,
+  type PutOptions,
+} from './object-store.js';
+import type { CredentialsProvider, OssCredentials } from './oss-credentials.js';
+import { retryPolicy, withRetries, type RetryPolicy } from './retry.js';
+
+export interface OssStoreOptions {
+  bucket: string;
+  credentials: CredentialsProvider;
+  /** Full endpoint URL, e.g. https://oss-cn-hangzhou.aliyuncs.com or http://127.0.0.1:PORT. Env QFARM_OSS_ENDPOINT. */
+  endpoint?: string;
+  /** Region, `cn-hangzhou` or `oss-cn-hangzhou`; used when no endpoint is given, and for V4 signing. @default cn-hangzhou */
+  region?: string;
+  /** Use `oss-<region>-internal.aliyuncs.com` (inside a VPC: free traffic). @default false */
+  internal?: boolean;
+  /** HTTPS for region-derived endpoints. @default true */
+  secure?: boolean;
+  /** Sign with OSS4-HMAC-SHA256 instead of V1. @default false */
+  authorizationV4?: boolean;
+  /** Path-style URLs (`/bucket/key`) instead of virtual-hosted. @default false */
+  pathStyle?: boolean;
+  /** Per-request timeout (ali-oss `timeout`; for bodies, the idle time between chunks). @default 60000 */
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Files at least this big go up in parts. @default 64 MiB */
+  multipartThreshold?: number;
+  /** Part size (OSS: ≥ 100 KiB, ≤ 10,000 parts; ali-oss raises it when needed). @default 8 MiB */
+  partSize?: number;
+  /** Parts in flight per upload. @default 4 */
+  parallel?: number;
+  /** Where multipart checkpoints persist between runs. @default $TMPDIR/qfarm-oss-checkpoints */
+  checkpointDir?: string;
+  /** Streams up to this size are buffered in memory (and get a Content-MD5); larger ones are spooled to a temp file. @default 8 MiB */
+  memoryBufferLimit?: number;
+}
+
+const NETWORK_NAMES = new Set([
+  'ConnectionTimeoutError',
+  'ResponseTimeoutError',
+  'RequestError',
+  'ResponseError',
+  'SocketAssignTimeoutError',
+  'ConnectionResetError',
+]);
+
+/** ali-oss's error object, as far as we read it. */
+interface AliOssError extends Error {
+  status?: number;
+  code?: string;
+  requestId?: string;
+}
+
+function isAliOssError(err: unknown): err is AliOssError {
+  return err instanceof Error && ('status' in err || 'code' in err || NETWORK_NAMES.has(err.name));
+}
+
+
+
+export class OssStore implements ObjectStore {
+  readonly scheme = StorageScheme.Oss;
+  readonly bucket: string;
+  private readonly policy: RetryPolicy;
+  private readonly opts: OssStoreOptions;
+  private clientPromise: Promise<OSS> | undefined;
+  private clockOffsetMs = 0;
+  private currentKeyId = '';
+
+  constructor(opts: OssStoreOptions) {
+    this.opts = { ...opts };
+    this.bucket = opts.bucket;
+    this.policy = retryPolicy(opts.retry);
+  }
+
+  urlFor(key: string): string {
+    return formatStorageUrl(this.scheme, this.bucket, key);
+  }
+
+  /** Resolved endpoint URL (for messages and clock checks). */
+  endpointUrl(): string {
+    if (this.opts.endpoint) return this.opts.endpoint.replace(/\/+$/, '');
+    const region = regionId(this.opts.region ?? 'cn-hangzhou');
+    const proto = this.opts.secure === false ? 'http' : 'https';
+    return `${proto}://oss-${region}${this.opts.internal ? '-internal' : ''}.aliyuncs.com`;
+  }
+
+  // ---- client and credentials ----------------------------------------------------------------
+
+  private async client(): Promise<OSS> {
+    this.clientPromise ??= (async () => {
+      const creds = await this.opts.credentials.get();
+      const region = `oss-${regionId(this.opts.region ?? 'cn-hangzhou')}`;
+      const options: OSS.Options = {
+        accessKeyId: creds.accessKeyId,
+        accessKeySecret: creds.accessKeySecret,
+        bucket: this.bucket,
+        region,
+        endpoint: this.endpointUrl(),
+        timeout: this.opts.timeoutMs ?? 60_000,
+        retryMax: 0, // we retry ourselves, with backoff and for 5xx too
+        authorizationV4: this.opts.authorizationV4 ?? false,
+        sldEnable: this.opts.pathStyle ?? false,
+      };
+      if (creds.securityToken) {
+        options.stsToken = creds.securityToken;
+        options.refreshSTSToken = async () => stsFor(await this.opts.credentials.get());
+        options.refreshSTSTokenInterval = 5 * 60_000;
+      }
+      this.currentKeyId = creds.accessKeyId;
+      return new OSS(options);
+    })().catch((err) => {
+      this.clientPromise = undefined;
+      throw err;
+    });
+    const client = await this.clientPromise;
+    // Temporary credentials rotate; keep the client's copy current before every call.
+    const creds = await this.opts.credentials.get();
+    if (creds.accessKeyId !== client.options.accessKeyId || creds.accessKeySecret !== client.options.accessKeySecret) {
+      client.options.accessKeyId = creds.accessKeyId;
+      client.options.accessKeySecret = creds.accessKeySecret;
+    }
+    if (creds.securityToken && creds.securityToken !== client.options.stsToken) client.options.stsToken = creds.securityToken;
+    this.currentKeyId = creds.accessKeyId;
+    if (this.clockOffsetMs) client.options.amendTimeSkewed = this.clockOffsetMs;
+    return client;
+  }
+
+  // ---- error mapping and retry -----------------------------------------------------------------
+
+  /** Turn an ali-oss error into one of ours; names bucket/key/AccessKeyId, never the secret. */
+  private mapError(err: unknown, operation: string, key: string): Error {
+    if (err instanceof StorageError) return err;
+    if (!isAliOssError(err)) return err instanceof Error ? err : new Error(String(err));
+    const url = key ? this.urlFor(key) : `oss://${this.bucket}/`;
+    const code = err.code ?? err.name.replace(/Error$/, '');
+    const status = err.status ?? (NETWORK_NAMES.has(err.name) ? -2 : 0);
+    const id = this.currentKeyId;
+    const requestId = err.requestId;
+    switch (code) {
+      case 'SignatureDoesNotMatch':
+        return new OssAuthError(
+          `OSS rejected the signature for bucket "${this.bucket}" with AccessKeyId "${id}": check ALIBABA_CLOUD_ACCESS_KEY_SECRET (SignatureDoesNotMatch)`,
+          this.bucket, id, code, requestId,
+        );
+      case 'InvalidAccessKeyId':
+        return new OssAuthError(
+          `OSS does not know AccessKeyId "${id}" (bucket "${this.bucket}"): check ALIBABA_CLOUD_ACCESS_KEY_ID (InvalidAccessKeyId)`,
+          this.bucket, id, code, requestId,
+        );
+      case 'AccessDenied':
+        return new OssAuthError(
+          `OSS denied ${operation} on ${url} to AccessKeyId "${id}": grant it access to bucket "${this.bucket}" in its RAM policy (AccessDenied)`,
+          this.bucket, id, code, requestId,
+        );
+      case 'InvalidSecurityToken':
+      case 'SecurityTokenExpired':
+        return new OssAuthError(
+          `OSS rejected the security token of AccessKeyId "${id}" for bucket "${this.bucket}": check ALIBABA_CLOUD_SECURITY_TOKEN or the instance's RAM role (${code})`,
+          this.bucket, id, code, requestId,
+        );
+      case 'NoSuchKey':
+        return new ObjectNotFoundError(url);
+      case 'NoSuchBucket':
+        return new OssRequestError(operation, url, status, code, requestId,
+          `bucket "${this.bucket}" does not exist at ${this.endpointUrl()} (check the oss:// URL, region and QFARM_OSS_ENDPOINT)`, false);
+      case 'RequestTimeTooSkewed':
+        return new OssRequestError(operation, url, status, code, requestId,
+          `this machine's clock differs from OSS's by more than 15 minutes (sync it with NTP)`, true);
+    }
+    const network = status === -1 || status === -2 || NETWORK_NAMES.has(err.name) || /^E[A-Z]+$/.test(code);
+    // InvalidDigest: OSS received different bytes than we hashed, i.e. corrupted in transit.
+    const retryable = network || status >= 500 || code === 'RequestTimeout' || code === 'InvalidDigest';
+    return new OssRequestError(operation, url, status, code, requestId, err.message, retryable);
+  }
+
+  private isRetryable = (err: unknown): boolean => err instanceof StorageError && err.retryable;
+
+  /** On RequestTimeTooSkewed, learn OSS's clock from its Date header and sign with it from now on. */
+  private beforeRetry = async (err: unknown): Promise<void> => {
+    if (err instanceof OssRequestError && err.code === 'RequestTimeTooSkewed') {
+      try {
+        const res = await fetch(this.endpointUrl() + '/', { method: 'HEAD', signal: AbortSignal.timeout(5000) });
+        const date = res.headers.get('date');
+        if (date && Number.isFinite(Date.parse(date))) this.clockOffsetMs = Date.parse(date) - Date.now();
+      } catch {
+        // Could not reach OSS to read its clock; the retry will report the skew again.
+      }
+    }
+  };
+
+  private run<T>(operation: string, key: string, fn: (client: OSS, attempt: number) => Promise<T>): Promise<T> {
+    return withRetries(`OSS ${operation} ${key ? this.urlFor(key) : `oss://${this.bucket}/`}`, this.policy,
+      { isRetryable: this.isRetryable, beforeRetry: this.beforeRetry },
+      async (attempt) => {
+        try {
+          return await fn(await this.client(), attempt);
+        } catch (err) {
+          throw this.mapError(err, operation, key);
+        }
+      });
+  }
+
+  // ---- ObjectStore -----------------------------------------------------------------------------
+
+  async *list(prefix: string, opts: ListOptions = {}): AsyncIterable<ObjectMeta> {
+    const pageSize = Math.max(1, Math.min(1000, opts.pageSize ?? 1000));
+    let token: string | null = null;
+    do {
+      const query: Record<string, string | number> = { 'max-keys': String(pageSize) };
+      // Never send empty values: ali-oss's V4 signer and the wire would disagree on `prefix=`.
+      if (prefix) query.prefix = prefix;
+      if (token) query['continuation-token'] = token;
+      const page: OSS.ListV2Result = await this.run('ListObjectsV2', '', (c) => c.listV2({ ...query }, { timeout: this.timeout() }));
+      for (const o of page.objects) {
+        yield { key: o.name, size: Number(o.size), etag: o.etag, lastModified: new Date(o.lastModified) };
+      }
+      token = page.isTruncated ? page.nextContinuationToken : null;
+    } while (token);
+  }
+
+  async head(key: string): Promise<ObjectMeta> {
+    const r = await this.run('HeadObject', key, (c) => c.head(key, { timeout: this.timeout() }));
+    return metaFromHeaders(key, r.res.headers);
+  }
+
+  async get(key: string): Promise<Readable> {
+    // The first response (or its error) arrives before we hand out the stream, so a missing
+    // key or a bad secret rejects here rather than surfacing as a stream error.
+    const iterator = this.readResumable(key)[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    async function* rest(): AsyncGenerator<Buffer> {
+      if (first.done) return;
+      yield first.value;
+      for (;;) {
+        const n = await iterator.next();
+        if (n.done) return;
+        yield n.value;
+      }
+    }
+    return Readable.from(rest(), { objectMode: false });
+  }
+
+  /**
+   * The object's bytes; after a reset or idle timeout it re-requests the rest with
+   * `Range: bytes=N-` and `If-Match: <etag>` (so the pieces belong to one version), and at
+   * the end checks the CRC-64 of everything against OSS's.
+   */
+  private async *readResumable(key: string): AsyncGenerator<Buffer> {
+    let offset = 0;
+    let etag: string | undefined;
+    let remoteCrc: string | undefined;
+    let size = -1;
+    const crc = new Crc64();
+    for (let attempt = 1; ; attempt++) {
+      let stream: Readable | undefined;
+      try {
+        const headers: Record<string, string> = {};
+        if (offset > 0 && etag) {
+          headers.Range = `bytes=${offset}-`;
+          headers['If-Match'] = etag;
+        }
+        let r;
+        try {
+          r = await (await this.client()).getStream(key, { headers, timeout: this.timeout() });
+        } catch (err) {
+          if (offset > 0 && etag && isAliOssError(err) && err.status === 412) {
+            throw new ObjectChangedError(this.urlFor(key), etag, '(changed)');
+          }
+          // A streamed GET's error body is not read by ali-oss (UnknownError); HEAD carries the
+          // error in x-oss-err, so ask it for the precise reason (signature, denied, missing).
+          if (isAliOssError(err) && err.name === 'UnknownError' && (err.status ?? 0) >= 400 && (err.status ?? 0) < 500) {
+            await this.head(key);
+          }
+          throw this.mapError(err, 'GetObject', key);
+        }
+        stream = r.stream;
+        const h = r.res.headers;
+        if (offset === 0) {
+          etag = h.etag;
+          remoteCrc = parseCrc64Header(h['x-oss-hash-crc64ecma']);
+          size = Number(h['content-length'] ?? -1);
+        } else if (r.res.status !== 206) {
+          throw new OssRequestError('GetObject', this.urlFor(key), r.res.status, 'RangeIgnored', h['x-oss-request-id'], 'the server ignored Range on resume', true);
+        }
+        for await (const chunk of withIdleTimeout(stream, this.timeout(), this.urlFor(key))) {
+          const buf = chunk as Buffer;
+          crc.update(buf);
+          offset += buf.length;
+          yield buf;
+        }
+        if (size >= 0 && offset !== size) {
+          throw new OssRequestError('GetObject', this.urlFor(key), -1, 'IncompleteBody', undefined, `got ${offset} of ${size} bytes`, true);
+        }
+        break;
+      } catch (err) {
+        stream?.destroy();
+        // Request-phase errors were mapped above; anything else broke the body mid-stream (a reset).
+        const mapped =
+          err instanceof StorageError
+            ? err
+            : new OssRequestError('GetObject', this.urlFor(key), -1, (err as NodeJS.ErrnoException).code ?? 'BodyError', undefined, (err as Error).message, true);
+        if (!(mapped instanceof StorageError) || !mapped.retryable || mapped instanceof ObjectChangedError) throw mapped;
+        if (attempt >= this.policy.attempts) throw new RetriesExhaustedError(`OSS GetObject ${this.urlFor(key)}`, attempt, mapped);
+        await this.beforeRetry(mapped);
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** (attempt - 1))));
+      }
+    }
+    if (remoteCrc !== undefined && crc.toString() !== remoteCrc) {
+      throw new CrcMismatchError(this.urlFor(key), 'download', crc.toString(), remoteCrc);
+    }
+  }
+
+  async download(key: string, path: string): Promise<ObjectMeta> {
+    await mkdir(dirname(path), { recursive: true });
+    // Resets are resumed inside get(); a CRC mismatch (bad bytes already written) starts over.
+    return withRetries(`OSS download ${this.urlFor(key)} → ${path}`, this.policy, { isRetryable: (e) => e instanceof CrcMismatchError }, async () => {
+      const tmp = `${path}.qfarm-part-${randomBytes(6).toString('hex')}`;
+      try {
+        let meta: ObjectMeta | undefined;
+        const source = await this.get(key);
+        await pipeline(source, createWriteStream(tmp, { flags: 'wx' }));
+        meta = await this.head(key).catch(() => undefined);
+        await rename(tmp, path);
+        const st = await stat(path);
+        return meta ?? { key, size: st.size, etag: '', lastModified: st.mtime };
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw unwrapExhausted(err);
+      }
+    });
+  }
+
+  async put(key: string, source: Readable | string, opts: PutOptions = {}): Promise<ObjectMeta> {
+    if (typeof source === 'string') return this.putFile(key, source);
+    // A stream can be read once; to retry we need the bytes again: memory when small, a temp file when large.
+    const limit = this.opts.memoryBufferLimit ?? 8 * 1024 * 1024;
+    if (opts.size !== undefined && opts.size > limit) return this.putViaTempFile(key, source, []);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const it = source[Symbol.asyncIterator]();
+    for (;;) {
+      const n = await it.next();
+      if (n.done) break;
+      const b = Buffer.isBuffer(n.value) ? n.value : Buffer.from(n.value as Uint8Array);
+      chunks.push(b);
+      total += b.length;
+      if (total > limit) return this.putViaTempFile(key, Readable.from(iterRest(it)), chunks);
+    }
+    return this.putBuffer(key, Buffer.concat(chunks));
+  }
+
+  private async putViaTempFile(key: string, rest: Readable, head: Buffer[]): Promise<ObjectMeta> {
+    const dir = join(tmpdir(), 'qfarm-oss-spool');
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, randomBytes(8).toString('hex'));
+    try {
+      const out = createWriteStream(tmp, { flags: 'wx' });
+      const pass = new PassThrough();
+      for (const b of head) pass.write(b);
+      rest.pipe(pass);
+      rest.on('error', (e) => pass.destroy(e));
+      await pipeline(pass, out);
+      return await this.putFile(key, tmp);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  private async putBuffer(key: string, body: Buffer): Promise<ObjectMeta> {
+    const local = new Crc64().update(body).toString();
+    return this.run('PutObject', key, async (c) => {
+      // A Buffer body carries Content-MD5, which OSS checks too.
+      const r = await c.put(key, body, { timeout: this.timeout(), mime: 'application/octet-stream' });
+      return this.verifyUpload(key, r.res.headers, local, body.length);
+    });
+  }
+
+  private async putFile(key: string, path: string): Promise<ObjectMeta> {
+    const st = await stat(path);
+    if (!st.isFile()) throw new StorageError(`cannot upload ${path} to ${this.urlFor(key)}: not a regular file`);
+    if (st.size >= (this.opts.multipartThreshold ?? 64 * 1024 * 1024)) return this.putMultipart(key, path, st.size, st.mtimeMs);
+    if (st.size <= 4 * 1024 * 1024) return this.putBuffer(key, await readFile(path));
+    return this.run('PutObject', key, async (c) => {
+      const crc = new Crc64();
+      const hashing = new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          crc.update(chunk);
+          cb(null, chunk);
+        },
+      });
+      const body = createReadStream(path).pipe(hashing);
+      const r = await c.putStream(key, body, { contentLength: st.size, timeout: this.timeout(), mime: 'application/octet-stream' });
+      return this.verifyUpload(key, r.res.headers, crc.toString(), st.size);
+    });
+  }
+
+  /** Compare our CRC with OSS's; if OSS sent none (a proxy ate it), ask with HEAD. */
+  private async verifyUpload(key: string, headers: Record<string, string | undefined>, local: string, size: number): Promise<ObjectMeta> {
+    let remote = parseCrc64Header(headers['x-oss-hash-crc64ecma']);
+    let meta: ObjectMeta | undefined;
+    if (remote === undefined) {
+      meta = await this.head(key);
+      remote = meta.crc64;
+    }
+    if (remote === undefined) {
+      throw new StorageError(`cannot verify upload of ${this.urlFor(key)}: OSS returned no x-oss-hash-crc64ecma`);
+    }
+    if (remote !== local) throw new CrcMismatchError(this.urlFor(key), 'upload', local, remote);
+    return meta ?? { key, size, etag: headers.etag ?? '', crc64: remote, lastModified: new Date(headers.date ?? Date.now()) };
+  }
+
+  private checkpointPath(key: string, path: string, size: number, mtimeMs: number): string {
+    const dir = this.opts.checkpointDir ?? join(tmpdir(), 'qfarm-oss-checkpoints');
+    const id = createHash('sha256').update(`${this.endpointUrl()}\n${this.bucket}\n${key}\n${path}\n${size}\n${mtimeMs}`).digest('hex');
+    return join(dir, `${id}.json`);
+  }
+
+  /**
+   * Multipart upload that survives failures and crashes: the checkpoint (uploadId + finished
+   * parts) is written to a file after every part; a later call for the same (key, file, size,
+   * mtime) resumes it. The whole-object CRC-64 from CompleteMultipartUpload is checked against
+   * one computed locally while the parts go up.
+   */
+  private async putMultipart(key: string, path: string, size: number, mtimeMs: number): Promise<ObjectMeta> {
+    const cpFile = this.checkpointPath(key, path, size, mtimeMs);
+    await mkdir(dirname(cpFile), { recursive: true });
+    const localCrc = crcOfFile(path);
+    localCrc.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
+    let checkpoint: OSS.Checkpoint | undefined = await loadCheckpoint(cpFile, path, size);
+    let writes = Promise.resolve();
+    const persist = (cp: OSS.Checkpoint) => {
+      const snapshot = JSON.stringify(cp);
+      writes = writes.then(async () => {
+        const tmp = `${cpFile}.${randomBytes(4).toString('hex')}`;
+        await writeFile(tmp, snapshot);
+        await rename(tmp, cpFile);
+      });
+      return writes;
+    };
+    const result = await withRetries(`OSS multipart upload ${this.urlFor(key)}`, this.policy, { isRetryable: this.isRetryable, beforeRetry: this.beforeRetry }, async () => {
+      const client = await this.client();
+      try {
+        const r = await client.multipartUpload(key, path, {
+          partSize: this.opts.partSize ?? 8 * 1024 * 1024,
+          parallel: this.opts.parallel ?? 4,
+          timeout: this.timeout(),
+          mime: 'application/octet-stream',
+          ...(checkpoint ? { checkpoint } : {}),
+          progress: async (_p, cp) => {
+            if (cp) {
+              checkpoint = cp;
+              await persist(cp);
+            }
+          },
+        });
+        await writes;
+        const local = await localCrc;
+        const remote = parseCrc64Header(r.res.headers['x-oss-hash-crc64ecma']);
+        if (remote !== undefined && remote !== local) {
+          // The stored object is wrong; the parts are gone with it. Start over next time.
+          checkpoint = undefined;
+          await rm(cpFile, { force: true });
+          throw new CrcMismatchError(this.urlFor(key), 'upload', local, remote);
+        }
+        return { r, local, remote };
+      } catch (err) {
+        await writes.catch(() => undefined);
+        if (err instanceof CrcMismatchError) throw err;
+        const mapped = this.mapError(err, 'MultipartUpload', key);
+        if ((isAliOssError(err) && err.status === 404) || (err as Error).name === 'abort' || (mapped instanceof OssRequestError && mapped.code === 'NoSuchUpload')) {
+          // The upload id is gone (aborted or expired): start a fresh upload on retry.
+          checkpoint = undefined;
+          await rm(cpFile, { force: true });
+          throw new OssRequestError('MultipartUpload', this.urlFor(key), 404, 'NoSuchUpload', undefined, 'the multipart upload vanished; starting over', true);
+        }
+        throw mapped;
+      }
+    });
+    await rm(cpFile, { force: true });
+    if (result.remote === undefined) {
+      const meta = await this.head(key);
+      if (meta.crc64 !== undefined && meta.crc64 !== result.local) throw new CrcMismatchError(this.urlFor(key), 'upload', result.local, meta.crc64);
+      return meta;
+    }
+    return { key, size, etag: result.r.etag ?? result.r.res.headers.etag ?? '', crc64: result.remote, lastModified: new Date() };
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.run('DeleteObject', key, (c) => c.delete(key, { timeout: this.timeout() }));
+  }
+
+  private timeout(): number {
+    return this.opts.timeoutMs ?? 60_000;
+  }
+}
+
+/** `oss-cn-hangzhou` or `cn-hangzhou` → `cn-hangzhou`. */
+function regionId(region: string): string {
+  return region.replace(/^oss-/, '').replace(/-internal$/, '');
+}
+
+function stsFor(c: OssCredentials): { accessKeyId: string; accessKeySecret: string; stsToken: string } {
+  return { accessKeyId: c.accessKeyId, accessKeySecret: c.accessKeySecret, stsToken: c.securityToken ?? '' };
+}
+
+function metaFromHeaders(key: string, h: Record<string, string | undefined>): ObjectMeta {
+  const meta: ObjectMeta = {
+    key,
+    size: Number(h['content-length'] ?? 0),
+    etag: h.etag ?? '',
+    lastModified: new Date(h['last-modified'] ?? Date.now()),
+  };
+  const crc = parseCrc64Header(h['x-oss-hash-crc64ecma']);
+  if (crc !== undefined) meta.crc64 = crc;
+  return meta;
+}
+
+async function crcOfFile(path: string): Promise<string> {
+  const crc = new Crc64();
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) crc.update(chunk as Buffer);
+  return crc.toString();
+}
+
+async function loadCheckpoint(file: string, path: string, size: number): Promise<OSS.Checkpoint | undefined> {
+  try {
+    const cp = JSON.parse(await readFile(file, 'utf8')) as OSS.Checkpoint;
+    if (cp.file === path && cp.fileSize === size && cp.uploadId && Array.isArray(cp.doneParts)) return cp;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      // A torn or foreign checkpoint: ignore it and start a new upload.
+      await rm(file, { force: true });
+    }
+  }
+  return undefined;
+}
+
+async function* iterRest(it: AsyncIterator<unknown>): AsyncGenerator<Buffer> {
+  for (;;) {
+    const n = await it.next();
+    if (n.done) return;
+    yield Buffer.isBuffer(n.value) ? n.value : Buffer.from(n.value as Uint8Array);
+  }
+}
+
+/** Yield a stream's chunks, failing with a retryable error when nothing arrives for `ms`. */
+async function* withIdleTimeout(stream: Readable, ms: number, url: string): AsyncGenerator<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      stream.destroy(new OssRequestError('GetObject', url, -2, 'ResponseTimeout', undefined, `no data for ${ms} ms`, true));
+    }, ms);
+  };
+  try {
+    arm();
+    for await (const chunk of stream) {
+      arm();
+      yield chunk;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** download() retries CRC mismatches itself; let the inner exhausted wrapper not hide the cause. */
+function unwrapExhausted(err: unknown): unknown {
+  if (err instanceof RetriesExhaustedError && err.lastError instanceof CrcMismatchError) return err.lastError;
+  return err;
+}
