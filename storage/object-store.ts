@@ -99,7 +99,8 @@ export function parseStorageUrl(url: string): StorageLocation {
 
 /** The inverse of parseStorageUrl for one key. */
 export function formatStorageUrl(scheme: StorageScheme, bucket: string, key: string): string {
-  return scheme === StorageScheme.File ? `file:///${key}` : `oss://${bucket}/${key}`;
+  // parseStorageUrl percent-decodes file URLs, so a literal % in a file name must be encoded.
+  return scheme === StorageScheme.File ? `file:///${key.replace(/%/g, '%25')}` : `oss://${bucket}/${key}`;
 }
 
 /** Joins a prefix and a relative path with exactly one `/` between non-empty parts. */

@@ -261,9 +261,14 @@ export class OssStore implements ObjectStore {
   }
 
   async get(key: string): Promise<Readable> {
+    return this.openRead(key, { key, size: -1, etag: '', lastModified: new Date(0) });
+  }
+
+  /** get() that also fills `info` from the first response's headers (saves a HEAD). */
+  private async openRead(key: string, info: ObjectMeta): Promise<Readable> {
     // The first response (or its error) arrives before we hand out the stream, so a missing
     // key or a bad secret rejects here rather than surfacing as a stream error.
-    const iterator = this.readResumable(key)[Symbol.asyncIterator]();
+    const iterator = this.readResumable(key, info)[Symbol.asyncIterator]();
     const first = await iterator.next();
     async function* rest(): AsyncGenerator<Buffer> {
       if (first.done) return;
@@ -282,7 +287,7 @@ export class OssStore implements ObjectStore {
    * `Range: bytes=N-` and `If-Match: <etag>` (so the pieces belong to one version), and at
    * the end checks the CRC-64 of everything against OSS's.
    */
-  private async *readResumable(key: string): AsyncGenerator<Buffer> {
+  private async *readResumable(key: string, info: ObjectMeta): AsyncGenerator<Buffer> {
     let offset = 0;
     let etag: string | undefined;
     let remoteCrc: string | undefined;
@@ -316,6 +321,7 @@ export class OssStore implements ObjectStore {
           etag = h.etag;
           remoteCrc = parseCrc64Header(h['x-oss-hash-crc64ecma']);
           size = Number(h['content-length'] ?? -1);
+          Object.assign(info, metaFromHeaders(key, h));
         } else if (r.res.status !== 206) {
           throw new OssRequestError('GetObject', this.urlFor(key), r.res.status, 'RangeIgnored', h['x-oss-request-id'], 'the server ignored Range on resume', true);
         }
@@ -353,13 +359,11 @@ export class OssStore implements ObjectStore {
     return withRetries(`OSS download ${this.urlFor(key)} → ${path}`, this.policy, { isRetryable: (e) => e instanceof CrcMismatchError }, async () => {
       const tmp = `${path}.qfarm-part-${randomBytes(6).toString('hex')}`;
       try {
-        let meta: ObjectMeta | undefined;
-        const source = await this.get(key);
+        const meta: ObjectMeta = { key, size: -1, etag: '', lastModified: new Date(0) };
+        const source = await this.openRead(key, meta);
         await pipeline(source, createWriteStream(tmp, { flags: 'wx' }));
-        meta = await this.head(key).catch(() => undefined);
         await rename(tmp, path);
-        const st = await stat(path);
-        return meta ?? { key, size: st.size, etag: '', lastModified: st.mtime };
+        return meta;
       } catch (err) {
         await rm(tmp, { force: true });
         throw unwrapExhausted(err);

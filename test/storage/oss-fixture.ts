@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { FakeOssServer } from '../../fakes/oss/server.js';
 import { StaticCredentials } from '../../storage/oss-credentials.js';
 import { OssStore, type OssStoreOptions } from '../../storage/oss-store.js';
+import { StoreResolver, type OssConfig } from '../../storage/open-store.js';
 
 export const KEY_ID = 'LTAIqfarmTestKey01';
 export const SECRET = 'S3cr3t+/Value=WithSymbols';
@@ -19,6 +20,8 @@ export interface OssFixture {
   tmp: string;
   store(opts?: Partial<OssStoreOptions>): OssStore;
   rawClient(opts?: Partial<OSS.Options>): OSS;
+  /** A resolver for oss://BUCKET/… URLs against the fake (environment ignored). */
+  resolver(opts?: OssConfig): StoreResolver;
   close(): Promise<void>;
 }
 
@@ -37,6 +40,19 @@ export async function startOss(): Promise<OssFixture> {
         checkpointDir: join(tmp, 'checkpoints'),
         ...opts,
       }),
+    resolver: (opts = {}) =>
+      new StoreResolver(
+        {
+          oss: {
+            endpoint: server.url,
+            credentials: new StaticCredentials({ accessKeyId: KEY_ID, accessKeySecret: SECRET }, 'test'),
+            retry: { attempts: 5, baseDelayMs: 5, maxDelayMs: 50 },
+            checkpointDir: join(tmp, 'checkpoints'),
+            ...opts,
+          },
+        },
+        {},
+      ),
     rawClient: (opts = {}) =>
       new OSS({ endpoint: server.url, accessKeyId: KEY_ID, accessKeySecret: SECRET, bucket: BUCKET, ...opts }),
     close: async () => {

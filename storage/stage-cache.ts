@@ -1,0 +1,340 @@
+/**
+ * Node-local content cache for task inputs, shared by all tasks an agent runs.
+ *
+ * - An entry is keyed by (url, etag, size): a changed object is a new entry, never a stale hit.
+ * - Single-flight: concurrent requests for one entry wait on one download.
+ * - Atomic: downloads land in tmp/ and are renamed into objects/ only when complete and
+ *   verified (CRC-64 by the store), so a crash never leaves a half file that looks cached.
+ * - Size-bounded LRU: after each insert, least recently used entries are deleted until the
+ *   total fits, skipping entries in use (leased). Tasks get hard links (or copies across file
+ *   systems), so evicting an entry never pulls a file from under a running task.
+ * - Cache files are read-only (0444): a task writing into a hard-linked input fails instead of
+ *   silently corrupting the cached copy for the next task.
+ * - One StageCache per directory (one agent per node): a lock file enforces it.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { forEachConcurrent } from './concurrency.js';
+import { ObjectChangedError, StorageError } from './errors.js';
+import type { ObjectMeta } from './object-store.js';
+import type { StoreResolver } from './open-store.js';
+
+export interface StageCacheOptions {
+  /** Cache directory (node-local disk). */
+  dir: string;
+  /** Upper bound on cached bytes; exceeded only while every entry is in use. */
+  maxBytes: number;
+  /** URL → store. */
+  resolver: StoreResolver;
+  /** Parallel transfers in stageTree. @default 24 */
+  concurrency?: number;
+  /** Keys per listing page in stageTree. @default 1000 */
+  listPageSize?: number;
+}
+
+export interface CacheLease {
+  /** Path of the cached, read-only file. Valid until release(). */
+  readonly path: string;
+  readonly meta: ObjectMeta;
+  /** True when the bytes were already cached (no transfer). */
+  readonly hit: boolean;
+  release(): void;
+}
+
+export interface StageTreeResult {
+  files: number;
+  bytes: number;
+  /** Files served from the cache without a transfer. */
+  hits: number;
+  /** Files transferred now. */
+  downloaded: number;
+  elapsedMs: number;
+}
+
+export interface StageCacheStats {
+  entries: number;
+  bytes: number;
+  hits: number;
+  misses: number;
+  evictions: number;
+}
+
+interface Entry {
+  id: string;
+  size: number;
+  path: string;
+  refs: number;
+}
+
+export class StageError extends StorageError {
+  constructor(
+    readonly url: string,
+    readonly dest: string,
+    cause: Error,
+  ) {
+    super(`staging ${url} to ${dest} failed: ${cause.message}`, { cause, retryable: cause instanceof StorageError && cause.retryable });
+  }
+}
+
+export class StageCacheLockedError extends StorageError {
+  constructor(
+    readonly dir: string,
+    readonly pid: number,
+  ) {
+    super(`stage cache ${dir} is in use by process ${pid}; give each agent its own cache directory`);
+  }
+}
+
+export class StageCache {
+  /** id → entry, in LRU order (first = least recently used). */
+  private readonly entries = new Map<string, Entry>();
+  private readonly pending = new Map<string, Promise<Entry>>();
+  private totalBytes = 0;
+  private counters = { hits: 0, misses: 0, evictions: 0 };
+  private readonly objectsDir: string;
+  private readonly tmpDir: string;
+
+  private constructor(private readonly opts: StageCacheOptions) {
+    this.objectsDir = join(opts.dir, 'objects');
+    this.tmpDir = join(opts.dir, 'tmp');
+  }
+
+  /** Open (or create) a cache directory: takes the lock, clears leftovers of a crash, indexes entries. */
+  static async open(opts: StageCacheOptions): Promise<StageCache> {
+    if (!(opts.maxBytes > 0)) throw new StorageError(`stage cache maxBytes must be > 0, got ${opts.maxBytes}`);
+    const cache = new StageCache(opts);
+    await mkdir(cache.objectsDir, { recursive: true });
+    await cache.lock();
+    await rm(cache.tmpDir, { recursive: true, force: true });
+    await mkdir(cache.tmpDir, { recursive: true });
+    const found: { id: string; size: number; mtime: number }[] = [];
+    for (const name of await readdir(cache.objectsDir)) {
+      const st = await stat(join(cache.objectsDir, name));
+      found.push({ id: name, size: st.size, mtime: st.mtimeMs });
+    }
+    found.sort((a, b) => a.mtime - b.mtime);
+    for (const f of found) {
+      cache.entries.set(f.id, { id: f.id, size: f.size, path: join(cache.objectsDir, f.id), refs: 0 });
+      cache.totalBytes += f.size;
+    }
+    await cache.evict();
+    return cache;
+  }
+
+  private async lock(): Promise<void> {
+    const lockFile = join(this.opts.dir, 'lock');
+    for (let tries = 0; tries < 2; tries++) {
+      try {
+        const fh = await open(lockFile, 'wx');
+        await fh.writeFile(String(process.pid));
+        await fh.close();
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const pid = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
+        if (pid === process.pid || !isAlive(pid)) {
+          await rm(lockFile, { force: true }); // stale: its process is gone
+          continue;
+        }
+        throw new StageCacheLockedError(this.opts.dir, pid);
+      }
+    }
+  }
+
+  /** Release the lock file (the cached objects stay for the next run). */
+  async close(): Promise<void> {
+    await rm(join(this.opts.dir, 'lock'), { force: true });
+  }
+
+  stats(): StageCacheStats {
+    return { entries: this.entries.size, bytes: this.totalBytes, ...this.counters };
+  }
+
+  private static entryId(url: string, etag: string, size: number): string {
+    return createHash('sha256').update(`${url}\n${etag}\n${size}`).digest('hex');
+  }
+
+  /**
+   * The cached file for `url`, downloading it once if needed. `meta` (from a listing) saves a
+   * HEAD. The entry cannot be evicted until release().
+   */
+  async acquire(url: string, meta?: ObjectMeta): Promise<CacheLease> {
+    const { store, location } = this.opts.resolver.forUrl(url);
+    const m = meta ?? (await store.head(location.prefix));
+    const id = StageCache.entryId(url, m.etag, m.size);
+    let entry = this.entries.get(id);
+    let hit = true;
+    if (entry) {
+      entry.refs++;
+      this.touch(entry);
+      this.counters.hits++;
+    } else {
+      hit = false;
+      let flight = this.pending.get(id);
+      if (flight) {
+        this.counters.hits++; // someone else is fetching it: we wait, we do not transfer
+        hit = true;
+      } else {
+        this.counters.misses++;
+        flight = this.fetch(id, url, m).finally(() => this.pending.delete(id));
+        this.pending.set(id, flight);
+      }
+      entry = await flight;
+      entry.refs++;
+      this.touch(entry);
+    }
+    const e = entry;
+    let released = false;
+    return {
+      path: e.path,
+      meta: m,
+      hit,
+      release: () => {
+        if (released) return;
+        released = true;
+        e.refs--;
+        if (e.refs === 0 && this.totalBytes > this.opts.maxBytes) void this.evict().catch(() => undefined);
+      },
+    };
+  }
+
+  private touch(entry: Entry): void {
+    this.entries.delete(entry.id);
+    this.entries.set(entry.id, entry);
+  }
+
+  private async fetch(id: string, url: string, meta: ObjectMeta): Promise<Entry> {
+    const { store, location } = this.opts.resolver.forUrl(url);
+    const tmp = join(this.tmpDir, `${id}.${randomBytes(4).toString('hex')}`);
+    try {
+      await store.download(location.prefix, tmp);
+      const st = await stat(tmp);
+      if (st.size !== meta.size) throw new ObjectChangedError(url, `size ${meta.size}`, `size ${st.size}`);
+      await chmod(tmp, 0o444);
+      const path = join(this.objectsDir, id);
+      await rename(tmp, path);
+      const entry: Entry = { id, size: st.size, path, refs: 0 };
+      this.entries.set(id, entry);
+      this.totalBytes += st.size;
+      // Pin while we evict others; acquire() takes its own reference right after.
+      entry.refs++;
+      try {
+        await this.evict();
+      } finally {
+        entry.refs--;
+      }
+      return entry;
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /** Delete least recently used, unleased entries until the total fits. */
+  private async evict(): Promise<void> {
+    if (this.totalBytes <= this.opts.maxBytes) return;
+    for (const entry of [...this.entries.values()]) {
+      if (this.totalBytes <= this.opts.maxBytes) break;
+      if (entry.refs > 0) continue;
+      this.entries.delete(entry.id);
+      this.totalBytes -= entry.size;
+      this.counters.evictions++;
+      await rm(entry.path, { force: true });
+    }
+  }
+
+  /**
+   * Put the object at `url` at `dest`: a hard link to the cached file (a copy when linking is
+   * impossible, e.g. across file systems, or when `copy` is set because the task must write it).
+   */
+  async stageObject(url: string, dest: string, opts: { meta?: ObjectMeta; copy?: boolean } = {}): Promise<CacheLease> {
+    await mkdir(dirname(dest), { recursive: true });
+    return this.stageInto(url, dest, opts);
+  }
+
+  /** stageObject without creating the parent directory (stageTree creates each once). */
+  private async stageInto(url: string, dest: string, opts: { meta?: ObjectMeta; copy?: boolean }): Promise<CacheLease> {
+    const lease = await this.acquire(url, opts.meta);
+    try {
+      await materialise(lease.path, dest, opts.copy ?? false);
+      // Persist recency so LRU order survives an agent restart.
+      const now = new Date();
+      await utimes(lease.path, now, now).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+      return lease;
+    } finally {
+      lease.release();
+    }
+  }
+
+  /**
+   * Stage every object under `srcPrefixUrl` (treated as a directory) into `destDir`, keeping
+   * relative paths. Listing is paged and transfers run `concurrency` at a time while later
+   * pages are still being listed, so 10,000 small files cost ~10,000/concurrency round trips
+   * of latency, not 10,000.
+   */
+  async stageTree(srcPrefixUrl: string, destDir: string, opts: { concurrency?: number; copy?: boolean } = {}): Promise<StageTreeResult> {
+    const started = Date.now();
+    const { store, location } = this.opts.resolver.forUrl(srcPrefixUrl);
+    const prefix = location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
+    const root = resolve(destDir);
+    const made = new Set<string>();
+    const result: StageTreeResult = { files: 0, bytes: 0, hits: 0, downloaded: 0, elapsedMs: 0 };
+    const objects = store.list(prefix, { pageSize: this.opts.listPageSize ?? 1000 });
+    await forEachConcurrent(objects, opts.concurrency ?? this.opts.concurrency ?? 24, async (meta) => {
+      if (meta.key.endsWith('/')) return; // a "directory" marker object
+      const rel = meta.key.slice(prefix.length);
+      const dest = resolve(root, rel);
+      if (!dest.startsWith(root + sep) || rel.split('/').includes('..')) {
+        throw new StorageError(`refusing to stage ${meta.key}: it would land outside ${root}`);
+      }
+      const dir = dirname(dest);
+      if (!made.has(dir)) {
+        await mkdir(dir, { recursive: true });
+        made.add(dir);
+      }
+      const url = store.urlFor(meta.key);
+      let lease;
+      try {
+        lease = await this.stageInto(url, dest, { meta, copy: opts.copy ?? false });
+      } catch (err) {
+        throw err instanceof StageError ? err : new StageError(url, dest, err as Error);
+      }
+      result.files++;
+      result.bytes += meta.size;
+      if (lease.hit) result.hits++;
+      else result.downloaded++;
+    });
+    result.elapsedMs = Date.now() - started;
+    return result;
+  }
+}
+
+async function materialise(src: string, dest: string, copy: boolean): Promise<void> {
+  await unlink(dest).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+  if (!copy) {
+    try {
+      await link(src, dest);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw err;
+    }
+  }
+  await copyFile(src, dest);
+  if (copy) await chmod(dest, 0o644);
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
