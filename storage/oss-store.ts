@@ -478,29 +478,42 @@ export class OssStore implements ObjectStore {
       });
       return writes;
     };
+    const restartFresh = async () => {
+      // The upload id is unusable (aborted, expired, or holds a bad part): a new upload next try.
+      // The old one is left for OSS's lifecycle rule to abort: ali-oss's abort would also cancel
+      // every other upload running on this shared client.
+      checkpoint = undefined;
+      await writes.catch(() => undefined);
+      await rm(cpFile, { force: true });
+    };
     const result = await withRetries(`OSS multipart upload ${this.urlFor(key)}`, this.policy, { isRetryable: this.isRetryable, beforeRetry: this.beforeRetry }, async () => {
       const client = await this.client();
+      // Each attempt works on its own copy of the checkpoint. ali-oss lets parts that were in
+      // flight when a sibling failed run on after multipartUpload rejects; their late progress
+      // calls carry the previous attempt's object and are ignored, so they cannot rewrite the
+      // checkpoint behind the retry's back.
+      let current: OSS.Checkpoint | undefined = checkpoint ? (JSON.parse(JSON.stringify(checkpoint)) as OSS.Checkpoint) : undefined;
       try {
         const r = await client.multipartUpload(key, path, {
           partSize: this.opts.partSize ?? 8 * 1024 * 1024,
           parallel: this.opts.parallel ?? 4,
           timeout: this.timeout(),
           mime: 'application/octet-stream',
-          ...(checkpoint ? { checkpoint } : {}),
+          ...(current ? { checkpoint: current } : {}),
           progress: async (_p, cp) => {
-            if (cp) {
-              checkpoint = cp;
-              await persist(cp);
-            }
+            if (!cp) return;
+            if (current === undefined) current = cp; // a fresh upload: ali-oss made the object
+            if (cp !== current) return;
+            checkpoint = cp;
+            await persist(cp);
           },
         });
         await writes;
         const local = await localCrc;
         const remote = parseCrc64Header(r.res.headers['x-oss-hash-crc64ecma']);
         if (remote !== undefined && remote !== local) {
-          // The stored object is wrong; the parts are gone with it. Start over next time.
-          checkpoint = undefined;
-          await rm(cpFile, { force: true });
+          // The stored object is wrong; its parts are consumed. Start over.
+          await restartFresh();
           throw new CrcMismatchError(this.urlFor(key), 'upload', local, remote);
         }
         return { r, local, remote };
@@ -508,11 +521,10 @@ export class OssStore implements ObjectStore {
         await writes.catch(() => undefined);
         if (err instanceof CrcMismatchError) throw err;
         const mapped = this.mapError(err, 'MultipartUpload', key);
-        if ((isAliOssError(err) && err.status === 404) || (err as Error).name === 'abort' || (mapped instanceof OssRequestError && mapped.code === 'NoSuchUpload')) {
-          // The upload id is gone (aborted or expired): start a fresh upload on retry.
-          checkpoint = undefined;
-          await rm(cpFile, { force: true });
-          throw new OssRequestError('MultipartUpload', this.urlFor(key), 404, 'NoSuchUpload', undefined, 'the multipart upload vanished; starting over', true);
+        const code = mapped instanceof OssRequestError ? mapped.code : '';
+        if ((isAliOssError(err) && err.status === 404) || (err as Error).name === 'abort' || ['NoSuchUpload', 'InvalidPart', 'InvalidPartOrder'].includes(code)) {
+          await restartFresh();
+          throw new OssRequestError('MultipartUpload', this.urlFor(key), 0, code || 'NoSuchUpload', undefined, `the multipart upload cannot be completed (${mapped.message}); starting a new one`, true);
         }
         throw mapped;
       }

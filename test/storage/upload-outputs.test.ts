@@ -1,0 +1,84 @@
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc64 } from '../../storage/crc64.js';
+import { OutputUploadError } from '../../storage/errors.js';
+import { uploadOutputs } from '../../storage/upload-outputs.js';
+import { BUCKET, startOss } from './oss-fixture.js';
+
+const fx = await startOss();
+t.teardown(() => fx.close());
+t.beforeEach(() => {
+  fx.server.faults.clear();
+  fx.server.stats.reset();
+});
+
+async function makeOutdir(name: string): Promise<{ dir: string; files: Map<string, Buffer> }> {
+  const dir = join(fx.tmp, name);
+  const files = new Map<string, Buffer>([
+    ['frame_0001.png', randomBytes(10_000)],
+    ['frame_0002.png', randomBytes(20_000)],
+    ['logs/render.log', Buffer.from('Fra:1 Mem:12M\n')],
+    ['deep/a/b/c.exr', randomBytes(700 * 1024)], // above the multipart threshold used below
+    ['empty.txt', Buffer.alloc(0)],
+  ]);
+  for (const [rel, body] of files) {
+    await mkdir(join(dir, rel, '..'), { recursive: true });
+    await writeFile(join(dir, rel), body);
+  }
+  return { dir, files };
+}
+
+t.test('uploads a directory tree with bounded concurrency and returns a verified manifest', async (t) => {
+  const { dir, files } = await makeOutdir('out1');
+  // A symlinked directory must not be followed (it could loop or leak files from elsewhere).
+  await symlink(fx.tmp, join(dir, 'link-to-elsewhere'));
+  const resolver = fx.resolver({ multipartThreshold: 300 * 1024, partSize: 100 * 1024 });
+  const m = await uploadOutputs(dir, `oss://${BUCKET}/jobs/42/task-1/`, { resolver, concurrency: 3 });
+  t.same(m.files.map((f) => f.path), [...files.keys()].sort());
+  for (const f of m.files) {
+    const body = files.get(f.path)!;
+    t.equal(f.crc64, crc64(body), `${f.path}: manifest CRC is the local CRC`);
+    t.equal(f.size, body.length);
+    t.equal(f.url, `oss://${BUCKET}/jobs/42/task-1/${f.path}`);
+    t.equal(fx.server.object(BUCKET, `jobs/42/task-1/${f.path}`)?.crc64, crc64(body), `${f.path}: stored object matches`);
+  }
+  t.equal(m.totalBytes, [...files.values()].reduce((n, b) => n + b.length, 0));
+  t.ok(fx.server.stats.maxInFlight <= 3 + 1, 'concurrency bounded');
+  t.equal(fx.server.stats.count('InitiateMultipartUpload'), 1, 'the big file went up in parts');
+});
+
+t.test('transient faults are retried and the manifest is still exact', async (t) => {
+  const { dir, files } = await makeOutdir('out2');
+  fx.server.faults.add({ kind: 'status', status: 503, op: 'PutObject', times: 3 });
+  fx.server.faults.add({ kind: 'reset', op: 'UploadPart', times: 1, afterBytes: 1000 });
+  fx.server.faults.add({ kind: 'corrupt', op: 'UploadPart', times: 1 });
+  const resolver = fx.resolver({ multipartThreshold: 300 * 1024, partSize: 100 * 1024 });
+  const m = await uploadOutputs(dir, `oss://${BUCKET}/jobs/43/`, { resolver });
+  for (const f of m.files) t.equal(fx.server.object(BUCKET, `jobs/43/${f.path}`)?.crc64, crc64(files.get(f.path)!));
+});
+
+t.test('any failure rejects with an error naming the file: the caller must not commit', async (t) => {
+  const { dir } = await makeOutdir('out3');
+  fx.server.faults.add({ kind: 'status', status: 503, op: 'PutObject', key: 'frame_0002', times: Infinity });
+  const resolver = fx.resolver({ retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } });
+  const err = await uploadOutputs(dir, `oss://${BUCKET}/jobs/44/`, { resolver }).catch((e: unknown) => e);
+  t.ok(err instanceof OutputUploadError);
+  t.match((err as Error).message, /uploading outputs to oss:\/\/qfarm-test\/jobs\/44\/ failed .*frame_0002\.png/);
+});
+
+t.test('a file:// destination works the same way', async (t) => {
+  const { dir, files } = await makeOutdir('out4');
+  const dest = join(fx.tmp, 'file-dest');
+  const m = await uploadOutputs(dir, `file://${dest}/`, { resolver: fx.resolver() });
+  t.equal(m.files.length, files.size);
+  for (const f of m.files) {
+    t.same(await readFile(join(dest, f.path)), files.get(f.path));
+    t.equal(f.crc64, crc64(files.get(f.path)!));
+  }
+});
+
+t.test('a missing output directory is an error, not an empty success', async (t) => {
+  await t.rejects(uploadOutputs(join(fx.tmp, 'nope'), `oss://${BUCKET}/x/`, { resolver: fx.resolver() }), { code: 'ENOENT' });
+});
