@@ -52,29 +52,42 @@ export interface SoftwareConfig extends SoftwareConfigFile {
 }
 
 const INTEGER = /^(0|[1-9][0-9]*)$/;
+const DECIMAL = /^[0-9]+(\.[0-9]+)?$/;
 
 /**
  * Python for `--python-expr`, run after the scene loads and before `-a` renders: PNG 8-bit
  * output, a fixed Cycles seed, denoising off (Debian's Blender has no OpenImageDenoise and
- * would fail), and for a tile its border, cropped so the tile file holds only its pixels.
+ * would fail), dither off by default (Blender's dither noise depends on a pixel's place in the
+ * rendered buffer, so with it tiles differ from the whole frame by up to 2/255; without it a
+ * stitched Cycles frame is bit-identical to the whole one, measured with Blender 3.4), and for a
+ * tile its border, cropped so the tile file holds only its pixels.
  * Every value interpolated here is a number we produced or checked against a pattern.
  */
 export function blenderSetupPython(variables: Readonly<Record<string, string>>, tile: TileSpec | null): string {
-  const seed = variables.SEED ?? '0';
-  const samples = variables.SAMPLES ?? '';
-  if (!INTEGER.test(seed)) throw new SoftwareConfigError('blender', `SEED must be a whole number, not ${JSON.stringify(seed)}`);
-  if (samples !== '' && !INTEGER.test(samples)) throw new SoftwareConfigError('blender', `SAMPLES must be a whole number or empty, not ${JSON.stringify(samples)}`);
+  const number = (name: string, pattern: RegExp, fallback: string): string => {
+    const value = variables[name] ?? fallback;
+    if (value !== '' && !pattern.test(value)) throw new SoftwareConfigError('blender', `${name} must be a number or empty, not ${JSON.stringify(value)}`);
+    return value;
+  };
+  const seed = number('SEED', INTEGER, '0');
+  const samples = number('SAMPLES', INTEGER, '');
+  const dither = number('DITHER', DECIMAL, '0');
+  const resolution = { x: number('RESOLUTION_X', INTEGER, ''), y: number('RESOLUTION_Y', INTEGER, ''), percent: number('RESOLUTION_PERCENT', INTEGER, '') };
   const lines = [
     'import bpy',
     's = bpy.context.scene',
     'r = s.render',
-    "r.image_settings.file_format = 'PNG'",
-    "r.image_settings.color_depth = '8'",
-    `s.cycles.seed = ${seed}`,
+    'r.image_settings.file_format = "PNG"',
+    'r.image_settings.color_depth = "8"',
     's.cycles.use_animated_seed = False',
     's.cycles.use_denoising = False',
   ];
+  if (seed !== '') lines.push(`s.cycles.seed = ${seed}`);
   if (samples !== '') lines.push(`s.cycles.samples = ${samples}`);
+  if (dither !== '') lines.push(`r.dither_intensity = ${dither}`);
+  if (resolution.x !== '') lines.push(`r.resolution_x = ${resolution.x}`);
+  if (resolution.y !== '') lines.push(`r.resolution_y = ${resolution.y}`);
+  if (resolution.percent !== '') lines.push(`r.resolution_percentage = ${resolution.percent}`);
   if (tile !== null) {
     lines.push(
       'r.use_border = True',
@@ -101,6 +114,10 @@ export const BLENDER: SoftwareConfig = {
     { name: 'ENGINE', default: 'CYCLES', description: 'render engine: CYCLES, BLENDER_WORKBENCH, BLENDER_EEVEE (needs a GPU context)', pattern: '[A-Z][A-Z0-9_]*' },
     { name: 'SEED', default: '0', description: 'Cycles seed, fixed so tiles and reruns match', pattern: '[0-9]+' },
     { name: 'SAMPLES', default: '', description: "Cycles samples per pixel (empty: the scene's)", pattern: '[0-9]*' },
+    { name: 'DITHER', default: '0', description: "dither intensity (0 keeps tiles bit-identical to whole frames; empty: the scene's)", pattern: '([0-9]+(\\.[0-9]+)?)?' },
+    { name: 'RESOLUTION_X', default: '', description: "image width in pixels (empty: the scene's)", pattern: '[0-9]*' },
+    { name: 'RESOLUTION_Y', default: '', description: "image height in pixels (empty: the scene's)", pattern: '[0-9]*' },
+    { name: 'RESOLUTION_PERCENT', default: '', description: "resolution scale in percent (empty: the scene's)", pattern: '[0-9]*' },
   ],
   output: 'frame_#####.png',
   derive: (variables, tile) => ({ BLENDER_SETUP: blenderSetupPython(variables, tile) }),

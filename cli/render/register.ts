@@ -1,0 +1,111 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { RenderError } from '../../render/errors.js';
+import { BUILTIN_SOFTWARE, loadSoftwareDir } from '../../render/software.js';
+import { ApiClient } from '../api-client.js';
+import { CliError, ExitCode } from '../cli-errors.js';
+import { locateMaster, qfarmHome } from '../master-location.js';
+import path from 'node:path';
+import { renderSubmit, type RenderSubmitOptions } from './render-submit.js';
+import { formatRenderStatus, renderStatus } from './render-status.js';
+import { fetchTaskLog } from './task-log.js';
+
+/**
+ * `qfarm render ...`: registered on the `qfarm` program by cli/qfarm.ts with
+ * `registerRenderCommands(program)`.
+ */
+
+function integer(option: string, min: number) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (text.trim() === '' || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${option} must be a whole number >= ${min}, got "${text}"`);
+    return n;
+  };
+}
+
+const frameNumber = (option: string) => (text: string): number => {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${option} must be a frame number, got "${text}"`);
+  return n;
+};
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** Render errors become CLI errors (printed with their hint, exit 1). */
+async function asCli<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof RenderError) throw new CliError(`qfarm render: ${err.message}`, ExitCode.Failure, err.hint);
+    throw err;
+  }
+}
+
+const print = (line: string): void => void process.stdout.write(`${line}\n`);
+const warn = (line: string): void => void process.stderr.write(`${line}\n`);
+
+export function registerRenderCommands(program: Command): Command {
+  const render = program.command('render').description('render frames as array jobs: chunks, tiles stitched into frames, Blender built in');
+
+  render
+    .command('submit')
+    .description('submit a render: one task per chunk of frames (and per tile), tiles stitched back into frames')
+    .option('-T, --template <command>', 'command template ($START $END $STEP $FRAME $OUTDIR $CPU $SCENE $SF_MIN_X ... and -P names; values are shell-quoted)')
+    .option('--software <name>', 'software configuration (default blender; see qfarm render software)')
+    .option('--scene <file>', 'scene file, as the workers see it')
+    .option('-s, --start <frame>', 'first frame', frameNumber('-s'))
+    .option('-e, --end <frame>', 'last frame (default: the start frame)', frameNumber('-e'))
+    .option('-j, --step <n>', 'frame step', integer('-j', 1))
+    .option('-S, --frames-per-task <n>', 'frames per task (multiframe chunks)', integer('-S', 1))
+    .option('--nodes <n>', 'split the range evenly over N tasks instead of -S', integer('--nodes', 1))
+    .option('-X, --tiles-x <n>', 'tiles across each frame', integer('-X', 1))
+    .option('-Y, --tiles-y <n>', 'tiles down each frame', integer('-Y', 1))
+    .option('-R, --random [seed]', 'shuffle the task order (reproducible for a seed)', integer('-R', 0))
+    .option('-P, --param <name=value>', 'set a template parameter (repeatable)', collect)
+    .option('-d, --dry-run', 'print the task commands; submit nothing (needs no master)', false)
+    .option('--debug-frame <frame>', 'submit one frame only, to test the setup before production', frameNumber('--debug-frame'))
+    .option('--outdir <dir>', 'output directory (default ./NAME-frames)')
+    .option('--output <url>', 'output location: file:///dir (oss:// with the data layer)')
+    .option('--expect <pattern>', "file each frame writes in $OUTDIR, e.g. 'frame_#####.png' (checked after each task)")
+    .option('--cpu <n>', 'value of $CPU (default: the task\'s slots, NSLOTS; 0 = all cores for Blender)', integer('--cpu', 0))
+    .option('-N, --name <name>', 'job name (default: the scene file name)')
+    .option('--slots <n>', 'slots each task occupies (like qsub -pe smp N)', integer('--slots', 1))
+    .option('-q, --queue <group>', 'group (queue) to run in')
+    .option('-p, --priority <n>', 'priority -1023..1024', (t: string) => {
+      const n = Number(t);
+      if (!Number.isInteger(n) || n < -1023 || n > 1024) throw new InvalidArgumentError(`-p must be -1023..1024, got "${t}"`);
+      return n;
+    })
+    .action((options: RenderSubmitOptions) =>
+      asCli(async () => {
+        await renderSubmit(options, { cwd: process.cwd(), environment: process.env, out: print, err: warn });
+      }),
+    );
+
+  render
+    .command('status')
+    .description('frames done/total, failed frames with their last log lines, time per frame')
+    .argument('<job>', 'the render job id (or its stitch job id)', integer('JOB', 1))
+    .action((jobId: number) =>
+      asCli(async () => {
+        const master = locateMaster();
+        const status = await renderStatus(new ApiClient(master), jobId, (job, task) => fetchTaskLog(master, job, task));
+        for (const line of formatRenderStatus(status)) print(line);
+        if (status.failedTasks.length > 0) process.exitCode = 1;
+      }),
+    );
+
+  render
+    .command('software')
+    .description('list software configurations (built in, and $QFARM_HOME/render/software/*.json)')
+    .action(() =>
+      asCli(async () => {
+        const dir = path.join(qfarmHome(), 'render', 'software');
+        for (const s of [...loadSoftwareDir(dir), ...BUILTIN_SOFTWARE]) {
+          print(`${s.name}: ${s.description}`);
+          print(`  command: ${s.template}`);
+          for (const p of s.parameters) print(`  -P ${p.name}=${p.default === '' ? "''" : p.default}  ${p.description}`);
+        }
+      }),
+    );
+  return render;
+}

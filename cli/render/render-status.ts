@@ -1,0 +1,192 @@
+import { validators, type AccountingRecord, type JobDetail } from '../../protocol/api.js';
+import { manifestTaskFrames, readManifest, type RenderManifest, type StitchManifest } from '../../render/manifest.js';
+import { stitchJobName } from '../../render/render-job.js';
+import { RenderError } from '../../render/errors.js';
+import type { ApiClient } from '../api-client.js';
+import { lastLines } from './task-log.js';
+
+/**
+ * `qfarm render status JOB`: frames done of total, failed frames with the last lines of their
+ * logs, and time per frame, from GET /jobs/:id (the script's manifest maps tasks to frames),
+ * GET /accounting (finished tasks) and GET /logs (failed tasks' output).
+ */
+
+export interface FailedTask {
+  taskId: number;
+  frames: number[];
+  tile: { x: number; y: number } | null;
+  host: string;
+  exitStatus: number;
+  failedReason: string;
+  logTail: string[];
+}
+
+export interface RenderStatus {
+  renderJobId: number;
+  name: string;
+  software: string;
+  output: string;
+  totalFrames: number;
+  /** Frames whose every task (every tile, and the stitch when tiled) succeeded. */
+  doneFrames: number[];
+  /** Frames of which some task failed. */
+  failedFrames: number[];
+  failedTasks: FailedTask[];
+  tilesX: number;
+  tilesY: number;
+  stitchJobId: number | null;
+  /** Seconds of render time per finished frame (tiles summed). */
+  secondsPerFrame: { mean: number; min: number; max: number; frames: number } | null;
+}
+
+const LOG_LINES = 5;
+
+async function jobDetail(api: ApiClient, jobId: number): Promise<JobDetail> {
+  const res = await api.get(`/jobs/${jobId}`, validators.jobDetailResponse);
+  const job = res.jobs.find((j) => j.jobId === jobId);
+  if (job === undefined) throw new RenderError(`job ${jobId} does not exist`, "'qstat' lists the jobs the master knows");
+  return job;
+}
+
+async function accounting(api: ApiClient, jobId: number): Promise<AccountingRecord[]> {
+  return (await api.get(`/accounting?job=${jobId}`, validators.accountingResponse)).records.filter((r) => r.jobnumber === jobId);
+}
+
+function manifestOf(job: JobDetail): RenderManifest | StitchManifest {
+  const manifest = job.command.kind === 'script' ? readManifest(job.command.script) : null;
+  if (manifest === null) throw new RenderError(`job ${job.jobId} ("${job.name}") is not a render job`, "use 'qstat -j' and 'qacct -j' for other jobs");
+  return manifest;
+}
+
+/** The stitch job of a render job: named after it and holding on it. */
+async function findStitchJob(api: ApiClient, render: JobDetail, name: string): Promise<JobDetail | null> {
+  const rows = (await api.get('/jobs?finished=1', validators.qstatResponse)).rows;
+  const candidates = [...new Set(rows.filter((r) => r.name === stitchJobName(name) && r.jobId > render.jobId).map((r) => r.jobId))];
+  for (const id of candidates) {
+    const detail = await jobDetail(api, id);
+    const manifest = detail.command.kind === 'script' ? readManifest(detail.command.script) : null;
+    if (manifest?.kind === 'stitch' && manifest.renderJobId === render.jobId) return detail;
+  }
+  return null;
+}
+
+const succeeded = (r: AccountingRecord): boolean => r.exitStatus === 0 && r.failedCode === 0;
+
+export async function renderStatus(api: ApiClient, jobId: number, logs: (job: number, task: number) => Promise<string>): Promise<RenderStatus> {
+  let render = await jobDetail(api, jobId);
+  let manifest = manifestOf(render);
+  let stitch: JobDetail | null = null;
+  if (manifest.kind === 'stitch') {
+    stitch = render;
+    render = await jobDetail(api, manifest.renderJobId);
+    manifest = manifestOf(render);
+  }
+  if (manifest.kind !== 'render') throw new RenderError(`job ${render.jobId} is not a render job`);
+  const tiled = manifest.tilesX * manifest.tilesY > 1;
+  if (tiled && stitch === null) stitch = await findStitchJob(api, render, manifest.name);
+  const records = await accounting(api, render.jobId);
+  const stitchRecords = stitch === null ? [] : await accounting(api, stitch.jobId);
+  const allFrames = new Set<number>();
+  const tasksOfFrame = new Map<number, number>();
+  const okTasksOfFrame = new Map<number, number>();
+  const failedFrames = new Set<number>();
+  const seconds = new Map<number, number>();
+  manifest.tasks.forEach((_entry, i) => {
+    for (const f of manifestTaskFrames(manifest as RenderManifest, i + 1)) {
+      allFrames.add(f);
+      tasksOfFrame.set(f, (tasksOfFrame.get(f) ?? 0) + 1);
+    }
+  });
+  const failedTasks: FailedTask[] = [];
+  for (const record of records) {
+    const taskId = record.taskid ?? 1;
+    const frames = manifestTaskFrames(manifest, taskId);
+    const entry = manifest.tasks[taskId - 1];
+    if (succeeded(record)) {
+      const perFrame = Math.max(0, record.endTime - record.startTime) / 1000 / Math.max(1, frames.length);
+      for (const f of frames) {
+        okTasksOfFrame.set(f, (okTasksOfFrame.get(f) ?? 0) + 1);
+        seconds.set(f, (seconds.get(f) ?? 0) + perFrame);
+      }
+    } else {
+      for (const f of frames) failedFrames.add(f);
+      failedTasks.push({
+        taskId,
+        frames,
+        tile: entry === undefined || entry[2] < 0 ? null : { x: entry[2], y: entry[3] },
+        host: record.hostname,
+        exitStatus: record.exitStatus,
+        failedReason: record.failedReason,
+        logTail: lastLines(await logs(render.jobId, taskId), LOG_LINES),
+      });
+    }
+  }
+  const stitchedFrames = new Set<number>();
+  if (stitch !== null) {
+    const stitchManifest = manifestOf(stitch) as StitchManifest;
+    for (const record of stitchRecords) {
+      const frame = stitchManifest.frames[(record.taskid ?? 1) - 1];
+      if (frame === undefined) continue;
+      if (succeeded(record)) stitchedFrames.add(frame);
+      else {
+        failedFrames.add(frame);
+        failedTasks.push({
+          taskId: record.taskid ?? 1,
+          frames: [frame],
+          tile: null,
+          host: record.hostname,
+          exitStatus: record.exitStatus,
+          failedReason: `stitch job ${stitch.jobId}: ${record.failedReason}`,
+          logTail: lastLines(await logs(stitch.jobId, record.taskid ?? 1), LOG_LINES),
+        });
+      }
+    }
+  }
+  const done = [...allFrames].filter((f) => okTasksOfFrame.get(f) === tasksOfFrame.get(f) && (!tiled || stitchedFrames.has(f))).sort((a, b) => a - b);
+  const rendered = [...allFrames].filter((f) => okTasksOfFrame.get(f) === tasksOfFrame.get(f)).map((f) => seconds.get(f)!);
+  const secondsPerFrame =
+    rendered.length === 0
+      ? null
+      : { mean: rendered.reduce((a, b) => a + b, 0) / rendered.length, min: Math.min(...rendered), max: Math.max(...rendered), frames: rendered.length };
+  return {
+    renderJobId: render.jobId,
+    name: manifest.name,
+    software: manifest.software,
+    output: manifest.output,
+    totalFrames: allFrames.size,
+    doneFrames: done,
+    failedFrames: [...failedFrames].sort((a, b) => a - b),
+    failedTasks,
+    tilesX: manifest.tilesX,
+    tilesY: manifest.tilesY,
+    stitchJobId: stitch?.jobId ?? null,
+    secondsPerFrame,
+  };
+}
+
+function frameList(frames: readonly number[]): string {
+  return frames.length === 1 ? `frame ${frames[0]}` : `frames ${frames[0]}-${frames[frames.length - 1]}`;
+}
+
+export function formatRenderStatus(status: RenderStatus): string[] {
+  const lines: string[] = [];
+  const tiles = status.tilesX * status.tilesY > 1 ? `, ${status.tilesX}x${status.tilesY} tiles` : '';
+  lines.push(`render job ${status.renderJobId} "${status.name}" (${status.software}${tiles}) -> ${status.output}`);
+  const pending = status.totalFrames - status.doneFrames.length - status.failedFrames.length;
+  lines.push(`frames: ${status.doneFrames.length}/${status.totalFrames} done, ${status.failedFrames.length} failed, ${pending} pending or running`);
+  if (status.tilesX * status.tilesY > 1) {
+    lines.push(status.stitchJobId === null ? 'stitch job: not found (frames stay as tiles under tiles/)' : `stitch job: ${status.stitchJobId}`);
+  }
+  const t = status.secondsPerFrame;
+  if (t !== null) lines.push(`time per frame: ${t.mean.toFixed(1)} s mean (min ${t.min.toFixed(1)} s, max ${t.max.toFixed(1)} s) over ${t.frames} rendered frame(s)`);
+  if (status.failedTasks.length > 0) {
+    lines.push('failed:');
+    for (const task of status.failedTasks) {
+      const tile = task.tile === null ? '' : ` tile x${task.tile.x} y${task.tile.y}`;
+      const reason = task.failedReason ? `, ${task.failedReason}` : '';
+      lines.push(`  ${frameList(task.frames)}${tile} (task ${task.taskId}) on ${task.host || '?'}: exit status ${task.exitStatus}${reason}`);
+      for (const line of task.logTail) lines.push(`    | ${line}`);
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,223 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { validators } from '../../protocol/api.js';
+import type { JobSubmission, SubmitResponse } from '../../protocol/job-spec.js';
+import { buildRenderJob, buildStitchJob, renderLogDir, stitchJobName, type RenderJob } from '../../render/render-job.js';
+import { parseOutputLocation } from '../../render/output-location.js';
+import { adHocSoftware, findSoftware, type SoftwareConfig } from '../../render/software.js';
+import { defaultStitchCommand } from '../../render/stitch-entry.js';
+import { shellJoin } from '../../render/shell-quote.js';
+import { RenderError } from '../../render/errors.js';
+import { ApiClient } from '../api-client.js';
+import { submitterEnvironment } from '../build-submission.js';
+import { locateMaster, qfarmHome } from '../master-location.js';
+import { currentSubmitter } from '../submitter.js';
+
+/** Options of `qfarm render submit`, as commander hands them over. */
+export interface RenderSubmitOptions {
+  template?: string;
+  software?: string;
+  scene?: string;
+  start?: number;
+  end?: number;
+  step?: number;
+  framesPerTask?: number;
+  tilesX?: number;
+  tilesY?: number;
+  /** `-R [seed]`: true for the default seed. */
+  random?: number | true;
+  nodes?: number;
+  param?: string[];
+  dryRun?: boolean;
+  debugFrame?: number;
+  outdir?: string;
+  output?: string;
+  expect?: string;
+  cpu?: number;
+  name?: string;
+  slots?: number;
+  queue?: string;
+  priority?: number;
+}
+
+/** What the command needs from its surroundings (tests pass their own). */
+export interface RenderSubmitContext {
+  cwd: string;
+  environment: NodeJS.ProcessEnv;
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** argv that runs the stitcher on a worker when `qfarm-stitch` is not on its PATH. */
+  stitchCommand?: readonly string[];
+}
+
+export interface RenderSubmitResult {
+  job: RenderJob;
+  renderJobId: number | null;
+  stitchJobId: number | null;
+}
+
+/** Seed of `-R` without a value: fixed, so a resubmission renders in the same order. */
+export const DEFAULT_RANDOM_SEED = 1;
+
+export function parseParameters(pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const name = eq < 0 ? '' : pair.slice(0, eq);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      throw new RenderError(`-P ${pair}: expected NAME=VALUE with NAME made of letters, digits and _`);
+    }
+    out[name] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+function defaultJobName(scene: string | null, software: SoftwareConfig): string {
+  const base = scene === null ? software.name : path.basename(scene).replace(/\.[^.]*$/, '');
+  const safe = base.replace(/[\n\r/:@\\*?]/g, '_');
+  return safe === '' ? 'render' : safe;
+}
+
+/** Builds the render job (and tells how it would be stitched) from the command's options. */
+export function renderJobFromOptions(options: RenderSubmitOptions, ctx: Pick<RenderSubmitContext, 'cwd' | 'environment'>): RenderJob {
+  if (options.template !== undefined && options.software !== undefined) {
+    throw new RenderError('-T TEMPLATE and --software NAME cannot be combined', 'use a software configuration, or a template of your own');
+  }
+  const configured =
+    options.template !== undefined
+      ? adHocSoftware(options.template, options.expect ?? null)
+      : findSoftware(options.software ?? 'blender', path.join(qfarmHome(ctx.environment), 'render', 'software'));
+  const software: SoftwareConfig = options.expect !== undefined && options.template === undefined ? { ...configured, output: options.expect } : configured;
+  const scene = options.scene === undefined ? null : path.resolve(ctx.cwd, options.scene);
+  const debug = options.debugFrame !== undefined;
+  let start = options.start;
+  let end = options.end;
+  if (debug) {
+    if (start !== undefined || end !== undefined || options.framesPerTask !== undefined || options.nodes !== undefined) {
+      throw new RenderError('--debug-frame renders one frame: leave out -s, -e, -S and --nodes');
+    }
+    start = end = options.debugFrame;
+  }
+  if (start === undefined) throw new RenderError('no frame range: give -s START [-e END] (or --debug-frame N to test one frame)');
+  const baseName = options.name ?? defaultJobName(scene, software);
+  const name = debug ? `${baseName}.debug` : baseName;
+  const output = parseOutputLocation(options.output ?? options.outdir ?? `${name}-frames`, ctx.cwd);
+  const random = options.random === true ? DEFAULT_RANDOM_SEED : options.random;
+  return buildRenderJob({
+    name,
+    software,
+    scene,
+    parameters: parseParameters(options.param ?? []),
+    plan: {
+      start,
+      end: end ?? start,
+      step: options.step,
+      framesPerTask: options.framesPerTask,
+      nodes: options.nodes,
+      tilesX: options.tilesX,
+      tilesY: options.tilesY,
+      randomSeed: random,
+    },
+    output,
+    cpu: options.cpu ?? null,
+  });
+}
+
+/** `POST /jobs` body of one of the render layer's array jobs. */
+export function renderSubmission(
+  name: string,
+  script: string,
+  scriptName: string,
+  tasks: number,
+  job: RenderJob,
+  options: Pick<RenderSubmitOptions, 'slots' | 'queue' | 'priority'>,
+  ctx: Pick<RenderSubmitContext, 'cwd' | 'environment'>,
+  holdJobs: string[] = [],
+): JobSubmission {
+  const submitter = currentSubmitter();
+  const submitHost = os.hostname();
+  const logs = renderLogDir(job.request.output);
+  const submission: JobSubmission = {
+    name,
+    submitter,
+    submitHost,
+    command: { kind: 'script', script, scriptName, args: [] },
+    shell: '/bin/sh',
+    cwd: job.request.output.dir,
+    submitCwd: ctx.cwd,
+    stdoutPath: path.join(logs, '$JOB_NAME.o$JOB_ID.$TASK_ID'),
+    // Merged, so a task's log reads in order: renderer output, then our check's verdict.
+    joinOutput: true,
+    env: submitterEnvironment({ submitter, submitHost, processCwd: ctx.cwd, environment: ctx.environment }),
+    // Always an array job, even of one task: SGE sets SGE_TASK_ID only for array jobs.
+    array: { first: 1, last: tasks, step: 1 },
+    hold: false,
+    holdJobs,
+    priority: options.priority ?? 0,
+    slots: options.slots ?? 1,
+    resources: { other: {} },
+    pty: false,
+  };
+  if (options.queue !== undefined) submission.queue = options.queue;
+  return validators.jobSubmission.parse(submission);
+}
+
+function printDryRun(job: RenderJob, stitchCommand: readonly string[], out: (line: string) => void): void {
+  const { plan } = job;
+  out(`# qfarm render ${job.request.name}: ${plan.frames.length} frame(s), ${job.tasks.length} task(s)${job.tiled ? `, ${plan.tilesX}x${plan.tilesY} tiles per frame` : ''}; output ${job.request.output.url}`);
+  for (const task of job.tasks) {
+    const tile = task.tile === null ? '' : ` tile x${task.tile.x} y${task.tile.y}`;
+    out(`# task ${task.taskId}: frames ${task.start}-${task.end}${task.step > 1 ? `:${task.step}` : ''}${tile} -> ${task.outdir}`);
+    out(task.command);
+  }
+  if (job.tiled) {
+    const stitch = buildStitchJob(job, 0, stitchCommand);
+    out(`# then stitch job ${stitch.manifest.name}: one task per frame, after every tile task has finished`);
+    stitch.manifest.frames.forEach((frame, i) => {
+      out(`# stitch task ${i + 1}: frame ${frame}`);
+      out(`qfarm-stitch --frame ${frame} --tiles ${plan.tilesX}x${plan.tilesY} --tile-dir ${shellJoin([path.join(stitch.manifest.outputDir, 'tiles')])} --pattern ${shellJoin([stitch.manifest.pattern])} --output-dir ${shellJoin([stitch.manifest.outputDir])}`);
+    });
+  }
+}
+
+function submittedLine(res: SubmitResponse): string {
+  const array = res.array;
+  return array === undefined
+    ? `Your job ${res.jobId} ("${res.name}") has been submitted`
+    : `Your job-array ${res.jobId}.${array.first}-${array.last}:${array.step} ("${res.name}") has been submitted`;
+}
+
+/**
+ * `qfarm render submit`: a dry run prints every task's command (no master needed); otherwise
+ * submits the render array job, then for tiles the stitch array job that holds on it.
+ */
+export async function renderSubmit(options: RenderSubmitOptions, ctx: RenderSubmitContext, client?: ApiClient): Promise<RenderSubmitResult> {
+  const job = renderJobFromOptions(options, ctx);
+  const stitchCommand = ctx.stitchCommand ?? defaultStitchCommand();
+  if (job.request.scene !== null && !existsSync(job.request.scene)) {
+    ctx.err(`qfarm render: warning: scene ${job.request.scene} does not exist on this machine; the workers must see it at that path`);
+  }
+  if (options.dryRun) {
+    printDryRun(job, stitchCommand, ctx.out);
+    return { job, renderJobId: null, stitchJobId: null };
+  }
+  const api = client ?? new ApiClient(locateMaster(ctx.environment));
+  // file:// output: the directory (and the log directory) must exist before tasks write there.
+  mkdirSync(renderLogDir(job.request.output), { recursive: true });
+  const renderBody = renderSubmission(job.request.name, job.script, `${job.request.name}.render.sh`, job.tasks.length, job, options, ctx);
+  const submitted = await api.post('/jobs', renderBody, validators.submitResponse);
+  ctx.out(submittedLine(submitted));
+  let stitchJobId: number | null = null;
+  if (job.tiled) {
+    const stitch = buildStitchJob(job, submitted.jobId, stitchCommand);
+    // The master has whole-job -hold_jid only: every frame's stitch waits for ALL tiles. With
+    // -hold_jid_ad, stitch task N could start as soon as frame N's tiles are done.
+    const body = renderSubmission(stitchJobName(job.request.name), stitch.script, `${stitch.manifest.name}.sh`, stitch.manifest.frames.length, job, { ...options, slots: 1 }, ctx, [String(submitted.jobId)]);
+    const res = await api.post('/jobs', body, validators.submitResponse);
+    stitchJobId = res.jobId;
+    ctx.out(submittedLine(res));
+  }
+  ctx.out(`qfarm render: ${job.plan.frames.length} frame(s) into ${job.request.output.url}; follow with: qfarm render status ${submitted.jobId}`);
+  return { job, renderJobId: submitted.jobId, stitchJobId };
+}

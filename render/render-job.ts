@@ -1,0 +1,93 @@
+import path from 'node:path';
+import type { RenderManifest, StitchManifest } from './manifest.js';
+import type { OutputLocation } from './output-location.js';
+import { planRender, type PlanOptions, type RenderPlan } from './plan.js';
+import type { SoftwareConfig } from './software.js';
+import { renderTaskScript, stitchTaskScript } from './task-script.js';
+import { expandTasks, type ExpandedTask } from './task-variables.js';
+import { RenderError } from './errors.js';
+
+/**
+ * A render job as qfarm jobs: an array job with one task per chunk (× tile), and for tiled
+ * renders a stitch array job with one task per frame that waits for the tiles. This module
+ * builds both scripts; the CLI wraps them into `POST /jobs` bodies.
+ */
+
+export interface RenderRequest {
+  name: string;
+  software: SoftwareConfig;
+  /** Absolute scene path (as workers see it), or null. */
+  scene: string | null;
+  parameters: Readonly<Record<string, string>>;
+  plan: PlanOptions;
+  output: OutputLocation;
+  /** `--cpu`; null uses the task's slots (NSLOTS) at run time. */
+  cpu: number | null;
+}
+
+export interface RenderJob {
+  request: RenderRequest;
+  plan: RenderPlan;
+  tasks: ExpandedTask[];
+  manifest: RenderManifest;
+  script: string;
+  /** Whether a stitch job must follow (tiles were asked for). */
+  tiled: boolean;
+}
+
+export function buildRenderJob(request: RenderRequest): RenderJob {
+  if (!/^[^\n\r/:@\\*?]+$/.test(request.name)) {
+    throw new RenderError(`render job name ${JSON.stringify(request.name)} is not valid`, 'a job name may not contain / : @ \\ * ? or newlines');
+  }
+  const plan = planRender(request.plan);
+  const tiled = plan.tilesX * plan.tilesY > 1;
+  if (tiled && request.software.output === null) {
+    throw new RenderError('tiles need to know the file each frame writes, to stitch them', 'give --expect PATTERN (e.g. frame_#####.png) with -T');
+  }
+  const tasks = expandTasks(plan, { software: request.software, parameters: request.parameters, scene: request.scene, outputDir: request.output.dir, cpu: request.cpu });
+  const manifest: RenderManifest = {
+    version: 1,
+    kind: 'render',
+    name: request.name,
+    software: request.software.name,
+    scene: request.scene,
+    output: request.output.url,
+    outputDir: request.output.dir,
+    pattern: request.software.output,
+    step: plan.step,
+    tilesX: plan.tilesX,
+    tilesY: plan.tilesY,
+    tasks: tasks.map((t) => [t.start, t.end, t.tile?.x ?? -1, t.tile?.y ?? -1]),
+  };
+  return { request, plan, tasks, manifest, script: renderTaskScript(tasks, manifest), tiled };
+}
+
+export interface StitchJob {
+  manifest: StitchManifest;
+  script: string;
+}
+
+/** The stitch job of a tiled render job, once the render job has its id. */
+export function buildStitchJob(job: RenderJob, renderJobId: number, stitchCommand: readonly string[]): StitchJob {
+  const manifest: StitchManifest = {
+    version: 1,
+    kind: 'stitch',
+    name: stitchJobName(job.request.name),
+    renderJobId,
+    outputDir: job.request.output.dir,
+    pattern: job.request.software.output!,
+    tilesX: job.plan.tilesX,
+    tilesY: job.plan.tilesY,
+    frames: job.plan.frames,
+  };
+  return { manifest, script: stitchTaskScript(manifest, stitchCommand) };
+}
+
+export function stitchJobName(renderName: string): string {
+  return `${renderName}.stitch`;
+}
+
+/** Where the tasks' stdout/stderr files go: next to the frames, not in the user's home. */
+export function renderLogDir(output: OutputLocation): string {
+  return path.join(output.dir, 'logs');
+}
