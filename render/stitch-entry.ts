@@ -1,15 +1,18 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RenderError } from './errors.js';
 
 /**
  * How a worker runs the stitcher when `qfarm-stitch` is not on its PATH: this node with
- * dist/render/stitch-main.js, found next to this file. Run from source (the tests), the .ts
- * file with this process's own TypeScript loader flags.
+ * dist/render/stitch-main.js, found next to this file (so the worker needs qfarm at the same
+ * path, as on the embedded farm and in images built from the same tree).
  */
 export function defaultStitchCommand(): string[] {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const js = path.join(here, 'stitch-main.js');
-  if (existsSync(js)) return [process.execPath, js];
-  return [process.execPath, ...process.execArgv, path.join(here, 'stitch-main.ts')];
+  if (!existsSync(js)) {
+    throw new RenderError(`the stitcher ${js} does not exist, so tiles could not be stitched`, "build qfarm first ('npm run build'), or install qfarm-stitch on the workers' PATH");
+  }
+  return [process.execPath, js];
 }

@@ -163,7 +163,7 @@ export function renderSubmission(
   return validators.jobSubmission.parse(submission);
 }
 
-function printDryRun(job: RenderJob, stitchCommand: readonly string[], out: (line: string) => void): void {
+function printDryRun(job: RenderJob, out: (line: string) => void): void {
   const { plan } = job;
   out(`# qfarm render ${job.request.name}: ${plan.frames.length} frame(s), ${job.tasks.length} task(s)${job.tiled ? `, ${plan.tilesX}x${plan.tilesY} tiles per frame` : ''}; output ${job.request.output.url}`);
   for (const task of job.tasks) {
@@ -172,7 +172,7 @@ function printDryRun(job: RenderJob, stitchCommand: readonly string[], out: (lin
     out(task.command);
   }
   if (job.tiled) {
-    const stitch = buildStitchJob(job, 0, stitchCommand);
+    const stitch = buildStitchJob(job, 0, ['qfarm-stitch']);
     out(`# then stitch job ${stitch.manifest.name}: one task per frame, after every tile task has finished`);
     stitch.manifest.frames.forEach((frame, i) => {
       out(`# stitch task ${i + 1}: frame ${frame}`);
@@ -194,14 +194,14 @@ function submittedLine(res: SubmitResponse): string {
  */
 export async function renderSubmit(options: RenderSubmitOptions, ctx: RenderSubmitContext, client?: ApiClient): Promise<RenderSubmitResult> {
   const job = renderJobFromOptions(options, ctx);
-  const stitchCommand = ctx.stitchCommand ?? defaultStitchCommand();
   if (job.request.scene !== null && !existsSync(job.request.scene)) {
     ctx.err(`qfarm render: warning: scene ${job.request.scene} does not exist on this machine; the workers must see it at that path`);
   }
   if (options.dryRun) {
-    printDryRun(job, stitchCommand, ctx.out);
+    printDryRun(job, ctx.out);
     return { job, renderJobId: null, stitchJobId: null };
   }
+  const stitchCommand = job.tiled ? (ctx.stitchCommand ?? defaultStitchCommand()) : [];
   const api = client ?? new ApiClient(locateMaster(ctx.environment));
   // file:// output: the directory (and the log directory) must exist before tasks write there.
   mkdirSync(renderLogDir(job.request.output), { recursive: true });
