@@ -1,0 +1,115 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Command } from 'commander';
+import t from 'tap';
+import { validators } from '../../protocol/api.js';
+import { SoftwareConfigError, UnknownTemplateVariableError } from '../../render/errors.js';
+import { renderJobFromOptions, renderSubmission, renderSubmit, type RenderSubmitOptions } from '../../cli/render/render-submit.js';
+import { registerRenderCommands } from '../../cli/render/register.js';
+import { run, tempDir, writeArgvEcho, cleanEnv } from './helpers.js';
+
+const HOSTILE_SCENE = `shots/it's a "test" $(touch pwned) \`id\`.blend`;
+
+async function dryRun(options: RenderSubmitOptions, cwd: string): Promise<string[]> {
+  const lines: string[] = [];
+  await renderSubmit({ ...options, dryRun: true }, { cwd, environment: { QFARM_HOME: path.join(cwd, 'no-farm') }, out: (l) => lines.push(l), err: () => {} });
+  return lines;
+}
+
+t.test('dry run prints every task command, needs no master', async (t) => {
+  const dir = tempDir(t, 'qfarm-cli-');
+  const lines = await dryRun({ scene: HOSTILE_SCENE, start: 1, end: 10, framesPerTask: 4 }, dir);
+  t.match(lines[0], /^# qfarm render it's a "test" \$\(touch pwned\) `id`: 10 frame\(s\), 3 task\(s\)/);
+  const commands = lines.filter((l) => !l.startsWith('#'));
+  t.equal(commands.length, 3);
+  t.match(lines[1], /^# task 1: frames 1-4 -> /);
+  t.match(commands[2], /-s '9' -e '10' -j '1' -a$/);
+});
+
+t.test('the scene path with spaces, quotes and $(...) reaches blender intact', async (t) => {
+  const dir = tempDir(t, 'qfarm-cli-');
+  const bin = path.join(dir, 'bin');
+  await run('mkdir', ['-p', bin]);
+  writeArgvEcho(bin);
+  const lines = await dryRun({ scene: HOSTILE_SCENE, start: 3, end: 3, tilesX: 2, tilesY: 1, param: ['SAMPLES=8'] }, dir);
+  const command = lines.filter((l) => !l.startsWith('#') && l.startsWith('blender'))[1]!;
+  const res = await run('/bin/sh', ['-c', command], { env: cleanEnv({ PATH: `${bin}:${process.env.PATH}`, NSLOTS: '4' }), cwd: dir });
+  t.equal(res.code, 0, res.stderr);
+  const argv = res.stdout.trim().split('\n').map((l) => l.slice(1, -1));
+  t.equal(argv[0], '-b');
+  t.equal(argv[1], path.join(dir, HOSTILE_SCENE), 'one argument, exactly the absolute scene path');
+  t.equal(argv[argv.indexOf('-t') + 1], '4', '$CPU is the task slots');
+  const python = argv[argv.indexOf('--python-expr') + 1]!;
+  t.match(python, /r\.border_min_x = 0\.5; r\.border_max_x = 1; r\.border_min_y = 0; r\.border_max_y = 1/);
+  t.match(python, /s\.cycles\.samples = 8/);
+  t.match(python, /s\.cycles\.use_denoising = False/);
+  t.same(argv.slice(-7), ['-s', '3', '-e', '3', '-j', '1', '-a'], 'the range comes last, right before -a renders');
+  t.match(argv[argv.indexOf('-o') + 1], /tiles\/tile-x1-y0\/frame_#####$/);
+  t.notOk(existsSync(path.join(dir, 'pwned')), 'nothing in the path ran');
+  t.match(lines.join('\n'), /# then stitch job .*\.stitch: one task per frame/);
+  t.match(lines.join('\n'), /qfarm-stitch --frame 3 --tiles 2x1 --tile-dir '.*\/tiles' --pattern 'frame_#####.png' --output-dir /);
+});
+
+t.test('unknown variables and parameters are errors that list what is known', async (t) => {
+  const dir = tempDir(t, 'qfarm-cli-');
+  const unknown = await t.rejects(dryRun({ template: 'render $SCNE', start: 1 }, dir));
+  t.ok(unknown);
+  t.rejects(dryRun({ template: 'render $SCNE', start: 1 }, dir), UnknownTemplateVariableError);
+  t.rejects(dryRun({ template: 'render $SCNE', start: 1 }, dir), { message: /unknown variable \$SCNE .*\$SCENE/ });
+  t.rejects(dryRun({ scene: 'a.blend', start: 1, param: ['SAMPLE=8'] }, dir), { message: /blender has no parameter SAMPLE; its parameters: ENGINE SEED SAMPLES/ });
+  t.rejects(dryRun({ scene: 'a.blend', start: 1, param: ['SAMPLES=8; import os'] }, dir), SoftwareConfigError);
+  t.rejects(dryRun({ scene: 'a.blend', start: 1, param: ['START=3'] }, dir), { message: /-P START/ });
+  t.rejects(dryRun({ scene: 'a.mb', start: 1 }, dir), { message: /not a blender scene \(expected a file ending in .blend\)/ });
+  t.rejects(dryRun({ start: 1 }, dir), { message: /uses \$SCENE but no scene was given/ });
+  t.rejects(dryRun({ scene: 'a.blend' }, dir), { message: /no frame range/ });
+  t.rejects(dryRun({ template: 'echo $START', expect: 'f_#.png', start: 1, tilesX: 2 }, dir), { message: /tiles need a template that uses \$SF_MIN_X/ });
+  t.rejects(dryRun({ scene: 'a.blend', output: 'oss://bucket/x/', start: 1 }, dir), { message: /oss:\/\/ outputs are not supported/ });
+});
+
+t.test('--debug-frame submits one frame, named as a debug run', async (t) => {
+  const dir = tempDir(t, 'qfarm-cli-');
+  const job = renderJobFromOptions({ scene: 'shot.blend', debugFrame: 42 }, { cwd: dir, environment: {} });
+  t.equal(job.tasks.length, 1);
+  t.same(job.tasks[0]!.frames, [42]);
+  t.equal(job.request.name, 'shot.debug');
+  t.equal(job.request.output.dir, path.join(dir, 'shot.debug-frames'));
+  t.throws(() => renderJobFromOptions({ scene: 'shot.blend', debugFrame: 42, start: 1 }, { cwd: dir, environment: {} }), /leave out -s/);
+});
+
+t.test('the submission bodies are valid POST /jobs requests', async (t) => {
+  const dir = tempDir(t, 'qfarm-cli-');
+  const job = renderJobFromOptions({ scene: 'shot.blend', start: 1, end: 4, tilesX: 2, tilesY: 2 }, { cwd: dir, environment: {} });
+  const body = renderSubmission('shot', job.script, 'shot.render.sh', job.tasks.length, job, { slots: 2 }, { cwd: dir, environment: {} });
+  t.ok(validators.jobSubmission.check(body));
+  t.same(body.array, { first: 1, last: 16, step: 1 });
+  t.equal(body.slots, 2);
+  t.equal(body.shell, '/bin/sh');
+  t.equal(body.command.kind, 'script');
+  const stitch = renderSubmission('shot.stitch', '#!/bin/sh\n', 'x.sh', 4, job, {}, { cwd: dir, environment: {} }, ['17']);
+  t.same(stitch.holdJobs, ['17']);
+});
+
+t.test('commander wiring: qfarm render submit -d parses every option', async (t) => {
+  const dir = tempDir(t, 'qfarm-cli-');
+  const program = new Command('qfarm').exitOverride();
+  registerRenderCommands(program);
+  const written: string[] = [];
+  const original = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string) => (written.push(String(chunk)), true)) as typeof process.stdout.write;
+  const cwd = process.cwd();
+  try {
+    process.chdir(dir);
+    await program.parseAsync(['render', 'submit', '-d', '--scene', 'x y.blend', '-s', '2', '-e', '9', '-j', '3', '-S', '2', '-R', '5', '-P', 'ENGINE=BLENDER_WORKBENCH', '--cpu', '2', '-N', 'shotA', '--outdir', 'frames'], { from: 'user' });
+  } finally {
+    process.chdir(cwd);
+    process.stdout.write = original;
+  }
+  const text = written.join('');
+  t.match(text, /# qfarm render shotA: 3 frame\(s\), 2 task\(s\); output file:\/\/.*\/frames\//);
+  t.match(text, /-E 'BLENDER_WORKBENCH'/);
+  t.match(text, /-t '2'/);
+  t.match(text, /'.*x y\.blend'/);
+  const bad = new Command('qfarm').exitOverride().configureOutput({ writeErr: () => {} });
+  registerRenderCommands(bad);
+  await t.rejects(bad.parseAsync(['render', 'submit', '-d', '-S', '0'], { from: 'user' }), { code: 'commander.invalidArgument' });
+});
