@@ -7,6 +7,7 @@ import { reportError } from './run-command.js';
 import { AGENT_ENTRY, MASTER_ENTRY } from './admin/dist-paths.js';
 import { farmUp, runDaemon } from './admin/farm-up.js';
 import { printLogs } from './admin/follow-logs.js';
+import { registerRenderCommands } from './render/register.js';
 
 /** `qfarm`: the administrator's verbs (SGE's own verbs are separate commands: qsub, qstat...). */
 
@@ -90,6 +91,7 @@ export function buildProgram(): Command {
     .argument('<name>')
     .action((name: string) => setHost(name, 'enable'));
 
+  registerRenderCommands(program);
   return program;
 }
 
