@@ -122,33 +122,40 @@ function gf2MatrixSquare(mat: bigint[]): bigint[] {
   return square;
 }
 
+/** ZERO_BYTES_OPS[k]: the operator that appends 2^k zero bytes to a CRC register; built lazily, shared. */
+const ZERO_BYTES_OPS: bigint[][] = [];
+
+function zeroBytesOp(k: number): bigint[] {
+  while (ZERO_BYTES_OPS.length <= k) {
+    if (ZERO_BYTES_OPS.length === 0) {
+      // One zero bit, then square three times: one zero byte.
+      let op: bigint[] = new Array(64);
+      op[0] = POLY_REFLECTED;
+      let row = 1n;
+      for (let n = 1; n < 64; n++) {
+        op[n] = row;
+        row <<= 1n;
+      }
+      for (let i = 0; i < 3; i++) op = gf2MatrixSquare(op);
+      ZERO_BYTES_OPS.push(op);
+    } else {
+      ZERO_BYTES_OPS.push(gf2MatrixSquare(ZERO_BYTES_OPS[ZERO_BYTES_OPS.length - 1]!));
+    }
+  }
+  return ZERO_BYTES_OPS[k]!;
+}
+
 /**
- * CRC of the concatenation A||B given crcA = CRC(A), crcB = CRC(B) and lenB = byte length of B.
- * Used to derive a multipart object's CRC from its parts' CRCs (as OSS does).
+ * CRC of the concatenation A||B given crcA = CRC(A), crcB = CRC(B) and lenB = byte length of B
+ * (zlib's crc32_combine method in GF(2), with the power-of-two operators cached, so a call costs
+ * a few dozen matrix-vector products). Used to derive a multipart object's CRC from its parts'.
  */
 export function combineCrc64(crcA: bigint, crcB: bigint, lenB: number): bigint {
-  if (lenB <= 0) return crcA & MASK64;
-  // Operator for one zero bit, then square up to one zero byte (8 bits).
-  let odd: bigint[] = new Array(64);
-  odd[0] = POLY_REFLECTED;
-  let row = 1n;
-  for (let n = 1; n < 64; n++) {
-    odd[n] = row;
-    row <<= 1n;
-  }
-  let even = gf2MatrixSquare(odd); // two zero bits
-  odd = gf2MatrixSquare(even); // four zero bits
   let crc = crcA & MASK64;
-  let len = BigInt(lenB);
-  do {
-    even = gf2MatrixSquare(odd);
-    if (len & 1n) crc = gf2MatrixTimes(even, crc);
-    len >>= 1n;
-    if (len === 0n) break;
-    odd = gf2MatrixSquare(even);
-    if (len & 1n) crc = gf2MatrixTimes(odd, crc);
-    len >>= 1n;
-  } while (len !== 0n);
+  let len = lenB;
+  for (let k = 0; len > 0; k++, len = Math.floor(len / 2)) {
+    if (len % 2 === 1) crc = gf2MatrixTimes(zeroBytesOp(k), crc);
+  }
   return (crc ^ crcB) & MASK64;
 }
 

@@ -16,12 +16,13 @@
 import OSS from 'ali-oss';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Crc64, parseCrc64Header } from './crc64.js';
+import { combineCrc64, Crc64, parseCrc64Header } from './crc64.js';
+import { forEachConcurrent } from './concurrency.js';
 import {
   CrcMismatchError,
   ObjectChangedError,
@@ -66,6 +67,10 @@ export interface OssStoreOptions {
   partSize?: number;
   /** Parts in flight per upload. @default 4 */
   parallel?: number;
+  /** download(): objects bigger than this are fetched in ranges of this size. @default 16 MiB */
+  downloadPartSize?: number;
+  /** download(): ranges in flight per object. @default 4 */
+  downloadParallel?: number;
   /** Where multipart checkpoints persist between runs. @default $TMPDIR/qfarm-oss-checkpoints */
   checkpointDir?: string;
   /** Streams up to this size are buffered in memory (and get a Content-MD5); larger ones are spooled to a temp file. @default 8 MiB */
@@ -283,29 +288,52 @@ export class OssStore implements ObjectStore {
   }
 
   /**
-   * The object's bytes; after a reset or idle timeout it re-requests the rest with
-   * `Range: bytes=N-` and `If-Match: <etag>` (so the pieces belong to one version), and at
-   * the end checks the CRC-64 of everything against OSS's.
+   * The object's bytes, verified: the CRC-64 of everything read is compared with OSS's at the
+   * end, and a mismatch fails the stream instead of ending it cleanly.
    */
   private async *readResumable(key: string, info: ObjectMeta): AsyncGenerator<Buffer> {
-    let offset = 0;
-    let etag: string | undefined;
     let remoteCrc: string | undefined;
-    let size = -1;
     const crc = new Crc64();
+    const onFirst = (h: Record<string, string | undefined>) => {
+      remoteCrc = parseCrc64Header(h['x-oss-hash-crc64ecma']);
+      Object.assign(info, metaFromHeaders(key, h));
+    };
+    for await (const buf of this.readRange(key, 0, undefined, undefined, onFirst)) {
+      crc.update(buf);
+      yield buf;
+    }
+    if (remoteCrc !== undefined && crc.toString() !== remoteCrc) {
+      throw new CrcMismatchError(this.urlFor(key), 'download', crc.toString(), remoteCrc);
+    }
+  }
+
+  /**
+   * Bytes [from, to] of an object (to the end when `to` is undefined). After a reset or an idle
+   * timeout it re-requests only the rest, with `If-Match: <etag>` so all pieces come from one
+   * version of the object. `onFirst` sees the first response's headers (ETag, CRC, size).
+   */
+  private async *readRange(
+    key: string,
+    from: number,
+    to: number | undefined,
+    knownEtag: string | undefined,
+    onFirst: (headers: Record<string, string | undefined>, status: number) => void,
+  ): AsyncGenerator<Buffer> {
+    let offset = from;
+    let etag = knownEtag;
+    let end = -2; // inclusive end we expect to reach; learnt from the first response
+    let seenFirst = false;
     for (let attempt = 1; ; attempt++) {
       let stream: Readable | undefined;
       try {
         const headers: Record<string, string> = {};
-        if (offset > 0 && etag) {
-          headers.Range = `bytes=${offset}-`;
-          headers['If-Match'] = etag;
-        }
+        if (offset > 0 || to !== undefined) headers.Range = `bytes=${offset}-${to ?? ''}`;
+        if (etag) headers['If-Match'] = etag;
         let r;
         try {
           r = await (await this.client()).getStream(key, { headers, timeout: this.timeout() });
         } catch (err) {
-          if (offset > 0 && etag && isAliOssError(err) && err.status === 412) {
+          if (etag && isAliOssError(err) && err.status === 412) {
             throw new ObjectChangedError(this.urlFor(key), etag, '(changed)');
           }
           // A streamed GET's error body is not read by ali-oss (UnknownError); HEAD carries the
@@ -317,24 +345,31 @@ export class OssStore implements ObjectStore {
         }
         stream = r.stream;
         const h = r.res.headers;
-        if (offset === 0) {
-          etag = h.etag;
-          remoteCrc = parseCrc64Header(h['x-oss-hash-crc64ecma']);
-          size = Number(h['content-length'] ?? -1);
-          Object.assign(info, metaFromHeaders(key, h));
-        } else if (r.res.status !== 206) {
-          throw new OssRequestError('GetObject', this.urlFor(key), r.res.status, 'RangeIgnored', h['x-oss-request-id'], 'the server ignored Range on resume', true);
+        if (r.res.status === 206) {
+          const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(h['content-range'] ?? '');
+          if (!m || Number(m[1]) !== offset) {
+            throw new OssRequestError('GetObject', this.urlFor(key), 206, 'BadContentRange', h['x-oss-request-id'], `asked for bytes ${offset}-, got "${h['content-range']}"`, true);
+          }
+          if (end === -2) end = Number(m[2]);
+        } else if (offset > 0) {
+          throw new OssRequestError('GetObject', this.urlFor(key), r.res.status, 'RangeIgnored', h['x-oss-request-id'], 'the server ignored Range on resume', false);
+        } else if (end === -2) {
+          end = Number(h['content-length'] ?? 0) - 1; // whole object (an empty one has no range)
+        }
+        if (!seenFirst) {
+          seenFirst = true;
+          etag ??= h.etag;
+          onFirst(h, r.res.status);
         }
         for await (const chunk of withIdleTimeout(stream, this.timeout(), this.urlFor(key))) {
           const buf = chunk as Buffer;
-          crc.update(buf);
           offset += buf.length;
           yield buf;
         }
-        if (size >= 0 && offset !== size) {
-          throw new OssRequestError('GetObject', this.urlFor(key), -1, 'IncompleteBody', undefined, `got ${offset} of ${size} bytes`, true);
+        if (offset !== end + 1) {
+          throw new OssRequestError('GetObject', this.urlFor(key), -1, 'IncompleteBody', undefined, `got bytes up to ${offset}, expected ${end + 1}`, true);
         }
-        break;
+        return;
       } catch (err) {
         stream?.destroy();
         // Request-phase errors were mapped above; anything else broke the body mid-stream (a reset).
@@ -342,29 +377,69 @@ export class OssStore implements ObjectStore {
           err instanceof StorageError
             ? err
             : new OssRequestError('GetObject', this.urlFor(key), -1, (err as NodeJS.ErrnoException).code ?? 'BodyError', undefined, (err as Error).message, true);
-        if (!(mapped instanceof StorageError) || !mapped.retryable || mapped instanceof ObjectChangedError) throw mapped;
+        if (!mapped.retryable || mapped instanceof ObjectChangedError) throw mapped;
         if (attempt >= this.policy.attempts) throw new RetriesExhaustedError(`OSS GetObject ${this.urlFor(key)}`, attempt, mapped);
         await this.beforeRetry(mapped);
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** (attempt - 1))));
       }
     }
-    if (remoteCrc !== undefined && crc.toString() !== remoteCrc) {
-      throw new CrcMismatchError(this.urlFor(key), 'download', crc.toString(), remoteCrc);
-    }
   }
 
+  /**
+   * Download to `path` atomically. The first request asks for the first part; if the object is
+   * bigger, the other parts are fetched `downloadParallel` at a time into their offsets of the
+   * temp file, each with its own CRC, combined in order and compared with OSS's CRC-64.
+   * Resets resume inside each range; a CRC mismatch (or a change of the object) starts over.
+   */
   async download(key: string, path: string): Promise<ObjectMeta> {
     await mkdir(dirname(path), { recursive: true });
-    // Resets are resumed inside get(); a CRC mismatch (bad bytes already written) starts over.
-    return withRetries(`OSS download ${this.urlFor(key)} → ${path}`, this.policy, { isRetryable: (e) => e instanceof CrcMismatchError }, async () => {
+    const partSize = this.opts.downloadPartSize ?? 16 * 1024 * 1024;
+    const retryWhole = (e: unknown) => e instanceof CrcMismatchError || e instanceof ObjectChangedError;
+    return withRetries(`OSS download ${this.urlFor(key)} → ${path}`, this.policy, { isRetryable: retryWhole }, async () => {
       const tmp = `${path}.qfarm-part-${randomBytes(6).toString('hex')}`;
+      const fh = await open(tmp, 'wx');
       try {
-        const meta: ObjectMeta = { key, size: -1, etag: '', lastModified: new Date(0) };
-        const source = await this.openRead(key, meta);
-        await pipeline(source, createWriteStream(tmp, { flags: 'wx' }));
+        let meta: ObjectMeta = { key, size: 0, etag: '', lastModified: new Date(0) };
+        let total = 0;
+        let remoteCrc: string | undefined;
+        const fetchPart = async (start: number, end: number | undefined, etag: string | undefined) => {
+          const crc = new Crc64();
+          let pos = start;
+          const onFirst = (h: Record<string, string | undefined>, status: number) => {
+            meta = metaFromHeaders(key, h);
+            remoteCrc = meta.crc64;
+            const m = /\/(\d+)$/.exec(h['content-range'] ?? '');
+            total = status === 206 && m ? Number(m[1]) : Number(h['content-length'] ?? 0);
+            meta.size = total;
+          };
+          for await (const buf of this.readRange(key, start, end, etag, etag ? () => undefined : onFirst)) {
+            await fh.write(buf, 0, buf.length, pos);
+            pos += buf.length;
+            crc.update(buf);
+          }
+          return { crc: crc.value(), length: pos - start };
+        };
+        const first = await fetchPart(0, partSize - 1, undefined);
+        const parts: { crc: bigint; length: number }[] = [first];
+        if (total > first.length) {
+          const starts: number[] = [];
+          for (let s = first.length; s < total; s += partSize) starts.push(s);
+          const results = new Array<{ crc: bigint; length: number }>(starts.length);
+          await forEachConcurrent(starts.keys(), this.opts.downloadParallel ?? 4, async (i) => {
+            results[i] = await fetchPart(starts[i]!, Math.min(total, starts[i]! + partSize) - 1, meta.etag);
+          });
+          parts.push(...results);
+        }
+        await fh.close();
+        let combined = 0n;
+        for (const p of parts) combined = combineCrc64(combined, p.crc, p.length);
+        if (remoteCrc !== undefined && combined.toString(10) !== remoteCrc) {
+          throw new CrcMismatchError(this.urlFor(key), 'download', combined.toString(10), remoteCrc);
+        }
         await rename(tmp, path);
         return meta;
       } catch (err) {
+        await fh.close().catch(() => undefined); // already closed on the success path
         await rm(tmp, { force: true });
         throw unwrapExhausted(err);
       }
