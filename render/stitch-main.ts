@@ -1,25 +1,33 @@
 #!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RenderError } from './errors.js';
 import { stitchFrame } from './stitch.js';
 
 /**
- * `qfarm-stitch`: the stitch task of a tiled render job, run on a worker.
+ * `qfarm-stitch` (also `qfarm render stitch`): the stitch task of a tiled render job.
  *   qfarm-stitch --frame N --tiles NXxNY --tile-dir DIR --pattern 'frame_#####.png' --output-dir DIR
  * Exit 0 and one line on stdout when the frame is written; 1 and the reason on stderr when not.
  */
-const USAGE = "usage: qfarm-stitch --frame N --tiles NXxNY --tile-dir DIR --pattern 'frame_#####.png' --output-dir DIR";
+export const STITCH_USAGE = "usage: qfarm-stitch --frame N --tiles NXxNY --tile-dir DIR --pattern 'frame_#####.png' --output-dir DIR";
 
-function fail(message: string, hint?: string): never {
-  process.stderr.write(`qfarm-stitch: ${message}\n`);
-  if (hint) process.stderr.write(`hint: ${hint}\n`);
-  process.exit(1);
+export interface StitchIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
 }
 
-function main(): void {
+/** Runs the stitcher on command-line arguments; returns the exit status. */
+export function stitchMain(argv: readonly string[], io: StitchIo): number {
+  const fail = (message: string, hint?: string): number => {
+    io.err(`qfarm-stitch: ${message}`);
+    if (hint) io.err(`hint: ${hint}`);
+    return 1;
+  };
   let values: Record<string, string | undefined>;
   try {
     ({ values } = parseArgs({
+      args: [...argv],
       options: {
         frame: { type: 'string' },
         tiles: { type: 'string' },
@@ -30,23 +38,40 @@ function main(): void {
       strict: true,
     }) as { values: Record<string, string | undefined> });
   } catch (err) {
-    fail((err as Error).message, USAGE);
+    return fail((err as Error).message, STITCH_USAGE);
   }
   const frame = Number(values.frame);
   const tiles = /^(\d+)x(\d+)$/.exec(values.tiles ?? '');
-  if (!Number.isSafeInteger(frame) || values.frame === undefined || values.frame.trim() === '') fail(`--frame must be a whole number, not ${JSON.stringify(values.frame)}`, USAGE);
-  if (tiles === null) fail(`--tiles must look like 2x2, not ${JSON.stringify(values.tiles)}`, USAGE);
+  if (values.frame === undefined || values.frame.trim() === '' || !Number.isSafeInteger(frame)) return fail(`--frame must be a whole number, not ${JSON.stringify(values.frame)}`, STITCH_USAGE);
+  if (tiles === null) return fail(`--tiles must look like 2x2, not ${JSON.stringify(values.tiles)}`, STITCH_USAGE);
   const tileDir = values['tile-dir'];
   const pattern = values.pattern;
   const outputDir = values['output-dir'];
-  if (!tileDir || !pattern || !outputDir) fail('--tile-dir, --pattern and --output-dir are required', USAGE);
+  if (!tileDir || !pattern || !outputDir) return fail('--tile-dir, --pattern and --output-dir are required', STITCH_USAGE);
   try {
     const result = stitchFrame({ frame, tilesX: Number(tiles[1]), tilesY: Number(tiles[2]), tileDir, pattern, outputDir });
-    process.stdout.write(`qfarm-stitch: frame ${frame}: ${result.tiles} tiles -> ${result.file} (${result.width}x${result.height})\n`);
+    io.out(`qfarm-stitch: frame ${frame}: ${result.tiles} tiles -> ${result.file} (${result.width}x${result.height})`);
+    return 0;
   } catch (err) {
-    if (err instanceof RenderError) fail(err.message, err.hint);
+    if (err instanceof RenderError) return fail(err.message, err.hint);
     throw err;
   }
 }
 
-main();
+/** True when this file is the process's entry point (directly or through a bin symlink). */
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  process.exitCode = stitchMain(process.argv.slice(2), {
+    out: (line) => void process.stdout.write(`${line}\n`),
+    err: (line) => void process.stderr.write(`${line}\n`),
+  });
+}

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { renderSubmit, type RenderSubmitOptions } from './render-submit.js';
 import { formatRenderStatus, renderStatus } from './render-status.js';
 import { fetchTaskLog } from './task-log.js';
+import { stitchMain } from '../../render/stitch-main.js';
 
 /**
  * `qfarm render ...`: registered on the `qfarm` program by cli/qfarm.ts with
@@ -93,6 +94,16 @@ export function registerRenderCommands(program: Command): Command {
         if (status.failedTasks.length > 0) process.exitCode = 1;
       }),
     );
+
+  render
+    .command('stitch')
+    .description('stitch one frame from its tiles (what the stitch job runs; for reruns by hand)')
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[args...]', "--frame N --tiles NXxNY --tile-dir DIR --pattern 'frame_#####.png' --output-dir DIR")
+    .action((args: string[]) => {
+      process.exitCode = stitchMain(args, { out: print, err: warn });
+    });
 
   render
     .command('software')

@@ -91,3 +91,19 @@ t.test('stitchFrame reads tile files, writes the frame, names missing tiles', as
   t.ok(readPng(result.file).data.equals(frame.data));
   t.same(readdirSync(dir).filter((n) => n.includes('partial')), [], 'no partial file left behind');
 });
+
+t.test('qfarm-stitch arguments: bad ones are errors with usage, exit 1', async (t) => {
+  const { stitchMain } = await import('../../render/stitch-main.js');
+  const lines: string[] = [];
+  const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+  t.equal(stitchMain(['--frame', 'x', '--tiles', '2x2', '--tile-dir', '/t', '--pattern', 'f_#.png', '--output-dir', '/o'], io), 1);
+  t.match(lines.join('\n'), /--frame must be a whole number/);
+  t.equal(stitchMain(['--frame', '1', '--tiles', '2by2'], io), 1);
+  t.match(lines.join('\n'), /--tiles must look like 2x2/);
+  t.equal(stitchMain(['--bogus'], io), 1);
+  t.match(lines.join('\n'), /usage: qfarm-stitch/);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'qfarm-stitch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.equal(stitchMain(['--frame', '4', '--tiles', '1x2', '--tile-dir', dir, '--pattern', 'f_#.png', '--output-dir', dir], io), 1);
+  t.match(lines.join('\n'), /qfarm-stitch: frame 4: 2 of 2 tiles missing: tile x0 y0 .*hint: rerun the failed tile tasks/s);
+});
