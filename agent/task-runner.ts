@@ -229,7 +229,8 @@ export class TaskRun {
     // Sampling, limits and usage frames while the task runs.
     const sampleMs = this.ctx.sampleIntervalMs ?? 1000;
     const usageMs = this.ctx.usageIntervalMs ?? 2000;
-    let lastUsageAt = Date.now();
+    // The first sample is reported at once, so even a short task shows up in qstat -j with usage.
+    let lastUsageAt = 0;
     let sampling = false;
     const vmemLimit = a.vmemBytes === null ? null : a.vmemBytes * a.slots;
     const sampleOnce = async (): Promise<void> => {
