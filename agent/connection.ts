@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import {
   agentMessage,
-  masterMessage,
   type AgentHeartbeat,
   type AgentHello,
   type AgentMessage,
@@ -11,6 +10,7 @@ import {
   type Welcome,
 } from '../protocol/agent-messages.js';
 import { CloseCode, PROTOCOL_VERSION } from '../protocol/version.js';
+import { parseMasterFrame } from './master-frame.js';
 
 /** The master will never accept this agent as configured: retrying cannot help, the agent exits. */
 export class AgentFatalError extends Error {
@@ -196,7 +196,7 @@ export class MasterConnection {
     let msg: MasterMessage;
     try {
       if (text === null) throw new Error('binary frame (frames are JSON text)');
-      msg = masterMessage.parse(JSON.parse(text));
+      msg = parseMasterFrame(text);
     } catch (err) {
       // A bad frame is the master's bug; acting on a guess could run or kill the wrong thing.
       log.warn({ reason: (err as Error).message, frame: text?.slice(0, 200) }, 'ignoring an invalid frame from the master');

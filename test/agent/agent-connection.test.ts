@@ -1,0 +1,236 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { CloseCode } from '../../protocol/version.js';
+import { assignment, FakeMaster, startAgent } from './fake-master.js';
+
+const workdir = await fs.mkdtemp(path.join(os.tmpdir(), 'qfarm-agent-conn-'));
+t.teardown(() => fs.rm(workdir, { recursive: true, force: true }));
+
+t.test('reconnect: an unacknowledged result is replayed and acknowledged exactly once', async (t) => {
+  const master = await FakeMaster.start();
+  const agent = await startAgent(master);
+  t.teardown(async () => {
+    await agent.stop();
+    await master.close();
+  });
+  const first = await master.connection(0);
+  const hello1 = await first.waitFor((f) => f.type === 'hello');
+  first.welcome();
+  const a = assignment({ cwd: workdir, command: { kind: 'binary', argv: ['/bin/sh', '-c', 'echo one; sleep 0.3; echo two; exit 4'] } });
+  first.send(a);
+  const fin1 = await first.finished(a.attemptId);
+  t.equal(fin1.exitStatus, 4);
+  // The master "crashes" before committing: no ack, connection gone.
+  first.ws.terminate();
+
+  const second = await master.connection(1);
+  const hello2 = await second.waitFor((f) => f.type === 'hello');
+  if (hello2.type !== 'hello' || hello1.type !== 'hello') throw new Error();
+  t.equal(hello2.agentId, hello1.agentId, 'same agent id after reconnect');
+  t.same(hello2.attempts, [a.attemptId], 'hello lists the attempt with the unacked result');
+  t.equal(second.frames.length, 1, 'nothing but hello before welcome');
+  second.welcome();
+  const fin2 = await second.finished(a.attemptId);
+  t.same(fin2, fin1, 'the same result is replayed');
+  t.equal(second.output(a.attemptId), 'one\ntwo\n', 'output replayed in order');
+  const seqs = second.frames.filter((f) => f.type === 'output').map((f) => (f.type === 'output' ? f.seq : -1));
+  t.same(seqs, [...seqs].sort((x, y) => x - y), 'seq ascending');
+  const started = second.frames.findIndex((f) => f.type === 'started');
+  t.ok(started > 0 && started < second.frames.findIndex((f) => f.type === 'finished'), 'started replayed before finished');
+  second.send({ type: 'ack', attemptId: a.attemptId });
+  await new Promise((r) => setTimeout(r, 200));
+  second.ws.terminate();
+
+  const third = await master.connection(2);
+  const hello3 = await third.waitFor((f) => f.type === 'hello');
+  if (hello3.type !== 'hello') throw new Error();
+  t.same(hello3.attempts, [], 'acked result forgotten');
+  third.welcome();
+  await third.waitFor((f) => f.type === 'heartbeat');
+  t.notOk(third.frames.some((f) => f.type === 'finished'), 'not replayed again after the ack');
+  t.equal(
+    master.connections.flatMap((c) => c.frames).filter((f) => f.type === 'finished').length,
+    2,
+    'sent once, replayed once, never again',
+  );
+});
+
+t.test('a task keeps running across a reconnect; output produced meanwhile arrives', async (t) => {
+  const master = await FakeMaster.start();
+  const agent = await startAgent(master);
+  t.teardown(async () => {
+    await agent.stop();
+    await master.close();
+  });
+  const first = await master.connection(0);
+  await first.waitFor((f) => f.type === 'hello');
+  first.welcome();
+  const flag = path.join(workdir, 'go');
+  const a = assignment({
+    cwd: workdir,
+    command: { kind: 'binary', argv: ['/bin/sh', '-c', `echo before; while [ ! -e ${flag} ]; do sleep 0.05; done; echo after`] },
+  });
+  first.send(a);
+  await first.waitFor(() => first.output(a.attemptId).includes('before'));
+  first.ws.terminate();
+  await fs.writeFile(flag, '');
+  const second = await master.connection(1);
+  const hello = await second.waitFor((f) => f.type === 'hello');
+  if (hello.type !== 'hello') throw new Error();
+  t.same(hello.attempts, [a.attemptId]);
+  second.welcome();
+  const fin = await second.finished(a.attemptId);
+  t.equal(fin.exitStatus, 0);
+  t.equal(second.output(a.attemptId), 'before\nafter\n');
+  second.send({ type: 'ack', attemptId: a.attemptId });
+});
+
+t.test('welcome.cancel kills the attempt and drops its result', async (t) => {
+  const master = await FakeMaster.start();
+  const agent = await startAgent(master);
+  t.teardown(async () => {
+    await agent.stop();
+    await master.close();
+  });
+  const first = await master.connection(0);
+  await first.waitFor((f) => f.type === 'hello');
+  first.welcome();
+  const a = assignment({ cwd: workdir, command: { kind: 'binary', argv: ['/bin/sleep', '1000'] } });
+  first.send(a);
+  const started = await first.waitFor((f) => f.type === 'started');
+  if (started.type !== 'started') throw new Error();
+  first.ws.terminate();
+  const second = await master.connection(1);
+  await second.waitFor((f) => f.type === 'hello');
+  second.welcome([a.attemptId]);
+  // The next hello (after another drop) must not list it: it was killed and forgotten.
+  await new Promise((r) => setTimeout(r, 500));
+  second.ws.terminate();
+  const third = await master.connection(2);
+  const hello = await third.waitFor((f) => f.type === 'hello');
+  if (hello.type !== 'hello') throw new Error();
+  t.same(hello.attempts, []);
+  t.notOk(
+    master.connections.slice(1).some((c) => c.frames.some((f) => f.type === 'finished')),
+    'no result sent for a cancelled attempt',
+  );
+  await t.rejects(fs.readFile(`/proc/${started.pid}/cmdline`, 'utf8'), 'task process gone');
+});
+
+t.test('invalid frames from the master are ignored', async (t) => {
+  const master = await FakeMaster.start();
+  const agent = await startAgent(master);
+  t.teardown(async () => {
+    await agent.stop();
+    await master.close();
+  });
+  const link = await master.connection(0);
+  await link.waitFor((f) => f.type === 'hello');
+  link.welcome();
+  link.send('this is not json');
+  link.send({ type: 'assign', attemptId: 'half-an-assignment' });
+  link.send({ type: 'launch-missiles' });
+  link.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+  const a = assignment({ cwd: workdir, command: { kind: 'binary', argv: ['/bin/echo', 'still-alive'] } });
+  link.send(a);
+  const fin = await link.finished(a.attemptId);
+  t.equal(fin.exitStatus, 0);
+  t.equal(link.output(a.attemptId), 'still-alive\n');
+  t.notOk(link.frames.some((f) => 'attemptId' in f && f.attemptId === 'half-an-assignment'));
+  t.equal(master.connections.length, 1, 'no reconnect needed');
+  t.match(agent.stderr(), /ignoring an invalid frame from the master/);
+  t.match(agent.stderr(), /invalid assign frame: \/jobId/, 'the log names what was wrong');
+  t.match(agent.stderr(), /unknown frame type \\"launch-missiles\\"/);
+  link.send({ type: 'ack', attemptId: a.attemptId });
+});
+
+t.test('wrong token: agent exits with a clear message', async (t) => {
+  const master = await FakeMaster.start();
+  const agent = await startAgent(master, [], { token: 'wrong-token-value' });
+  t.teardown(async () => {
+    await agent.stop();
+    await master.close();
+  });
+  const { code } = await agent.exited;
+  t.equal(code, 1);
+  t.match(agent.stderr(), `agent token rejected by master ws://127.0.0.1:${new URL(master.url).port}/agent: check --token / QFARM_AGENT_TOKEN`);
+  t.notMatch(agent.stderr(), /wrong-token-value/, 'the token never appears in logs');
+});
+
+t.test('protocol mismatch: agent exits with the master reason', async (t) => {
+  const master = await FakeMaster.start();
+  const agent = await startAgent(master);
+  t.teardown(async () => {
+    await agent.stop();
+    await master.close();
+  });
+  const link = await master.connection(0);
+  await link.waitFor((f) => f.type === 'hello');
+  link.send({ type: 'refused', reason: 'protocol version 1 not supported, master speaks 2' });
+  link.ws.close(CloseCode.ProtocolMismatch, 'protocol mismatch');
+  const { code } = await agent.exited;
+  t.equal(code, 1);
+  t.match(agent.stderr(), /protocol version 1 not supported, master speaks 2/);
+  t.equal(master.connections.length, 1, 'no retry');
+});
+
+t.test('master shutdown close code: the agent reconnects', async (t) => {
+  const master = await FakeMaster.start();
+  const agent = await startAgent(master);
+  t.teardown(async () => {
+    await agent.stop();
+    await master.close();
+  });
+  const link = await master.connection(0);
+  await link.waitFor((f) => f.type === 'hello');
+  link.ws.close(CloseCode.Shutdown, 'master restarting');
+  const again = await master.connection(1);
+  t.ok(await again.waitFor((f) => f.type === 'hello'));
+});
+
+t.test('SIGTERM drains: running task finishes and is reported, then exit 0', async (t) => {
+  const master = await FakeMaster.start();
+  const agent = await startAgent(master);
+  t.teardown(async () => {
+    await agent.stop();
+    await master.close();
+  });
+  const link = await master.connection(0);
+  await link.waitFor((f) => f.type === 'hello');
+  link.welcome();
+  const a = assignment({ cwd: workdir, command: { kind: 'binary', argv: ['/bin/sh', '-c', 'sleep 0.5; echo done'] } });
+  link.send(a);
+  await link.waitFor((f) => f.type === 'started');
+  agent.child.kill('SIGTERM');
+  const fin = await link.finished(a.attemptId);
+  t.equal(fin.exitStatus, 0, 'the task was allowed to finish');
+  t.equal(fin.failedCode, 0);
+  link.send({ type: 'ack', attemptId: a.attemptId });
+  const { code } = await agent.exited;
+  t.equal(code, 0);
+});
+
+t.test('second SIGTERM kills running tasks', async (t) => {
+  const master = await FakeMaster.start();
+  const agent = await startAgent(master);
+  t.teardown(async () => {
+    await agent.stop();
+    await master.close();
+  });
+  const link = await master.connection(0);
+  await link.waitFor((f) => f.type === 'hello');
+  link.welcome();
+  const a = assignment({ cwd: workdir, command: { kind: 'binary', argv: ['/bin/sleep', '1000'] } });
+  link.send(a);
+  await link.waitFor((f) => f.type === 'started');
+  agent.child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 200));
+  agent.child.kill('SIGTERM');
+  const fin = await link.finished(a.attemptId);
+  t.equal(fin.failedCode, 100);
+  t.match(fin.failedReason, /agent on testhost was shut down/);
+  link.send({ type: 'ack', attemptId: a.attemptId });
+  t.equal((await agent.exited).code, 0);
+});

@@ -1,0 +1,105 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { assignment, FakeMaster, startAgent } from './fake-master.js';
+
+const master = await FakeMaster.start();
+const agent = await startAgent(master);
+const workdir = await fs.mkdtemp(path.join(os.tmpdir(), 'qfarm-agent-user-'));
+// A directory nobody may write into, as a user's own -cwd would be.
+await fs.chmod(workdir, 0o777);
+t.teardown(async () => {
+  await agent.stop();
+  await master.close();
+  await fs.rm(workdir, { recursive: true, force: true });
+});
+const link = await master.connection(0);
+await link.waitFor((f) => f.type === 'hello');
+link.welcome();
+
+const nobody = { name: 'nobody', uid: 65534, gid: 65534, home: '/nonexistent' };
+const asRoot = process.getuid?.() === 0;
+
+t.test('pty mode: output comes through a terminal', async (t) => {
+  const a = assignment({
+    cwd: workdir,
+    jobName: 'ptyjob',
+    jobId: 5,
+    pty: true,
+    command: { kind: 'binary', argv: ['/bin/sh', '-c', 'test -t 1 && echo is-a-tty; printf "10%%\\r20%%\\n"; echo to-err >&2'] },
+  });
+  link.send(a);
+  const fin = await link.finished(a.attemptId);
+  t.equal(fin.exitStatus, 0);
+  const out = link.output(a.attemptId, 'stdout');
+  t.match(out, /is-a-tty/);
+  t.match(out, /10%\r20%/, 'carriage returns of progress lines are kept');
+  t.match(out, /to-err/, 'stderr shows on the terminal too');
+  t.equal(link.output(a.attemptId, 'stderr'), '');
+  t.match(await fs.readFile(path.join(workdir, 'ptyjob.o5'), 'utf8'), /is-a-tty/);
+  link.send({ type: 'ack', attemptId: a.attemptId });
+});
+
+t.test('pty mode: exit status and kill', async (t) => {
+  const a = assignment({ cwd: workdir, pty: true, command: { kind: 'binary', argv: ['/bin/sh', '-c', 'exit 3'] } });
+  link.send(a);
+  t.equal((await link.finished(a.attemptId)).exitStatus, 3);
+  const b = assignment({ cwd: workdir, pty: true, command: { kind: 'binary', argv: ['/bin/sh', '-c', "trap '' TERM HUP; echo ready; while :; do sleep 0.1; done"] } });
+  link.send(b);
+  await link.waitFor(() => link.output(b.attemptId).includes('ready'));
+  link.send({ type: 'kill', attemptId: b.attemptId, reason: 'deleted by carol' });
+  const fin = await link.finished(b.attemptId);
+  t.equal(fin.exitStatus, 137);
+  t.equal(fin.failedReason, 'deleted by carol');
+});
+
+t.test('runs as the submitting user when the agent is root', { skip: asRoot ? false : 'needs root' }, async (t) => {
+  const a = assignment({
+    cwd: workdir,
+    jobName: 'who',
+    jobId: 11,
+    user: nobody,
+    command: { kind: 'script', script: 'id -u; id -g; echo "$HOME $USER $LOGNAME"; touch "$TMPDIR/x" && echo tmp-writable\n', scriptName: 'who.sh', args: [] },
+  });
+  link.send(a);
+  const fin = await link.finished(a.attemptId);
+  t.equal(fin.exitStatus, 0, link.output(a.attemptId, 'stderr'));
+  t.equal(link.output(a.attemptId, 'stdout'), '65534\n65534\n/nonexistent nobody nobody\ntmp-writable\n');
+  const stat = await fs.stat(path.join(workdir, 'who.o11'));
+  t.equal(stat.uid, 65534, 'output file belongs to the user');
+  t.equal(stat.gid, 65534);
+  link.send({ type: 'ack', attemptId: a.attemptId });
+});
+
+t.test('root agent refuses to write a user task output into a file it does not own', { skip: asRoot ? false : 'needs root' }, async (t) => {
+  const victim = path.join(workdir, 'root-owned');
+  await fs.writeFile(victim, 'precious\n');
+  const a = assignment({ cwd: workdir, user: nobody, stdoutPath: victim, command: { kind: 'binary', argv: ['/bin/echo', 'overwrite'] } });
+  link.send(a);
+  const fin = await link.finished(a.attemptId);
+  t.equal(fin.failedCode, 26);
+  t.match(fin.failedReason, /cannot open output file .*root-owned for user nobody/);
+  t.equal(await fs.readFile(victim, 'utf8'), 'precious\n');
+  const link2 = path.join(workdir, 'link-to-passwd');
+  await fs.symlink('/etc/passwd', link2);
+  const b = assignment({ cwd: workdir, user: nobody, stdoutPath: link2, command: { kind: 'binary', argv: ['/bin/echo', 'x'] } });
+  link.send(b);
+  const finB = await link.finished(b.attemptId);
+  t.equal(finB.failedCode, 26);
+  t.match(finB.failedReason, /symbolic link/);
+  const c = assignment({ cwd: workdir, user: nobody, stdoutPath: '/etc/qfarm-should-not-exist', command: { kind: 'binary', argv: ['/bin/echo', 'x'] } });
+  link.send(c);
+  const finC = await link.finished(c.attemptId);
+  t.equal(finC.failedCode, 26);
+  t.match(finC.failedReason, /permission denied in \/etc/);
+  await t.rejects(fs.stat('/etc/qfarm-should-not-exist'));
+});
+
+t.test('pty mode as another user', { skip: asRoot ? false : 'needs root' }, async (t) => {
+  const a = assignment({ cwd: workdir, pty: true, user: nobody, command: { kind: 'binary', argv: ['id', '-u'] } });
+  link.send(a);
+  const fin = await link.finished(a.attemptId);
+  t.equal(fin.exitStatus, 0);
+  t.match(link.output(a.attemptId), /^65534\r?\n$/);
+});
