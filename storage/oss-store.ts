@@ -412,11 +412,25 @@ export class OssStore implements ObjectStore {
             total = status === 206 && m ? Number(m[1]) : Number(h['content-length'] ?? 0);
             meta.size = total;
           };
+          // Batch socket-sized chunks into ~1 MiB writes: one thread-pool round trip per MiB.
+          let batch: Buffer[] = [];
+          let batched = 0;
+          const flush = async () => {
+            if (batched === 0) return;
+            const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+            batch = [];
+            const at = pos;
+            pos += batched;
+            batched = 0;
+            await fh.write(data, 0, data.length, at);
+          };
           for await (const buf of this.readRange(key, start, end, etag, etag ? () => undefined : onFirst)) {
-            await fh.write(buf, 0, buf.length, pos);
-            pos += buf.length;
             crc.update(buf);
+            batch.push(buf);
+            batched += buf.length;
+            if (batched >= 1024 * 1024) await flush();
           }
+          await flush();
           return { crc: crc.value(), length: pos - start };
         };
         const first = await fetchPart(0, partSize - 1, undefined);
@@ -486,7 +500,7 @@ export class OssStore implements ObjectStore {
     const local = new Crc64().update(body).toString();
     return this.run('PutObject', key, async (c) => {
       // A Buffer body carries Content-MD5, which OSS checks too.
-      const r = await c.put(key, body, { timeout: this.timeout(), mime: 'application/octet-stream' });
+      const r = await c.put(key, body, { timeout: this.uploadTimeout(body.length), mime: 'application/octet-stream' });
       return this.verifyUpload(key, r.res.headers, local, body.length);
     });
   }
@@ -505,7 +519,7 @@ export class OssStore implements ObjectStore {
         },
       });
       const body = createReadStream(path).pipe(hashing);
-      const r = await c.putStream(key, body, { contentLength: st.size, timeout: this.timeout(), mime: 'application/octet-stream' });
+      const r = await c.putStream(key, body, { contentLength: st.size, timeout: this.uploadTimeout(st.size), mime: 'application/octet-stream' });
       return this.verifyUpload(key, r.res.headers, crc.toString(), st.size);
     });
   }
@@ -572,7 +586,7 @@ export class OssStore implements ObjectStore {
         const r = await client.multipartUpload(key, path, {
           partSize: this.opts.partSize ?? 8 * 1024 * 1024,
           parallel: this.opts.parallel ?? 4,
-          timeout: this.timeout(),
+          timeout: this.uploadTimeout(this.opts.partSize ?? 8 * 1024 * 1024),
           mime: 'application/octet-stream',
           ...(current ? { checkpoint: current } : {}),
           progress: async (_p, cp) => {
@@ -619,6 +633,14 @@ export class OssStore implements ObjectStore {
 
   private timeout(): number {
     return this.opts.timeoutMs ?? 60_000;
+  }
+
+  /**
+   * urllib's response timer starts when the socket connects, so for an upload it covers sending
+   * the body too: allow the base timeout plus one second per MiB (a floor of 1 MiB/s).
+   */
+  private uploadTimeout(bytes: number): number {
+    return this.timeout() + Math.ceil(bytes / (1024 * 1024)) * 1000;
   }
 }
 
