@@ -103,3 +103,27 @@ t.test('pty mode as another user', { skip: asRoot ? false : 'needs root' }, asyn
   t.equal(fin.exitStatus, 0);
   t.match(link.output(a.attemptId), /^65534\r?\n$/);
 });
+
+t.test('an agent that is not root refuses tasks of other users', { skip: asRoot ? false : 'needs root to start an agent as nobody' }, async (t) => {
+  const m2 = await FakeMaster.start();
+  const unprivileged = await startAgent(m2, [], { uid: 65534, gid: 65534 });
+  t.teardown(async () => {
+    await unprivileged.stop();
+    await m2.close();
+  });
+  const l2 = await m2.connection(0);
+  await l2.waitFor((f) => f.type === 'hello');
+  l2.welcome();
+  const a = assignment({ cwd: workdir, user: { name: 'alice', uid: 1234, gid: 1234, home: '/home/alice' }, command: { kind: 'binary', argv: ['/bin/true'] } });
+  l2.send(a);
+  const fin = await l2.finished(a.attemptId);
+  t.equal(fin.failedCode, 1);
+  t.equal(fin.failedReason, 'agent runs as uid 65534 and cannot run tasks as user alice (uid 1234); run the agent as root or submit as 65534');
+  const b = assignment({ cwd: workdir, user: nobody, command: { kind: 'binary', argv: ['id', '-u'] } });
+  l2.send(b);
+  const finB = await l2.finished(b.attemptId);
+  t.equal(finB.exitStatus, 0);
+  t.equal(l2.output(b.attemptId), '65534\n', 'its own user runs normally');
+  l2.send({ type: 'ack', attemptId: a.attemptId });
+  l2.send({ type: 'ack', attemptId: b.attemptId });
+});

@@ -144,8 +144,13 @@ export interface AgentProcess {
   stop(): Promise<void>;
 }
 
-export async function startAgent(master: FakeMaster, extraArgs: string[] = [], opts: { token?: string } = {}): Promise<AgentProcess> {
+export async function startAgent(
+  master: FakeMaster,
+  extraArgs: string[] = [],
+  opts: { token?: string; uid?: number; gid?: number } = {},
+): Promise<AgentProcess> {
   const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'qfarm-agent-test-'));
+  if (opts.uid !== undefined) await fs.chown(stateDir, opts.uid, opts.gid ?? opts.uid);
   const child = spawnTs('agent/main.ts', [
     '--master', master.url,
     '--token', opts.token ?? master.token,
@@ -156,7 +161,7 @@ export async function startAgent(master: FakeMaster, extraArgs: string[] = [], o
     '--kill-grace-ms', '500',
     '--log-level', 'debug',
     ...extraArgs,
-  ]);
+  ], opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid ?? opts.uid });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   child.stdout!.resume();

@@ -1,0 +1,50 @@
+import t from 'tap';
+import { AgentOptionsError, agentSocketUrl, HelpRequested, parseAgentOptions, parseLabels } from '../../agent/options.js';
+
+const defaults = { hostname: 'node7', cpus: 8, homedir: '/home/q', socketPath: '/agent' };
+const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseAgentOptions(argv, env, defaults);
+
+t.test('defaults and env fallbacks', async (t) => {
+  const o = parse([], { QFARM_MASTER: 'http://10.0.0.1:6444', QFARM_AGENT_TOKEN: 'tok' });
+  t.equal(o.masterUrl, 'ws://10.0.0.1:6444/agent');
+  t.equal(o.token, 'tok');
+  t.equal(o.name, 'node7');
+  t.equal(o.slots, 8);
+  t.equal(o.group, 'default');
+  t.same(o.labels, {});
+  t.equal(o.stateDir, '/home/q/.qfarm/agent-node7');
+  t.equal(parse([], { QFARM_MASTER: 'h:1', QFARM_AGENT_TOKEN: 't', QFARM_HOME: '/farm' }).stateDir, '/farm/agent-node7');
+});
+
+t.test('flags win over env', async (t) => {
+  const o = parse(
+    ['--master', 'https://m.example:443', '--token=flag', '--name', 'w1', '--slots', '3', '--group', 'gpu', '--labels', 'a=1,b=x y', '--state-dir', '/var/lib/qa'],
+    { QFARM_MASTER: 'http://other:1', QFARM_AGENT_TOKEN: 'env' },
+  );
+  t.equal(o.masterUrl, 'wss://m.example/agent');
+  t.equal(o.token, 'flag');
+  t.equal(o.slots, 3);
+  t.same(o.labels, { a: '1', b: 'x y' });
+  t.equal(o.stateDir, '/var/lib/qa');
+});
+
+t.test('clear errors', async (t) => {
+  const base = ['--master', 'http://m:1', '--token', 't'];
+  t.throws(() => parse([]), new AgentOptionsError('--master', 'missing: pass --master URL or set QFARM_MASTER'));
+  t.throws(() => parse(['--master', 'http://m:1']), { option: '--token' });
+  t.throws(() => parse([...base, '--slots', '0']), { option: '--slots', message: /at least 1/ });
+  t.throws(() => parse([...base, '--slots', 'many']), { option: '--slots', message: /not a whole number/ });
+  t.throws(() => parse([...base, '--labels', 'novalue']), { option: '--labels' });
+  t.throws(() => parse([...base, '--name', 'bad name']), { option: '--name' });
+  t.throws(() => parse([...base, '--frobnicate', '1']), { option: '--frobnicate', message: /unknown option/ });
+  t.throws(() => parse([...base, '--group']), { message: /needs a value/ });
+  t.throws(() => parse(['--master', 'ftp://m', '--token', 't']), { message: /unsupported scheme/ });
+  t.throws(() => parse(['--help']), HelpRequested);
+});
+
+t.test('socket url', async (t) => {
+  t.equal(agentSocketUrl('ws://m:5/custom', '/agent'), 'ws://m:5/custom');
+  t.equal(agentSocketUrl('127.0.0.1:6444', '/agent'), 'ws://127.0.0.1:6444/agent');
+  t.throws(() => agentSocketUrl('http://u:p@m:1', '/agent'), { message: /credentials/ });
+  t.same(parseLabels(''), {});
+});

@@ -1,0 +1,45 @@
+import { spawn } from 'node:child_process';
+import t from 'tap';
+import { ChildCpuAccount } from '../../agent/child-cpu.js';
+import { parseCpuinfo, sgeArch } from '../../agent/inventory.js';
+import { parseMeminfoUsage } from '../../agent/host-load.js';
+import { parseProcStat } from '../../agent/proc-table.js';
+
+t.test('parses /proc/PID/stat with a hostile comm', async (t) => {
+  const line = '1234 (a) b) (c) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 40 7 3 20 0 1 0 99999 123456789 300 18446744073709551615';
+  const s = parseProcStat(line)!;
+  t.equal(s.pid, 1234);
+  t.equal(s.comm, 'a) b) (c');
+  t.equal(s.state, 'S');
+  t.equal(s.ppid, 1);
+  t.equal(s.pgrp, 1234);
+  t.equal(s.utime, 250);
+  t.equal(s.stime, 40);
+  t.equal(s.cutime, 7);
+  t.equal(s.cstime, 3);
+  t.equal(s.starttime, 99999);
+  t.equal(s.vsize, 123456789);
+});
+
+t.test('inventory parsing', async (t) => {
+  const cpuinfo = [0, 1, 2, 3].map((i) => `processor\t: ${i}\nphysical id\t: ${i >> 1}\ncore id\t: ${i & 1}\n`).join('\n');
+  t.same(parseCpuinfo(cpuinfo), { threads: 4, sockets: 2, cores: 4 });
+  t.same(parseCpuinfo('processor : 0\n\nprocessor : 1\n'), { threads: 2, sockets: 1, cores: 2 }, 'no topology: one socket');
+  t.equal(sgeArch('linux', 'x64'), 'lx-amd64');
+  t.equal(sgeArch('linux', 'arm64'), 'lx-arm64');
+  t.same(parseMeminfoUsage('MemTotal: 1000 kB\nMemFree: 100 kB\nMemAvailable: 400 kB\nSwapTotal: 50 kB\nSwapFree: 20 kB\n'), {
+    memUsedBytes: 600 * 1024,
+    swapUsedBytes: 30 * 1024,
+  });
+});
+
+t.test('CPU of a short child is charged from the reaped-children counters', { skip: process.platform !== 'linux' }, async (t) => {
+  const account = new ChildCpuAccount();
+  // ~0.3 s of CPU in a grandchild: the sampler would never see it.
+  const child = spawn('/bin/sh', ['-c', 'sh -c "i=0; while [ \\$i -lt 300000 ]; do i=\\$((i+1)); done"'], { stdio: 'ignore' });
+  const credit = await new Promise<Awaited<ReturnType<ChildCpuAccount['childExited']>>>((resolve) =>
+    child.once('exit', () => void account.childExited().then(resolve)),
+  );
+  t.ok(credit, 'a lone exit gets a credit');
+  t.ok(credit!.utimeSeconds + credit!.stimeSeconds > 0.1, `charged ${JSON.stringify(credit)}`);
+});
