@@ -146,8 +146,9 @@ t.test('invalid frames from the master are ignored', async (t) => {
   link.send({ type: 'ack', attemptId: a.attemptId });
 });
 
-t.test('wrong token: agent exits with a clear message', async (t) => {
-  const master = await FakeMaster.start();
+for (const how of ['close-4401', 'http-401'] as const)
+t.test(`wrong token (${how}): agent exits with a clear message`, async (t) => {
+  const master = await FakeMaster.start('right-token', { rejectBadTokenWith: how });
   const agent = await startAgent(master, [], { token: 'wrong-token-value' });
   t.teardown(async () => {
     await agent.stop();

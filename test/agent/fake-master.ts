@@ -23,8 +23,19 @@ export class FakeMaster {
     readonly token: string,
   ) {}
 
-  static async start(token = 'secret-agent-token'): Promise<FakeMaster> {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/agent' });
+  /**
+   * `rejectBadTokenWith`: how a wrong token is refused — at the HTTP upgrade with 401 (what the
+   * real master does) or by accepting and closing with CloseCode.Unauthorized (also allowed).
+   */
+  static async start(token = 'secret-agent-token', opts: { rejectBadTokenWith?: 'http-401' | 'close-4401' } = {}): Promise<FakeMaster> {
+    const wss = new WebSocketServer({
+      host: '127.0.0.1',
+      port: 0,
+      path: '/agent',
+      ...(opts.rejectBadTokenWith === 'http-401'
+        ? { verifyClient: (info: { req: IncomingMessage }) => info.req.headers.authorization === `Bearer ${token}` }
+        : {}),
+    });
     await new Promise<void>((resolve) => wss.once('listening', resolve));
     const port = (wss.address() as { port: number }).port;
     const master = new FakeMaster(wss, `http://127.0.0.1:${port}`, token);
