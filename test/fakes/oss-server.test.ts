@@ -189,7 +189,7 @@ t.test('standalone: node fakes/oss/main --port 0 prints its URL and serves', asy
   t.ok(m, `printed ${line}`);
   const c = new OSS({ endpoint: m![1]!, accessKeyId: 'idA', accessKeySecret: 'secretA', bucket: 'standalone-b' });
   await c.put('k', Buffer.from('standalone'));
-  await t.rejects(c.head('k'), { status: 503 }, 'the --fault flag took effect');
+  await t.rejects(c.head('k'), { code: 'ServiceUnavailable', status: 503 }, 'the --fault flag took effect');
   t.equal((await c.head('k')).status, 200);
   child.kill('SIGTERM');
   const [code] = await once(child, 'exit');

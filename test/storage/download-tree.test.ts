@@ -1,0 +1,33 @@
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { downloadTree } from '../../storage/download-tree.js';
+import { BUCKET, startOss } from './oss-fixture.js';
+
+const fx = await startOss();
+t.teardown(() => fx.close());
+
+t.test('downloads a job output prefix in parallel, verified', async (t) => {
+  const files = new Map<string, Buffer>();
+  for (let i = 0; i < 40; i++) {
+    const key = `renders/job-9/task-${i % 4}/frame_${String(i).padStart(4, '0')}.png`;
+    files.set(key, randomBytes(1000 + i));
+    await fx.server.seed(BUCKET, key, files.get(key)!);
+  }
+  await fx.server.seed(BUCKET, 'renders/job-90/other.png', Buffer.from('not mine'));
+  fx.server.stats.reset();
+  fx.server.faults.add({ kind: 'reset', op: 'GetObject', afterBytes: 300, times: 3 });
+  const dest = join(fx.tmp, 'get-out');
+  const seen: string[] = [];
+  const r = await downloadTree(`oss://${BUCKET}/renders/job-9`, dest, { resolver: fx.resolver(), concurrency: 8, onFile: (p) => seen.push(p) });
+  t.equal(r.files, 40);
+  t.equal(seen.length, 40);
+  for (const [key, body] of files) t.same(await readFile(join(dest, key.slice('renders/job-9/'.length))), body);
+  t.ok(fx.server.stats.maxInFlight > 1 && fx.server.stats.maxInFlight <= 9, `parallel and bounded (${fx.server.stats.maxInFlight})`);
+});
+
+t.test('a key that would escape the destination is refused', async (t) => {
+  await fx.server.seed(BUCKET, 'evil/../../escape.txt', Buffer.from('x'));
+  await t.rejects(downloadTree(`oss://${BUCKET}/evil/`, join(fx.tmp, 'evil-out'), { resolver: fx.resolver() }), /refusing to download/);
+});
