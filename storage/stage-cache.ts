@@ -3,7 +3,7 @@
  *
  * - An entry is keyed by (url, etag, size): a changed object is a new entry, never a stale hit.
  * - Single-flight: concurrent requests for one entry wait on one download.
- * - Atomic: downloads land in tmp/ and are renamed into objects/ only when complete and
+ * - Atomic: downloads land in a temp file and are renamed into objects/ only when complete and
  *   verified (CRC-64 by the store), so a crash never leaves a half file that looks cached.
  * - Size-bounded LRU: after each insert, least recently used entries are deleted until the
  *   total fits, skipping entries in use (leased). Tasks get hard links (or copies across file
@@ -12,8 +12,8 @@
  *   silently corrupting the cached copy for the next task.
  * - One StageCache per directory (one agent per node): a lock file enforces it.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { chmod, copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, copyFile, link, mkdir, open, readdir, readFile, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { forEachConcurrent } from './concurrency.js';
 import { ObjectChangedError, StorageError } from './errors.js';
@@ -93,11 +93,9 @@ export class StageCache {
   private totalBytes = 0;
   private counters = { hits: 0, misses: 0, evictions: 0 };
   private readonly objectsDir: string;
-  private readonly tmpDir: string;
 
   private constructor(private readonly opts: StageCacheOptions) {
     this.objectsDir = join(opts.dir, 'objects');
-    this.tmpDir = join(opts.dir, 'tmp');
   }
 
   /** Open (or create) a cache directory: takes the lock, clears leftovers of a crash, indexes entries. */
@@ -106,11 +104,15 @@ export class StageCache {
     const cache = new StageCache(opts);
     await mkdir(cache.objectsDir, { recursive: true });
     await cache.lock();
-    await rm(cache.tmpDir, { recursive: true, force: true });
-    await mkdir(cache.tmpDir, { recursive: true });
     const found: { id: string; size: number; mtime: number }[] = [];
     for (const name of await readdir(cache.objectsDir)) {
-      const st = await stat(join(cache.objectsDir, name));
+      const file = join(cache.objectsDir, name);
+      if (!/^[0-9a-f]{64}$/.test(name)) {
+        await rm(file, { force: true }); // a download's temp file left by a crash
+        continue;
+      }
+      const st = await stat(file);
+      if (st.mode & 0o222) await chmod(file, 0o444); // crashed between rename and chmod
       found.push({ id: name, size: st.size, mtime: st.mtimeMs });
     }
     found.sort((a, b) => a.mtime - b.mtime);
@@ -206,17 +208,15 @@ export class StageCache {
 
   private async fetch(id: string, url: string, meta: ObjectMeta): Promise<Entry> {
     const { store, location } = this.opts.resolver.forUrl(url);
-    const tmp = join(this.tmpDir, `${id}.${randomBytes(4).toString('hex')}`);
+    const path = join(this.objectsDir, id);
     try {
-      await store.download(location.prefix, tmp);
-      const st = await stat(tmp);
-      if (st.size !== meta.size) throw new ObjectChangedError(url, `size ${meta.size}`, `size ${st.size}`);
-      await chmod(tmp, 0o444);
-      const path = join(this.objectsDir, id);
-      await rename(tmp, path);
-      const entry: Entry = { id, size: st.size, path, refs: 0 };
+      // download() is atomic itself (temp file in objects/, verified, renamed into place).
+      const got = await store.download(location.prefix, path);
+      if (got.size !== meta.size) throw new ObjectChangedError(url, `size ${meta.size}`, `size ${got.size}`);
+      await chmod(path, 0o444);
+      const entry: Entry = { id, size: got.size, path, refs: 0 };
       this.entries.set(id, entry);
-      this.totalBytes += st.size;
+      this.totalBytes += got.size;
       // Pin while we evict others; acquire() takes its own reference right after.
       entry.refs++;
       try {
@@ -226,7 +226,7 @@ export class StageCache {
       }
       return entry;
     } catch (err) {
-      await rm(tmp, { force: true });
+      if (!this.entries.has(id)) await rm(path, { force: true });
       throw err;
     }
   }
@@ -258,11 +258,13 @@ export class StageCache {
     const lease = await this.acquire(url, opts.meta);
     try {
       await materialise(lease.path, dest, opts.copy ?? false);
-      // Persist recency so LRU order survives an agent restart.
-      const now = new Date();
-      await utimes(lease.path, now, now).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err;
-      });
+      if (lease.hit) {
+        // Persist recency so LRU order survives an agent restart (a fresh download is new already).
+        const now = new Date();
+        await utimes(lease.path, now, now).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err;
+        });
+      }
       return lease;
     } finally {
       lease.release();
