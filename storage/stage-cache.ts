@@ -315,18 +315,23 @@ export class StageCache {
 }
 
 async function materialise(src: string, dest: string, copy: boolean): Promise<void> {
-  await unlink(dest).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-  });
   if (!copy) {
     try {
       await link(src, dest);
       return;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') {
+        // Re-staging over an older copy: replace it (rarely taken, so the common case is one syscall).
+        await unlink(dest);
+        return materialise(src, dest, copy);
+      }
       if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw err;
     }
   }
+  await unlink(dest).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
   await copyFile(src, dest);
   if (copy) await chmod(dest, 0o644);
 }

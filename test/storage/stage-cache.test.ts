@@ -158,3 +158,23 @@ t.test('the cache survives a restart and is locked while open', async (t) => {
   t.ok((await second.stageObject(url('rs/x'), join(fx.tmp, 'rs2'))).hit, 'hit after restart');
   t.equal(fx.server.stats.count('GetObject'), 0);
 });
+
+t.test('re-staging over an existing file replaces it; copy mode gives a private writable file', async (t) => {
+  const cache = await openCache(10 * 1024 * 1024);
+  await fx.server.seed(BUCKET, 'restage/x', Buffer.from('new content'));
+  const dest = join(fx.tmp, 'restage', 'x');
+  await mkdir(join(fx.tmp, 'restage'), { recursive: true });
+  await writeFile(dest, 'old content');
+  await cache.stageObject(url('restage/x'), dest);
+  t.equal(await readFile(dest, 'utf8'), 'new content');
+  await cache.stageObject(url('restage/x'), dest); // again, over the hard link itself
+  t.equal(await readFile(dest, 'utf8'), 'new content');
+  const priv = join(fx.tmp, 'restage', 'private');
+  await cache.stageObject(url('restage/x'), priv, { copy: true });
+  const st = await stat(priv);
+  t.equal(st.nlink, 1, 'a copy, not a link');
+  t.equal(st.mode & 0o777, 0o644);
+  await writeFile(priv, 'task scribbled here');
+  await cache.stageObject(url('restage/x'), join(fx.tmp, 'restage', 'y'));
+  t.equal(await readFile(join(fx.tmp, 'restage', 'y'), 'utf8'), 'new content', 'the cached copy is untouched');
+});
