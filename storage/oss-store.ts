@@ -461,10 +461,11 @@ export class OssStore implements ObjectStore {
   }
 
   async put(key: string, source: Readable | string, opts: PutOptions = {}): Promise<ObjectMeta> {
-    if (typeof source === 'string') return this.putFile(key, source);
+    const ct = opts.contentType;
+    if (typeof source === 'string') return this.putFile(key, source, ct);
     // A stream can be read once; to retry we need the bytes again: memory when small, a temp file when large.
     const limit = this.opts.memoryBufferLimit ?? 8 * 1024 * 1024;
-    if (opts.size !== undefined && opts.size > limit) return this.putViaTempFile(key, source, []);
+    if (opts.size !== undefined && opts.size > limit) return this.putViaTempFile(key, source, [], ct);
     const chunks: Buffer[] = [];
     let total = 0;
     const it = source[Symbol.asyncIterator]();
@@ -474,12 +475,12 @@ export class OssStore implements ObjectStore {
       const b = Buffer.isBuffer(n.value) ? n.value : Buffer.from(n.value as Uint8Array);
       chunks.push(b);
       total += b.length;
-      if (total > limit) return this.putViaTempFile(key, Readable.from(iterRest(it)), chunks);
+      if (total > limit) return this.putViaTempFile(key, Readable.from(iterRest(it)), chunks, ct);
     }
-    return this.putBuffer(key, Buffer.concat(chunks));
+    return this.putBuffer(key, Buffer.concat(chunks), ct);
   }
 
-  private async putViaTempFile(key: string, rest: Readable, head: Buffer[]): Promise<ObjectMeta> {
+  private async putViaTempFile(key: string, rest: Readable, head: Buffer[], ct: string | undefined): Promise<ObjectMeta> {
     const dir = join(tmpdir(), 'qfarm-oss-spool');
     await mkdir(dir, { recursive: true });
     const tmp = join(dir, randomBytes(8).toString('hex'));
@@ -490,26 +491,26 @@ export class OssStore implements ObjectStore {
       rest.pipe(pass);
       rest.on('error', (e) => pass.destroy(e));
       await pipeline(pass, out);
-      return await this.putFile(key, tmp);
+      return await this.putFile(key, tmp, ct);
     } finally {
       await rm(tmp, { force: true });
     }
   }
 
-  private async putBuffer(key: string, body: Buffer): Promise<ObjectMeta> {
+  private async putBuffer(key: string, body: Buffer, ct: string | undefined): Promise<ObjectMeta> {
     const local = new Crc64().update(body).toString();
     return this.run('PutObject', key, async (c) => {
       // A Buffer body carries Content-MD5, which OSS checks too.
-      const r = await c.put(key, body, { timeout: this.uploadTimeout(body.length), mime: 'application/octet-stream' });
+      const r = await c.put(key, body, { timeout: this.uploadTimeout(body.length), ...mimeOption(ct) });
       return this.verifyUpload(key, r.res.headers, local, body.length);
     });
   }
 
-  private async putFile(key: string, path: string): Promise<ObjectMeta> {
+  private async putFile(key: string, path: string, ct: string | undefined): Promise<ObjectMeta> {
     const st = await stat(path);
     if (!st.isFile()) throw new StorageError(`cannot upload ${path} to ${this.urlFor(key)}: not a regular file`);
-    if (st.size >= (this.opts.multipartThreshold ?? 64 * 1024 * 1024)) return this.putMultipart(key, path, st.size, st.mtimeMs);
-    if (st.size <= 4 * 1024 * 1024) return this.putBuffer(key, await readFile(path));
+    if (st.size >= (this.opts.multipartThreshold ?? 64 * 1024 * 1024)) return this.putMultipart(key, path, st.size, st.mtimeMs, ct);
+    if (st.size <= 4 * 1024 * 1024) return this.putBuffer(key, await readFile(path), ct);
     return this.run('PutObject', key, async (c) => {
       const crc = new Crc64();
       const hashing = new Transform({
@@ -519,7 +520,7 @@ export class OssStore implements ObjectStore {
         },
       });
       const body = createReadStream(path).pipe(hashing);
-      const r = await c.putStream(key, body, { contentLength: st.size, timeout: this.uploadTimeout(st.size), mime: 'application/octet-stream' });
+      const r = await c.putStream(key, body, { contentLength: st.size, timeout: this.uploadTimeout(st.size), ...mimeOption(ct) });
       return this.verifyUpload(key, r.res.headers, crc.toString(), st.size);
     });
   }
@@ -551,7 +552,7 @@ export class OssStore implements ObjectStore {
    * mtime) resumes it. The whole-object CRC-64 from CompleteMultipartUpload is checked against
    * one computed locally while the parts go up.
    */
-  private async putMultipart(key: string, path: string, size: number, mtimeMs: number): Promise<ObjectMeta> {
+  private async putMultipart(key: string, path: string, size: number, mtimeMs: number, ct: string | undefined): Promise<ObjectMeta> {
     const cpFile = this.checkpointPath(key, path, size, mtimeMs);
     await mkdir(dirname(cpFile), { recursive: true });
     const localCrc = crcOfFile(path);
@@ -587,7 +588,7 @@ export class OssStore implements ObjectStore {
           partSize: this.opts.partSize ?? 8 * 1024 * 1024,
           parallel: this.opts.parallel ?? 4,
           timeout: this.uploadTimeout(this.opts.partSize ?? 8 * 1024 * 1024),
-          mime: 'application/octet-stream',
+          ...mimeOption(ct),
           ...(current ? { checkpoint: current } : {}),
           progress: async (_p, cp) => {
             if (!cp) return;
@@ -642,6 +643,11 @@ export class OssStore implements ObjectStore {
   private uploadTimeout(bytes: number): number {
     return this.timeout() + Math.ceil(bytes / (1024 * 1024)) * 1000;
   }
+}
+
+/** An explicit Content-Type, else none: ali-oss then derives it from the key's extension (.png → image/png). */
+function mimeOption(contentType: string | undefined): { mime?: string } {
+  return contentType ? { mime: contentType } : {};
 }
 
 /** `oss-cn-hangzhou` or `cn-hangzhou` → `cn-hangzhou`. */

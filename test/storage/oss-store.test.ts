@@ -258,3 +258,11 @@ t.test('clock skew is corrected from the server Date', async (t) => {
   t.equal((await store.head('skew/x')).size, 5);
   t.equal(fx.server.stats.requests.filter((r) => r.op === 'HeadObject' && r.status === 403).length, 1, 'one skewed request, then corrected');
 });
+
+t.test('Content-Type: explicit, or derived from the key extension', async (t) => {
+  const store = fx.store();
+  await store.put('ct/frame_0001.png', Readable.from([randomBytes(100)]));
+  t.equal(fx.server.object(BUCKET, 'ct/frame_0001.png')?.contentType, 'image/png');
+  await store.put('ct/render.log', Readable.from([Buffer.from('x')]), { contentType: 'text/plain; charset=utf-8' });
+  t.equal(fx.server.object(BUCKET, 'ct/render.log')?.contentType, 'text/plain; charset=utf-8');
+});
