@@ -33,6 +33,7 @@ export async function forEachConcurrent<T>(
         sourceDone = true;
         return;
       }
+      if (failed) return; // a sibling failed while we waited for the item
       try {
         await fn(r.value);
       } catch (error) {

@@ -266,3 +266,12 @@ t.test('Content-Type: explicit, or derived from the key extension', async (t) =>
   await store.put('ct/render.log', Readable.from([Buffer.from('x')]), { contentType: 'text/plain; charset=utf-8' });
   t.equal(fx.server.object(BUCKET, 'ct/render.log')?.contentType, 'text/plain; charset=utf-8');
 });
+
+t.test('empty objects round-trip', async (t) => {
+  const store = fx.store();
+  t.equal((await store.put('empty/x', Readable.from([]))).crc64, '0');
+  t.equal((await readAll(await store.get('empty/x'))).length, 0);
+  const dest = join(fx.tmp, 'empty.bin');
+  t.equal((await store.download('empty/x', dest)).size, 0);
+  t.equal((await readFile(dest)).length, 0);
+});
