@@ -1,0 +1,130 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { TSchema, Static } from '@sinclair/typebox';
+import { API_PREFIX } from '../protocol/version.js';
+import { validators } from '../protocol/api.js';
+import { ProtocolValidationError, type Validator } from '../protocol/validate.js';
+import { CliError } from './cli-errors.js';
+import type { MasterLocation } from './master-location.js';
+
+/** The master could not be reached at all. */
+export class MasterUnreachableError extends CliError {
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+  ) {
+    super(`error: unable to contact qfarm master at ${url}: ${reason}. Is it running? Start it with 'qfarm up' or 'qfarm master'`, 1);
+    this.name = 'MasterUnreachableError';
+  }
+}
+
+/** The master answered with an error status; `error` and `hint` come from its ApiError body. */
+export class ApiRequestError extends CliError {
+  constructor(
+    readonly status: number,
+    readonly route: string,
+    readonly error: string,
+    hint?: string,
+  ) {
+    super(error, 1, hint);
+    this.name = 'ApiRequestError';
+  }
+}
+
+/** The master's answer did not match the protocol: a version mismatch or a bug, never ignored. */
+export class InvalidResponseError extends CliError {
+  constructor(
+    readonly route: string,
+    readonly problems: string,
+  ) {
+    super(`error: the qfarm master sent an invalid answer to ${route}: ${problems}`, 1, 'the master and the CLI are probably of different qfarm versions: upgrade the older one');
+    this.name = 'InvalidResponseError';
+  }
+}
+
+export interface RequestOptions {
+  /** Give up after this long (ms); 0 waits forever (long polls). Default 30 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * A small HTTP client over node:http (global fetch costs tens of milliseconds to load, and
+ * qsub is called once per job by workflow engines). Every answer is validated against its
+ * schema from protocol/api.ts. The token is sent, never printed.
+ */
+export class ApiClient {
+  constructor(readonly master: MasterLocation) {}
+
+  get<T extends TSchema>(route: string, validator: Validator<T>, options?: RequestOptions): Promise<Static<T>> {
+    return this.request('GET', route, undefined, validator, options);
+  }
+
+  post<T extends TSchema>(route: string, body: unknown, validator: Validator<T>, options?: RequestOptions): Promise<Static<T>> {
+    return this.request('POST', route, body, validator, options);
+  }
+
+  async request<T extends TSchema>(method: string, route: string, body: unknown, validator: Validator<T>, options: RequestOptions = {}): Promise<Static<T>> {
+    const { status, text } = await this.send(method, route, body, options.timeoutMs ?? 30_000);
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+      if (status < 400) throw new InvalidResponseError(`${method} ${route}`, `not JSON (HTTP ${status}): ${text.slice(0, 200)}`);
+    }
+    if (status >= 400) {
+      if (validators.apiError.check(parsed)) throw new ApiRequestError(status, route, parsed.error, parsed.hint);
+      const fallback = status === 401 ? 'the master refused the API token' : `HTTP ${status} from the master`;
+      const hint = status === 401 ? 'use the api-token of this farm (QFARM_TOKEN or QFARM_HOME/api-token)' : undefined;
+      throw new ApiRequestError(status, route, `error: ${fallback} for ${method} ${route}`, hint);
+    }
+    try {
+      return validator.parse(parsed);
+    } catch (err) {
+      if (err instanceof ProtocolValidationError) throw new InvalidResponseError(`${method} ${route}`, err.problems.join('; '));
+      throw err;
+    }
+  }
+
+  private send(method: string, route: string, body: unknown, timeoutMs: number): Promise<{ status: number; text: string }> {
+    const url = new URL(API_PREFIX + route, this.master.url);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers: http.OutgoingHttpHeaders = { authorization: `Bearer ${this.master.token}`, accept: 'application/json' };
+    if (payload) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = payload.length;
+    }
+    const transport = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = transport.request(url, { method, headers, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (err) => reject(new MasterUnreachableError(this.master.url, `connection lost while reading the answer (${err.message})`)));
+      });
+      if (timeoutMs > 0) {
+        req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'QFARM_TIMEOUT' })));
+      }
+      req.on('error', (err: NodeJS.ErrnoException) => reject(new MasterUnreachableError(this.master.url, describeNetworkError(err, timeoutMs))));
+      req.end(payload);
+    });
+  }
+}
+
+function describeNetworkError(err: NodeJS.ErrnoException, timeoutMs: number): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'QFARM_TIMEOUT':
+      return `no answer within ${timeoutMs / 1000} s`;
+    case 'ENOTFOUND':
+      return 'host name not found';
+    case 'ECONNRESET':
+      return 'connection reset';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'host unreachable';
+    default:
+      return err.code ? `${err.code} (${err.message})` : err.message;
+  }
+}

@@ -1,0 +1,70 @@
+import path from 'node:path';
+import type { JobCommand, JobSubmission, Submitter } from '../protocol/job-spec.js';
+import { CliError } from './cli-errors.js';
+import { resourceRequest, type QsubOptions } from './qsub-options.js';
+
+export interface SubmissionContext {
+  submitter: Submitter;
+  submitHost: string;
+  /** The directory qsub runs in. */
+  processCwd: string;
+  /** qsub's environment. */
+  environment: NodeJS.ProcessEnv;
+}
+
+/**
+ * Variables SGE records from the submitter's environment and exports into every task
+ * (`SGE_O_*`); `qstat -j` prints them as sge_o_home, sge_o_path, ...
+ */
+export function submitterEnvironment(ctx: SubmissionContext): Record<string, string> {
+  const env: Record<string, string> = {
+    SGE_O_HOME: ctx.submitter.home,
+    SGE_O_LOGNAME: ctx.submitter.user,
+    SGE_O_HOST: ctx.submitHost,
+    SGE_O_WORKDIR: ctx.processCwd,
+  };
+  for (const name of ['PATH', 'SHELL', 'MAIL'] as const) {
+    const value = ctx.environment[name];
+    if (value !== undefined) env[`SGE_O_${name}`] = value;
+  }
+  return env;
+}
+
+/** Turns merged options and the command into the request body of `POST /jobs`. */
+export function buildSubmission(options: QsubOptions, command: JobCommand, ctx: SubmissionContext): JobSubmission {
+  // SGE's default working directory is the submitter's home, not the current directory.
+  const cwd = options.cwd ?? ctx.submitter.home;
+  const env: Record<string, string> = {};
+  if (options.exportAll) {
+    for (const [name, value] of Object.entries(ctx.environment)) if (value !== undefined) env[name] = value;
+  }
+  Object.assign(env, submitterEnvironment(ctx), options.env);
+  const defaultName = command.kind === 'binary' ? path.basename(command.argv[0]!) : command.scriptName === 'STDIN' ? 'STDIN' : path.basename(command.scriptName);
+  const name = options.name ?? defaultName;
+  if (name === '' || /[\n\r/:@\\*?]/.test(name)) {
+    throw new CliError(`qsub: job name "${name}" is not valid`, 7, 'a job name may not contain / : @ \\ * ? or newlines');
+  }
+  const submission: JobSubmission = {
+    name,
+    submitter: ctx.submitter,
+    submitHost: ctx.submitHost,
+    command,
+    cwd,
+    submitCwd: ctx.processCwd,
+    joinOutput: options.joinOutput ?? false,
+    env,
+    hold: options.hold ?? false,
+    holdJobs: options.holdJobs,
+    priority: options.priority ?? 0,
+    slots: options.slots ?? 1,
+    resources: resourceRequest(options.resources),
+    pty: options.pty ?? false,
+  };
+  // Relative output paths are relative to the job's working directory, as in SGE.
+  if (options.stdoutPath !== undefined) submission.stdoutPath = path.resolve(cwd, options.stdoutPath);
+  if (options.stderrPath !== undefined) submission.stderrPath = path.resolve(cwd, options.stderrPath);
+  if (options.shell !== undefined) submission.shell = options.shell;
+  if (options.array !== undefined) submission.array = options.array;
+  if (options.queue !== undefined) submission.queue = options.queue;
+  return submission;
+}

@@ -1,0 +1,31 @@
+import { validators } from '../protocol/api.js';
+import { ExitCode } from './cli-errors.js';
+import { connect } from './connect.js';
+import { formatQhost } from './format/qhost-table.js';
+import { out } from './run-command.js';
+import { parseVerbArgs } from './simple-args.js';
+
+export function qhostUsage(): string {
+  return [
+    'qfarm (SGE-compatible qhost)',
+    'usage: qhost [options]',
+    '  [-h hostlist]              display only selected hosts',
+    '  [-help]                    print this help',
+    '',
+  ].join('\n');
+}
+
+export async function qhostMain(argv: string[], environment: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const parsed = parseVerbArgs(argv, {
+    verb: 'qhost',
+    usage: qhostUsage,
+    withArg: ['-h'],
+    unsupported: ['-F', '-j', '-l', '-ncb', '-q', '-u', '-xml'],
+    badOptionExit: ExitCode.Failure,
+  });
+  const wanted = (parsed.options.get('-h') ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
+  const answer = await connect(environment).get('/hosts', validators.hostsResponse);
+  const hosts = wanted.length === 0 ? answer.hosts : answer.hosts.filter((h) => wanted.includes(h.hostname));
+  out(formatQhost(hosts));
+  return ExitCode.Ok;
+}

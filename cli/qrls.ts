@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { holdMain } from './hold-main.js';
+import { runCommand } from './run-command.js';
+
+runCommand('qrls', (argv) => holdMain('qrls', argv));

@@ -1,0 +1,105 @@
+import { validators, type JobDetail, type QstatRow, type QstatState } from '../protocol/api.js';
+import { ApiRequestError, type ApiClient } from './api-client.js';
+import { BadOptionValueError, ExitCode } from './cli-errors.js';
+import { connect } from './connect.js';
+import { formatMissingJobs, formatJobDetail } from './format/qstat-job.js';
+import { formatQstatFull } from './format/qstat-full.js';
+import { formatQstat } from './format/qstat-table.js';
+import { err, out } from './run-command.js';
+import { parseVerbArgs } from './simple-args.js';
+
+export function qstatUsage(): string {
+  return [
+    'qfarm (SGE-compatible qstat)',
+    'usage: qstat [options]',
+    '        [-f]                              full output',
+    '        [-help]                           print this help',
+    '        [-j job_identifier_list ]         show scheduler job information',
+    '        [-s {p|r|s|z|h}]                  show pending, running, suspended, zombie (finished) or held jobs',
+    '        [-u user_list]                    view only jobs of this user(s); "*" for all (the default)',
+    '',
+  ].join('\n');
+}
+
+/** Which rows each letter of `-s` selects. */
+const stateLetters: Record<string, readonly QstatState[]> = {
+  p: ['qw', 'hqw', 'Eqw'],
+  r: ['r', 't', 'Rr', 'dr', 'dt'],
+  s: [],
+  h: ['hqw'],
+  z: ['z'],
+  a: ['qw', 'hqw', 'Eqw', 'r', 't', 'Rr', 'dr', 'dt'],
+};
+
+export function statesFor(letters: string): Set<QstatState> {
+  const states = new Set<QstatState>();
+  for (const letter of letters) {
+    const selected = stateLetters[letter];
+    if (!selected) throw new BadOptionValueError('qstat', '-s', letters, `qstat: invalid option argument "-s ${letters}"`, 'use -s with any of p (pending), r (running), h (held), z (finished), s (suspended)');
+    for (const s of selected) states.add(s);
+  }
+  return states;
+}
+
+async function jobDetails(client: ApiClient, ids: string[]): Promise<{ jobs: JobDetail[]; missing: string[] }> {
+  const jobs: JobDetail[] = [];
+  const missing: string[] = [];
+  for (const id of ids) {
+    try {
+      const answer = await client.get(`/jobs/${encodeURIComponent(id)}`, validators.jobDetailResponse);
+      jobs.push(...answer.jobs);
+      missing.push(...answer.missing);
+    } catch (error) {
+      if (error instanceof ApiRequestError && error.status === 404) missing.push(id);
+      else throw error;
+    }
+  }
+  return { jobs, missing };
+}
+
+export async function qstatMain(argv: string[], environment: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const parsed = parseVerbArgs(argv, {
+    verb: 'qstat',
+    usage: qstatUsage,
+    flags: ['-f'],
+    withArg: ['-u', '-s', '-j'],
+    optionalArg: [],
+    unsupported: ['-xml', '-r', '-ext', '-g', '-t', '-q', '-F', '-explain', '-l', '-ne', '-pe', '-pri', '-urg', '-U', '-qs', '-sc'],
+    badOptionExit: ExitCode.Failure,
+  });
+  if (parsed.positional.length > 0) {
+    throw new BadOptionValueError('qstat', parsed.positional[0]!, parsed.positional[0]!, `qstat: invalid option argument "${parsed.positional[0]}"`, "to show one job write 'qstat -j ID'");
+  }
+  const client = connect(environment);
+
+  const jobIds = parsed.options.get('-j');
+  if (jobIds) {
+    const ids = jobIds.flatMap((v) => v.split(',')).filter((v) => v !== '');
+    const { jobs, missing } = await jobDetails(client, ids);
+    out(jobs.map(formatJobDetail).join(''));
+    if (missing.length > 0) {
+      err(formatMissingJobs(missing));
+      return ExitCode.Failure;
+    }
+    return ExitCode.Ok;
+  }
+
+  const users = (parsed.options.get('-u') ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
+  const allUsers = users.length === 0 || users.includes('*');
+  const letters = (parsed.options.get('-s') ?? []).join('');
+  const wanted = letters === '' ? statesFor('a') : statesFor(letters);
+  const query = new URLSearchParams();
+  if (!allUsers) query.set('user', users.join(','));
+  if (wanted.has('z')) query.set('finished', '1');
+  const qs = query.toString();
+  const answer = await client.get(`/jobs${qs ? `?${qs}` : ''}`, validators.qstatResponse);
+  const rows: QstatRow[] = answer.rows.filter((row) => wanted.has(row.state) && (allUsers || users.includes(row.owner)));
+
+  if (parsed.options.has('-f')) {
+    const hosts = await client.get('/hosts', validators.hostsResponse);
+    out(formatQstatFull(hosts.hosts, rows));
+  } else {
+    out(formatQstat(rows));
+  }
+  return ExitCode.Ok;
+}

@@ -1,0 +1,109 @@
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { validators } from '../protocol/api.js';
+import type { JobCommand } from '../protocol/job-spec.js';
+import { ApiRequestError } from './api-client.js';
+import { buildSubmission } from './build-submission.js';
+import { BadOptionError, CliError, ExitCode } from './cli-errors.js';
+import { connect } from './connect.js';
+import { emptyQsubOptions, mergeQsubOptions, parseQsubWords, type OptionSource, type QsubOptions } from './qsub-options.js';
+import { err, out } from './run-command.js';
+import { scriptDirectiveWords, splitShellWords } from './shell-words.js';
+import { currentSubmitter } from './submitter.js';
+import { syncReport } from './sync-wait.js';
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** SGE's default request files, lowest precedence first: ~/.sge_request, then ./.sge_request. */
+function defaultRequestLayers(source: OptionSource, home: string): QsubOptions[] {
+  const layers: QsubOptions[] = [];
+  for (const file of [path.join(home, '.sge_request'), path.join(source.processCwd, '.sge_request')]) {
+    if (!existsSync(file)) continue;
+    const words = readFileSync(file, 'utf8')
+      .split('\n')
+      .flatMap((line) => splitShellWords(line));
+    layers.push(parseQsubWords(words, { ...source, label: file, allowCommand: false }).options);
+  }
+  return layers;
+}
+
+export async function qsubMain(argv: string[], environment: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const processCwd = process.cwd();
+  const submitter = currentSubmitter();
+  const source: OptionSource = {
+    label: 'the command line',
+    allowCommand: true,
+    environment,
+    processCwd,
+    readFile: (file) => readFileSync(file, 'utf8'),
+  };
+  const commandLine = parseQsubWords(argv, source);
+  const cmdOptions = commandLine.options;
+  const defaults = defaultRequestLayers(source, submitter.home);
+  // -b and -C decide how the script is read, so they count before the script's own lines.
+  const binary = cmdOptions.binary ?? mergeQsubOptions(defaults).binary ?? false;
+  // After `--` every word is an argument of a script read from stdin.
+  const first = commandLine.dashDash ? undefined : commandLine.positional[0];
+  const rest = commandLine.dashDash ? commandLine.positional : commandLine.positional.slice(1);
+
+  let command: JobCommand;
+  let scriptOptions: QsubOptions = emptyQsubOptions();
+  if (binary) {
+    if (first === undefined) throw new BadOptionError('qsub', '-b', 'qsub: command required for a binary job', 'write qsub -b y COMMAND [ARGS...]');
+    command = { kind: 'binary', argv: [first, ...rest] };
+  } else {
+    let script: string;
+    let scriptName: string;
+    if (first === undefined) {
+      script = await readStdin();
+      scriptName = 'STDIN';
+    } else {
+      try {
+        script = readFileSync(path.resolve(processCwd, first), 'utf8');
+      } catch (error) {
+        const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (error as NodeJS.ErrnoException).code === 'EACCES' ? 'Permission denied' : (error as Error).message;
+        throw new CliError(
+          `Unable to read script file because of error: error opening ${first}: ${reason}`,
+          ExitCode.ScriptUnreadable,
+          `check the path, or submit a command directly with 'qsub -b y ${first}'`,
+        );
+      }
+      scriptName = first;
+    }
+    command = { kind: 'script', script, scriptName, args: rest };
+    const prefix = cmdOptions.directivePrefix ?? '#$';
+    scriptOptions = parseQsubWords(scriptDirectiveWords(script, prefix), { ...source, label: `the #$ lines of ${scriptName}`, allowCommand: false }).options;
+  }
+
+  // SGE's precedence: default request files < the script's #$ lines < the command line.
+  const options = mergeQsubOptions([...defaults, scriptOptions, cmdOptions]);
+  const submission = buildSubmission(options, command, { submitter, submitHost: os.hostname(), processCwd, environment });
+  validators.jobSubmission.parse(submission);
+
+  const client = connect(environment);
+  let submitted;
+  try {
+    submitted = await client.post('/jobs', submission, validators.submitResponse);
+  } catch (error) {
+    if (error instanceof ApiRequestError) throw new CliError(`Unable to run job: ${error.error.replace(/^error:\s*/, '')}\nExiting.`, ExitCode.Failure, error.hint);
+    throw error;
+  }
+  const array = submitted.array;
+  const id = array ? `${submitted.jobId}.${array.first}-${array.last}:${array.step}` : String(submitted.jobId);
+  if (options.terse) out(id);
+  else out(`Your ${array ? 'job-array' : 'job'} ${id} ("${submitted.name}") has been submitted`);
+  if (!options.sync) return ExitCode.Ok;
+
+  for (;;) {
+    const wait = await client.get(`/jobs/${submitted.jobId}/wait`, validators.jobWaitResponse, { timeoutMs: 0 });
+    if (!wait.finished) continue;
+    const report = syncReport(wait, array !== undefined);
+    for (const line of report.lines) err(line);
+    return report.exitCode;
+  }
+}
