@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { CloseCode } from '../../protocol/version.js';
-import { assignment, FakeMaster, startAgent } from './fake-master.js';
+import { assignment, FakeMaster, startAgent } from '../helpers/fake-master.js';
 
 const workdir = await fs.mkdtemp(path.join(os.tmpdir(), 'qfarm-agent-conn-'));
 t.teardown(() => fs.rm(workdir, { recursive: true, force: true }));

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { assignment, FakeMaster, startAgent } from './fake-master.js';
+import { assignment, FakeMaster, startAgent } from '../helpers/fake-master.js';
 
 const master = await FakeMaster.start();
 const agent = await startAgent(master);

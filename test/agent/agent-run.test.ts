@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { PROTOCOL_VERSION } from '../../protocol/version.js';
-import { assignment, FakeMaster, startAgent } from './fake-master.js';
+import { assignment, FakeMaster, startAgent } from '../helpers/fake-master.js';
 
 // One agent for the whole file: each test assigns tasks and checks frames and files.
 const master = await FakeMaster.start();

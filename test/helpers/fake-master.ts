@@ -6,7 +6,7 @@ import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { agentMessage, type AgentMessage, type TaskAssignment } from '../../protocol/agent-messages.js';
 import { CloseCode, PROTOCOL_VERSION } from '../../protocol/version.js';
-import { spawnTs } from '../helpers/spawn-ts.js';
+import { spawnTs } from './spawn-ts.js';
 
 /**
  * A fake master for agent tests: a real WebSocket server that checks the token like the master
