@@ -3,13 +3,14 @@
  * same local fake OSS (a separate process, so client and server do not share an event loop).
  *
  *   node dist/bench/staging.js [--small 1000] [--small-kb 16] [--large-mb 1024]
- *                              [--latency-ms 0,5] [--concurrency 24] [--v4]
+ *                              [--latency-ms 0,5] [--repeat 3] [--concurrency 24] [--v4]
  *
  * Small files: list + GET each (baseline: one at a time) vs stageTree (parallel, cold cache),
  * then stageTree again (warm cache, what the next task on the node sees). --latency-ms adds a
  * per-request delay at the fake to mimic a real network round trip (loopback has ~none); each
  * value is measured. Large file: ali-oss get to a file vs stageObject (streamed, CRC-64 checked,
- * hard-linked into place).
+ * hard-linked into place). Small-file rows are the median of --repeat rounds (the machine may be
+ * shared); the large file is measured once.
  *
  * Internally `--serve-fake DIR` runs the fake-OSS child.
  */
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     'small-kb': { type: 'string', default: '16' },
     'large-mb': { type: 'string', default: '1024' },
     'latency-ms': { type: 'string', default: '0,5' },
+    repeat: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '24' },
     v4: { type: 'boolean', default: false },
   },
@@ -47,6 +49,12 @@ const { values } = parseArgs({
 const smallCount = Number(values.small);
 const smallBytes = Number(values['small-kb']) * 1024;
 const largeBytes = Math.round(Number(values['large-mb']) * 1024 * 1024);
+const repeat = Math.max(1, Number(values.repeat));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
 
 async function writeLargeFile(path: string, size: number): Promise<void> {
   // Random 1 MiB blocks, each stamped with its index, so a misplaced block changes the content.
@@ -104,39 +112,47 @@ async function main(): Promise<void> {
       await fetch(`${admin}/faults`, { method: 'DELETE' });
       if (latency > 0) await fetch(`${admin}/faults`, { method: 'POST', body: JSON.stringify({ kind: 'slow', delayMs: latency, times: 1e12 }) });
 
-      // Baseline: list, then one GET at a time.
-      const base = join(work, `baseline-small-${latency}`);
-      let t0 = Date.now();
-      let token: string | null = null;
-      let n = 0;
-      do {
-        const q: Record<string, string> = { prefix: 'scene/textures/', 'max-keys': '1000' };
-        if (token) q['continuation-token'] = token;
-        const page = await client.listV2(q);
-        for (const o of page.objects) {
-          const dest = join(base, o.name.slice('scene/textures/'.length));
-          await mkdir(dirname(dest), { recursive: true });
-          await client.get(o.name, dest);
-          n++;
-        }
-        token = page.nextContinuationToken;
-      } while (token);
-      const baseMs = Date.now() - t0;
+      const baseTimes: number[] = [];
+      const coldTimes: number[] = [];
+      const warmTimes: number[] = [];
+      for (let round = 0; round < repeat; round++) {
+        // Baseline: list, then one GET at a time.
+        const base = join(work, `baseline-small-${latency}-${round}`);
+        let t0 = Date.now();
+        let token: string | null = null;
+        let n = 0;
+        do {
+          const q: Record<string, string> = { prefix: 'scene/textures/', 'max-keys': '1000' };
+          if (token) q['continuation-token'] = token;
+          const page = await client.listV2(q);
+          for (const o of page.objects) {
+            const dest = join(base, o.name.slice('scene/textures/'.length));
+            await mkdir(dirname(dest), { recursive: true });
+            await client.get(o.name, dest);
+            n++;
+          }
+          token = page.nextContinuationToken;
+        } while (token);
+        baseTimes.push(Date.now() - t0);
 
-      const cache = await StageCache.open({ dir: join(work, `cache-${latency}`), maxBytes: 64 * 1024 ** 3, resolver, concurrency });
-      t0 = Date.now();
-      const cold = await cache.stageTree(`oss://${BUCKET}/scene/textures/`, join(work, `staged-small-${latency}`));
-      const coldMs = Date.now() - t0;
-      t0 = Date.now();
-      const warm = await cache.stageTree(`oss://${BUCKET}/scene/textures/`, join(work, `staged-small-warm-${latency}`));
-      const warmMs = Date.now() - t0;
-      await cache.close();
-      if (n !== smallCount || cold.files !== smallCount || warm.hits !== smallCount) throw new Error(`file counts differ: ${n}, ${cold.files}, ${warm.hits}`);
-      const mb = (smallCount * smallBytes) / 1048576;
-      rows.push([`${smallCount} small files, +${latency} ms/request`, 'sequential ali-oss get', fmt(baseMs), `${(smallCount / (baseMs / 1000)).toFixed(0)} files/s`, '1.00×']);
+        // A fresh cache each round: cold means nothing cached yet.
+        const cache = await StageCache.open({ dir: join(work, `cache-${latency}-${round}`), maxBytes: 64 * 1024 ** 3, resolver, concurrency });
+        t0 = Date.now();
+        const cold = await cache.stageTree(`oss://${BUCKET}/scene/textures/`, join(work, `staged-small-${latency}-${round}`));
+        coldTimes.push(Date.now() - t0);
+        t0 = Date.now();
+        const warm = await cache.stageTree(`oss://${BUCKET}/scene/textures/`, join(work, `staged-small-warm-${latency}-${round}`));
+        warmTimes.push(Date.now() - t0);
+        await cache.close();
+        if (n !== smallCount || cold.files !== smallCount || warm.hits !== smallCount) throw new Error(`file counts differ: ${n}, ${cold.files}, ${warm.hits}`);
+        await rm(join(work, `cache-${latency}-${round}`), { recursive: true, force: true });
+      }
+      const baseMs = median(baseTimes);
+      const coldMs = median(coldTimes);
+      const warmMs = median(warmTimes);
+      rows.push([`${smallCount} small files, +${latency} ms/request (median of ${repeat})`, 'sequential ali-oss get', fmt(baseMs), `${(smallCount / (baseMs / 1000)).toFixed(0)} files/s`, '1.00×']);
       rows.push(['', `stageTree cold (${concurrency} parallel)`, fmt(coldMs), `${(smallCount / (coldMs / 1000)).toFixed(0)} files/s`, `${(baseMs / coldMs).toFixed(2)}×`]);
       rows.push(['', 'stageTree warm (cache hits)', fmt(warmMs), `${(smallCount / (warmMs / 1000)).toFixed(0)} files/s`, `${(baseMs / warmMs).toFixed(2)}×`]);
-      void mb;
     }
     await fetch(`${admin}/faults`, { method: 'DELETE' });
 
