@@ -121,9 +121,19 @@ export class OssStore implements ObjectStore {
   /** Resolved endpoint URL (for messages and clock checks). */
   endpointUrl(): string {
     if (this.opts.endpoint) return this.opts.endpoint.replace(/\/+$/, '');
-    const region = regionId(this.opts.region ?? 'cn-hangzhou');
+    const region = this.region();
     const proto = this.opts.secure === false ? 'http' : 'https';
     return `${proto}://oss-${region}${this.opts.internal ? '-internal' : ''}.aliyuncs.com`;
+  }
+
+  /**
+   * Region id for endpoints and V4 signing: the configured one, else read from an
+   * `oss-<region>[-internal].aliyuncs.com` endpoint, else cn-hangzhou (what ali-oss assumes).
+   */
+  region(): string {
+    if (this.opts.region) return regionId(this.opts.region);
+    const m = this.opts.endpoint ? /^(?:https?:\/\/)?oss-([a-z0-9-]+?)(?:-internal)?\.aliyuncs\.com/.exec(this.opts.endpoint) : null;
+    return m ? m[1]! : 'cn-hangzhou';
   }
 
   // ---- client and credentials ----------------------------------------------------------------
@@ -131,7 +141,7 @@ export class OssStore implements ObjectStore {
   private async client(): Promise<OSS> {
     this.clientPromise ??= (async () => {
       const creds = await this.opts.credentials.get();
-      const region = `oss-${regionId(this.opts.region ?? 'cn-hangzhou')}`;
+      const region = `oss-${this.region()}`;
       const options: OSS.Options = {
         accessKeyId: creds.accessKeyId,
         accessKeySecret: creds.accessKeySecret,
