@@ -145,8 +145,10 @@ export function seededShuffle<T>(items: readonly T[], seed: number): T[] {
 }
 
 export function planRender(options: PlanOptions): RenderPlan {
-  const start = integer('-s', 'start frame', options.start, -1_048_574, 1_048_574);
-  const end = integer('-e', 'end frame', options.end, -1_048_574, 1_048_574);
+  // Frames are >= 0: Blender reads `-s -2` as "2 before the scene's start" (measured: Blender
+  // 3.4 rendered -1..5 for `-s -2 -e -1` of a 1..6 scene), so a negative frame cannot be passed.
+  const start = integer('-s', 'start frame', options.start, 0, 1_048_574);
+  const end = integer('-e', 'end frame', options.end, 0, 1_048_574);
   const step = integer('-j', 'frame step', options.step ?? 1, 1);
   if (end < start) {
     throw new RenderPlanError('-e', `end frame ${end} is before start frame ${start}`, 'give -s START -e END with END >= START');

@@ -83,4 +83,5 @@ t.test('bad ranges and options are precise errors', async (t) => {
   t.throws(() => planRender({ start: 1, end: 2, tilesY: 65 }), { option: '-Y' });
   t.throws(() => planRender({ start: 1, end: 200_000 }), { message: /more than the 100000/ });
   t.same(planRender({ start: 0, end: 0 }).tasks.map((x) => x.frames), [[0]], 'frame 0 is a frame');
+  t.throws(() => planRender({ start: -2, end: 3 }), { option: '-s', message: /-s \(start frame\) must be an integer from 0 to 1048574, not -2/ });
 });
