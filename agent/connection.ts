@@ -210,7 +210,7 @@ export class MasterConnection {
         }
         this.ready = true;
         this.failures = 0;
-        log.info({ url: this.opts.url, masterHost: msg.hostname, cancel: msg.cancel.length }, 'connected to master');
+        log.info({ url: this.opts.url, knownAs: msg.hostname, cancel: msg.cancel.length }, 'connected to master');
         this.handlers.welcomed(msg);
         this.startHeartbeats(ws, msg.heartbeatMs);
         return;
