@@ -68,6 +68,7 @@ export function registerRenderCommands(program: Command): Command {
     .option('--output <url>', 'output location: file:///dir (oss:// with the data layer)')
     .option('--expect <pattern>', "file each frame writes in $OUTDIR, e.g. 'frame_#####.png' (checked after each task)")
     .option('--cpu <n>', 'value of $CPU (default: the task\'s slots, NSLOTS; 0 = all cores for Blender)', integer('--cpu', 0))
+    .option('--project <name|file>', 'render project: scene location, output, software and parameter defaults ($QFARM_HOME/render/projects/NAME.json)')
     .option('-N, --name <name>', 'job name (default: the scene file name)')
     .option('--slots <n>', 'slots each task occupies (like qsub -pe smp N)', integer('--slots', 1))
     .option('-q, --queue <group>', 'group (queue) to run in')

@@ -9,6 +9,7 @@ import { adHocSoftware, findSoftware, type SoftwareConfig } from '../../render/s
 import { defaultStitchCommand } from '../../render/stitch-entry.js';
 import { shellJoin } from '../../render/shell-quote.js';
 import { RenderError } from '../../render/errors.js';
+import { checkProjectInputs, loadProject, localDirectory, projectScenePath } from '../../render/project.js';
 import { ApiClient } from '../api-client.js';
 import { submitterEnvironment } from '../build-submission.js';
 import { locateMaster, qfarmHome } from '../master-location.js';
@@ -39,6 +40,8 @@ export interface RenderSubmitOptions {
   slots?: number;
   queue?: string;
   priority?: number;
+  /** `--project NAME|FILE`: defaults for scene location, output, software and parameters. */
+  project?: string;
 }
 
 /** What the command needs from its surroundings (tests pass their own). */
@@ -80,16 +83,19 @@ function defaultJobName(scene: string | null, software: SoftwareConfig): string 
 }
 
 /** Builds the render job (and tells how it would be stitched) from the command's options. */
-export function renderJobFromOptions(options: RenderSubmitOptions, ctx: Pick<RenderSubmitContext, 'cwd' | 'environment'>): RenderJob {
+export function renderJobFromOptions(options: RenderSubmitOptions, ctx: Pick<RenderSubmitContext, 'cwd' | 'environment'>, warn: (line: string) => void = () => {}): RenderJob {
+  const renderHome = path.join(qfarmHome(ctx.environment), 'render');
+  const project = options.project === undefined ? null : loadProject(options.project, path.join(renderHome, 'projects'), ctx.cwd);
+  if (project !== null) for (const line of checkProjectInputs(project)) warn(`qfarm render: warning: ${line}`);
   if (options.template !== undefined && options.software !== undefined) {
     throw new RenderError('-T TEMPLATE and --software NAME cannot be combined', 'use a software configuration, or a template of your own');
   }
   const configured =
     options.template !== undefined
       ? adHocSoftware(options.template, options.expect ?? null)
-      : findSoftware(options.software ?? 'blender', path.join(qfarmHome(ctx.environment), 'render', 'software'));
+      : findSoftware(options.software ?? project?.software ?? 'blender', path.join(renderHome, 'software'));
   const software: SoftwareConfig = options.expect !== undefined && options.template === undefined ? { ...configured, output: options.expect } : configured;
-  const scene = options.scene === undefined ? null : path.resolve(ctx.cwd, options.scene);
+  const scene = options.scene === undefined ? null : projectScenePath(project, options.scene, ctx.cwd);
   const debug = options.debugFrame !== undefined;
   let start = options.start;
   let end = options.end;
@@ -102,13 +108,14 @@ export function renderJobFromOptions(options: RenderSubmitOptions, ctx: Pick<Ren
   if (start === undefined) throw new RenderError('no frame range: give -s START [-e END] (or --debug-frame N to test one frame)');
   const baseName = options.name ?? defaultJobName(scene, software);
   const name = debug ? `${baseName}.debug` : baseName;
-  const output = parseOutputLocation(options.output ?? options.outdir ?? `${name}-frames`, ctx.cwd);
+  const projectOutput = project?.output === undefined ? undefined : path.join(localDirectory(project.output, `project ${project.name} output`), name);
+  const output = parseOutputLocation(options.output ?? options.outdir ?? projectOutput ?? `${name}-frames`, ctx.cwd);
   const random = options.random === true ? DEFAULT_RANDOM_SEED : options.random;
   return buildRenderJob({
     name,
     software,
     scene,
-    parameters: parseParameters(options.param ?? []),
+    parameters: { ...(project?.parameters ?? {}), ...parseParameters(options.param ?? []) },
     plan: {
       start,
       end: end ?? start,
@@ -193,7 +200,7 @@ function submittedLine(res: SubmitResponse): string {
  * submits the render array job, then for tiles the stitch array job that holds on it.
  */
 export async function renderSubmit(options: RenderSubmitOptions, ctx: RenderSubmitContext, client?: ApiClient): Promise<RenderSubmitResult> {
-  const job = renderJobFromOptions(options, ctx);
+  const job = renderJobFromOptions(options, ctx, ctx.err);
   if (job.request.scene !== null && !existsSync(job.request.scene)) {
     ctx.err(`qfarm render: warning: scene ${job.request.scene} does not exist on this machine; the workers must see it at that path`);
   }

@@ -113,3 +113,32 @@ t.test('commander wiring: qfarm render submit -d parses every option', async (t)
   registerRenderCommands(bad);
   await t.rejects(bad.parseAsync(['render', 'submit', '-d', '-S', '0'], { from: 'user' }), { code: 'commander.invalidArgument' });
 });
+
+t.test('a project gives scene location, output, software and parameter defaults; options win', async (t) => {
+  const dir = tempDir(t, 'qfarm-cli-');
+  const home = path.join(dir, 'home');
+  await run('mkdir', ['-p', path.join(home, 'render', 'projects'), path.join(dir, 'textures')]);
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(
+    path.join(home, 'render', 'projects', 'shot010.json'),
+    JSON.stringify({
+      name: 'shot010',
+      sceneLocation: `file://${dir}/scenes/`,
+      inputs: [{ from: path.join(dir, 'textures'), to: 'textures' }, { from: '/no/such/dir', to: 'x' }],
+      output: `file://${dir}/renders/`,
+      parameters: { SAMPLES: '16', ENGINE: 'BLENDER_WORKBENCH' },
+    }),
+  );
+  const warnings: string[] = [];
+  const env = { QFARM_HOME: home };
+  const job = renderJobFromOptions({ project: 'shot010', scene: 'a.blend', start: 1, param: ['ENGINE=CYCLES'] }, { cwd: dir, environment: env }, (l) => warnings.push(l));
+  t.equal(job.request.scene, path.join(dir, 'scenes', 'a.blend'), 'relative scene found in the project scene location');
+  t.equal(job.request.output.dir, path.join(dir, 'renders', 'a'), 'frames in <project output>/<job name>');
+  t.match(job.tasks[0]!.command, /-E 'CYCLES'/, '-P wins over the project');
+  t.match(job.tasks[0]!.command, /s\.cycles\.samples = 16/, 'project parameters apply');
+  t.same(warnings.length, 1);
+  t.match(warnings[0], /input \/no\/such\/dir \(for x\) does not exist/);
+  t.throws(() => renderJobFromOptions({ project: 'nope', scene: 'a.blend', start: 1 }, { cwd: dir, environment: env }), { message: /render project nope: .*nope\.json does not exist/ });
+  writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ name: 'bad', output: 'oss://bucket/renders/' }));
+  t.throws(() => renderJobFromOptions({ project: './bad.json', scene: '/a.blend', start: 1 }, { cwd: dir, environment: env }), { message: /oss:\/\/ locations need the data layer/ });
+});
