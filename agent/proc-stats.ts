@@ -1,15 +1,15 @@
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import type { TaskUsage } from '../protocol/agent-messages.js';
 import { CLOCK_TICKS_PER_SECOND, readProcessTable, type ProcStat } from './proc-table.js';
 import type { ProcessTree } from './process-tree.js';
 
 /** Memory and I/O of one process, from /proc/PID/status (kB figures, so page size does not matter) and io. */
-async function readMemIo(pid: number): Promise<{ rss: number; vmem: number; io: number | undefined }> {
+function readMemIo(pid: number): { rss: number; vmem: number; io: number | undefined } {
   let rss = 0;
   let vmem = 0;
   let io: number | undefined;
   try {
-    const status = await fs.readFile(`/proc/${pid}/status`, 'utf8');
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const rssMatch = /^VmRSS:\s+(\d+)/m.exec(status);
     const vmMatch = /^VmSize:\s+(\d+)/m.exec(status);
     rss = rssMatch ? Number(rssMatch[1]) * 1024 : 0;
@@ -18,7 +18,7 @@ async function readMemIo(pid: number): Promise<{ rss: number; vmem: number; io: 
     // exited meanwhile
   }
   try {
-    const text = await fs.readFile(`/proc/${pid}/io`, 'utf8');
+    const text = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
     const r = /^rchar:\s+(\d+)/m.exec(text);
     const w = /^wchar:\s+(\d+)/m.exec(text);
     io = (r ? Number(r[1]) : 0) + (w ? Number(w[1]) : 0);
@@ -58,13 +58,13 @@ export class TreeSampler {
     return { ...this.usage };
   }
 
-  async sample(table?: Map<number, ProcStat>): Promise<TaskUsage> {
-    const members = this.tree.members(table ?? (await readProcessTable()));
+  sample(table?: Map<number, ProcStat>): TaskUsage {
+    const members = this.tree.members(table ?? readProcessTable());
     let liveUtime = 0;
     let liveStime = 0;
     let rss = 0;
     let vmem = 0;
-    const memIo = await Promise.all(members.map((m) => readMemIo(m.pid)));
+    const memIo = members.map((m) => readMemIo(m.pid));
     members.forEach((m, i) => {
       liveUtime += m.utime + m.cutime;
       liveStime += m.stime + m.cstime;

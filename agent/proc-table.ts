@@ -1,4 +1,4 @@
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 
 /** The fields of /proc/PID/stat the agent uses (see proc(5)); times are in clock ticks. */
 export interface ProcStat {
@@ -45,26 +45,31 @@ export function parseProcStat(text: string): ProcStat | undefined {
   return Number.isFinite(stat.pid) && Number.isFinite(stat.ppid) ? stat : undefined;
 }
 
-export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
+// /proc reads are synchronous on purpose: procfs files are generated in memory, a sync read costs
+// microseconds, while fs/promises goes through the thread pool (open/fstat/read/close) and made a
+// walk of ~100 processes take ~40 ms.
+export function readProcStat(pid: number): ProcStat | undefined {
   try {
-    return parseProcStat(await fs.readFile(`/proc/${pid}/stat`, 'utf8'));
+    return parseProcStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined; // exited meanwhile
   }
 }
 
 /** Every process on the machine, by pid. Processes that exit while we read are skipped. */
-export async function readProcessTable(): Promise<Map<number, ProcStat>> {
+export function readProcessTable(): Map<number, ProcStat> {
   const table = new Map<number, ProcStat>();
   let entries: string[];
   try {
-    entries = await fs.readdir('/proc');
+    entries = fs.readdirSync('/proc');
   } catch {
     return table; // no procfs (not Linux): nothing to walk
   }
-  const pids = entries.filter((e) => /^\d+$/.test(e)).map(Number);
-  const stats = await Promise.all(pids.map((pid) => readProcStat(pid)));
-  for (const stat of stats) if (stat) table.set(stat.pid, stat);
+  for (const entry of entries) {
+    if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
+    const stat = readProcStat(Number(entry));
+    if (stat) table.set(stat.pid, stat);
+  }
   return table;
 }
 

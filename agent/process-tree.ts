@@ -1,4 +1,4 @@
-import { readProcessTable, treeOf, procKey, type ProcStat } from './proc-table.js';
+import { readProcessTable, readProcStat, treeOf, procKey, type ProcStat } from './proc-table.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -37,8 +37,27 @@ export class ProcessTree {
   }
 
   /** Refreshes the remembered set from a fresh /proc walk. */
-  async refresh(): Promise<ProcStat[]> {
-    return this.members(await readProcessTable());
+  refresh(): ProcStat[] {
+    return this.members(readProcessTable());
+  }
+
+  /**
+   * After the task's first process ended: kills whatever it left behind. The common case — an
+   * empty process group and no remembered process alive — is answered without walking all of
+   * /proc (that walk costs milliseconds per task, which matters for thousands of short tasks).
+   */
+  async killLeftovers(): Promise<void> {
+    let groupAlive = true;
+    try {
+      process.kill(-this.rootPid, 0);
+    } catch (err) {
+      groupAlive = (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    const rememberedAlive = [...this.known].some(([key, pid]) => {
+      const stat = readProcStat(pid);
+      return stat !== undefined && procKey(stat) === key && stat.state !== 'Z' && stat.state !== 'X';
+    });
+    if (groupAlive || rememberedAlive) await this.kill(0);
   }
 
   /**
@@ -47,24 +66,24 @@ export class ProcessTree {
    * then SIGKILL all. Resolves when no member is left (or after a bounded number of rounds).
    */
   async kill(graceMs: number): Promise<void> {
-    let members = await this.refresh();
+    let members = this.refresh();
     if (graceMs > 0 && members.length > 0) {
       signalGroup(this.rootPid, 'SIGTERM');
       for (const m of members) signalPid(m.pid, 'SIGTERM');
       const deadline = Date.now() + graceMs;
       while (Date.now() < deadline) {
         await sleep(Math.min(100, graceMs));
-        members = await this.refresh();
+        members = this.refresh();
         if (members.length === 0) return;
       }
     }
     for (let round = 0; round < 20; round++) {
-      members = await this.refresh();
+      members = this.refresh();
       if (members.length === 0) return;
       // Freeze first: a SIGKILLed parent's children would otherwise keep forking as orphans.
       signalGroup(this.rootPid, 'SIGSTOP');
       for (const m of members) signalPid(m.pid, 'SIGSTOP');
-      const again = await this.refresh();
+      const again = this.refresh();
       signalGroup(this.rootPid, 'SIGKILL');
       for (const m of again) signalPid(m.pid, 'SIGKILL');
       for (const m of members) signalPid(m.pid, 'SIGKILL');

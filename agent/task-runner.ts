@@ -264,7 +264,7 @@ export class TaskRun {
     if (wallTimer) clearTimeout(wallTimer);
     // SGE ends a job when its first process ends: whatever it left behind is killed too.
     await this.killing;
-    const leftovers = tree.kill(0);
+    const leftovers = tree.killLeftovers();
     const leftoverTimer = setTimeout(() => started.abandonOutput(), 2000);
     await leftovers;
     clearTimeout(leftoverTimer);
