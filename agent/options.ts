@@ -62,7 +62,7 @@ Runs tasks leased by a qfarm master on this machine.
   --reconnect-max-ms N  cap of the reconnect backoff      (default: 5000)
   --drain-timeout-ms N  wait for running tasks on SIGTERM (default: 60000)
   --output-buffer-bytes N  output kept per task for replay (default: 8388608)
-  --kill-grace-ms N   SIGTERM→SIGKILL grace on qdel       (default: 2000)
+  --kill-grace-ms N   SIGTERM→SIGKILL grace on qdel       (default: 0: SIGKILL at once, as SGE's qdel)
   --log-level LEVEL   trace|debug|info|warn|error         (default: info, env QFARM_LOG_LEVEL)
   --help              show this text
 `;
@@ -175,7 +175,7 @@ export function parseAgentOptions(
     outputBufferBytes: raw.has('output-buffer-bytes')
       ? positiveInt('--output-buffer-bytes', raw.get('output-buffer-bytes')!, 1024)
       : 8 * 1024 * 1024,
-    killGraceMs: raw.has('kill-grace-ms') ? positiveInt('--kill-grace-ms', raw.get('kill-grace-ms')!, 0) : 2000,
+    killGraceMs: raw.has('kill-grace-ms') ? positiveInt('--kill-grace-ms', raw.get('kill-grace-ms')!, 0) : 0,
     logLevel,
   };
 }
