@@ -1,9 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { TSchema, Static } from '@sinclair/typebox';
+import type { Static, TSchema } from '@sinclair/typebox';
 import { API_PREFIX } from '../protocol/version.js';
-import { validators } from '../protocol/api.js';
-import { ProtocolValidationError, type Validator } from '../protocol/validate.js';
+import type { Validator } from '../protocol/validate.js';
+import { apiChecks } from './precompiled/api-checks.js';
 import { CliError } from './cli-errors.js';
 import type { MasterLocation } from './master-location.js';
 
@@ -42,6 +42,12 @@ export class InvalidResponseError extends CliError {
   }
 }
 
+/** The response validators of protocol/api.ts, named (loaded lazily, see `request`). */
+export type Validators = (typeof import('../protocol/api.js'))['validators'];
+export type ValidatorName = keyof Validators;
+/** The validated type of an answer checked by the named validator. */
+export type Answer<K extends ValidatorName> = ReturnType<Validators[K]['parse']>;
+
 export interface RequestOptions {
   /** Give up after this long (ms); 0 waits forever (long polls). Default 30 s. */
   timeoutMs?: number;
@@ -55,16 +61,29 @@ export interface RequestOptions {
 export class ApiClient {
   constructor(readonly master: MasterLocation) {}
 
-  get<T extends TSchema>(route: string, validator: Validator<T>, options?: RequestOptions): Promise<Static<T>> {
+  /** `validator`: a name from protocol/api.ts's `validators` (loaded lazily), or a validator. */
+  get<K extends ValidatorName>(route: string, validator: K, options?: RequestOptions): Promise<Answer<K>>;
+  get<T extends TSchema>(route: string, validator: Validator<T>, options?: RequestOptions): Promise<Static<T>>;
+  get(route: string, validator: ValidatorName | Validator<TSchema>, options?: RequestOptions): Promise<unknown> {
     return this.request('GET', route, undefined, validator, options);
   }
 
-  post<T extends TSchema>(route: string, body: unknown, validator: Validator<T>, options?: RequestOptions): Promise<Static<T>> {
+  post<K extends ValidatorName>(route: string, body: unknown, validator: K, options?: RequestOptions): Promise<Answer<K>>;
+  post<T extends TSchema>(route: string, body: unknown, validator: Validator<T>, options?: RequestOptions): Promise<Static<T>>;
+  post(route: string, body: unknown, validator: ValidatorName | Validator<TSchema>, options?: RequestOptions): Promise<unknown> {
     return this.request('POST', route, body, validator, options);
   }
 
-  async request<T extends TSchema>(method: string, route: string, body: unknown, validator: Validator<T>, options: RequestOptions = {}): Promise<Static<T>> {
+  /**
+   * Sends the request and validates the answer. A validator given by name is checked with the
+   * precompiled TypeBox check of that schema (cli/precompiled/api-checks.ts): loading TypeBox
+   * itself is most of a CLI call's start-up time; it is loaded only to word a failure.
+   */
+  async request(method: string, route: string, body: unknown, validatorOrName: ValidatorName | Validator<TSchema>, options: RequestOptions = {}): Promise<unknown> {
     const { status, text } = await this.send(method, route, body, options.timeoutMs ?? 30_000);
+    const problems = async (value: unknown): Promise<string[]> =>
+      typeof validatorOrName === 'string' ? (await import('../protocol/api.js')).validators[validatorOrName].problems(value) : validatorOrName.problems(value);
+    const validator = { check: typeof validatorOrName === 'string' ? apiChecks[validatorOrName] : (value: unknown) => validatorOrName.check(value) };
     let parsed: unknown;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);
@@ -73,17 +92,16 @@ export class ApiClient {
       if (status < 400) throw new InvalidResponseError(`${method} ${route}`, `not JSON (HTTP ${status}): ${text.slice(0, 200)}`);
     }
     if (status >= 400) {
-      if (validators.apiError.check(parsed)) throw new ApiRequestError(status, route, parsed.error, parsed.hint);
+      if (apiChecks.apiError(parsed)) {
+        const { error, hint } = parsed as { error: string; hint?: string };
+        throw new ApiRequestError(status, route, error, hint);
+      }
       const fallback = status === 401 ? 'the master refused the API token' : `HTTP ${status} from the master`;
       const hint = status === 401 ? 'use the api-token of this farm (QFARM_TOKEN or QFARM_HOME/api-token)' : undefined;
       throw new ApiRequestError(status, route, `error: ${fallback} for ${method} ${route}`, hint);
     }
-    try {
-      return validator.parse(parsed);
-    } catch (err) {
-      if (err instanceof ProtocolValidationError) throw new InvalidResponseError(`${method} ${route}`, err.problems.join('; '));
-      throw err;
-    }
+    if (!validator.check(parsed)) throw new InvalidResponseError(`${method} ${route}`, (await problems(parsed)).join('; '));
+    return parsed;
   }
 
   private send(method: string, route: string, body: unknown, timeoutMs: number): Promise<{ status: number; text: string }> {

@@ -30,6 +30,6 @@ export async function holdMain(verb: HoldVerb, argv: string[], environment: Node
   if (targets.length === 0) throw new CliError(`${verb}: ERROR! no option argument`, ExitCode.Failure, `name the jobs: ${verb} 8 or ${verb} 9.2`);
   const request: HoldRequest = { targets, requester: requesterName() };
   const route = verb === 'qhold' ? '/jobs/hold' : '/jobs/release';
-  const answer = await connect(environment).post(route, validators.holdRequest.parse(request), validators.actionResponse);
+  const answer = await connect(environment).post(route, validators.holdRequest.parse(request), 'actionResponse');
   return printActionMessages(answer) ? ExitCode.Ok : ExitCode.HoldDenied;
 }

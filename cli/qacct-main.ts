@@ -1,4 +1,3 @@
-import { validators } from '../protocol/api.js';
 import { parseTaskRange, rangeHas } from '../protocol/task-ranges.js';
 import { BadOptionValueError, CliError, ExitCode } from './cli-errors.js';
 import { connect } from './connect.js';
@@ -39,7 +38,7 @@ export async function qacctMain(argv: string[], environment: NodeJS.ProcessEnv =
   if (job) query.set('job', job);
   if (owner) query.set('owner', owner);
   const qs = query.toString();
-  const answer = await connect(environment).get(`/accounting${qs ? `?${qs}` : ''}`, validators.accountingResponse);
+  const answer = await connect(environment).get(`/accounting${qs ? `?${qs}` : ''}`, 'accountingResponse');
   let records = answer.records;
   if (owner) records = records.filter((r) => r.owner === owner);
 

@@ -62,6 +62,6 @@ export async function qalterMain(argv: string[], environment: NodeJS.ProcessEnv 
   if (targets.length === 0) throw new CliError('qalter: ERROR! no option argument', ExitCode.Failure, 'name the jobs to change: qalter -p 5 8');
   if (Object.keys(changes).length === 0) throw new CliError('qalter: no change requested', ExitCode.Failure, 'give at least one of -p -N -hold_jid -q -l -pe');
   const request: AlterRequest = { targets, requester: requesterName(), changes };
-  const answer = await connect(environment).post('/jobs/alter', validators.alterRequest.parse(request), validators.actionResponse);
+  const answer = await connect(environment).post('/jobs/alter', validators.alterRequest.parse(request), 'actionResponse');
   return printActionMessages(answer) ? ExitCode.Ok : ExitCode.Failure;
 }

@@ -36,6 +36,6 @@ export async function qdelMain(argv: string[], environment: NodeJS.ProcessEnv = 
     throw new CliError('qdel: ERROR! no option argument', ExitCode.Failure, 'name the jobs to delete (qdel 8, qdel 9.2, qdel 1,2,3) or a user (qdel -u alice)');
   }
   const request: DeleteRequest = { targets, users, requester: requesterName(), force: parsed.options.has('-f') };
-  const answer = await connect(environment).post('/jobs/delete', validators.deleteRequest.parse(request), validators.actionResponse);
+  const answer = await connect(environment).post('/jobs/delete', validators.deleteRequest.parse(request), 'actionResponse');
   return printActionMessages(answer) ? ExitCode.Ok : ExitCode.Failure;
 }

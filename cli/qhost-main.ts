@@ -1,4 +1,3 @@
-import { validators } from '../protocol/api.js';
 import { ExitCode } from './cli-errors.js';
 import { connect } from './connect.js';
 import { formatQhost } from './format/qhost-table.js';
@@ -24,7 +23,7 @@ export async function qhostMain(argv: string[], environment: NodeJS.ProcessEnv =
     badOptionExit: ExitCode.Failure,
   });
   const wanted = (parsed.options.get('-h') ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
-  const answer = await connect(environment).get('/hosts', validators.hostsResponse);
+  const answer = await connect(environment).get('/hosts', 'hostsResponse');
   const hosts = wanted.length === 0 ? answer.hosts : answer.hosts.filter((h) => wanted.includes(h.hostname));
   out(formatQhost(hosts));
   return ExitCode.Ok;

@@ -1,4 +1,4 @@
-import { validators, type JobDetail, type QstatRow, type QstatState } from '../protocol/api.js';
+import type { JobDetail, QstatRow, QstatState } from '../protocol/api.js';
 import { ApiRequestError, type ApiClient } from './api-client.js';
 import { BadOptionValueError, ExitCode } from './cli-errors.js';
 import { connect } from './connect.js';
@@ -46,7 +46,7 @@ async function jobDetails(client: ApiClient, ids: string[]): Promise<{ jobs: Job
   const missing: string[] = [];
   for (const id of ids) {
     try {
-      const answer = await client.get(`/jobs/${encodeURIComponent(id)}`, validators.jobDetailResponse);
+      const answer = await client.get(`/jobs/${encodeURIComponent(id)}`, 'jobDetailResponse');
       jobs.push(...answer.jobs);
       missing.push(...answer.missing);
     } catch (error) {
@@ -92,11 +92,11 @@ export async function qstatMain(argv: string[], environment: NodeJS.ProcessEnv =
   if (!allUsers) query.set('user', users.join(','));
   if (wanted.has('z')) query.set('finished', '1');
   const qs = query.toString();
-  const answer = await client.get(`/jobs${qs ? `?${qs}` : ''}`, validators.qstatResponse);
+  const answer = await client.get(`/jobs${qs ? `?${qs}` : ''}`, 'qstatResponse');
   const rows: QstatRow[] = answer.rows.filter((row) => wanted.has(row.state) && (allUsers || users.includes(row.owner)));
 
   if (parsed.options.has('-f')) {
-    const hosts = await client.get('/hosts', validators.hostsResponse);
+    const hosts = await client.get('/hosts', 'hostsResponse');
     out(formatQstatFull(hosts.hosts, rows));
   } else {
     out(formatQstat(rows));

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { validators } from '../protocol/api.js';
 import type { JobCommand } from '../protocol/job-spec.js';
 import { ApiRequestError } from './api-client.js';
 import { buildSubmission } from './build-submission.js';
@@ -83,12 +82,13 @@ export async function qsubMain(argv: string[], environment: NodeJS.ProcessEnv = 
   // SGE's precedence: default request files < the script's #$ lines < the command line.
   const options = mergeQsubOptions([...defaults, scriptOptions, cmdOptions]);
   const submission = buildSubmission(options, command, { submitter, submitHost: os.hostname(), processCwd, environment });
-  validators.jobSubmission.parse(submission);
+  // The body is checked by the master against the same schema (protocol JobSubmission); qsub
+  // does not load TypeBox before sending, to stay fast (see api-client.ts).
 
   const client = connect(environment);
   let submitted;
   try {
-    submitted = await client.post('/jobs', submission, validators.submitResponse);
+    submitted = await client.post('/jobs', submission, 'submitResponse');
   } catch (error) {
     if (error instanceof ApiRequestError) throw new CliError(`Unable to run job: ${error.error.replace(/^error:\s*/, '')}\nExiting.`, ExitCode.Failure, error.hint);
     throw error;
@@ -100,7 +100,7 @@ export async function qsubMain(argv: string[], environment: NodeJS.ProcessEnv = 
   if (!options.sync) return ExitCode.Ok;
 
   for (;;) {
-    const wait = await client.get(`/jobs/${submitted.jobId}/wait`, validators.jobWaitResponse, { timeoutMs: 0 });
+    const wait = await client.get(`/jobs/${submitted.jobId}/wait`, 'jobWaitResponse', { timeoutMs: 0 });
     if (!wait.finished) continue;
     const report = syncReport(wait, array !== undefined);
     for (const line of report.lines) err(line);
