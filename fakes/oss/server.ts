@@ -53,6 +53,10 @@ export interface RequestRecord {
   partNumber?: number;
   /** The Range header, when sent. */
   range?: string;
+  /** Query parameter names, in arrival order (the request's shape, for recorded-shape checks). */
+  query: string[];
+  /** Header names (lower case), sorted. */
+  headers: string[];
   /** Which fault rule (if any) hit this request. */
   fault?: string;
 }
@@ -273,7 +277,15 @@ export class FakeOssServer {
     }
     const queryList = [...url.searchParams.entries()];
     const op = operationOf(method, key, url.searchParams);
-    const record: RequestRecord = { method, op, bucket, key, status: 0 };
+    const record: RequestRecord = {
+      method,
+      op,
+      bucket,
+      key,
+      status: 0,
+      query: queryList.map(([k]) => k),
+      headers: Object.keys(req.headers).sort(),
+    };
     const partNumber = url.searchParams.get('partNumber');
     if (partNumber) record.partNumber = Number(partNumber);
     if (typeof req.headers.range === 'string') record.range = req.headers.range;
