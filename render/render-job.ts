@@ -13,6 +13,9 @@ import { RenderError } from './errors.js';
  * builds both scripts; the CLI wraps them into `POST /jobs` bodies.
  */
 
+/** The master's limit on a stored job script (protocol/job-spec.ts ScriptCommand). */
+export const MAX_SCRIPT_BYTES = 8 * 1024 * 1024;
+
 export interface RenderRequest {
   name: string;
   software: SoftwareConfig;
@@ -59,7 +62,15 @@ export function buildRenderJob(request: RenderRequest): RenderJob {
     tilesY: plan.tilesY,
     tasks: tasks.map((t) => [t.start, t.end, t.tile?.x ?? -1, t.tile?.y ?? -1]),
   };
-  return { request, plan, tasks, manifest, script: renderTaskScript(tasks, manifest), tiled };
+  const script = renderTaskScript(tasks, manifest);
+  const bytes = Buffer.byteLength(script);
+  if (bytes > MAX_SCRIPT_BYTES) {
+    throw new RenderError(
+      `the job script for ${tasks.length} tasks is ${(bytes / 1048576).toFixed(1)} MiB, more than the ${MAX_SCRIPT_BYTES / 1048576} MiB a job script may be`,
+      'render more frames per task (-S) or use fewer tiles',
+    );
+  }
+  return { request, plan, tasks, manifest, script, tiled };
 }
 
 export interface StitchJob {

@@ -142,3 +142,9 @@ t.test('a project gives scene location, output, software and parameter defaults;
   writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ name: 'bad', output: 'oss://bucket/renders/' }));
   t.throws(() => renderJobFromOptions({ project: './bad.json', scene: '/a.blend', start: 1 }, { cwd: dir, environment: env }), { message: /oss:\/\/ locations need the data layer/ });
 });
+
+t.test('a plan too big for one job script is refused before submission', async (t) => {
+  const dir = tempDir(t, 'qfarm-cli-');
+  t.throws(() => renderJobFromOptions({ scene: 'a.blend', start: 1, end: 30_000 }, { cwd: dir, environment: {} }), { message: /the job script for 30000 tasks is .* MiB, more than the 8 MiB/ });
+  t.doesNotThrow(() => renderJobFromOptions({ scene: 'a.blend', start: 1, end: 30_000, framesPerTask: 10 }, { cwd: dir, environment: {} }));
+});
