@@ -6,7 +6,7 @@ import { ChildCpuAccount } from './child-cpu.js';
 import { MasterConnection, type AgentFatalError } from './connection.js';
 import { readHostLoad } from './host-load.js';
 import type { Inventory } from './inventory.js';
-import type { AgentOptions } from './options.js';
+import { masterUrlNow, type AgentOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import { OutputBatcher } from './output-batcher.js';
 import { TaskRun } from './task-runner.js';
@@ -50,7 +50,7 @@ export class Agent {
       deps.log.warn(w, 'output buffer of an attempt is full: dropping its oldest output (the output file keeps everything)'),
     );
     this.connection = new MasterConnection(
-      { url: opts.masterUrl, token: opts.token, log: deps.log, reconnectMaxMs: opts.reconnectMaxMs },
+      { url: () => masterUrlNow(opts), token: opts.token, log: deps.log, reconnectMaxMs: opts.reconnectMaxMs },
       {
         hello: async () => this.hello(),
         heartbeat: async () => ({ type: 'heartbeat', ...(await readHostLoad()), running: [...this.running.keys()] }),

@@ -38,7 +38,8 @@ export interface ConnectionHandlers {
 }
 
 export interface ConnectionOptions {
-  url: string;
+  /** The master's agent URL, asked again before every dial (it may come from master.json, which a restarted master rewrites). */
+  url: () => string;
   token: string;
   log: Logger;
   /** First reconnect delay. @default 100 */
@@ -62,6 +63,7 @@ export class MasterConnection {
   private lastHeard = 0;
   private refusedReason: string | undefined;
   private lastError: string | undefined;
+  private currentUrl = '';
 
   constructor(
     private readonly opts: ConnectionOptions,
@@ -108,10 +110,21 @@ export class MasterConnection {
 
   private dial(): void {
     if (this.stopped) return;
-    const { log, url } = this.opts;
+    const { log } = this.opts;
     this.ready = false;
     this.refusedReason = undefined;
     this.lastError = undefined;
+    let url: string;
+    try {
+      url = this.opts.url();
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      if (this.failures === 0) log.warn({ err: this.lastError }, 'cannot tell where the master is; retrying with backoff');
+      this.ws = undefined;
+      this.lost();
+      return;
+    }
+    this.currentUrl = url;
     log.debug({ url }, 'connecting to master');
     const ws = new WebSocket(url, {
       headers: { Authorization: `Bearer ${this.opts.token}` },
@@ -210,14 +223,14 @@ export class MasterConnection {
         }
         this.ready = true;
         this.failures = 0;
-        log.info({ url: this.opts.url, knownAs: msg.hostname, cancel: msg.cancel.length }, 'connected to master');
+        log.info({ url: this.currentUrl, knownAs: msg.hostname, cancel: msg.cancel.length }, 'connected to master');
         this.handlers.welcomed(msg);
         this.startHeartbeats(ws, msg.heartbeatMs);
         return;
       case 'refused':
         this.refusedReason = msg.reason;
         if (/protocol/i.test(msg.reason)) {
-          this.fail(new AgentFatalError('protocol', `master ${this.opts.url} refused this agent: ${msg.reason}`));
+          this.fail(new AgentFatalError('protocol', `master ${this.currentUrl} refused this agent: ${msg.reason}`));
           return;
         }
         log.error({ reason: msg.reason }, 'master refused this agent; will retry');

@@ -1,10 +1,16 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 /** Validated, defaulted settings of one agent process. */
 export interface AgentOptions {
-  /** WebSocket URL of the master's agent endpoint, e.g. `ws://10.0.0.5:6444/agent`. */
+  /**
+   * WebSocket URL of the master's agent endpoint, e.g. `ws://10.0.0.5:6444/agent`; or, with no
+   * --master/QFARM_MASTER, a description of `masterFile`, which is read again before every dial.
+   */
   masterUrl: string;
+  /** `$QFARM_HOME/master.json` when the master is found through QFARM_HOME (same machine), else null. */
+  masterFile: string | null;
   /** Agent token; never logged. */
   token: string;
   /** Host name this agent reports (qhost shows it). @default os.hostname() */
@@ -27,6 +33,21 @@ export interface AgentOptions {
   killGraceMs: number;
   /** Log level for pino. @default info */
   logLevel: string;
+  /** Path of the agent endpoint on the master. */
+  socketPath: string;
+}
+
+/** The master's agent URL right now: fixed, or read from master.json (a restarted master may have a new port). */
+export function masterUrlNow(opts: Pick<AgentOptions, 'masterUrl' | 'masterFile' | 'socketPath'>): string {
+  if (!opts.masterFile) return opts.masterUrl;
+  let url: unknown;
+  try {
+    url = (JSON.parse(fs.readFileSync(opts.masterFile, 'utf8')) as { url?: unknown }).url;
+  } catch (err) {
+    throw new Error(`cannot read the master address from ${opts.masterFile}: ${(err as Error).message}`);
+  }
+  if (typeof url !== 'string') throw new Error(`${opts.masterFile} has no "url"`);
+  return agentSocketUrl(url, opts.socketPath);
 }
 
 /** A bad command line or environment value; `main` prints it with the usage hint and exits 2. */
@@ -52,8 +73,10 @@ export const usage = `Usage: qfarm-agent --master URL --token TOKEN [options]
 
 Runs tasks leased by a qfarm master on this machine.
 
-  --master URL        master address: http://HOST:PORT, ws://HOST:PORT[/agent]  (env QFARM_MASTER)
-  --token TOKEN       agent token from the master's QFARM_HOME/agent-token      (env QFARM_AGENT_TOKEN)
+  --master URL        master address: http://HOST:PORT, ws://HOST:PORT[/agent]  (env QFARM_MASTER;
+                      default: the url in $QFARM_HOME/master.json, re-read at each reconnect)
+  --token TOKEN       agent token from the master's QFARM_HOME/agent-token      (env QFARM_AGENT_TOKEN;
+                      default: the content of $QFARM_HOME/agent-token)
   --name NAME         host name to report                 (default: this machine's hostname)
   --slots N           task slots offered                  (default: number of CPUs)
   --group G           group (queue) to join               (default: default)
@@ -146,10 +169,22 @@ export function parseAgentOptions(
     raw.set(key, value);
   }
 
+  const home = env.QFARM_HOME || path.join(defaults.homedir, '.qfarm');
   const master = raw.get('master') ?? env.QFARM_MASTER;
-  if (!master) throw new AgentOptionsError('--master', 'missing: pass --master URL or set QFARM_MASTER');
-  const token = raw.get('token') ?? env.QFARM_AGENT_TOKEN;
-  if (!token) throw new AgentOptionsError('--token', 'missing: pass --token or set QFARM_AGENT_TOKEN (the master writes it to QFARM_HOME/agent-token)');
+  // Same machine as the master (qfarm up): find it like the CLI does, through QFARM_HOME.
+  const masterFile = master ? null : path.join(home, 'master.json');
+  if (masterFile && !fs.existsSync(masterFile)) {
+    throw new AgentOptionsError('--master', `missing: pass --master URL, set QFARM_MASTER, or start the master with this QFARM_HOME (${masterFile} not found)`);
+  }
+  let token = raw.get('token') ?? env.QFARM_AGENT_TOKEN;
+  if (!token) {
+    try {
+      token = fs.readFileSync(path.join(home, 'agent-token'), 'utf8').trim();
+    } catch {
+      // reported below
+    }
+  }
+  if (!token) throw new AgentOptionsError('--token', `missing: pass --token or set QFARM_AGENT_TOKEN (the master writes it to ${path.join(home, 'agent-token')})`);
 
   const name = raw.get('name') ?? defaults.hostname;
   if (!NAME_RE.test(name)) throw new AgentOptionsError('--name', `"${name}" must be letters, digits, . _ - (at most 255)`);
@@ -157,13 +192,14 @@ export function parseAgentOptions(
   if (!GROUP_RE.test(group)) throw new AgentOptionsError('--group', `"${group}" must be letters, digits, . _ - (at most 64)`);
   const slots = raw.has('slots') ? positiveInt('--slots', raw.get('slots')!) : Math.max(1, defaults.cpus);
   const labels = parseLabels(raw.get('labels') ?? '');
-  const home = env.QFARM_HOME || path.join(defaults.homedir, '.qfarm');
   const stateDir = path.resolve(raw.get('state-dir') ?? path.join(home, `agent-${name}`));
   const logLevel = raw.get('log-level') ?? env.QFARM_LOG_LEVEL ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new AgentOptionsError('--log-level', `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
 
   return {
-    masterUrl: agentSocketUrl(master, defaults.socketPath),
+    masterUrl: master ? agentSocketUrl(master, defaults.socketPath) : `(url in ${masterFile})`,
+    masterFile,
+    socketPath: defaults.socketPath,
     token,
     name,
     slots,

@@ -28,6 +28,9 @@ function readMemIo(pid: number): { rss: number; vmem: number; io: number | undef
   return { rss, vmem, io };
 }
 
+/** Seconds rounded to the clock tick, so 0.57 + 0.04 prints as 0.61, not 0.6100000000000001. */
+const tick = (seconds: number): number => Math.round(seconds * CLOCK_TICKS_PER_SECOND) / CLOCK_TICKS_PER_SECOND;
+
 export const zeroUsage = (): TaskUsage => ({
   cpuSeconds: 0,
   utimeSeconds: 0,
@@ -84,12 +87,12 @@ export class TreeSampler {
       io += v.io;
     }
     const u = this.usage;
-    const utimeSeconds = Math.max(u.utimeSeconds, Math.max(seenUtime, liveUtime) / CLOCK_TICKS_PER_SECOND);
-    const stimeSeconds = Math.max(u.stimeSeconds, Math.max(seenStime, liveStime) / CLOCK_TICKS_PER_SECOND);
+    const utimeSeconds = tick(Math.max(u.utimeSeconds, Math.max(seenUtime, liveUtime) / CLOCK_TICKS_PER_SECOND));
+    const stimeSeconds = tick(Math.max(u.stimeSeconds, Math.max(seenStime, liveStime) / CLOCK_TICKS_PER_SECOND));
     this.usage = {
       utimeSeconds,
       stimeSeconds,
-      cpuSeconds: utimeSeconds + stimeSeconds,
+      cpuSeconds: tick(utimeSeconds + stimeSeconds),
       rssBytes: rss,
       maxRssBytes: Math.max(u.maxRssBytes, rss),
       vmemBytes: vmem,
@@ -102,9 +105,9 @@ export class TreeSampler {
   /** Raises CPU to at least what the kernel charged for the reaped tree (utime/stime in seconds). */
   addReapedCpu(utimeSeconds: number, stimeSeconds: number): void {
     const u = this.usage;
-    u.utimeSeconds = Math.max(u.utimeSeconds, utimeSeconds);
-    u.stimeSeconds = Math.max(u.stimeSeconds, stimeSeconds);
-    u.cpuSeconds = u.utimeSeconds + u.stimeSeconds;
+    u.utimeSeconds = tick(Math.max(u.utimeSeconds, utimeSeconds));
+    u.stimeSeconds = tick(Math.max(u.stimeSeconds, stimeSeconds));
+    u.cpuSeconds = tick(u.utimeSeconds + u.stimeSeconds);
   }
 
   /** The task ended: nothing is live any more. */

@@ -1,5 +1,8 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
-import { AgentOptionsError, agentSocketUrl, HelpRequested, parseAgentOptions, parseLabels } from '../../agent/options.js';
+import { agentSocketUrl, masterUrlNow, HelpRequested, parseAgentOptions, parseLabels } from '../../agent/options.js';
 
 const defaults = { hostname: 'node7', cpus: 8, homedir: '/home/q', socketPath: '/agent' };
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseAgentOptions(argv, env, defaults);
@@ -30,8 +33,8 @@ t.test('flags win over env', async (t) => {
 
 t.test('clear errors', async (t) => {
   const base = ['--master', 'http://m:1', '--token', 't'];
-  t.throws(() => parse([]), new AgentOptionsError('--master', 'missing: pass --master URL or set QFARM_MASTER'));
-  t.throws(() => parse(['--master', 'http://m:1']), { option: '--token' });
+  t.throws(() => parse([], { QFARM_HOME: '/nonexistent-qfarm-home' }), { option: '--master', message: /\/nonexistent-qfarm-home\/master.json not found/ });
+  t.throws(() => parse(['--master', 'http://m:1'], { QFARM_HOME: '/nonexistent-qfarm-home' }), { option: '--token', message: /\/nonexistent-qfarm-home\/agent-token/ });
   t.throws(() => parse([...base, '--slots', '0']), { option: '--slots', message: /at least 1/ });
   t.throws(() => parse([...base, '--slots', 'many']), { option: '--slots', message: /not a whole number/ });
   t.throws(() => parse([...base, '--labels', 'novalue']), { option: '--labels' });
@@ -47,4 +50,19 @@ t.test('socket url', async (t) => {
   t.equal(agentSocketUrl('127.0.0.1:6444', '/agent'), 'ws://127.0.0.1:6444/agent');
   t.throws(() => agentSocketUrl('http://u:p@m:1', '/agent'), { message: /credentials/ });
   t.same(parseLabels(''), {});
+});
+
+t.test('same machine: master and token found through QFARM_HOME, address re-read each time', async (t) => {
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), 'qfarm-home-'));
+  t.teardown(() => fs.rm(home, { recursive: true, force: true }));
+  await fs.writeFile(path.join(home, 'master.json'), JSON.stringify({ url: 'http://127.0.0.1:1111', pid: 1 }));
+  await fs.writeFile(path.join(home, 'agent-token'), 'tok-from-file\n', { mode: 0o600 });
+  const o = parse([], { QFARM_HOME: home });
+  t.equal(o.token, 'tok-from-file');
+  t.equal(o.masterFile, path.join(home, 'master.json'));
+  t.equal(masterUrlNow(o), 'ws://127.0.0.1:1111/agent');
+  await fs.writeFile(path.join(home, 'master.json'), JSON.stringify({ url: 'http://127.0.0.1:2222', pid: 2 }));
+  t.equal(masterUrlNow(o), 'ws://127.0.0.1:2222/agent', 'a restarted master on another port is found');
+  await fs.writeFile(path.join(home, 'master.json'), '{');
+  t.throws(() => masterUrlNow(o), { message: /cannot read the master address from/ });
 });
