@@ -8,6 +8,7 @@ import { locateMaster, qfarmHome, type MasterLocation } from '../cli/master-loca
 import { formatRenderStatus, renderStatus } from '../cli/render/render-status.js';
 import { renderSubmit } from '../cli/render/render-submit.js';
 import { fetchTaskLog } from '../cli/render/task-log.js';
+import { waitForJob } from '../cli/render/render-wait.js';
 import { createDemoScene } from '../render/demo-scene.js';
 import { readPng } from '../render/png.js';
 
@@ -32,13 +33,6 @@ function onPath(command: string): string | null {
     }
   }
   return null;
-}
-
-async function waitForJob(api: ApiClient, jobId: number): Promise<void> {
-  for (;;) {
-    const res = await api.get(`/jobs/${jobId}/wait?timeout=25`, validators.jobWaitResponse, { timeoutMs: 40_000 });
-    if (res.finished) return;
-  }
 }
 
 async function main(): Promise<number> {

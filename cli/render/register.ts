@@ -62,6 +62,7 @@ export function registerRenderCommands(program: Command): Command {
     .option('-Y, --tiles-y <n>', 'tiles down each frame', integer('-Y', 1))
     .option('-R, --random [seed]', 'shuffle the task order (reproducible for a seed)', integer('-R', 0))
     .option('-P, --param <name=value>', 'set a template parameter (repeatable)', collect)
+    .option('--wait', 'wait until every frame is rendered (and stitched), print the status; exit 1 if frames failed', false)
     .option('-d, --dry-run', 'print the task commands; submit nothing (needs no master)', false)
     .option('--debug-frame <frame>', 'submit one frame only, to test the setup before production', frameNumber('--debug-frame'))
     .option('--outdir <dir>', 'output directory (default ./NAME-frames)')
@@ -79,7 +80,13 @@ export function registerRenderCommands(program: Command): Command {
     })
     .action((options: RenderSubmitOptions) =>
       asCli(async () => {
-        await renderSubmit(options, { cwd: process.cwd(), environment: process.env, out: print, err: warn });
+        const result = await renderSubmit(options, { cwd: process.cwd(), environment: process.env, out: print, err: warn });
+        if (options.wait && result.renderJobId !== null) {
+          const master = locateMaster();
+          const status = await renderStatus(new ApiClient(master), result.renderJobId, (job, task) => fetchTaskLog(master, job, task));
+          for (const line of formatRenderStatus(status)) print(line);
+          if (status.failedFrames.length > 0) process.exitCode = 1;
+        }
       }),
     );
 

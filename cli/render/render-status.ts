@@ -31,6 +31,8 @@ export interface RenderStatus {
   doneFrames: number[];
   /** Frames of which some task failed. */
   failedFrames: number[];
+  /** Frames neither done nor failed of which some task is running now (render or stitch). */
+  runningFrames: number[];
   failedTasks: FailedTask[];
   tilesX: number;
   tilesY: number;
@@ -142,6 +144,18 @@ export async function renderStatus(api: ApiClient, jobId: number, logs: (job: nu
       }
     }
   }
+  const RUNNING = new Set(['t', 'r', 'Rr', 'dr', 'dt']);
+  const running = new Set<number>();
+  for (const task of render.tasks) {
+    if (task.taskId !== null && RUNNING.has(task.state)) for (const f of manifestTaskFrames(manifest, task.taskId)) running.add(f);
+  }
+  if (stitch !== null) {
+    const frames = (manifestOf(stitch) as StitchManifest).frames;
+    for (const task of stitch.tasks) {
+      const f = task.taskId === null ? undefined : frames[task.taskId - 1];
+      if (f !== undefined && RUNNING.has(task.state)) running.add(f);
+    }
+  }
   const done = [...allFrames].filter((f) => okTasksOfFrame.get(f) === tasksOfFrame.get(f) && (!tiled || stitchedFrames.has(f))).sort((a, b) => a - b);
   const rendered = [...allFrames].filter((f) => okTasksOfFrame.get(f) === tasksOfFrame.get(f)).map((f) => seconds.get(f)!);
   const secondsPerFrame =
@@ -156,6 +170,7 @@ export async function renderStatus(api: ApiClient, jobId: number, logs: (job: nu
     totalFrames: allFrames.size,
     doneFrames: done,
     failedFrames: [...failedFrames].sort((a, b) => a - b),
+    runningFrames: [...running].filter((f) => !failedFrames.has(f) && !done.includes(f)).sort((a, b) => a - b),
     failedTasks,
     tilesX: manifest.tilesX,
     tilesY: manifest.tilesY,
@@ -172,8 +187,8 @@ export function formatRenderStatus(status: RenderStatus): string[] {
   const lines: string[] = [];
   const tiles = status.tilesX * status.tilesY > 1 ? `, ${status.tilesX}x${status.tilesY} tiles` : '';
   lines.push(`render job ${status.renderJobId} "${status.name}" (${status.software}${tiles}) -> ${status.output}`);
-  const pending = status.totalFrames - status.doneFrames.length - status.failedFrames.length;
-  lines.push(`frames: ${status.doneFrames.length}/${status.totalFrames} done, ${status.failedFrames.length} failed, ${pending} pending or running`);
+  const pending = status.totalFrames - status.doneFrames.length - status.failedFrames.length - status.runningFrames.length;
+  lines.push(`frames: ${status.doneFrames.length}/${status.totalFrames} done, ${status.failedFrames.length} failed, ${status.runningFrames.length} running, ${pending} pending`);
   if (status.tilesX * status.tilesY > 1) {
     lines.push(status.stitchJobId === null ? 'stitch job: not found (frames stay as tiles under tiles/)' : `stitch job: ${status.stitchJobId}`);
   }

@@ -11,6 +11,7 @@ import { shellJoin } from '../../render/shell-quote.js';
 import { RenderError } from '../../render/errors.js';
 import { checkProjectInputs, loadProject, localDirectory, projectScenePath } from '../../render/project.js';
 import { ApiClient } from '../api-client.js';
+import { waitForJob } from './render-wait.js';
 import { submitterEnvironment } from '../build-submission.js';
 import { locateMaster, qfarmHome } from '../master-location.js';
 import { currentSubmitter } from '../submitter.js';
@@ -40,6 +41,8 @@ export interface RenderSubmitOptions {
   slots?: number;
   queue?: string;
   priority?: number;
+  /** `--wait`: wait for the render (and stitch) job, print the status, fail when frames failed. */
+  wait?: boolean;
   /** `--project NAME|FILE`: defaults for scene location, output, software and parameters. */
   project?: string;
 }
@@ -226,5 +229,9 @@ export async function renderSubmit(options: RenderSubmitOptions, ctx: RenderSubm
     ctx.out(submittedLine(res));
   }
   ctx.out(`qfarm render: ${job.plan.frames.length} frame(s) into ${job.request.output.url}; follow with: qfarm render status ${submitted.jobId}`);
-  return { job, renderJobId: submitted.jobId, stitchJobId };
+  const result = { job, renderJobId: submitted.jobId, stitchJobId };
+  if (options.wait) {
+    for (const id of [submitted.jobId, stitchJobId]) if (id !== null) await waitForJob(api, id);
+  }
+  return result;
 }

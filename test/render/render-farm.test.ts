@@ -74,14 +74,15 @@ t.test('render jobs on the embedded farm', async (t) => {
       debugFrame: 2,
       outdir: 'bad',
       name: 'bad',
+      wait: true,
     });
-    await farm.waitForJob(bad.renderJobId!, 60_000);
+    t.ok(await farm.jobFinished(bad.renderJobId!), '--wait returned once the job had finished');
     const status = await renderStatus(api, bad.renderJobId!, logs);
     t.same(status.failedFrames, [2]);
     t.equal(status.failedTasks[0]?.exitStatus, 73);
     t.match(status.failedTasks[0]?.logTail.join('\n'), /expected file\(s\) are missing/);
     const text = formatRenderStatus(status).join('\n');
-    t.match(text, /frames: 0\/1 done, 1 failed/);
+    t.match(text, /frames: 0\/1 done, 1 failed, 0 running, 0 pending/);
     t.match(text, /frame 2 \(task 1\) on .*: exit status 73/);
     t.notOk(existsSync(path.join(farm.work, 'bad', 'frame_00002.png')));
   });
