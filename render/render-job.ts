@@ -47,6 +47,9 @@ export function buildRenderJob(request: RenderRequest): RenderJob {
   if (tiled && request.software.output === null) {
     throw new RenderError('tiles need to know the file each frame writes, to stitch them', 'give --expect PATTERN (e.g. frame_#####.png) with -T');
   }
+  if (tiled && !request.software.output!.toLowerCase().endsWith('.png')) {
+    throw new RenderError(`tiles are stitched from PNG files, but ${request.software.name} writes ${request.software.output}`, 'render tiles to PNG (8-bit), or render whole frames');
+  }
   const tasks = expandTasks(plan, { software: request.software, parameters: request.parameters, scene: request.scene, outputDir: request.output.dir, cpu: request.cpu });
   const manifest: RenderManifest = {
     version: 1,

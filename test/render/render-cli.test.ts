@@ -63,6 +63,7 @@ t.test('unknown variables and parameters are errors that list what is known', as
   t.rejects(dryRun({ start: 1 }, dir), { message: /uses \$SCENE but no scene was given/ });
   t.rejects(dryRun({ scene: 'a.blend' }, dir), { message: /no frame range/ });
   t.rejects(dryRun({ template: 'echo $START', expect: 'f_#.png', start: 1, tilesX: 2 }, dir), { message: /tiles need a template that uses \$SF_MIN_X/ });
+  t.rejects(dryRun({ template: 'r $SF_MIN_X', expect: 'f_#.exr', start: 1, tilesX: 2 }, dir), { message: /tiles are stitched from PNG files, but template writes f_#.exr/ });
   t.rejects(dryRun({ scene: 'a.blend', output: 'oss://bucket/x/', start: 1 }, dir), { message: /oss:\/\/ outputs are not supported/ });
 });
 
