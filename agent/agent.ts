@@ -9,6 +9,7 @@ import type { Inventory } from './inventory.js';
 import { masterUrlNow, type AgentOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import { OutputBatcher } from './output-batcher.js';
+import { RunningRegistry } from './running-registry.js';
 import { TaskRun } from './task-runner.js';
 
 export interface AgentDeps {
@@ -39,6 +40,7 @@ export class Agent {
   private readonly outbox: Outbox;
   private readonly connection: MasterConnection;
   private readonly childCpu = new ChildCpuAccount();
+  private readonly registry: RunningRegistry;
   private draining = false;
   private readonly idleWaiters: Array<() => void> = [];
 
@@ -46,6 +48,7 @@ export class Agent {
     private readonly opts: AgentOptions,
     private readonly deps: AgentDeps,
   ) {
+    this.registry = new RunningRegistry(opts.stateDir, deps.log);
     this.outbox = new Outbox(opts.outputBufferBytes, (w) =>
       deps.log.warn(w, 'output buffer of an attempt is full: dropping its oldest output (the output file keeps everything)'),
     );
@@ -76,7 +79,9 @@ export class Agent {
     );
   }
 
-  start(): void {
+  async start(): Promise<void> {
+    const orphans = await this.registry.reapOrphans();
+    if (orphans > 0) this.deps.log.warn({ orphans }, 'killed tasks a previous agent process left running (the master has requeued them)');
     this.deps.log.info({ master: this.opts.masterUrl, agentName: this.opts.name, slots: this.opts.slots, group: this.opts.group, agentId: this.deps.agentId }, 'agent starting');
     this.connection.start();
   }
@@ -145,6 +150,7 @@ export class Agent {
       { hostname: this.opts.name, agentUid: process.getuid?.() ?? 0, tmpRoot: this.deps.tmpRoot ?? os.tmpdir(), childCpu: this.childCpu, log: this.deps.log },
       {
         started: (pid, startedAt) => {
+          this.registry.add(attemptId, pid);
           if (entry.cancelled) return;
           log.info({ pid }, 'task started');
           this.connection.send(this.outbox.started({ type: 'started', attemptId, pid, startedAt }));
@@ -160,6 +166,7 @@ export class Agent {
     void run.done.then((result) => {
       batcher.flush();
       this.running.delete(attemptId);
+      this.registry.remove(attemptId);
       if (entry.cancelled) {
         this.outbox.drop(attemptId);
       } else {

@@ -62,9 +62,15 @@ async function main(): Promise<void> {
       void agent!.killAll(reason);
     }
   };
+  // A bug must not leave tasks running unsupervised (the master reruns them elsewhere): kill them, exit.
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'agent bug: uncaught exception; killing running tasks and exiting');
+    exiting = true;
+    void agent!.killAll('agent failed').finally(() => process.exit(70));
+  });
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  agent.start();
+  await agent.start();
 }
 
 main().catch((err: unknown) => {

@@ -235,3 +235,38 @@ t.test('second SIGTERM kills running tasks', async (t) => {
   link.send({ type: 'ack', attemptId: a.attemptId });
   t.equal((await agent.exited).code, 0);
 });
+
+/** Alive and not a zombie (an orphan's zombie waits for init to reap it). */
+async function alive(pid: number): Promise<boolean> {
+  try {
+    return !/^\d+ \(.*\) [ZX] /.test(await fs.readFile(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+t.test('an agent killed with SIGKILL: its successor kills the tasks it left running', async (t) => {
+  const master = await FakeMaster.start();
+  const first = await startAgent(master);
+  const link = await master.connection(0);
+  await link.waitFor((f) => f.type === 'hello');
+  link.welcome();
+  const a = assignment({ cwd: workdir, command: { kind: 'binary', argv: ['/bin/sh', '-c', 'sleep 1000 & sleep 1000; :'] } });
+  link.send(a);
+  const started = await link.waitFor((f) => f.type === 'started');
+  if (started.type !== 'started') throw new Error();
+  first.child.kill('SIGKILL');
+  await first.exited;
+  t.ok(await alive(started.pid), 'the task outlives the killed agent');
+  const second = await startAgent(master, [], { stateDir: first.stateDir });
+  t.teardown(async () => {
+    await second.stop();
+    await master.close();
+  });
+  const link2 = await master.connection(1);
+  const hello = await link2.waitFor((f) => f.type === 'hello');
+  if (hello.type !== 'hello') throw new Error();
+  t.same(hello.attempts, [], 'the new agent does not claim the old task');
+  t.notOk(await alive(started.pid), 'the orphaned task was killed before hello');
+  t.match(second.stderr(), /killing a task left running by a previous agent process/);
+});

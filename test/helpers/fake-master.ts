@@ -158,9 +158,9 @@ export interface AgentProcess {
 export async function startAgent(
   master: FakeMaster,
   extraArgs: string[] = [],
-  opts: { token?: string; uid?: number; gid?: number } = {},
+  opts: { token?: string; uid?: number; gid?: number; stateDir?: string } = {},
 ): Promise<AgentProcess> {
-  const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'qfarm-agent-test-'));
+  const stateDir = opts.stateDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'qfarm-agent-test-')));
   if (opts.uid !== undefined) await fs.chown(stateDir, opts.uid, opts.gid ?? opts.uid);
   const child = spawnTs('agent/main.ts', [
     '--master', master.url,
