@@ -111,7 +111,7 @@ export const BLENDER: SoftwareConfig = {
   sceneSuffixes: ['.blend'],
   template: 'blender -b $SCENE -E $ENGINE -o $OUTDIR/frame_##### --python-expr $BLENDER_SETUP -t $CPU -s $START -e $END -j $STEP -a',
   parameters: [
-    { name: 'ENGINE', default: 'CYCLES', description: 'render engine: CYCLES, BLENDER_WORKBENCH, BLENDER_EEVEE (needs a GPU context)', pattern: '[A-Z][A-Z0-9_]*' },
+    { name: 'ENGINE', default: 'CYCLES', description: 'render engine: CYCLES, BLENDER_WORKBENCH or BLENDER_EEVEE (the last two use OpenGL; headless they fall back to Mesa surfaceless EGL)', pattern: '[A-Z][A-Z0-9_]*' },
     { name: 'SEED', default: '0', description: 'Cycles seed, fixed so tiles and reruns match', pattern: '[0-9]+' },
     { name: 'SAMPLES', default: '', description: "Cycles samples per pixel (empty: the scene's)", pattern: '[0-9]*' },
     { name: 'DITHER', default: '0', description: "dither intensity (0 keeps tiles bit-identical to whole frames; empty: the scene's)", pattern: '([0-9]+(\\.[0-9]+)?)?' },
