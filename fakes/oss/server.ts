@@ -14,6 +14,8 @@
  * DELETE /_fake/faults, POST /_fake/clock {"skewMs":N}, POST /_fake/reset-stats.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -104,9 +106,10 @@ interface Ctx {
   record: RequestRecord;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class FakeOssServer {
+  /** Emits 'request' (RequestRecord) as each request arrives, so tests can wait on events instead of sleeping. */
+  readonly events = new EventEmitter();
   readonly faults = new FaultInjector();
   readonly stats = new FakeOssStats();
   /** Added to the server's clock (to provoke RequestTimeTooSkewed). */
@@ -116,6 +119,7 @@ export class FakeOssServer {
   private ownsDir = false;
   private data!: ObjectData;
   private closed = false;
+  private readonly closing = new AbortController();
 
   private constructor(readonly options: FakeOssOptions) {
     this.keys = new Map(options.keys.map((k) => [k.accessKeyId, k]));
@@ -226,6 +230,7 @@ export class FakeOssServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -290,6 +295,7 @@ export class FakeOssServer {
     if (partNumber) record.partNumber = Number(partNumber);
     if (typeof req.headers.range === 'string') record.range = req.headers.range;
     this.stats.requests.push(record);
+    this.events.emit('request', record);
     const fault = this.faults.take({ method, op, key, ...(record.partNumber !== undefined ? { partNumber: record.partNumber } : {}) });
     if (fault) record.fault = `${fault.kind}#${fault.id}`;
     const ctx: Ctx = { req, res, method, bucket, key, query: url.searchParams, queryList, op, requestId, fault, record };
@@ -310,7 +316,19 @@ export class FakeOssServer {
 
   private async dispatch(ctx: Ctx): Promise<void> {
     const { fault } = ctx;
-    if (fault?.kind === 'slow') await sleep(fault.spec.delayMs ?? 1000);
+    if (fault?.kind === 'slow') {
+      // Cut short when the client goes away or the server closes (no stray timers keep tests alive).
+      const gone = new AbortController();
+      const onClose = () => gone.abort();
+      ctx.res.once('close', onClose);
+      this.closing.signal.addEventListener('abort', onClose, { once: true });
+      try {
+        await sleep(fault.spec.delayMs ?? 1000, undefined, { signal: gone.signal });
+      } finally {
+        ctx.res.off('close', onClose);
+        this.closing.signal.removeEventListener('abort', onClose);
+      }
+    }
     if (fault?.kind === 'status') {
       const status = fault.spec.status ?? 503;
       const code = fault.spec.code ?? (status === 503 ? 'ServiceUnavailable' : status >= 500 ? 'InternalError' : 'InvalidArgument');
@@ -570,7 +588,7 @@ export class FakeOssServer {
           if (head.length) await writeAll(res, head);
           ctx.record.status = -1;
           // Let the bytes leave, then kill the socket mid-body.
-          await sleep(5);
+          await sleep(5, undefined, { signal: this.closing.signal }).catch(() => undefined);
           res.socket?.destroy();
           input.destroy();
           return;
