@@ -82,6 +82,14 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`primes below ${24 * 20000}: ${total}\n`);
     say(`done; output files in ${work}`);
+
+    say('render: a short Blender animation on the same farm');
+    if (spawnSync('sh', ['-c', 'command -v blender'], { encoding: 'utf8' }).status !== 0) {
+      process.stdout.write('blender is not on PATH, so the render part is skipped. Install it with:\n    sudo apt-get install -y blender\nthen run npm run demo again (or npm run demo:render against a running farm).\n');
+    } else {
+      const render = spawnSync(process.execPath, [path.join(root, 'dist', 'scripts', 'demo-render.js'), '6'], { cwd: work, env, stdio: 'inherit' });
+      if (render.status !== 0) throw new Error(`the render demo failed with exit code ${render.status}`);
+    }
   } finally {
     farm.kill('SIGTERM');
     await new Promise((r) => farm.on('exit', r));
