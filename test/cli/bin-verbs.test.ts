@@ -1,0 +1,130 @@
+process.env.TZ = 'UTC';
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import type { JobSubmission } from '../../protocol/job-spec.js';
+import { ensureBuilt, runBin } from './built-cli.js';
+import { startFakeApi, type SeenRequest } from './fake-api.js';
+
+let waits = 0;
+function answer(req: SeenRequest): { status?: number; body: unknown } {
+  const url = new URL(req.url, 'http://x');
+  if (req.authorization !== 'Bearer test-token') return { status: 401, body: { error: 'bad token' } };
+  if (req.method === 'POST' && url.pathname === '/api/v1/jobs') {
+    const sub = req.body as JobSubmission;
+    if (sub.queue === 'nosuch') return { status: 400, body: { error: 'job rejected: queue "nosuch" does not exist', hint: 'see qhost for the groups' } };
+    return { body: { jobId: 7, name: sub.name, ...(sub.array ? { array: sub.array } : {}) } };
+  }
+  if (url.pathname === '/api/v1/jobs/7/wait') {
+    waits++;
+    return waits === 1 ? { body: { jobId: 7, finished: false, tasks: [] } } : { body: { jobId: 7, finished: true, tasks: [{ taskId: null, exitStatus: 3, failedCode: 0, deleted: false }] } };
+  }
+  if (url.pathname === '/api/v1/jobs') {
+    return { body: { rows: [{ jobId: 6, prior: 0.5, name: 'sleeper', owner: 'root', state: 'r', time: Date.UTC(2026, 10, 23, 7, 8, 39), queue: 'all.q@vm', slots: 1, tasks: '' }] } };
+  }
+  if (url.pathname === '/api/v1/jobs/999') return { body: { jobs: [], missing: ['999'] } };
+  if (url.pathname === '/api/v1/jobs/delete') {
+    return { body: { messages: [{ ok: true, text: 'root has deleted job 8' }, { ok: false, text: 'denied: job "999" does not exist' }] } };
+  }
+  if (url.pathname === '/api/v1/accounting') return { body: { records: [] } };
+  return { status: 404, body: { error: `no route ${req.url}` } };
+}
+
+t.before(ensureBuilt);
+
+t.test('bin/ verbs against a fake master', async (t) => {
+  const api = await startFakeApi(answer);
+  t.teardown(api.close);
+  const home = await mkdtemp(path.join(os.tmpdir(), 'qfarm-bin-'));
+  t.teardown(() => rm(home, { recursive: true, force: true }));
+  await writeFile(path.join(home, 'master.json'), JSON.stringify({ url: api.url, pid: 1 }));
+  await writeFile(path.join(home, 'api-token'), 'test-token\n');
+  const env = { QFARM_HOME: home, QFARM_MASTER: '', QFARM_TOKEN: '' };
+  const posts = (): JobSubmission[] => api.seen.filter((r) => r.method === 'POST' && r.url === '/api/v1/jobs').map((r) => r.body as JobSubmission);
+
+  t.test('qsub -terse prints only the id', async (t) => {
+    const r = await runBin('qsub', ['-terse', '-b', 'y', '/bin/true'], env);
+    t.same(r, { code: 0, stdout: '7\n', stderr: '' });
+    const sub = posts().at(-1)!;
+    t.same(sub.command, { kind: 'binary', argv: ['/bin/true'] });
+    t.equal(sub.name, 'true');
+    const array = await runBin('qsub', ['-terse', '-b', 'y', '-t', '1-10', '/bin/true'], env);
+    t.same(array, { code: 0, stdout: '7.1-10:1\n', stderr: '' });
+  });
+
+  t.test('qsub acknowledges as SGE does', async (t) => {
+    t.equal((await runBin('qsub', ['-b', 'y', '/bin/true'], env)).stdout, 'Your job 7 ("true") has been submitted\n');
+    t.equal((await runBin('qsub', ['-b', 'y', '-t', '1-10', '/bin/true'], env)).stdout, 'Your job-array 7.1-10:1 ("true") has been submitted\n');
+  });
+
+  t.test('qsub reads a script from stdin with its #$ lines', async (t) => {
+    const r = await runBin('qsub', ['-p', '3'], env, '#!/bin/sh\n#$ -N fromdirective\n#$ -p 1 -j y\nsleep 1\n');
+    t.equal(r.stdout, 'Your job 7 ("fromdirective") has been submitted\n');
+    const sub = posts().at(-1)!;
+    t.match(sub.command, { kind: 'script', scriptName: 'STDIN', script: /sleep 1/ });
+    t.equal(sub.priority, 3, 'the command line wins over the script');
+    t.equal(sub.joinOutput, true);
+  });
+
+  t.test('qsub with a bad option fails before contacting the master', async (t) => {
+    const before = api.seen.length;
+    const r = await runBin('qsub', ['-foo', '-b', 'y', 'true'], env);
+    t.equal(r.code, 2);
+    t.equal(r.stdout, '');
+    t.match(r.stderr, /^qsub: invalid option argument "-foo"\nhint: run 'qsub -help'/);
+    const missing = await runBin('qsub', ['/no/such/file'], env);
+    t.equal(missing.code, 14);
+    t.match(missing.stderr, /^Unable to read script file because of error: error opening \/no\/such\/file: No such file or directory\n/);
+    const unsupported = await runBin('qsub', ['-notify', '-b', 'y', 'true'], env);
+    t.equal(unsupported.code, 1);
+    t.match(unsupported.stderr, /^qsub: option "-notify" is not supported by qfarm yet\n/);
+    t.equal(api.seen.length, before);
+  });
+
+  t.test('qsub reports a rejection as SGE does', async (t) => {
+    const r = await runBin('qsub', ['-q', 'nosuch', '-b', 'y', 'true'], env);
+    t.equal(r.code, 1);
+    t.match(r.stderr, /^Unable to run job: job rejected: queue "nosuch" does not exist\nExiting\.\nhint: see qhost for the groups\n$/);
+  });
+
+  t.test('qsub -sync y waits and exits with the job\'s status', async (t) => {
+    const r = await runBin('qsub', ['-sync', 'y', '-b', 'y', 'false'], env);
+    t.equal(r.stdout, 'Your job 7 ("false") has been submitted\n');
+    t.equal(r.stderr, 'Job 7 exited with exit code 3.\n');
+    t.equal(r.code, 3);
+    t.equal(waits, 2, 'a wait that returns unfinished is re-issued');
+  });
+
+  t.test('qstat, qstat -j, qdel, qacct', async (t) => {
+    const qstat = await runBin('qstat', [], env);
+    t.equal(qstat.code, 0);
+    t.match(qstat.stdout, /^job-ID {2}prior/);
+    t.match(qstat.stdout, /\n {6}6 0\.50000 sleeper {4}root {9}r {5}11\/23\/2026 07:08:39 all\.q@vm {27}1 {8}\n$/);
+    const missing = await runBin('qstat', ['-j', '999'], env);
+    t.same(missing, { code: 1, stdout: '', stderr: 'Following jobs do not exist: \n999\n' });
+    const del = await runBin('qdel', ['8', '999'], env);
+    t.same(del, { code: 1, stdout: 'root has deleted job 8\ndenied: job "999" does not exist\n', stderr: '' });
+    t.match(api.seen.at(-1)!.body, { targets: [{ job: '8' }, { job: '999' }], users: [], force: false });
+    const acct = await runBin('qacct', ['-j', '8'], env);
+    t.same(acct, { code: 1, stdout: '', stderr: 'error: job id 8 not found\n' });
+    const badOption = await runBin('qstat', ['-foo'], env);
+    t.equal(badOption.code, 1);
+    t.match(badOption.stderr, /qstat: invalid option argument "-foo"/);
+  });
+
+  t.test('a master that is not running', async (t) => {
+    const r = await runBin('qstat', [], { ...env, QFARM_MASTER: 'http://127.0.0.1:9', QFARM_TOKEN: 'x' });
+    t.equal(r.code, 1);
+    t.equal(r.stderr, "error: unable to contact qfarm master at http://127.0.0.1:9: connection refused. Is it running? Start it with 'qfarm up' or 'qfarm master'\n");
+  });
+
+  t.test('-help prints usage and exits 0', async (t) => {
+    for (const verb of ['qsub', 'qstat', 'qhost', 'qdel', 'qacct', 'qhold', 'qrls', 'qalter']) {
+      const r = await runBin(verb, ['-help'], env);
+      t.equal(r.code, 0, verb);
+      t.match(r.stdout, new RegExp(`usage: ${verb} `), verb);
+    }
+  });
+});
