@@ -275,3 +275,14 @@ t.test('empty objects round-trip', async (t) => {
   t.equal((await store.download('empty/x', dest)).size, 0);
   t.equal((await readFile(dest)).length, 0);
 });
+
+t.test('a large stream is spooled to a temp file so it can be retried', async (t) => {
+  const store = fx.store({ memoryBufferLimit: 1024 * 1024 });
+  const body = randomBytes(3 * 1024 * 1024 + 17);
+  fx.server.faults.add({ kind: 'status', status: 503, op: 'PutObject', times: 1 });
+  const chunks = [body.subarray(0, 700_000), body.subarray(700_000, 2_000_000), body.subarray(2_000_000)];
+  t.equal((await store.put('spool/a.bin', Readable.from(chunks))).crc64, crc64(body), 'unknown size, spooled past the limit');
+  t.equal((await store.put('spool/b.bin', Readable.from(chunks), { size: body.length })).crc64, crc64(body), 'size known up front');
+  t.same(await readAll(await store.get('spool/a.bin')), body);
+  t.equal(fx.server.stats.count('PutObject'), 3, 'the 503 was retried from the spooled copy');
+});
