@@ -12,6 +12,9 @@ import { OutputBatcher } from './output-batcher.js';
 import { RunningRegistry } from './running-registry.js';
 import { TaskRun } from './task-runner.js';
 
+/** Bytes queued in the socket above which durable frames wait in the outbox. */
+const SEND_HIGH_WATER = 4 * 1024 * 1024;
+
 export interface AgentDeps {
   log: Logger;
   inventory: Inventory;
@@ -42,6 +45,7 @@ export class Agent {
   private readonly childCpu = new ChildCpuAccount();
   private readonly registry: RunningRegistry;
   private draining = false;
+  private pumpTimer: NodeJS.Timeout | undefined;
   private readonly idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -124,7 +128,8 @@ export class Agent {
       this.deps.log.info({ attemptId }, 'master cancelled this attempt; killed and forgotten');
     }
     // Everything unacknowledged, in original order; the master drops duplicates by seq / attempt.
-    for (const frame of this.outbox.replay()) if (!this.connection.send(frame)) break;
+    this.outbox.connectionReset();
+    this.pump();
   }
 
   private assign(a: TaskAssignment): void {
@@ -143,7 +148,8 @@ export class Agent {
     const attemptId = a.attemptId;
     const batcher = new OutputBatcher((stream, data) => {
       if (entry.cancelled) return;
-      this.connection.send(this.outbox.output(attemptId, stream, data));
+      this.outbox.output(attemptId, stream, data);
+      this.pump(attemptId);
     });
     const run = new TaskRun(
       a,
@@ -153,11 +159,13 @@ export class Agent {
           this.registry.add(attemptId, pid);
           if (entry.cancelled) return;
           log.info({ pid }, 'task started');
-          this.connection.send(this.outbox.started({ type: 'started', attemptId, pid, startedAt }));
+          this.outbox.started({ type: 'started', attemptId, pid, startedAt });
+          this.pump(attemptId);
         },
         output: (stream, data) => batcher.push(stream, data),
         usage: (usage) => {
-          if (!entry.cancelled) this.connection.send({ type: 'usage', attemptId, usage });
+          // Not kept: the next sample supersedes it. Skipped while the socket is backed up.
+          if (!entry.cancelled && this.connection.bufferedAmount < SEND_HIGH_WATER) this.connection.send({ type: 'usage', attemptId, usage });
         },
       },
     );
@@ -171,7 +179,8 @@ export class Agent {
         this.outbox.drop(attemptId);
       } else {
         log.info({ exitStatus: result.exitStatus, failedCode: result.failedCode, failedReason: result.failedReason || undefined }, 'task finished');
-        this.connection.send(this.outbox.finished({ type: 'finished', attemptId, ...result }));
+        this.outbox.finished({ type: 'finished', attemptId, ...result });
+        this.pump(attemptId);
       }
       if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
     });
@@ -185,6 +194,28 @@ export class Agent {
     }
     this.deps.log.info({ attemptId: msg.attemptId, reason: msg.reason }, 'killing task');
     r.run.kill(msg.reason, this.opts.killGraceMs);
+  }
+
+  /**
+   * Sends unsent outbox frames in order while the socket keeps up. When its send buffer passes the
+   * high-water mark, the rest waits (kept, bounded, in the outbox) and a timer retries: a task that
+   * prints faster than the network cannot grow the agent's memory without bound.
+   */
+  private pump(attemptId?: string): void {
+    if (!this.connection.isReady) return;
+    // While backed up, a new frame must wait behind the older ones of every attempt.
+    const frames = this.pumpTimer ? [] : this.outbox.unsent(attemptId);
+    for (const frame of frames) {
+      if (this.connection.bufferedAmount > SEND_HIGH_WATER) break;
+      if (!this.connection.send(frame)) return;
+      this.outbox.markSent(frame);
+    }
+    if (this.connection.bufferedAmount > SEND_HIGH_WATER || (this.pumpTimer && this.outbox.unsent().length > 0)) {
+      this.pumpTimer ??= setTimeout(() => {
+        this.pumpTimer = undefined;
+        this.pump();
+      }, 50);
+    }
   }
 
   /** Resolves when no task runs, or after timeoutMs (false then). */

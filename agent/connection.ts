@@ -75,6 +75,11 @@ export class MasterConnection {
     return this.ready && this.ws?.readyState === WebSocket.OPEN;
   }
 
+  /** Bytes queued in the socket and not yet written to the network. */
+  get bufferedAmount(): number {
+    return this.ws?.bufferedAmount ?? 0;
+  }
+
   start(): void {
     this.dial();
   }

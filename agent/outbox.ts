@@ -12,6 +12,10 @@ interface AttemptBox {
   nextSeq: number;
   dropped: number;
   finished: TaskFinished | undefined;
+  /** What went out on the current connection: `started`, outputs below this seq, `finished`. */
+  sentStarted: boolean;
+  sentSeq: number;
+  sentFinished: boolean;
 }
 
 /** Something the outbox wants logged (output dropped because the buffer was full). */
@@ -27,6 +31,10 @@ export interface OutboxWarning {
  * drop replays), and `finished`. An attempt's output is bounded; past the bound the oldest chunks
  * are dropped (the master sees a gap in seq) — `started` and `finished` are never dropped.
  * Replay order is each attempt's frames in the order they were produced.
+ *
+ * The outbox also tracks what was sent on the current connection, so the agent can hold frames
+ * back while the socket's send buffer is full (a task printing faster than the network) and
+ * send them later in order; `connectionReset` marks everything unsent for a replay.
  */
 export class Outbox {
   private readonly boxes = new Map<string, AttemptBox>();
@@ -39,7 +47,7 @@ export class Outbox {
   private box(attemptId: string): AttemptBox {
     let box = this.boxes.get(attemptId);
     if (!box) {
-      box = { started: undefined, output: [], sizes: [], outputBytes: 0, nextSeq: 0, dropped: 0, finished: undefined };
+      box = { started: undefined, output: [], sizes: [], outputBytes: 0, nextSeq: 0, dropped: 0, finished: undefined, sentStarted: false, sentSeq: 0, sentFinished: false };
       this.boxes.set(attemptId, box);
     }
     return box;
@@ -98,6 +106,35 @@ export class Outbox {
 
   has(attemptId: string): boolean {
     return this.boxes.has(attemptId);
+  }
+
+  /** A new connection: nothing has been sent on it yet. */
+  connectionReset(): void {
+    for (const box of this.boxes.values()) {
+      box.sentStarted = false;
+      box.sentSeq = 0;
+      box.sentFinished = false;
+    }
+  }
+
+  /** Frames not yet sent on this connection, each attempt's in order (`finished` only after all its output). */
+  unsent(attemptId?: string): DurableFrame[] {
+    const out: DurableFrame[] = [];
+    const boxes = attemptId === undefined ? this.boxes.values() : [this.boxes.get(attemptId)].filter((b) => b !== undefined);
+    for (const box of boxes) {
+      if (box.started && !box.sentStarted) out.push(box.started);
+      for (const frame of box.output) if (frame.seq >= box.sentSeq) out.push(frame);
+      if (box.finished && !box.sentFinished) out.push(box.finished);
+    }
+    return out;
+  }
+
+  markSent(frame: DurableFrame): void {
+    const box = this.boxes.get(frame.attemptId);
+    if (!box) return;
+    if (frame.type === 'started') box.sentStarted = true;
+    else if (frame.type === 'output') box.sentSeq = Math.max(box.sentSeq, frame.seq + 1);
+    else box.sentFinished = true;
   }
 
   /** Everything still unacknowledged, each attempt's frames in original order. */

@@ -270,3 +270,36 @@ t.test('an agent killed with SIGKILL: its successor kills the tasks it left runn
   t.notOk(await alive(started.pid), 'the orphaned task was killed before hello');
   t.match(second.stderr(), /killing a task left running by a previous agent process/);
 });
+
+t.test('a master that reads slowly: output waits in the bounded outbox instead of piling up in the socket', async (t) => {
+  const master = await FakeMaster.start();
+  const agent = await startAgent(master, ['--output-buffer-bytes', String(1024 * 1024)]);
+  t.teardown(async () => {
+    await agent.stop();
+    await master.close();
+  });
+  const link = await master.connection(0);
+  await link.waitFor((f) => f.type === 'hello');
+  link.welcome([], 5000);
+  await link.waitFor((f) => f.type === 'heartbeat');
+  // Stop reading from the agent's socket: its frames back up in the agent.
+  const socket = (link.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+  socket.pause();
+  const outFile = path.join(workdir, 'flood.out');
+  const total = 40 * 1024 * 1024;
+  const a = assignment({ cwd: workdir, stdoutPath: outFile, command: { kind: 'binary', argv: ['/bin/sh', '-c', `head -c ${total} /dev/zero`] } });
+  link.send(a);
+  const deadline = Date.now() + 30_000;
+  while ((await fs.stat(outFile).catch(() => ({ size: 0 }))).size < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  t.equal((await fs.stat(outFile)).size, total, 'the output file gets everything');
+  socket.resume();
+  const fin = await link.finished(a.attemptId, 30_000);
+  t.equal(fin.exitStatus, 0);
+  const seqs = link.frames.flatMap((f) => (f.type === 'output' ? [f.seq] : []));
+  t.same(seqs, [...seqs].sort((x, y) => x - y), 'chunks in order');
+  const received = link.frames.reduce((n, f) => n + (f.type === 'output' ? Buffer.from(f.data, 'base64').length : 0), 0);
+  t.ok(received < total, `only part of the flood was streamed (${received} of ${total} bytes): the oldest was dropped, not queued`);
+  t.ok(seqs.some((s, i) => i > 0 && s !== seqs[i - 1]! + 1), 'a gap in seq shows the dropped output');
+  t.match(agent.stderr(), /dropping its oldest output/);
+  link.send({ type: 'ack', attemptId: a.attemptId });
+});
