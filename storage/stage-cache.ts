@@ -231,6 +231,16 @@ export class StageCache {
     }
   }
 
+  private forget(path: string): void {
+    for (const entry of this.entries.values()) {
+      if (entry.path === path) {
+        this.entries.delete(entry.id);
+        this.totalBytes -= entry.size;
+        return;
+      }
+    }
+  }
+
   /** Delete least recently used, unleased entries until the total fits. */
   private async evict(): Promise<void> {
     if (this.totalBytes <= this.opts.maxBytes) return;
@@ -254,10 +264,19 @@ export class StageCache {
   }
 
   /** stageObject without creating the parent directory (stageTree creates each once). */
-  private async stageInto(url: string, dest: string, opts: { meta?: ObjectMeta; copy?: boolean }): Promise<CacheLease> {
+  private async stageInto(url: string, dest: string, opts: { meta?: ObjectMeta; copy?: boolean }, retried = false): Promise<CacheLease> {
     const lease = await this.acquire(url, opts.meta);
     try {
-      await materialise(lease.path, dest, opts.copy ?? false);
+      try {
+        await materialise(lease.path, dest, opts.copy ?? false);
+      } catch (err) {
+        // The cached file vanished under us (someone cleaned the cache directory): forget the
+        // entry and fetch it again, once.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || retried || (await exists(lease.path))) throw err;
+        this.forget(lease.path);
+        lease.release();
+        return await this.stageInto(url, dest, opts, true);
+      }
       if (lease.hit) {
         // Persist recency so LRU order survives an agent restart (a fresh download is new already).
         const now = new Date();
@@ -334,6 +353,16 @@ async function materialise(src: string, dest: string, copy: boolean): Promise<vo
   });
   await copyFile(src, dest);
   if (copy) await chmod(dest, 0o644);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return false;
+      throw err;
+    },
+  );
 }
 
 function isAlive(pid: number): boolean {

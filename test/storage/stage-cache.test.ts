@@ -1,6 +1,6 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StageCache, StageCacheLockedError } from '../../storage/stage-cache.js';
 import { BUCKET, startOss } from './oss-fixture.js';
@@ -177,4 +177,15 @@ t.test('re-staging over an existing file replaces it; copy mode gives a private 
   await writeFile(priv, 'task scribbled here');
   await cache.stageObject(url('restage/x'), join(fx.tmp, 'restage', 'y'));
   t.equal(await readFile(join(fx.tmp, 'restage', 'y'), 'utf8'), 'new content', 'the cached copy is untouched');
+});
+
+t.test('a cached file removed behind the cache is fetched again', async (t) => {
+  const cache = await openCache(10 * 1024 * 1024);
+  await fx.server.seed(BUCKET, 'vanish/x', Buffer.from('still here'));
+  const first = await cache.stageObject(url('vanish/x'), join(fx.tmp, 'vanish1'));
+  await rm(first.path, { force: true });
+  fx.server.stats.reset();
+  await cache.stageObject(url('vanish/x'), join(fx.tmp, 'vanish2'));
+  t.equal(await readFile(join(fx.tmp, 'vanish2'), 'utf8'), 'still here');
+  t.equal(fx.server.stats.count('GetObject'), 1, 'downloaded again');
 });
