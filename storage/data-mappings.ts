@@ -10,18 +10,13 @@
  */
 import { StorageError } from './errors.js';
 import { parseStorageUrl } from './object-store.js';
+import type { DataMapping } from '../protocol/job-data.js';
 
 export const MappingKind = { Oss: 'oss', Nas: 'nas', File: 'file' } as const;
 export type MappingKind = (typeof MappingKind)[keyof typeof MappingKind];
 
-export interface DataMapping {
-  kind: MappingKind;
-  /** The source URL as given (oss://…, nas://host:/export, file:///…). */
-  source: string;
-  /** Absolute path on the node. */
-  target: string;
-  readOnly: boolean;
-}
+// The mapping's shape is the protocol's (it travels qsub → master → agent).
+export type { DataMapping };
 
 export class InvalidMappingError extends StorageError {
   constructor(

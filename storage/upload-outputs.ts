@@ -17,25 +17,10 @@ import { forEachConcurrent } from './concurrency.js';
 import { OutputUploadError } from './errors.js';
 import { joinKey } from './object-store.js';
 import type { StoreResolver } from './open-store.js';
+import type { OutputManifest, OutputManifestEntry } from '../protocol/job-data.js';
 
-export interface OutputManifestEntry {
-  /** Path relative to the output directory, with `/` separators. */
-  path: string;
-  /** Destination URL. */
-  url: string;
-  size: number;
-  /** Verified CRC-64/XZ (decimal), when the store reports one. */
-  crc64?: string;
-  etag: string;
-}
-
-export interface OutputManifest {
-  /** The output prefix URL. */
-  destination: string;
-  files: OutputManifestEntry[];
-  totalBytes: number;
-  elapsedMs: number;
-}
+// The manifest's shape is the protocol's (it travels agent → master with the task result).
+export type { OutputManifest, OutputManifestEntry };
 
 export interface UploadOutputsOptions {
   resolver: StoreResolver;

@@ -41,3 +41,11 @@ t.test('mount commands are argv arrays with the recommended options', async (t) 
 t.test('a NAS source without a target is reported as such', async (t) => {
   t.throws(() => parseDataMapping('nas://fs.example.com:/export'), { name: 'InvalidMappingError', message: /no ":\/local\/path" target after nas/ });
 });
+
+t.test('parsed mappings validate against the protocol schema', async (t) => {
+  const { jobDataValidators } = await import('../../protocol/job-data.js');
+  for (const spec of ['oss://scenes/shot1/:/mnt/scene', 'nas://fs.example.com:/export:/ref:rw', 'file:///data/in/:/in']) {
+    t.same(jobDataValidators.dataMapping.problems(parseDataMapping(spec)), [], spec);
+  }
+  t.notOk(jobDataValidators.jobData.check({ inputs: [], outputUrl: 's3://x/' }));
+});

@@ -82,3 +82,11 @@ t.test('a file:// destination works the same way', async (t) => {
 t.test('a missing output directory is an error, not an empty success', async (t) => {
   await t.rejects(uploadOutputs(join(fx.tmp, 'nope'), `oss://${BUCKET}/x/`, { resolver: fx.resolver() }), { code: 'ENOENT' });
 });
+
+t.test('the manifest validates against the protocol schema the master will check', async (t) => {
+  const { jobDataValidators } = await import('../../protocol/job-data.js');
+  const { dir } = await makeOutdir('out5');
+  const m = await uploadOutputs(dir, `oss://${BUCKET}/jobs/45/`, { resolver: fx.resolver() });
+  t.same(jobDataValidators.outputManifest.problems(JSON.parse(JSON.stringify(m))), []);
+  t.notOk(jobDataValidators.outputManifest.check({ ...m, totalBytes: -1 }));
+});
