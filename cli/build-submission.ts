@@ -60,11 +60,20 @@ export function buildSubmission(options: QsubOptions, command: JobCommand, ctx: 
     resources: resourceRequest(options.resources),
     pty: options.pty ?? false,
   };
-  // Relative output paths are relative to the job's working directory, as in SGE.
-  if (options.stdoutPath !== undefined) submission.stdoutPath = path.resolve(cwd, options.stdoutPath);
-  if (options.stderrPath !== undefined) submission.stderrPath = path.resolve(cwd, options.stderrPath);
+  if (options.stdoutPath !== undefined) submission.stdoutPath = outputPath(options.stdoutPath, cwd, ctx.submitter);
+  if (options.stderrPath !== undefined) submission.stderrPath = outputPath(options.stderrPath, cwd, ctx.submitter);
   if (options.shell !== undefined) submission.shell = options.shell;
   if (options.array !== undefined) submission.array = options.array;
   if (options.queue !== undefined) submission.queue = options.queue;
   return submission;
+}
+
+/**
+ * `-o`/`-e`: SGE's `$HOME` and `$USER` are known now and expanded (`$HOME` is the one pseudo
+ * variable that makes a path absolute); then a relative path is made relative to the job's
+ * working directory. `$JOB_ID $TASK_ID $JOB_NAME $HOSTNAME` stay for the master and agent.
+ */
+function outputPath(value: string, cwd: string, submitter: Submitter): string {
+  const expanded = value.replace(/\$(HOME|USER)\b|\$\{(HOME|USER)\}/g, (_m, a?: string, b?: string) => ((a ?? b) === 'HOME' ? submitter.home : submitter.user));
+  return path.resolve(cwd, expanded);
 }

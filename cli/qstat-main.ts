@@ -75,7 +75,13 @@ export async function qstatMain(argv: string[], environment: NodeJS.ProcessEnv =
   const jobIds = parsed.options.get('-j');
   if (jobIds) {
     const ids = jobIds.flatMap((v) => v.split(',')).filter((v) => v !== '');
-    const { jobs, missing } = await jobDetails(client, ids);
+    const details = await jobDetails(client, ids);
+    // SGE forgets a job for qstat once it has finished ("Following jobs do not exist"), and
+    // workflow engines' status scripts rely on that (`qstat -j ID || qacct -j ID`): a job that
+    // has no line in qstat any more counts as missing here, whatever the master returned.
+    const active = new Set((await client.get('/jobs', 'qstatResponse')).rows.filter((row) => row.state !== 'z').map((row) => row.jobId));
+    const jobs = details.jobs.filter((job) => active.has(job.jobId));
+    const missing = [...details.missing, ...details.jobs.filter((job) => !active.has(job.jobId)).map((job) => String(job.jobId))];
     out(jobs.map(formatJobDetail).join(''));
     if (missing.length > 0) {
       err(formatMissingJobs(missing));

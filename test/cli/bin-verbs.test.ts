@@ -9,6 +9,13 @@ import { ensureBuilt, runBin } from './built-cli.js';
 import { startFakeApi, type SeenRequest } from './fake-api.js';
 
 let waits = 0;
+/** A job the master still describes although it has finished (it has no qstat line). */
+const finishedJob = {
+  jobId: 5, name: 'done', submitter: { user: 'root', uid: 0, gid: 0, group: 'root', home: '/root' }, submitHost: 'vm', submitTime: 0,
+  command: { kind: 'binary', argv: ['true'] }, shell: '/bin/sh', cwd: '/root', submitCwd: '/root', stdoutPath: null, stderrPath: null,
+  joinOutput: false, env: {}, array: null, hold: false, waitingFor: [], holdJobs: [], priority: 0, queue: null, slots: 1,
+  resources: { other: {} }, pty: false, deleted: false, tasks: [], schedulingInfo: [],
+};
 function answer(req: SeenRequest): { status?: number; body: unknown } {
   const url = new URL(req.url, 'http://x');
   if (req.authorization !== 'Bearer test-token') return { status: 401, body: { error: 'bad token' } };
@@ -25,6 +32,7 @@ function answer(req: SeenRequest): { status?: number; body: unknown } {
     return { body: { rows: [{ jobId: 6, prior: 0.5, name: 'sleeper', owner: 'root', state: 'r', time: Date.UTC(2026, 10, 23, 7, 8, 39), queue: 'all.q@vm', slots: 1, tasks: '' }] } };
   }
   if (url.pathname === '/api/v1/jobs/999') return { body: { jobs: [], missing: ['999'] } };
+  if (url.pathname === '/api/v1/jobs/5') return { body: { jobs: [finishedJob], missing: [] } };
   if (url.pathname === '/api/v1/jobs/delete') {
     return { body: { messages: [{ ok: true, text: 'root has deleted job 8' }, { ok: false, text: 'denied: job "999" does not exist' }] } };
   }
@@ -68,6 +76,17 @@ t.test('bin/ verbs against a fake master', async (t) => {
     t.equal(sub.joinOutput, true);
   });
 
+  t.test('qsub reads ./.sge_request first, below the command line', async (t) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'qfarm-req-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(path.join(dir, '.sge_request'), '# defaults\n-N fromrequest -p 2\n-cwd\n');
+    const r = await runBin('qsub', ['-p', '4', '-b', 'y', 'true'], env, undefined, dir);
+    t.equal(r.stdout, 'Your job 7 ("fromrequest") has been submitted\n');
+    const sub = posts().at(-1)!;
+    t.equal(sub.priority, 4);
+    t.equal(sub.cwd, dir);
+  });
+
   t.test('qsub with a bad option fails before contacting the master', async (t) => {
     const before = api.seen.length;
     const r = await runBin('qsub', ['-foo', '-b', 'y', 'true'], env);
@@ -102,6 +121,8 @@ t.test('bin/ verbs against a fake master', async (t) => {
     t.equal(qstat.code, 0);
     t.match(qstat.stdout, /^job-ID {2}prior/);
     t.match(qstat.stdout, /\n {6}6 0\.50000 sleeper {4}root {9}r {5}11\/23\/2026 07:08:39 all\.q@vm {27}1 {8}\n$/);
+    const finished = await runBin('qstat', ['-j', '5'], env);
+    t.same(finished, { code: 1, stdout: '', stderr: 'Following jobs do not exist: \n5\n' }, 'a finished job is gone from qstat -j, as in SGE');
     const missing = await runBin('qstat', ['-j', '999'], env);
     t.same(missing, { code: 1, stdout: '', stderr: 'Following jobs do not exist: \n999\n' });
     const del = await runBin('qdel', ['8', '999'], env);

@@ -75,6 +75,9 @@ t.test('defaults are SGE\'s', async (t) => {
   const all = buildSubmission(parse(['-V', '-wd', 'sub', 'x']).options, { kind: 'binary', argv: ['x'] }, ctx);
   t.equal(all.env.FROMENV, 'yes', '-V exports the whole environment');
   t.equal(all.cwd, '/work/sub', '-wd is resolved against the current directory');
+  const vars = buildSubmission(parse(['-o', '$HOME/logs/$JOB_NAME.o$JOB_ID.$TASK_ID', '-e', '$JOB_NAME.err', 'x']).options, { kind: 'binary', argv: ['x'] }, ctx);
+  t.equal(vars.stdoutPath, '/home/alice/logs/$JOB_NAME.o$JOB_ID.$TASK_ID', '$HOME is expanded, the job\'s own variables are kept');
+  t.equal(vars.stderrPath, '/home/alice/$JOB_NAME.err', 'relative to the working directory (home by default)');
 });
 
 t.test('script directives: all #$ lines, command line wins', async (t) => {
