@@ -37,6 +37,10 @@ function answer(req: SeenRequest): { status?: number; body: unknown } {
     return { body: { messages: [{ ok: true, text: 'root has deleted job 8' }, { ok: false, text: 'denied: job "999" does not exist' }] } };
   }
   if (url.pathname === '/api/v1/accounting') return { body: { records: [] } };
+  if (url.pathname === '/api/v1/jobs/alter') return { body: { messages: [{ ok: true, text: 'modified job 8' }] } };
+  if (url.pathname === '/api/v1/jobs/hold' || url.pathname === '/api/v1/jobs/release') {
+    return { body: { messages: [{ ok: false, text: 'denied: job "999" does not exist' }] } };
+  }
   return { status: 404, body: { error: `no route ${req.url}` } };
 }
 
@@ -133,6 +137,24 @@ t.test('bin/ verbs against a fake master', async (t) => {
     const badOption = await runBin('qstat', ['-foo'], env);
     t.equal(badOption.code, 1);
     t.match(badOption.stderr, /qstat: invalid option argument "-foo"/);
+  });
+
+  t.test('qalter, qhold, qrls send what SGE\'s options say', async (t) => {
+    const alter = await runBin('qalter', ['-p', '-5', '-N', 'renamed', '-l', 'h_rt=0:1:0,h_vmem=2G', '-pe', 'smp', '2', '-hold_jid', '3,prep', '-q', 'gpu', '8'], env);
+    t.same(alter, { code: 0, stdout: 'modified job 8\n', stderr: '' });
+    t.match(api.seen.at(-1)!.body, {
+      targets: [{ job: '8' }],
+      changes: { priority: -5, name: 'renamed', resources: { wallclockSeconds: 60, vmemBytes: 2 * 1024 ** 3, other: {} }, slots: 2, holdJobs: ['3', 'prep'], queue: 'gpu' },
+    });
+    const unsupported = await runBin('qalter', ['-o', '/tmp/x', '8'], env);
+    t.equal(unsupported.code, 1);
+    t.match(unsupported.stderr, /qalter: option "-o" is not supported by qfarm yet/);
+    const hold = await runBin('qhold', ['999'], env);
+    t.same(hold, { code: 3, stdout: 'denied: job "999" does not exist\n', stderr: '' }, 'SGE\'s qhold exits 3 for a job that does not exist');
+    t.equal(api.seen.at(-1)!.url, '/api/v1/jobs/hold');
+    const rls = await runBin('qrls', ['-h', 'u', '999.2'], env);
+    t.equal(rls.code, 3);
+    t.match(api.seen.at(-1)!, { url: '/api/v1/jobs/release', body: { targets: [{ job: '999', tasks: { first: 2, last: 2, step: 1 } }] } });
   });
 
   t.test('a master that is not running', async (t) => {
