@@ -139,7 +139,15 @@ export class FakeOssServer {
     }
     this.data = new ObjectData(dir, this.options.buckets ?? ['qfarm']);
     await this.data.init();
-    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server = createServer((req, res) => {
+      // Anything that escapes the per-request handling (a malformed URL, bad admin JSON) answers
+      // 400 instead of becoming an unhandled rejection that would kill the fake.
+      this.handle(req, res).catch((err: Error) => {
+        if (res.headersSent || res.destroyed) return void res.destroy();
+        res.writeHead(400, { 'content-type': 'text/plain' });
+        res.end(`fake OSS could not handle the request: ${err.message}\n`);
+      });
+    });
     this.server.keepAliveTimeout = 30_000;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -618,7 +626,7 @@ export class FakeOssServer {
     const prefix = q.get('prefix') ?? '';
     const delimiter = q.get('delimiter') ?? '';
     const maxKeysText = q.get('max-keys');
-    const maxKeys = maxKeysText === null ? (v2 ? 100 : 100) : Number(maxKeysText);
+    const maxKeys = maxKeysText === null ? 100 : Number(maxKeysText); // OSS default: 100
     if (!Number.isInteger(maxKeys) || maxKeys < 1 || maxKeys > 1000) {
       throw new OssError(400, 'InvalidArgument', 'Argument max-keys must be an integer between 1 and 1000.', {
         ArgumentName: 'max-keys',
@@ -830,11 +838,16 @@ export class FakeOssServer {
   private async handleAdmin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
     const json = (status: number, value: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(value));
     };
+    let body: Record<string, unknown>;
+    try {
+      body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
+    } catch (err) {
+      return json(400, { error: `bad JSON: ${(err as Error).message}` });
+    }
     const route = `${req.method} ${url.pathname}`;
     try {
       switch (route) {

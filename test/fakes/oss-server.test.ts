@@ -203,3 +203,10 @@ t.test('standalone: node fakes/oss/main --port 0 prints its URL and serves', asy
   const c2 = new OSS({ endpoint: line2.split('=')[1]!, accessKeyId: 'idA', accessKeySecret: 'secretA', bucket: 'standalone-b' });
   t.equal((await c2.get('k')).content.toString(), 'standalone');
 });
+
+t.test('malformed requests get an answer, and the fake keeps running', async (t) => {
+  const base = `http://127.0.0.1:${server.port}`;
+  t.equal((await fetch(`${base}/_fake/faults`, { method: 'POST', body: '{not json' })).status, 400);
+  t.equal((await fetch(`${base}/%E0%A4%A/key`)).status, 400, 'a bad percent-encoding in the bucket');
+  t.equal((await fetch(`${base}/_fake/stats`)).status, 200, 'still serving');
+});
