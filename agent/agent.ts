@@ -155,8 +155,8 @@ export class Agent {
       a,
       { hostname: this.opts.name, agentUid: process.getuid?.() ?? 0, tmpRoot: this.deps.tmpRoot ?? os.tmpdir(), childCpu: this.childCpu, log: this.deps.log },
       {
-        started: (pid, startedAt) => {
-          this.registry.add(attemptId, pid);
+        started: (pid, startedAt, tag) => {
+          this.registry.add(attemptId, pid, tag);
           if (entry.cancelled) return;
           log.info({ pid }, 'task started');
           this.outbox.started({ type: 'started', attemptId, pid, startedAt });

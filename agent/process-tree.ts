@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { readProcessTable, readProcStat, treeOf, procKey, type ProcStat } from './proc-table.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -21,7 +22,18 @@ export class ProcessTree {
   constructor(
     /** The task's first process; it leads its own session and process group (spawned detached). */
     readonly rootPid: number,
+    /** The environment tag every process of the task inherits (see taggedProcesses). */
+    private readonly tag?: { name: string; value: string },
   ) {}
+
+  /** Remembers every live process carrying the task's tag, wherever it moved to. */
+  private adoptTagged(): void {
+    if (!this.tag) return;
+    for (const pid of taggedProcesses(this.tag.name, this.tag.value)) {
+      const stat = readProcStat(pid);
+      if (stat) this.known.set(procKey(stat), pid);
+    }
+  }
 
   /** Current members: descendants of the root and of every remembered process, plus the root's group. */
   members(table: Map<number, ProcStat>): ProcStat[] {
@@ -66,6 +78,7 @@ export class ProcessTree {
    * then SIGKILL all. Resolves when no member is left (or after a bounded number of rounds).
    */
   async kill(graceMs: number): Promise<void> {
+    this.adoptTagged();
     let members = this.refresh();
     if (graceMs > 0 && members.length > 0) {
       signalGroup(this.rootPid, 'SIGTERM');
@@ -78,6 +91,7 @@ export class ProcessTree {
       }
     }
     for (let round = 0; round < 20; round++) {
+      if (round > 0) this.adoptTagged();
       members = this.refresh();
       if (members.length === 0) return;
       // Freeze first: a SIGKILLed parent's children would otherwise keep forking as orphans.
@@ -94,4 +108,32 @@ export class ProcessTree {
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   if (pgid > 1) signalPid(-pgid, signal);
+}
+
+/**
+ * Processes (other than the agent) whose environment carries `NAME=value`: every process of a task
+ * inherits the tag the agent put in its environment, so a daemon that double-forked out of the
+ * task's session between two samples is still recognisable (the same idea as Jenkins' BUILD_ID
+ * cookie). Reading every /proc/PID/environ costs a few milliseconds, so this runs only on kills.
+ */
+export function taggedProcesses(name: string, value: string): number[] {
+  const needle = Buffer.from(`\0${name}=${value}\0`);
+  const first = Buffer.from(`${name}=${value}\0`);
+  const found: number[] = [];
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57 || Number(entry) === process.pid) continue;
+    try {
+      const env = fs.readFileSync(`/proc/${entry}/environ`);
+      if (env.includes(needle) || env.subarray(0, first.length).equals(first)) found.push(Number(entry));
+    } catch {
+      // gone, or another user's process and we are not root: not one of ours then
+    }
+  }
+  return found;
 }

@@ -1,13 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { readProcessTable, readProcStat } from './proc-table.js';
-import { ProcessTree } from './process-tree.js';
+import { readProcStat } from './proc-table.js';
+import { ProcessTree, taggedProcesses } from './process-tree.js';
+import { TASK_TAG_VAR } from './task-environment.js';
 
 interface Entry {
   pid: number;
   /** /proc start time of the task's first process: guards against pid reuse. */
   starttime: number;
+  /** The task's environment tag (QFARM_TASK_TAG), which all its processes inherit. */
+  tag: string;
 }
 
 /**
@@ -24,10 +27,10 @@ export class RunningRegistry {
     this.file = path.join(stateDir, 'running.json');
   }
 
-  add(attemptId: string, pid: number): void {
+  add(attemptId: string, pid: number, tag: string): void {
     const stat = readProcStat(pid);
     if (!stat) return; // already gone
-    this.entries.set(attemptId, { pid, starttime: stat.starttime });
+    this.entries.set(attemptId, { pid, starttime: stat.starttime, tag });
     this.save();
   }
 
@@ -56,19 +59,15 @@ export class RunningRegistry {
     }
     let killed = 0;
     for (const [attemptId, entry] of Object.entries(previous)) {
-      if (typeof entry?.pid !== 'number' || typeof entry.starttime !== 'number') continue;
+      if (typeof entry?.pid !== 'number' || typeof entry.starttime !== 'number' || typeof entry.tag !== 'string') continue;
+      const tag = { name: TASK_TAG_VAR, value: entry.tag };
       const root = readProcStat(entry.pid);
-      if (root && root.starttime === entry.starttime && root.state !== 'Z') {
-        this.log.warn({ attemptId, pid: entry.pid }, 'killing a task left running by a previous agent process');
-        await new ProcessTree(entry.pid).kill(0);
-        killed++;
-        continue;
-      }
-      // First process gone: its group may live on; only processes younger than it can be its own.
-      const strays = [...readProcessTable().values()].filter((p) => p.pgrp === entry.pid && p.starttime >= entry.starttime && p.state !== 'Z');
-      for (const p of strays) {
-        this.log.warn({ attemptId, pid: p.pid }, 'killing a process left running by a previous agent process');
-        await new ProcessTree(p.pid).kill(0);
+      const rootAlive = root !== undefined && root.starttime === entry.starttime && root.state !== 'Z';
+      // The tag finds the task's processes wherever they went; the root only if it is still the same process.
+      const pids = [...(rootAlive ? [entry.pid] : []), ...taggedProcesses(tag.name, tag.value)];
+      for (const pid of new Set(pids)) {
+        this.log.warn({ attemptId, pid }, 'killing a task process left running by a previous agent process');
+        await new ProcessTree(pid, pid === entry.pid ? tag : undefined).kill(0);
         killed++;
       }
     }

@@ -1,5 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import type { TaskAssignment } from '../protocol/agent-messages.js';
 import type { RunAs } from './task-user.js';
+
+/** Environment variable that tags every process of a task, so escaped daemons can be found on kill. */
+export const TASK_TAG_VAR = 'QFARM_TASK_TAG';
 
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin';
 
@@ -23,5 +27,6 @@ export function taskEnvironment(
     env.LOGNAME = assignment.user.name;
   }
   if (assignment.pty) env.TERM ??= 'xterm';
+  env[TASK_TAG_VAR] = `${assignment.attemptId}.${randomBytes(6).toString('hex')}`;
   return env;
 }

@@ -11,7 +11,7 @@ import { OutputFileError, openOutputFile, resolveOutputPath } from './output-fil
 import { ProcessTree } from './process-tree.js';
 import { TreeSampler } from './proc-stats.js';
 import { scriptFileName, taskArgv } from './task-command.js';
-import { taskEnvironment } from './task-environment.js';
+import { TASK_TAG_VAR, taskEnvironment } from './task-environment.js';
 import { runAsFor, TaskUserError, type RunAs } from './task-user.js';
 
 /** The end of an attempt, as the `finished` frame carries it. */
@@ -19,7 +19,8 @@ export type TaskResult = Omit<TaskFinished, 'type' | 'attemptId'>;
 
 /** What a running task tells the agent. */
 export interface TaskEvents {
-  started(pid: number, startedAt: number): void;
+  /** `tag`: the QFARM_TASK_TAG value all the task's processes carry. */
+  started(pid: number, startedAt: number, tag: string): void;
   output(stream: OutputStream, data: Buffer): void;
   usage(usage: TaskUsage): void;
 }
@@ -56,9 +57,11 @@ const signalName = (num: number): string | null =>
 /** A child process started either through pipes or in a pty, behind one small interface. */
 interface Started {
   pid: number;
-  /** Resolves once the process exited and its output has been read. */
+  /** Resolves when the first process exited (its output may still be in flight). */
   exited: Promise<{ code: number | null; signal: string | null }>;
-  /** Stop waiting for output still held open by leftover processes. */
+  /** Resolves when the output pipes are closed: every byte has been read. */
+  outputClosed: Promise<void>;
+  /** Stop waiting for output still held open by processes that escaped the kill. */
   abandonOutput(): void;
   /** CPU the kernel charged the agent for reaping this child (see child-cpu.ts). */
   reapedCpu: Promise<{ utimeSeconds: number; stimeSeconds: number } | undefined>;
@@ -220,10 +223,10 @@ export class TaskRun {
       return this.failure(setupStartedAt, FailedCode.BeforeJob, `cannot start ${argv[3] ?? argv[0]}: ${(err as Error).message}`);
     }
     const startedAt = Date.now();
-    const tree = new ProcessTree(started.pid);
+    const tree = new ProcessTree(started.pid, { name: TASK_TAG_VAR, value: env[TASK_TAG_VAR]! });
     this.tree = tree;
     const sampler = new TreeSampler(tree);
-    this.events.started(started.pid, startedAt);
+    this.events.started(started.pid, startedAt, env[TASK_TAG_VAR]!);
     if (this.killRequest) this.killing ??= tree.kill(this.killRequest.graceMs);
 
     // Sampling, limits and usage frames while the task runs.
@@ -264,10 +267,20 @@ export class TaskRun {
     if (wallTimer) clearTimeout(wallTimer);
     // SGE ends a job when its first process ends: whatever it left behind is killed too.
     await this.killing;
-    const leftovers = tree.killLeftovers();
-    const leftoverTimer = setTimeout(() => started.abandonOutput(), 2000);
-    await leftovers;
-    clearTimeout(leftoverTimer);
+    await tree.killLeftovers();
+    const wait = (ms: number) => new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref());
+    if (!(await Promise.race([started.outputClosed.then(() => true), wait(200)]))) {
+      // Something outside the known tree still holds the task's stdout/stderr: find it by its tag.
+      log.debug('output still open after the task ended; killing tagged leftovers');
+      await tree.kill(0);
+    }
+    // Pipes held open by a process we could not kill must not hang the result forever.
+    const abandonTimer = setTimeout(() => {
+      log.warn('output pipes still open 2 s after the task ended; closing them');
+      started.abandonOutput();
+    }, 2000);
+    await started.outputClosed;
+    clearTimeout(abandonTimer);
     const endedAt = Date.now();
     const reaped = await started.reapedCpu;
     if (reaped) sampler.addReapedCpu(reaped.utimeSeconds, reaped.stimeSeconds);
@@ -318,11 +331,17 @@ export class TaskRun {
       });
       child.stdout!.on('data', onStdout);
       child.stderr!.on('data', onStderr);
-      let exitInfo: { code: number | null; signal: string | null } | undefined;
       let resolveReaped!: (v: { utimeSeconds: number; stimeSeconds: number } | undefined) => void;
       const reapedCpu = new Promise<{ utimeSeconds: number; stimeSeconds: number } | undefined>((r) => (resolveReaped = r));
-      let resolveExited!: (v: { code: number | null; signal: string | null }) => void;
-      const exited = new Promise<{ code: number | null; signal: string | null }>((r) => (resolveExited = r));
+      const exited = new Promise<{ code: number | null; signal: string | null }>((resolveExited) => {
+        child.once('exit', (code, signal) => {
+          void this.ctx.childCpu.childExited().then(resolveReaped);
+          resolveExited({ code, signal });
+        });
+      });
+      let resolveClosed!: () => void;
+      const outputClosed = new Promise<void>((r) => (resolveClosed = r));
+      child.once('close', () => resolveClosed());
       child.once('error', (err) => {
         if (child.pid === undefined) reject(err);
       });
@@ -330,19 +349,15 @@ export class TaskRun {
         resolve({
           pid: child.pid!,
           exited,
+          outputClosed,
           reapedCpu,
           abandonOutput: () => {
             child.stdout!.destroy();
             child.stderr!.destroy();
-            if (exitInfo) resolveExited(exitInfo);
+            resolveClosed();
           },
         });
       });
-      child.once('exit', (code, signal) => {
-        exitInfo = { code, signal };
-        void this.ctx.childCpu.childExited().then(resolveReaped);
-      });
-      child.once('close', (code, signal) => resolveExited(exitInfo ?? { code, signal }));
     });
   }
 
@@ -368,6 +383,8 @@ export class TaskRun {
     return {
       pid: proc.pid,
       exited,
+      // node-pty reports the exit after draining the terminal.
+      outputClosed: exited.then(() => undefined),
       abandonOutput: () => undefined,
       get reapedCpu() {
         return reapedCpu;

@@ -251,10 +251,16 @@ t.test('an agent killed with SIGKILL: its successor kills the tasks it left runn
   const link = await master.connection(0);
   await link.waitFor((f) => f.type === 'hello');
   link.welcome();
-  const a = assignment({ cwd: workdir, command: { kind: 'binary', argv: ['/bin/sh', '-c', 'sleep 1000 & sleep 1000; :'] } });
+  const escapedFile = path.join(workdir, 'escaped-orphan.pid');
+  const a = assignment({ cwd: workdir, command: { kind: 'binary', argv: ['/bin/sh', '-c', `setsid sleep 1000 & echo $! > ${escapedFile}; sleep 1000; :`] } });
   link.send(a);
   const started = await link.waitFor((f) => f.type === 'started');
   if (started.type !== 'started') throw new Error();
+  let escaped = 0;
+  for (let i = 0; i < 100 && !escaped; i++) {
+    escaped = Number((await fs.readFile(escapedFile, 'utf8').catch(() => '')).trim());
+    if (!escaped) await new Promise((r) => setTimeout(r, 50));
+  }
   first.child.kill('SIGKILL');
   await first.exited;
   t.ok(await alive(started.pid), 'the task outlives the killed agent');
@@ -268,7 +274,8 @@ t.test('an agent killed with SIGKILL: its successor kills the tasks it left runn
   if (hello.type !== 'hello') throw new Error();
   t.same(hello.attempts, [], 'the new agent does not claim the old task');
   t.notOk(await alive(started.pid), 'the orphaned task was killed before hello');
-  t.match(second.stderr(), /killing a task left running by a previous agent process/);
+  t.notOk(await alive(escaped), 'also its grandchild in another session');
+  t.match(second.stderr(), /killing a task process left running by a previous agent process/);
 });
 
 t.test('a master that reads slowly: output waits in the bounded outbox instead of piling up in the socket', async (t) => {

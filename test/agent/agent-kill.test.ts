@@ -135,3 +135,19 @@ t.test('processes left behind by a finished task are killed', async (t) => {
   t.notOk(await alive(Number(await waitForFile(pidfile))), 'background sleep killed at task end');
   link.send({ type: 'ack', attemptId: a.attemptId });
 });
+
+t.test('a short task whose background processes keep its output open', async (t) => {
+  const pidfile = path.join(workdir, 'held.pid');
+  const escaped = path.join(workdir, 'escaped.pid');
+  // One background child in the task's group, one that left with setsid; both keep stdout open.
+  const a = assignment({ cwd: workdir, command: { kind: 'binary', argv: ['/bin/sh', '-c', `sleep 1000 & echo $! > ${pidfile}; setsid sleep 1000 & echo $! > ${escaped}; echo bye`] } });
+  const t0 = Date.now();
+  link.send(a);
+  const fin = await link.finished(a.attemptId);
+  t.ok(Date.now() - t0 < 2000, `finished promptly (${Date.now() - t0} ms), not held by the open pipes`);
+  t.equal(fin.exitStatus, 0);
+  t.equal(link.output(a.attemptId), 'bye\n');
+  t.notOk(await alive(Number(await waitForFile(pidfile))), 'group member killed');
+  t.notOk(await alive(Number(await waitForFile(escaped))), 'escaped process holding the output killed');
+  link.send({ type: 'ack', attemptId: a.attemptId });
+});
