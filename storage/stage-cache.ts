@@ -58,6 +58,9 @@ export interface StageCacheStats {
   hits: number;
   misses: number;
   evictions: number;
+  /** Background evictions (after a release) that failed, and the last reason; the agent should report these. */
+  evictionErrors: number;
+  lastEvictionError?: string;
 }
 
 interface Entry {
@@ -91,7 +94,8 @@ export class StageCache {
   private readonly entries = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<Entry>>();
   private totalBytes = 0;
-  private counters = { hits: 0, misses: 0, evictions: 0 };
+  private counters = { hits: 0, misses: 0, evictions: 0, evictionErrors: 0 };
+  private lastEvictionError: string | undefined;
   private readonly objectsDir: string;
 
   private constructor(private readonly opts: StageCacheOptions) {
@@ -150,7 +154,9 @@ export class StageCache {
   }
 
   stats(): StageCacheStats {
-    return { entries: this.entries.size, bytes: this.totalBytes, ...this.counters };
+    const stats: StageCacheStats = { entries: this.entries.size, bytes: this.totalBytes, ...this.counters };
+    if (this.lastEvictionError !== undefined) stats.lastEvictionError = this.lastEvictionError;
+    return stats;
   }
 
   private static entryId(url: string, etag: string, size: number): string {
@@ -196,7 +202,14 @@ export class StageCache {
         if (released) return;
         released = true;
         e.refs--;
-        if (e.refs === 0 && this.totalBytes > this.opts.maxBytes) void this.evict().catch(() => undefined);
+        if (e.refs === 0 && this.totalBytes > this.opts.maxBytes) {
+          // release() is synchronous, so the eviction runs in the background; its failures are
+          // counted in stats() rather than thrown at a caller that is not waiting.
+          this.evict().catch((err: Error) => {
+            this.counters.evictionErrors++;
+            this.lastEvictionError = err.message;
+          });
+        }
       },
     };
   }
