@@ -41,9 +41,7 @@ export function buildSubmission(options: QsubOptions, command: JobCommand, ctx: 
   Object.assign(env, submitterEnvironment(ctx), options.env);
   const defaultName = command.kind === 'binary' ? path.basename(command.argv[0]!) : command.scriptName === 'STDIN' ? 'STDIN' : path.basename(command.scriptName);
   const name = options.name ?? defaultName;
-  if (name === '' || /[\n\r/:@\\*?]/.test(name)) {
-    throw new CliError(`qsub: job name "${name}" is not valid`, 7, 'a job name may not contain / : @ \\ * ? or newlines');
-  }
+  checkJobName(name);
   const submission: JobSubmission = {
     name,
     submitter: ctx.submitter,
@@ -76,4 +74,19 @@ export function buildSubmission(options: QsubOptions, command: JobCommand, ctx: 
 function outputPath(value: string, cwd: string, submitter: Submitter): string {
   const expanded = value.replace(/\$(HOME|USER)\b|\$\{(HOME|USER)\}/g, (_m, a?: string, b?: string) => ((a ?? b) === 'HOME' ? submitter.home : submitter.user));
   return path.resolve(cwd, expanded);
+}
+
+/**
+ * SGE's rules for job names (its messages, measured against SGE 8.1.9): a name may not start
+ * with a digit (it would read as a job id in -hold_jid), nor hold `/ : @ \\ * ?` or blanks.
+ */
+export function checkJobName(name: string): void {
+  const hint = 'choose a -N name of letters, digits (not first), dots, dashes and underscores';
+  const reject = (reason: string): CliError => new CliError(`Unable to run job: ${reason}\nExiting.`, 1, hint);
+  if (name.includes('/')) throw new CliError('qsub: argument to -N option must not contain / ', 2, hint);
+  if (name === '') throw reject('denied: "" is not a valid object name');
+  if (/^\d/.test(name)) throw reject(`denied: "${name}" is not a valid object name (cannot start with a digit)`);
+  if (name.includes(':')) throw reject("Colon (':') not allowed in objectname");
+  if (name.includes('@')) throw reject("At ('@') not allowed in objectname");
+  if (/[\s\\*?]/.test(name)) throw reject(`denied: "${name}" is not a valid object name (blanks, \\, * and ? are not allowed)`);
 }

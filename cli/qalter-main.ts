@@ -1,5 +1,6 @@
 import { validators, type AlterRequest } from '../protocol/api.js';
 import { printActionMessages } from './action-output.js';
+import { checkJobName } from './build-submission.js';
 import { CliError, ExitCode } from './cli-errors.js';
 import { connect } from './connect.js';
 import { parseJobTargets } from './job-targets.js';
@@ -52,7 +53,10 @@ export async function qalterMain(argv: string[], environment: NodeJS.ProcessEnv 
   const source = { label: 'the command line', allowCommand: false, environment, processCwd: process.cwd(), readFile: () => '' };
   const options = parseQsubWords(qsubWords, source, emptyQsubOptions()).options;
   const changes: AlterRequest['changes'] = {};
-  if (options.name !== undefined) changes.name = options.name;
+  if (options.name !== undefined) {
+    checkJobName(options.name);
+    changes.name = options.name;
+  }
   if (options.priority !== undefined) changes.priority = options.priority;
   if (options.queue !== undefined) changes.queue = options.queue;
   if (parsed.options.has('-hold_jid')) changes.holdJobs = options.holdJobs;

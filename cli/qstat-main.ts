@@ -15,6 +15,7 @@ export function qstatUsage(): string {
     '        [-f]                              full output',
     '        [-help]                           print this help',
     '        [-j job_identifier_list ]         show scheduler job information',
+    '        [-q queue_list]                   print only running jobs of these queues (groups), and pending jobs',
     '        [-s {p|r|s|z|h}]                  show pending, running, suspended, zombie (finished) or held jobs',
     '        [-u user_list]                    view only jobs of this user(s); "*" for all (the default)',
     '',
@@ -62,9 +63,9 @@ export async function qstatMain(argv: string[], environment: NodeJS.ProcessEnv =
     verb: 'qstat',
     usage: qstatUsage,
     flags: ['-f'],
-    withArg: ['-u', '-s', '-j'],
+    withArg: ['-u', '-s', '-j', '-q'],
     optionalArg: [],
-    unsupported: ['-xml', '-r', '-ext', '-g', '-t', '-q', '-F', '-explain', '-l', '-ne', '-pe', '-pri', '-urg', '-U', '-qs', '-sc'],
+    unsupported: ['-xml', '-r', '-ext', '-g', '-t', '-F', '-explain', '-l', '-ne', '-pe', '-pri', '-urg', '-U', '-qs', '-sc'],
     badOptionExit: ExitCode.Failure,
   });
   if (parsed.positional.length > 0) {
@@ -99,7 +100,11 @@ export async function qstatMain(argv: string[], environment: NodeJS.ProcessEnv =
   if (wanted.has('z')) query.set('finished', '1');
   const qs = query.toString();
   const answer = await client.get(`/jobs${qs ? `?${qs}` : ''}`, 'qstatResponse');
-  const rows: QstatRow[] = answer.rows.filter((row) => wanted.has(row.state) && (allUsers || users.includes(row.owner)));
+  // -q: running tasks in these queues (groups, or group@host instances); pending jobs stay listed,
+  // so a poller such as Nextflow's never mistakes a queued job for a finished one.
+  const queues = (parsed.options.get('-q') ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
+  const inQueues = (queue: string): boolean => queues.length === 0 || queue === '' || queues.some((q) => queue === q || queue.startsWith(`${q}@`));
+  const rows: QstatRow[] = answer.rows.filter((row) => wanted.has(row.state) && (allUsers || users.includes(row.owner)) && inQueues(row.queue));
 
   if (parsed.options.has('-f')) {
     const hosts = await client.get('/hosts', 'hostsResponse');

@@ -127,6 +127,8 @@ t.test('bin/ verbs against a fake master', async (t) => {
     t.match(qstat.stdout, /\n {6}6 0\.50000 sleeper {4}root {9}r {5}11\/23\/2026 07:08:39 all\.q@vm {27}1 {8}\n$/);
     const finished = await runBin('qstat', ['-j', '5'], env);
     t.same(finished, { code: 1, stdout: '', stderr: 'Following jobs do not exist: \n5\n' }, 'a finished job is gone from qstat -j, as in SGE');
+    t.equal((await runBin('qstat', ['-q', 'other'], env)).stdout, '', 'qstat -q shows only the running jobs of those queues');
+    t.match((await runBin('qstat', ['-q', 'all.q'], env)).stdout, /sleeper/);
     const missing = await runBin('qstat', ['-j', '999'], env);
     t.same(missing, { code: 1, stdout: '', stderr: 'Following jobs do not exist: \n999\n' });
     const del = await runBin('qdel', ['8', '999'], env);

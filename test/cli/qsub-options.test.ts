@@ -164,6 +164,16 @@ t.test('errors word and exit like SGE 8.1.9 (test/cli/fixtures/sge-probes.txt)',
   t.match(error?.hint, /qsub -help/, 'every error says what to do');
 });
 
+t.test('job names follow SGE\'s rules and messages', async (t) => {
+  const named = (name: string) => () => buildSubmission(parse(['-N', name, 'x']).options, { kind: 'binary', argv: ['x'] }, ctx);
+  t.throws(named('1abc'), { message: 'Unable to run job: denied: "1abc" is not a valid object name (cannot start with a digit)\nExiting.', exitCode: 1 });
+  t.throws(named('a/b'), { message: 'qsub: argument to -N option must not contain / ', exitCode: 2 });
+  t.throws(named('a:b'), { message: "Unable to run job: Colon (':') not allowed in objectname\nExiting." });
+  t.throws(named('a@b'), { message: "Unable to run job: At ('@') not allowed in objectname\nExiting." });
+  t.throws(named('a b'), { exitCode: 1 });
+  t.doesNotThrow(named('snakejob.bwa_map.3.sh'));
+});
+
 t.test('job targets of qdel/qhold/qrls/qalter', async (t) => {
   t.same(parseJobTargets('qdel', ['8']), [{ job: '8' }]);
   t.same(parseJobTargets('qdel', ['9.2']), [{ job: '9', tasks: { first: 2, last: 2, step: 1 } }]);
