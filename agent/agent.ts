@@ -10,6 +10,7 @@ import { masterUrlNow, type AgentOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import { OutputBatcher } from './output-batcher.js';
 import { RunningRegistry } from './running-registry.js';
+import { GroupSetup } from './supplementary-groups.js';
 import { TaskRun } from './task-runner.js';
 
 /** Bytes queued in the socket above which durable frames wait in the outbox. */
@@ -43,6 +44,7 @@ export class Agent {
   private readonly outbox: Outbox;
   private readonly connection: MasterConnection;
   private readonly childCpu = new ChildCpuAccount();
+  private readonly groups: GroupSetup | undefined;
   private readonly registry: RunningRegistry;
   private draining = false;
   private pumpTimer: NodeJS.Timeout | undefined;
@@ -53,6 +55,7 @@ export class Agent {
     private readonly deps: AgentDeps,
   ) {
     this.registry = new RunningRegistry(opts.stateDir, deps.log);
+    this.groups = process.getuid?.() === 0 ? new GroupSetup(deps.log) : undefined;
     this.outbox = new Outbox(opts.outputBufferBytes, (w) =>
       deps.log.warn(w, 'output buffer of an attempt is full: dropping its oldest output (the output file keeps everything)'),
     );
@@ -153,7 +156,7 @@ export class Agent {
     });
     const run = new TaskRun(
       a,
-      { hostname: this.opts.name, agentUid: process.getuid?.() ?? 0, tmpRoot: this.deps.tmpRoot ?? os.tmpdir(), childCpu: this.childCpu, log: this.deps.log },
+      { hostname: this.opts.name, agentUid: process.getuid?.() ?? 0, tmpRoot: this.deps.tmpRoot ?? os.tmpdir(), childCpu: this.childCpu, groups: this.groups, log: this.deps.log },
       {
         started: (pid, startedAt, tag) => {
           this.registry.add(attemptId, pid, tag);

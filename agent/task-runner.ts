@@ -7,6 +7,7 @@ import pty from 'node-pty';
 import type { Logger } from 'pino';
 import { FailedCode, type OutputStream, type TaskAssignment, type TaskFinished, type TaskUsage } from '../protocol/agent-messages.js';
 import type { ChildCpuAccount } from './child-cpu.js';
+import type { GroupSetup } from './supplementary-groups.js';
 import { OutputFileError, openOutputFile, resolveOutputPath } from './output-files.js';
 import { ProcessTree } from './process-tree.js';
 import { TreeSampler } from './proc-stats.js';
@@ -32,6 +33,8 @@ export interface RunnerContext {
   /** Parent of per-task TMPDIRs; must be reachable by every task user (so not under /root). */
   tmpRoot: string;
   childCpu: ChildCpuAccount;
+  /** Gives tasks of other users their supplementary groups (root agent only). */
+  groups?: GroupSetup;
   log: Logger;
   /** How often the process tree is sampled (limits are checked at the same time). @default 1000 */
   sampleIntervalMs?: number;
@@ -130,7 +133,12 @@ export class TaskRun {
       const scriptFile = await this.writeScript(tmpdir, runAs);
       const env = taskEnvironment(a, { tmpdir, hostname: this.ctx.hostname, runAs });
       if (this.killRequest) return this.failure(startedAt, FailedCode.AfterJob, `${this.killRequest.reason} (before the task started)`);
-      return await this.execute(taskArgv(a, scriptFile), env, runAs, stdoutFd, stderrFd, startedAt, log);
+      // Dropping privileges through setpriv keeps the user's supplementary groups; the child is then
+      // spawned as root and setpriv switches identity before exec'ing the task (same pid).
+      const prefix = runAs.kind === 'drop' ? (this.ctx.groups?.prefix(runAs.uid, runAs.gid) ?? null) : null;
+      const argv = prefix ? [...prefix, ...taskArgv(a, scriptFile)] : taskArgv(a, scriptFile);
+      const spawnAs: RunAs = prefix ? { kind: 'self' } : runAs;
+      return await this.execute(argv, env, spawnAs, stdoutFd, stderrFd, startedAt, log);
     } catch (err) {
       if (err instanceof TaskSetupError) return this.failure(startedAt, err.failedCode, err.message);
       if (err instanceof OutputFileError) return this.failure(startedAt, FailedCode.OpenOutput, err.message);
@@ -220,7 +228,7 @@ export class TaskRun {
     try {
       started = a.pty ? this.spawnPty(argv, env, runAs, onStdout) : await this.spawnPipes(argv, env, runAs, onStdout, onStderr);
     } catch (err) {
-      return this.failure(setupStartedAt, FailedCode.BeforeJob, `cannot start ${argv[3] ?? argv[0]}: ${(err as Error).message}`);
+      return this.failure(setupStartedAt, FailedCode.BeforeJob, `cannot start ${argv.join(' ').slice(0, 200)}: ${(err as Error).message}`);
     }
     const startedAt = Date.now();
     const tree = new ProcessTree(started.pid, { name: TASK_TAG_VAR, value: env[TASK_TAG_VAR]! });

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import t from 'tap';
 import { assignment, FakeMaster, startAgent } from '../helpers/fake-master.js';
 
@@ -126,4 +127,43 @@ t.test('an agent that is not root refuses tasks of other users', { skip: asRoot 
   t.equal(l2.output(b.attemptId), '65534\n', 'its own user runs normally');
   l2.send({ type: 'ack', attemptId: a.attemptId });
   l2.send({ type: 'ack', attemptId: b.attemptId });
+});
+
+/** A user of this host who is a member of some supplementary group, from the real user database. */
+function userWithSupplementaryGroup(): { name: string; uid: number; gid: number; home: string; group: number } | undefined {
+  try {
+    for (const line of execFileSync('getent', ['group'], { encoding: 'utf8' }).split('\n')) {
+      const [, , gidText, members] = line.split(':');
+      const member = members?.split(',')[0];
+      if (!member || !gidText) continue;
+      const pw = execFileSync('getent', ['passwd', member], { encoding: 'utf8' }).trim().split(':');
+      if (Number(pw[2]) === 0) continue;
+      return { name: member, uid: Number(pw[2]), gid: Number(pw[3]), home: pw[5] ?? '/', group: Number(gidText) };
+    }
+  } catch {
+    // no getent or no such user
+  }
+  return undefined;
+}
+
+const member = userWithSupplementaryGroup();
+t.test('a task gets its user\'s supplementary groups (as SGE\'s initgroups)', { skip: !asRoot ? 'needs root' : !member ? 'no user with supplementary groups on this host' : false }, async (t) => {
+  const u = member!;
+  const a = assignment({ cwd: workdir, user: { name: u.name, uid: u.uid, gid: u.gid, home: u.home }, command: { kind: 'binary', argv: ['id', '-G'] } });
+  link.send(a);
+  const fin = await link.finished(a.attemptId);
+  t.equal(fin.exitStatus, 0, link.output(a.attemptId, 'stderr'));
+  const groups = link.output(a.attemptId, 'stdout').trim().split(' ').map(Number);
+  t.equal(groups[0], u.gid, 'primary group first');
+  t.ok(groups.includes(u.group), `supplementary group ${u.group} present in ${groups.join(' ')}`);
+  link.send({ type: 'ack', attemptId: a.attemptId });
+});
+
+t.test('a uid unknown to this host still runs, with no supplementary groups', { skip: asRoot ? false : 'needs root' }, async (t) => {
+  const a = assignment({ cwd: workdir, user: { name: 'ghost', uid: 54321, gid: 54321, home: '/tmp' }, command: { kind: 'binary', argv: ['id'] } });
+  link.send(a);
+  const fin = await link.finished(a.attemptId);
+  t.equal(fin.exitStatus, 0, link.output(a.attemptId, 'stderr'));
+  t.equal(link.output(a.attemptId, 'stdout').trim(), 'uid=54321 gid=54321 groups=54321');
+  link.send({ type: 'ack', attemptId: a.attemptId });
 });
