@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { JobCommand } from '../protocol/job-spec.js';
-import { ApiRequestError } from './api-client.js';
+import type { JobWaitResponse } from '../protocol/api.js';
+import { ApiRequestError, MasterUnreachableError, type ApiClient } from './api-client.js';
 import { buildSubmission } from './build-submission.js';
 import { BadOptionError, CliError, ExitCode } from './cli-errors.js';
 import { connect } from './connect.js';
@@ -99,11 +100,45 @@ export async function qsubMain(argv: string[], environment: NodeJS.ProcessEnv = 
   else out(`Your ${array ? 'job-array' : 'job'} ${id} ("${submitted.name}") has been submitted`);
   if (!options.sync) return ExitCode.Ok;
 
+  const wait = await waitForJob(submitted.jobId, client, environment);
+  const report = syncReport(wait, array !== undefined);
+  for (const line of report.lines) err(line);
+  return report.exitCode;
+}
+
+/** How long `qsub -sync y` keeps trying to reach a master that went away (a restart, say). */
+const SYNC_RECONNECT_MS = 10 * 60 * 1000;
+
+/**
+ * Long-polls until the job has finished, re-issuing the wait when the master answers
+ * finished=false. A master that restarts (possibly on another port) is found again through
+ * QFARM_HOME, as SGE's qsub -sync survives a qmaster restart; the job is durable there.
+ */
+async function waitForJob(jobId: number, first: ApiClient, environment: NodeJS.ProcessEnv): Promise<JobWaitResponse> {
+  let client = first;
+  let lostSince: number | null = null;
+  let delay = 250;
   for (;;) {
-    const wait = await client.get(`/jobs/${submitted.jobId}/wait`, 'jobWaitResponse', { timeoutMs: 0 });
-    if (!wait.finished) continue;
-    const report = syncReport(wait, array !== undefined);
-    for (const line of report.lines) err(line);
-    return report.exitCode;
+    try {
+      const wait = await client.get(`/jobs/${jobId}/wait`, 'jobWaitResponse', { timeoutMs: 0 });
+      lostSince = null;
+      delay = 250;
+      if (wait.finished) return wait;
+    } catch (error) {
+      if (!(error instanceof MasterUnreachableError)) throw error;
+      if (lostSince === null) {
+        lostSince = Date.now();
+        err(`qsub: lost contact with the qfarm master (${error.reason}); still waiting for job ${jobId}`);
+      } else if (Date.now() - lostSince > SYNC_RECONNECT_MS) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 5000);
+      try {
+        client = connect(environment);
+      } catch {
+        // master.json is rewritten at the master's start; keep the old address until then.
+      }
+    }
   }
 }

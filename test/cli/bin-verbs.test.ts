@@ -6,7 +6,7 @@ import path from 'node:path';
 import t from 'tap';
 import type { JobSubmission } from '../../protocol/job-spec.js';
 import { ensureBuilt, runBin } from './built-cli.js';
-import { startFakeApi, type SeenRequest } from './fake-api.js';
+import { DROP_CONNECTION, startFakeApi, type SeenRequest } from './fake-api.js';
 
 let waits = 0;
 /** A job the master still describes although it has finished (it has no qstat line). */
@@ -26,7 +26,9 @@ function answer(req: SeenRequest): { status?: number; body: unknown } {
   }
   if (url.pathname === '/api/v1/jobs/7/wait') {
     waits++;
-    return waits === 1 ? { body: { jobId: 7, finished: false, tasks: [] } } : { body: { jobId: 7, finished: true, tasks: [{ taskId: null, exitStatus: 3, failedCode: 0, deleted: false }] } };
+    if (waits === 1) return { body: { jobId: 7, finished: false, tasks: [] } };
+    if (waits === 2) return { status: DROP_CONNECTION, body: '' };
+    return { body: { jobId: 7, finished: true, tasks: [{ taskId: null, exitStatus: 3, failedCode: 0, deleted: false }] } };
   }
   if (url.pathname === '/api/v1/jobs') {
     return { body: { rows: [{ jobId: 6, prior: 0.5, name: 'sleeper', owner: 'root', state: 'r', time: Date.UTC(2026, 10, 23, 7, 8, 39), queue: 'all.q@vm', slots: 1, tasks: '' }] } };
@@ -115,9 +117,9 @@ t.test('bin/ verbs against a fake master', async (t) => {
   t.test('qsub -sync y waits and exits with the job\'s status', async (t) => {
     const r = await runBin('qsub', ['-sync', 'y', '-b', 'y', 'false'], env);
     t.equal(r.stdout, 'Your job 7 ("false") has been submitted\n');
-    t.equal(r.stderr, 'Job 7 exited with exit code 3.\n');
+    t.match(r.stderr, /^qsub: lost contact with the qfarm master \(connection reset\); still waiting for job 7\nJob 7 exited with exit code 3\.\n$/, 'a dropped wait is retried');
     t.equal(r.code, 3);
-    t.equal(waits, 2, 'a wait that returns unfinished is re-issued');
+    t.equal(waits, 3, 'a wait that returns unfinished is re-issued');
   });
 
   t.test('qstat, qstat -j, qdel, qacct', async (t) => {

@@ -9,6 +9,9 @@ export interface SeenRequest {
   body: unknown;
 }
 
+/** Answer with this status to cut the connection instead of answering (a master going away). */
+export const DROP_CONNECTION = -1;
+
 export type Responder = (req: SeenRequest) => { status?: number; body: unknown } | Promise<{ status?: number; body: unknown }>;
 
 /**
@@ -26,6 +29,10 @@ export async function startFakeApi(respond: Responder): Promise<{ url: string; s
       const request: SeenRequest = { method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, body: text ? JSON.parse(text) : undefined };
       seen.push(request);
       const answer = await respond(request);
+      if (answer.status === DROP_CONNECTION) {
+        req.socket.destroy();
+        return;
+      }
       res.statusCode = answer.status ?? 200;
       res.setHeader('content-type', 'application/json');
       res.end(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body));
