@@ -14,7 +14,7 @@
  * DELETE /_fake/faults, POST /_fake/clock {"skewMs":N}, POST /_fake/reset-stats.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -119,7 +119,12 @@ export class FakeOssServer {
   private ownsDir = false;
   private data!: ObjectData;
   private closed = false;
-  private readonly closing = new AbortController();
+  /** Aborted on close(); every slow fault listens to it, so it may have many listeners. */
+  private readonly closing = (() => {
+    const c = new AbortController();
+    setMaxListeners(0, c.signal);
+    return c;
+  })();
 
   private constructor(readonly options: FakeOssOptions) {
     this.keys = new Map(options.keys.map((k) => [k.accessKeyId, k]));
