@@ -1,10 +1,11 @@
 import type { JobDetail, QstatRow, QstatState } from '../protocol/api.js';
 import { ApiRequestError, type ApiClient } from './api-client.js';
-import { BadOptionValueError, ExitCode } from './cli-errors.js';
+import { BadOptionValueError, ExitCode, UnsupportedOptionError } from './cli-errors.js';
 import { connect } from './connect.js';
 import { formatMissingJobs, formatJobDetail } from './format/qstat-job.js';
 import { formatQstatFull } from './format/qstat-full.js';
 import { formatQstat } from './format/qstat-table.js';
+import { formatQstatXml } from './format/qstat-xml.js';
 import { err, out } from './run-command.js';
 import { parseVerbArgs } from './simple-args.js';
 
@@ -17,6 +18,7 @@ export function qstatUsage(): string {
     '        [-j job_identifier_list ]         show scheduler job information',
     '        [-q queue_list]                   print only running jobs of these queues (groups), and pending jobs',
     '        [-s {p|r|s|z|h}]                  show pending, running, suspended, zombie (finished) or held jobs',
+    '        [-xml]                            display the information in XML format (not with -f or -j yet)',
     '        [-u user_list]                    view only jobs of this user(s); "*" for all (the default)',
     '',
   ].join('\n');
@@ -62,10 +64,10 @@ export async function qstatMain(argv: string[], environment: NodeJS.ProcessEnv =
   const parsed = parseVerbArgs(argv, {
     verb: 'qstat',
     usage: qstatUsage,
-    flags: ['-f'],
+    flags: ['-f', '-xml'],
     withArg: ['-u', '-s', '-j', '-q'],
     optionalArg: [],
-    unsupported: ['-xml', '-r', '-ext', '-g', '-t', '-F', '-explain', '-l', '-ne', '-pe', '-pri', '-urg', '-U', '-qs', '-sc'],
+    unsupported: ['-r', '-ext', '-g', '-t', '-F', '-explain', '-l', '-ne', '-pe', '-pri', '-urg', '-U', '-qs', '-sc'],
     badOptionExit: ExitCode.Failure,
   });
   if (parsed.positional.length > 0) {
@@ -106,7 +108,10 @@ export async function qstatMain(argv: string[], environment: NodeJS.ProcessEnv =
   const inQueues = (queue: string): boolean => queues.length === 0 || queue === '' || queues.some((q) => queue === q || queue.startsWith(`${q}@`));
   const rows: QstatRow[] = answer.rows.filter((row) => wanted.has(row.state) && (allUsers || users.includes(row.owner)) && inQueues(row.queue));
 
-  if (parsed.options.has('-f')) {
+  if (parsed.options.has('-xml')) {
+    if (parsed.options.has('-f')) throw new UnsupportedOptionError('qstat', '-f -xml');
+    out(formatQstatXml(rows));
+  } else if (parsed.options.has('-f')) {
     const hosts = await client.get('/hosts', 'hostsResponse');
     out(formatQstatFull(hosts.hosts, rows));
   } else {

@@ -6,6 +6,8 @@ import type { AccountingRecord, HostView, JobDetail, QstatRow, TaskDetail } from
 import type { TaskUsage } from '../../protocol/agent-messages.js';
 import { formatQstat } from '../../cli/format/qstat-table.js';
 import { formatQstatFull } from '../../cli/format/qstat-full.js';
+import { formatQstatXml } from '../../cli/format/qstat-xml.js';
+import { readFileSync } from 'node:fs';
 import { formatQhost } from '../../cli/format/qhost-table.js';
 import { formatJobDetail, formatMissingJobs } from '../../cli/format/qstat-job.js';
 import { formatAccountingRecord } from '../../cli/format/qacct-job.js';
@@ -265,4 +267,17 @@ t.test('qacct totals and per-owner table match SGE byte for byte', async (t) => 
   t.equal(formatTotalUsage(records), sgeOutput('qacct'));
   t.equal(formatOwnerUsage(records), sgeOutput('qacct -o root'));
   t.equal(formatOwnerUsage(records, 'root'), sgeOutput('qacct -o root'));
+});
+
+t.test('qstat -xml matches SGE byte for byte', async (t) => {
+  const fixture = readFileSync(new URL('./fixtures/sge-qstat-xml.txt', import.meta.url), 'utf8');
+  const rows = [
+    { ...row(58, 's1', 'r', '10:28:55', 'all.q@vm') },
+    { ...row(59, 's2', 'r', '10:28:55', 'all.q@vm') },
+    { ...row(60, 'arr', 'qw', '10:28:55', '', '1-4:1') },
+    { ...row(61, 'held', 'hqw', '10:28:55', ''), prior: 0 },
+  ];
+  t.equal(formatQstatXml(rows), fixture);
+  t.match(formatQstatXml([{ ...rows[0]!, name: 'a<b>&c' }]), /<JB_name>a&lt;b&gt;&amp;c<\/JB_name>/, 'names are escaped');
+  t.equal(formatQstatXml([]), "<?xml version='1.0'?>\n<job_info  xmlns:xsd=\"http://arc.liv.ac.uk/repos/darcs/sge/source/dist/util/resources/schemas/qstat/qstat.xsd\">\n  <queue_info>\n  </queue_info>\n  <job_info>\n  </job_info>\n</job_info>\n", 'an empty queue still prints the document');
 });
