@@ -8,6 +8,9 @@
  * Inputs are read-only unless `:rw` is given. Commands are argv arrays (never a shell string),
  * so no value is ever interpreted by a shell.
  */
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { StorageError } from './errors.js';
 import { parseStorageUrl } from './object-store.js';
 import type { DataMapping } from '../protocol/job-data.js';
@@ -96,4 +99,21 @@ export function ossfsMountArgs(mapping: DataMapping, opts: OssfsOptions): string
 /** Unmount argv for a FUSE (ossfs) or NFS mount point. */
 export function unmountArgs(mapping: DataMapping): string[] {
   return mapping.kind === MappingKind.Oss ? ['fusermount', '-u', mapping.target] : ['umount', mapping.target];
+}
+
+/**
+ * Absolute path of an executable (e.g. `ossfs`, `s3fs`, `mount.nfs`) on PATH, or undefined —
+ * how the agent decides between mounting an OSS input and staging it into the cache.
+ */
+export async function findExecutable(name: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  for (const dir of (env.PATH ?? '').split(':').filter(Boolean)) {
+    const candidate = join(dir, name);
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory (or not executable): keep looking
+    }
+  }
+  return undefined;
 }

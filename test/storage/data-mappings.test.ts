@@ -49,3 +49,18 @@ t.test('parsed mappings validate against the protocol schema', async (t) => {
   }
   t.notOk(jobDataValidators.jobData.check({ inputs: [], outputUrl: 's3://x/' }));
 });
+
+t.test('findExecutable looks through PATH for an executable file', async (t) => {
+  const { findExecutable } = await import('../../storage/data-mappings.js');
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'qfarm-path-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'ossfs'), '#!/bin/sh\n', { mode: 0o755 });
+  await writeFile(join(dir, 's3fs'), 'not executable', { mode: 0o644 });
+  t.equal(await findExecutable('ossfs', { PATH: `/nonexistent:${dir}` }), join(dir, 'ossfs'));
+  t.equal(await findExecutable('nope-not-here', { PATH: dir }), undefined);
+  t.equal(await findExecutable('s3fs', { PATH: dir }), undefined, 'a file without execute bits does not count');
+  t.equal(await findExecutable('ossfs', {}), undefined);
+});
