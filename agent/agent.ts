@@ -142,8 +142,9 @@ export class Agent {
       return;
     }
     if (this.draining) {
-      // No frame can refuse an assignment: the lease returns to the queue when we disconnect.
-      log.warn('assignment while draining; not started');
+      // No frame refuses an assignment; a fresh hello without it makes the master requeue it now.
+      log.warn('assignment while draining: not started; reconnecting so the master requeues it');
+      this.connection.reconnectNow('draining: returning an assignment');
       return;
     }
     const used = [...this.running.values()].reduce((n, r) => n + r.run.assignment.slots, 0);
@@ -161,7 +162,7 @@ export class Agent {
         started: (pid, startedAt, tag) => {
           this.registry.add(attemptId, pid, tag);
           if (entry.cancelled) return;
-          log.info({ pid }, 'task started');
+          log.debug({ pid }, 'task started');
           this.outbox.started({ type: 'started', attemptId, pid, startedAt });
           this.pump(attemptId);
         },

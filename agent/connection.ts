@@ -105,6 +105,15 @@ export class MasterConnection {
     }
   }
 
+  /**
+   * Drops the connection and dials again at once: the next hello states what really runs here,
+   * which is how the agent hands back an assignment it will not run (the master requeues what a
+   * hello does not list).
+   */
+  reconnectNow(reason: string): void {
+    this.ws?.close(1000, reason.slice(0, 120));
+  }
+
   /** Stops for good (agent shutdown). */
   close(): void {
     this.stopped = true;

@@ -157,6 +157,7 @@ export class TaskRun {
 
   private checkCwd(): void {
     const cwd = this.assignment.cwd;
+    if (!path.isAbsolute(cwd)) throw new TaskSetupError(FailedCode.BeforeJob, `working directory "${cwd}" is not an absolute path`);
     let stat: fs.Stats;
     try {
       stat = fs.statSync(cwd);

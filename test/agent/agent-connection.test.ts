@@ -310,3 +310,32 @@ t.test('a master that reads slowly: output waits in the bounded outbox instead o
   t.match(agent.stderr(), /dropping its oldest output/);
   link.send({ type: 'ack', attemptId: a.attemptId });
 });
+
+t.test('an assignment during a drain is handed back by a fresh hello that does not list it', async (t) => {
+  const master = await FakeMaster.start();
+  const agent = await startAgent(master, ['--drain-timeout-ms', '20000']);
+  t.teardown(async () => {
+    await agent.stop();
+    await master.close();
+  });
+  const link = await master.connection(0);
+  await link.waitFor((f) => f.type === 'hello');
+  link.welcome();
+  const running = assignment({ cwd: workdir, command: { kind: 'binary', argv: ['/bin/sh', '-c', 'sleep 1.5; echo finished-anyway'] } });
+  link.send(running);
+  await link.waitFor((f) => f.type === 'started');
+  agent.child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 200));
+  const late = assignment({ cwd: workdir, command: { kind: 'binary', argv: ['/bin/echo', 'must-not-run'] } });
+  link.send(late);
+  const again = await master.connection(1);
+  const hello = await again.waitFor((f) => f.type === 'hello');
+  if (hello.type !== 'hello') throw new Error();
+  t.same(hello.attempts, [running.attemptId], 'the running task is listed, the late assignment is not');
+  again.welcome();
+  const fin = await again.finished(running.attemptId);
+  t.equal(fin.exitStatus, 0);
+  again.send({ type: 'ack', attemptId: running.attemptId });
+  t.equal((await agent.exited).code, 0);
+  t.notOk(master.connections.some((c) => c.frames.some((f) => 'attemptId' in f && f.attemptId === late.attemptId)), 'nothing ever sent for it');
+});
