@@ -39,7 +39,7 @@ interface GroupMemory {
   /** Launched but not yet listed by the provider (lists are eventually consistent). */
   unlisted: Instance[];
   /** A launch whose outcome is unknown (retries ran out): retried with the same token and count. */
-  unsettledLaunch?: { token: string; count: number };
+  unsettledLaunch?: { token: string; count: number; at: number };
   running: Promise<StepResult> | undefined;
   seq: number;
 }
@@ -105,8 +105,11 @@ export class Autoscaler {
       }
     }
 
+    // After the join deadline the provider's list is the truth about an unsettled launch; reusing
+    // its token later would make ECS answer with the old batch instead of starting new machines.
+    if (m.unsettledLaunch && now - m.unsettledLaunch.at > graceMs) m.unsettledLaunch = undefined;
     if (plan.launch > 0) {
-      const attempt = m.unsettledLaunch ?? { token: `qfarm-${spec.name}-${now.toString(36)}-${++m.seq}`, count: plan.launch };
+      const attempt = m.unsettledLaunch ?? { token: `qfarm-${spec.name}-${now.toString(36)}-${++m.seq}`, count: plan.launch, at: now };
       m.history.lastScaleOutAt = now;
       try {
         const got = await provider.launch(spec, attempt.count, attempt.token);

@@ -16,10 +16,10 @@ export function paidSecondsLeft(launchedAt: number, now: number, billing: Billin
 /**
  * How close to the end of a paid unit an idle machine must be before it is released: for
  * hourly billing, the last 5 minutes (Brenda's prune waits until 55 min into the hour); for
- * per-second billing, none.
+ * per-second billing, the current (partial) unit.
  */
 export function releaseMarginSeconds(billing: BillingPolicy): number {
-  return billing.unitSeconds >= 600 ? Math.min(300, billing.unitSeconds * 0.1) : 0;
+  return billing.unitSeconds >= 600 ? Math.min(300, billing.unitSeconds * 0.1) : billing.unitSeconds;
 }
 
 /** True when releasing now wastes no more than the margin of paid time. */

@@ -55,6 +55,12 @@ export class EcsProvider implements Provider {
   private readonly clients = new Map<string, AlibabaRpcClient>();
   private readonly now: () => number;
   private readonly logger: ProviderLogger;
+  /**
+   * Parameters sent per ClientToken: ECS refuses a reused token with different parameters
+   * (IdempotentParameterMismatch), and AutoReleaseTime depends on the clock, so a retry in a
+   * later pass must resend exactly what the first call sent.
+   */
+  private readonly sentParams = new Map<string, { params: Record<string, unknown>; at: number }>();
 
   constructor(private readonly options: EcsProviderOptions) {
     if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(options.farmId)) {
@@ -96,7 +102,7 @@ export class EcsProvider implements Provider {
     // Types in order of preference; each fallback gets its own token (a different request to ECS).
     for (const [i, instanceType] of group.instanceTypes.entries()) {
       const clientToken = clientTokenFor(requestToken, i);
-      const params = this.runParams(group, ecs, instanceType, count, clientToken, userData);
+      const params = this.paramsFor(clientToken, () => this.runParams(group, ecs, instanceType, count, clientToken, userData));
       try {
         const res = await this.client(ecs.regionId).request<{ InstanceIdSets?: { InstanceIdSet?: string[] } }>('RunInstances', params, { method: 'POST', group: group.name });
         const ids = res.InstanceIdSets?.InstanceIdSet ?? [];
@@ -122,6 +128,21 @@ export class EcsProvider implements Provider {
       }
     }
     throw lastStockOut ?? new ProviderRequestError('no instance type to launch', { provider: 'ecs', group: group.name });
+  }
+
+  private paramsFor(clientToken: string, build: () => Record<string, unknown>): Record<string, unknown> {
+    const now = this.now();
+    for (const [token, entry] of this.sentParams) if (now - entry.at > 24 * 3600_000) this.sentParams.delete(token);
+    const params = build();
+    const seen = this.sentParams.get(clientToken);
+    if (seen) {
+      if (seen.params.Amount !== params.Amount || seen.params.InstanceType !== params.InstanceType) {
+        throw new ProviderRequestError(`request token ${clientToken} was used before for ${String(seen.params.Amount)} × ${String(seen.params.InstanceType)}: use a new token for a different launch`, { provider: 'ecs' });
+      }
+      return seen.params;
+    }
+    this.sentParams.set(clientToken, { params, at: now });
+    return params;
   }
 
   private runParams(group: GroupSpec, ecs: NonNullable<GroupSpec['ecs']>, instanceType: string, count: number, clientToken: string, userData: string): Record<string, unknown> {
