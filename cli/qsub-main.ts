@@ -7,6 +7,7 @@ import { ApiRequestError, MasterUnreachableError, type ApiClient } from './api-c
 import { buildSubmission } from './build-submission.js';
 import { BadOptionError, CliError, ExitCode } from './cli-errors.js';
 import { connect } from './connect.js';
+import { qfarmHome } from './master-location.js';
 import { emptyQsubOptions, mergeQsubOptions, parseQsubWords, type OptionSource, type QsubOptions } from './qsub-options.js';
 import { err, out } from './run-command.js';
 import { scriptDirectiveWords, splitShellWords } from './shell-words.js';
@@ -19,10 +20,15 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** SGE's default request files, lowest precedence first: ~/.sge_request, then ./.sge_request. */
+/**
+ * SGE's default request files, lowest precedence first: the farm-wide one (SGE's
+ * $SGE_ROOT/$SGE_CELL/common/sge_request is $QFARM_HOME/sge_request here), ~/.sge_request,
+ * then ./.sge_request.
+ */
 function defaultRequestLayers(source: OptionSource, home: string): QsubOptions[] {
   const layers: QsubOptions[] = [];
-  for (const file of [path.join(home, '.sge_request'), path.join(source.processCwd, '.sge_request')]) {
+  const farmWide = path.join(qfarmHome(source.environment), 'sge_request');
+  for (const file of [farmWide, path.join(home, '.sge_request'), path.join(source.processCwd, '.sge_request')]) {
     if (!existsSync(file)) continue;
     const words = readFileSync(file, 'utf8')
       .split('\n')
@@ -94,7 +100,8 @@ export async function qsubMain(argv: string[], environment: NodeJS.ProcessEnv = 
     if (error instanceof ApiRequestError) throw new CliError(`Unable to run job: ${error.error.replace(/^error:\s*/, '')}\nExiting.`, ExitCode.Failure, error.hint);
     throw error;
   }
-  const array = submitted.array;
+  // SGE echoes the range as requested (`-t 1-10:2` → `3.1-10:2`), though qstat shows it as 1-9:2.
+  const array = options.array ?? submitted.array;
   const id = array ? `${submitted.jobId}.${array.first}-${array.last}:${array.step}` : String(submitted.jobId);
   if (options.terse) out(id);
   else out(`Your ${array ? 'job-array' : 'job'} ${id} ("${submitted.name}") has been submitted`);

@@ -66,6 +66,8 @@ t.test('bin/ verbs against a fake master', async (t) => {
     t.equal(sub.name, 'true');
     const array = await runBin('qsub', ['-terse', '-b', 'y', '-t', '1-10', '/bin/true'], env);
     t.same(array, { code: 0, stdout: '7.1-10:1\n', stderr: '' });
+    const stepped = await runBin('qsub', ['-terse', '-b', 'y', '-t', '1-10:2', '/bin/true'], env);
+    t.same(stepped, { code: 0, stdout: '7.1-10:2\n', stderr: '' }, 'the range is echoed as requested, as SGE does');
   });
 
   t.test('qsub acknowledges as SGE does', async (t) => {
@@ -86,11 +88,14 @@ t.test('bin/ verbs against a fake master', async (t) => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'qfarm-req-'));
     t.teardown(() => rm(dir, { recursive: true, force: true }));
     await writeFile(path.join(dir, '.sge_request'), '# defaults\n-N fromrequest -p 2\n-cwd\n');
+    await writeFile(path.join(home, 'sge_request'), '-N fromfarm -q farmq\n');
+    t.teardown(() => rm(path.join(home, 'sge_request'), { force: true }));
     const r = await runBin('qsub', ['-p', '4', '-b', 'y', 'true'], env, undefined, dir);
     t.equal(r.stdout, 'Your job 7 ("fromrequest") has been submitted\n');
     const sub = posts().at(-1)!;
     t.equal(sub.priority, 4);
     t.equal(sub.cwd, dir);
+    t.equal(sub.queue, 'farmq', 'QFARM_HOME/sge_request is the farm-wide default file');
   });
 
   t.test('qsub with a bad option fails before contacting the master', async (t) => {
