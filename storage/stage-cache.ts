@@ -13,7 +13,7 @@
  * - One StageCache per directory (one agent per node): a lock file enforces it.
  */
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, link, mkdir, open, readdir, readFile, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { chmod, chown, copyFile, link, mkdir, open, readdir, readFile, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { forEachConcurrent } from './concurrency.js';
 import { ObjectChangedError, StorageError } from './errors.js';
@@ -31,6 +31,16 @@ export interface StageCacheOptions {
   concurrency?: number;
   /** Keys per listing page in stageTree. @default 1000 */
   listPageSize?: number;
+}
+
+export interface StageOptions {
+  /**
+   * Give the task a private, writable copy (`:rw` inputs) instead of a read-only hard link to
+   * the cached file. @default false
+   */
+  copy?: boolean;
+  /** With `copy`: chown copies and the directories stageTree creates to the task's user. */
+  owner?: { uid: number; gid: number };
 }
 
 export interface CacheLease {
@@ -271,17 +281,19 @@ export class StageCache {
    * Put the object at `url` at `dest`: a hard link to the cached file (a copy when linking is
    * impossible, e.g. across file systems, or when `copy` is set because the task must write it).
    */
-  async stageObject(url: string, dest: string, opts: { meta?: ObjectMeta; copy?: boolean } = {}): Promise<CacheLease> {
+  async stageObject(url: string, dest: string, opts: StageOptions & { meta?: ObjectMeta } = {}): Promise<CacheLease> {
     await mkdir(dirname(dest), { recursive: true });
     return this.stageInto(url, dest, opts);
   }
 
   /** stageObject without creating the parent directory (stageTree creates each once). */
-  private async stageInto(url: string, dest: string, opts: { meta?: ObjectMeta; copy?: boolean }, retried = false): Promise<CacheLease> {
+  private async stageInto(url: string, dest: string, opts: StageOptions & { meta?: ObjectMeta }, retried = false): Promise<CacheLease> {
     const lease = await this.acquire(url, opts.meta);
     try {
       try {
         await materialise(lease.path, dest, opts.copy ?? false);
+        // Only copies are chowned: a hard link shares the cache entry's inode.
+        if (opts.copy && opts.owner) await chown(dest, opts.owner.uid, opts.owner.gid);
       } catch (err) {
         // The cached file vanished under us (someone cleaned the cache directory): forget the
         // entry and fetch it again, once.
@@ -309,7 +321,7 @@ export class StageCache {
    * pages are still being listed, so 10,000 small files cost ~10,000/concurrency round trips
    * of latency, not 10,000.
    */
-  async stageTree(srcPrefixUrl: string, destDir: string, opts: { concurrency?: number; copy?: boolean } = {}): Promise<StageTreeResult> {
+  async stageTree(srcPrefixUrl: string, destDir: string, opts: StageOptions & { concurrency?: number } = {}): Promise<StageTreeResult> {
     const started = Date.now();
     const { store, location } = this.opts.resolver.forUrl(srcPrefixUrl);
     const prefix = location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
@@ -332,7 +344,7 @@ export class StageCache {
       const url = store.urlFor(meta.key);
       let lease;
       try {
-        lease = await this.stageInto(url, dest, { meta, copy: opts.copy ?? false });
+        lease = await this.stageInto(url, dest, { ...opts, meta });
       } catch (err) {
         throw err instanceof StageError ? err : new StageError(url, dest, err as Error);
       }
@@ -341,6 +353,12 @@ export class StageCache {
       if (lease.hit) result.hits++;
       else result.downloaded++;
     });
+    if (opts.copy && opts.owner) {
+      // The task may create files next to its writable inputs: hand it the directories too.
+      const dirs = new Set<string>([root]);
+      for (const d of made) for (let p = d; p.startsWith(root + sep); p = dirname(p)) dirs.add(p);
+      for (const d of dirs) await chown(d, opts.owner.uid, opts.owner.gid);
+    }
     result.elapsedMs = Date.now() - started;
     return result;
   }

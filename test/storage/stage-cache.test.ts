@@ -189,3 +189,18 @@ t.test('a cached file removed behind the cache is fetched again', async (t) => {
   t.equal(await readFile(join(fx.tmp, 'vanish2'), 'utf8'), 'still here');
   t.equal(fx.server.stats.count('GetObject'), 1, 'downloaded again');
 });
+
+t.test('writable (:rw) inputs: private copies owned by the task user, directories too', { skip: process.getuid?.() !== 0 ? 'needs root to chown' : false }, async (t) => {
+  const cache = await openCache(10 * 1024 * 1024);
+  await fx.server.seed(BUCKET, 'rw/sub/a.txt', Buffer.from('A'));
+  await fx.server.seed(BUCKET, 'rw/b.txt', Buffer.from('B'));
+  const dest = join(fx.tmp, 'rw-out');
+  await cache.stageTree(url('rw'), dest, { copy: true, owner: { uid: 12345, gid: 23456 } });
+  for (const p of ['sub/a.txt', 'b.txt', 'sub', '.']) {
+    const st = await stat(join(dest, p));
+    t.same([st.uid, st.gid], [12345, 23456], `${p} belongs to the task user`);
+  }
+  const cached = await cache.acquire(url('rw/b.txt'));
+  t.equal((await stat(cached.path)).uid, 0, 'the cache entry itself is untouched');
+  cached.release();
+});
