@@ -76,6 +76,7 @@ export async function qstatMain(argv: string[], environment: NodeJS.ProcessEnv =
   const client = connect(environment);
 
   const jobIds = parsed.options.get('-j');
+  if (jobIds && parsed.options.has('-xml')) throw new UnsupportedOptionError('qstat', '-j ... -xml');
   if (jobIds) {
     const ids = jobIds.flatMap((v) => v.split(',')).filter((v) => v !== '');
     const details = await jobDetails(client, ids);
