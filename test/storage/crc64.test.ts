@@ -46,20 +46,22 @@ t.test('header parsing', async (t) => {
   t.equal(parseCrc64Header('abc'), undefined);
 });
 
-t.test('throughput is in the hundreds of MB/s (no BigInt on the hot path)', async (t) => {
+t.test('throughput: table-driven, no BigInt on the hot path (measured against MD5 in the same moment)', async (t) => {
   const data = randomBytes(64 * 1024 * 1024);
   new Crc64().update(data.subarray(0, 1024 * 1024)); // warm up the JIT
-  let best = 0;
-  for (let i = 0; i < 3; i++) {
+  const rate = (fn: () => void): number => {
     const start = process.hrtime.bigint();
-    new Crc64().update(data);
-    const secs = Number(process.hrtime.bigint() - start) / 1e9;
-    best = Math.max(best, 64 / secs);
+    fn();
+    return 64 / (Number(process.hrtime.bigint() - start) / 1e9);
+  };
+  // Interleaved best-of-3, so load from other processes hits both the same way.
+  let crc = 0;
+  let md5 = 0;
+  for (let i = 0; i < 3; i++) {
+    crc = Math.max(crc, rate(() => new Crc64().update(data)));
+    md5 = Math.max(md5, rate(() => createHash('md5').update(data).digest()));
   }
-  const md5Start = process.hrtime.bigint();
-  createHash('md5').update(data).digest();
-  const md5 = 64 / (Number(process.hrtime.bigint() - md5Start) / 1e9);
-  t.comment(`CRC-64: ${best.toFixed(0)} MB/s (MD5 on this machine: ${md5.toFixed(0)} MB/s)`);
-  // 200 MB/s is the target; the machine is shared, so fail only well below it.
-  t.ok(best > 150, `CRC-64 at ${best.toFixed(0)} MB/s`);
+  t.comment(`CRC-64: ${crc.toFixed(0)} MB/s, MD5 (native): ${md5.toFixed(0)} MB/s`);
+  // Unloaded here: ~800 MB/s vs MD5 ~600 (ratio ~1.3). A BigInt-per-byte CRC manages ~1/50 of MD5.
+  t.ok(crc / md5 > 0.4, `CRC-64 at ${(crc / md5).toFixed(2)}× MD5's speed`);
 });
