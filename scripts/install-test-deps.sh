@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs, installed only when missing (idempotent; needs root or sudo).
 set -euo pipefail
-packages=(procps)
+packages=(procps snakemake bwa samtools bcftools)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
