@@ -13,6 +13,8 @@ export const ExitCode = {
   BadOption: 2,
   /** qhold/qrls on a job that does not exist (SGE's qhold exits 3 there). */
   HoldDenied: 3,
+  /** qsub read no script from stdin. */
+  EmptyStdin: 4,
   /** An option's argument is malformed (`qsub -p 2000`, `qsub -j maybe`). */
   BadValue: 7,
   /** The script file cannot be read (`qsub /no/such/file`). */

@@ -68,6 +68,9 @@ export async function qsubMain(argv: string[], environment: NodeJS.ProcessEnv = 
     if (first === undefined) {
       script = await readStdin();
       scriptName = 'STDIN';
+      if (script === '') {
+        throw new CliError('Unable to read script file because of error: no input read from stdin', ExitCode.EmptyStdin, "pipe the script into qsub, name a script file, or use 'qsub -b y COMMAND'");
+      }
     } else {
       try {
         script = readFileSync(path.resolve(processCwd, first), 'utf8');

@@ -110,6 +110,7 @@ const supported: Record<string, OptionSpec> = {
       // SGE accepts a reversed range (`-t 5-3` submits 3-5:1); task 0 is rejected by the master.
       const m = /^(\d+)-(\d+)(:\d+)?$/.exec(v!);
       const text = m && Number(m[1]) > Number(m[2]) ? `${m[2]}-${m[1]}${m[3] ?? ''}` : v!;
+      if (/:0+$/.test(text)) throw new BadOptionValueError(VERB, '-t', v!, `${VERB}: Negative or zero step in range is not allowed`, 'write -t first-last:step with step >= 1');
       if (/^0(\D|$)/.test(text)) throw new CliError(`Unable to run job: job rejected: 0 is an invalid task id\nExiting.`, 1, 'array task ids start at 1: use -t 1-N');
       const range = parseTaskRange(text);
       if (!range) throw new BadOptionValueError(VERB, '-t', v!, `${VERB}: invalid option argument "-t ${v}"`, 'write -t first-last[:step], e.g. -t 1-100:1');

@@ -107,6 +107,9 @@ t.test('bin/ verbs against a fake master', async (t) => {
     const missing = await runBin('qsub', ['/no/such/file'], env);
     t.equal(missing.code, 14);
     t.match(missing.stderr, /^Unable to read script file because of error: error opening \/no\/such\/file: No such file or directory\n/);
+    const empty = await runBin('qsub', [], env, '');
+    t.equal(empty.code, 4);
+    t.match(empty.stderr, /^Unable to read script file because of error: no input read from stdin\n/);
     const unsupported = await runBin('qsub', ['-notify', '-b', 'y', 'true'], env);
     t.equal(unsupported.code, 1);
     t.match(unsupported.stderr, /^qsub: option "-notify" is not supported by qfarm yet\n/);

@@ -148,6 +148,7 @@ t.test('errors word and exit like SGE 8.1.9 (test/cli/fixtures/sge-probes.txt)',
   t.throws(() => parse(['-t', '0-3']), { message: 'Unable to run job: job rejected: 0 is an invalid task id\nExiting.', exitCode: 1 });
   t.same(parse(['-t', '5-3']).options.array, { first: 3, last: 5, step: 1 }, 'a reversed range is turned around, as SGE does');
   t.throws(() => parse(['-t', 'x']), BadOptionValueError);
+  t.throws(() => parse(['-t', '1-3:0']), { message: 'qsub: Negative or zero step in range is not allowed', exitCode: 7 });
   for (const option of ['-notify', '-M', '-A', '-P', '-a', '-hold_jid_ad', '-js', '-R', '-soft']) {
     t.throws(() => parse([option, 'v']), { message: `qsub: option "${option}" is not supported by qfarm yet`, exitCode: 1 }, `${option} is refused, not ignored`);
   }
