@@ -76,6 +76,11 @@ export const JobSubmission = Type.Object({
   hold: Type.Boolean(),
   /** `-hold_jid`: ids or names of jobs that must finish first. */
   holdJobs: Type.Array(Type.String({ minLength: 1 })),
+  /**
+   * `-hold_jid_ad`: array jobs (ids or names) whose task N must finish before this job's task N
+   * starts. Absent means none.
+   */
+  holdJobsArray: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
   /** `-p`: -1023..1024, higher runs first. */
   priority: Type.Integer({ minimum: -1023, maximum: 1024 }),
   /** `-q`: the group (queue) to run in; absent means any group. */

@@ -75,7 +75,7 @@ export class JobReader {
         `SELECT j.* FROM jobs j
          WHERE j.finished = 0 AND j.deleted = 0 AND j.user_hold = 0
            AND NOT EXISTS (SELECT 1 FROM job_deps d JOIN jobs p ON p.id = d.depends_on
-                           WHERE d.job_id = j.id AND p.finished = 0)
+                           WHERE d.job_id = j.id AND d.per_task = 0 AND p.finished = 0)
            AND (j.next_task <= j.last_task
                 OR EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state = 'pending'))
          ORDER BY j.priority DESC, j.submit_time, j.id
@@ -98,7 +98,7 @@ export class JobReader {
     return this
       .q(
         `SELECT d.depends_on FROM job_deps d JOIN jobs p ON p.id = d.depends_on
-         WHERE d.job_id = ? AND p.finished = 0 ORDER BY d.depends_on`,
+         WHERE d.job_id = ? AND d.per_task = 0 AND p.finished = 0 ORDER BY d.depends_on`,
       )
       .pluck()
       .all(jobId) as number[];
@@ -106,5 +106,27 @@ export class JobReader {
 
   holdJobs(jobId: number): number[] {
     return this.q('SELECT depends_on FROM job_deps WHERE job_id = ? ORDER BY depends_on').pluck().all(jobId) as number[];
+  }
+
+  /**
+   * `-hold_jid_ad` predecessors of a job that have not finished: task N of the job may start
+   * only when task N of each of these has finished (or never will run: deleted, or not in its range).
+   */
+  taskGates(jobId: number): JobRow[] {
+    return this.q(
+      `SELECT p.* FROM job_deps d JOIN jobs p ON p.id = d.depends_on
+       WHERE d.job_id = ? AND d.per_task = 1 AND p.finished = 0 ORDER BY p.id`,
+    ).all(jobId) as JobRow[];
+  }
+
+  taskReady(gates: readonly JobRow[], taskId: number): boolean {
+    for (const gate of gates) {
+      if (!rangeHas({ first: gate.first_task, last: gate.last_task, step: gate.step }, taskId)) continue;
+      const state = this.q('SELECT state FROM tasks WHERE job_id = ? AND task_id = ?').pluck().get(gate.id, taskId) as string | undefined;
+      if (state === 'done' || state === 'deleted') continue;
+      if (state === undefined && gate.deleted) continue;
+      return false;
+    }
+    return true;
   }
 }

@@ -80,4 +80,8 @@ export const MIGRATIONS: readonly string[] = [
     last_seen   INTEGER NOT NULL
   );
   `,
+  // -hold_jid_ad: task N of job_id waits for task N of depends_on.
+  `
+  ALTER TABLE job_deps ADD COLUMN per_task INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -104,13 +104,19 @@ export class Transitions {
           sub.hold ? 1 : 0,
         );
       const jobId = Number(info.lastInsertRowid);
-      const insertDep = this.q('INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)');
-      for (const dep of dependsOn) if (dep !== jobId) insertDep.run(jobId, dep);
+      this.insertDeps(jobId, dependsOn, this.resolveHoldJobs(sub.holdJobsArray ?? []));
       return { jobId, dependsOn };
     })();
     this.events.emit('job:submitted', result.jobId);
     this.events.emit('schedule:wanted', `job ${result.jobId} submitted`);
     return result;
+  }
+
+  /** Whole-job dependencies first: where a job is both, the whole-job wait subsumes the per-task one. */
+  private insertDeps(jobId: number, wholeJob: readonly number[], perTask: readonly number[]): void {
+    const insertDep = this.q('INSERT OR IGNORE INTO job_deps (job_id, depends_on, per_task) VALUES (?, ?, ?)');
+    for (const dep of wholeJob) if (dep !== jobId) insertDep.run(jobId, dep, 0);
+    for (const dep of perTask) if (dep !== jobId) insertDep.run(jobId, dep, 1);
   }
 
   /**
@@ -157,9 +163,8 @@ export class Transitions {
       if (changes.resources !== undefined) spec.resources = changes.resources;
       if (changes.holdJobs !== undefined) {
         spec.holdJobs = changes.holdJobs;
-        this.q('DELETE FROM job_deps WHERE job_id = ?').run(jobId);
-        const insertDep = this.q('INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)');
-        for (const dep of this.resolveHoldJobs(changes.holdJobs)) if (dep !== jobId) insertDep.run(jobId, dep);
+        this.q('DELETE FROM job_deps WHERE job_id = ? AND per_task = 0').run(jobId);
+        this.insertDeps(jobId, this.resolveHoldJobs(changes.holdJobs), []);
       }
       this.db
         .prepare('UPDATE jobs SET name = ?, priority = ?, queue = ?, slots = ?, spec = ? WHERE id = ?')
@@ -247,40 +252,51 @@ export class Transitions {
     return this.db.transaction(() => {
       const leases: Lease[] = [];
       const now = this.clock.now();
+      // -hold_jid_ad: only tasks whose predecessor tasks are done may start.
+      const gates = this.reader.taskGates(job.id);
+      const ready = (taskId: number): boolean => gates.length === 0 || this.reader.taskReady(gates, taskId);
       const insertAttempt = this.q(
         `INSERT INTO attempts (id, job_id, task_id, agent_id, hostname, group_name, state, leased_at)
          VALUES (?, ?, ?, ?, ?, ?, 'leased', ?)`,
       );
-      const requeued = this.db
-        .prepare(`SELECT task_id FROM tasks WHERE job_id = ? AND state = 'pending' ORDER BY task_id LIMIT ?`)
-        .all(job.id, count) as { task_id: number }[];
-      const lease = (taskId: number): void => {
+      const lease = (taskId: number): string => {
         const attemptId = randomUUID();
         insertAttempt.run(attemptId, job.id, taskId, host.agentId, host.hostname, host.group, now);
         leases.push({ attemptId, jobId: job.id, taskId });
+        return attemptId;
       };
-      const relaunch = this.q(
-        `UPDATE tasks SET state = 'leased', attempt_id = ?, attempts = attempts + 1 WHERE job_id = ? AND task_id = ?`,
-      );
-      for (const row of requeued) {
-        lease(row.task_id);
-        relaunch.run(leases[leases.length - 1]!.attemptId, job.id, row.task_id);
+      const requeued = this.q(`SELECT task_id FROM tasks WHERE job_id = ? AND state = 'pending' ORDER BY task_id`).pluck().all(job.id) as number[];
+      const relaunch = this.q(`UPDATE tasks SET state = 'leased', attempt_id = ?, attempts = attempts + 1 WHERE job_id = ? AND task_id = ?`);
+      for (const taskId of requeued) {
+        if (leases.length >= count) break;
+        if (ready(taskId)) relaunch.run(lease(taskId), job.id, taskId);
       }
-      let cursor = job.next_task;
-      if (leases.length < count && cursor <= job.last_task) {
+      if (leases.length < count && job.next_task <= job.last_task) {
         const exists = this.q('SELECT 1 FROM tasks WHERE job_id = ? AND task_id = ?').pluck();
-        const insertTask = this.q(
-          `INSERT INTO tasks (job_id, task_id, state, attempt_id, attempts) VALUES (?, ?, 'leased', ?, 1)`,
-        );
-        while (leases.length < count && cursor <= job.last_task) {
-          const taskId = cursor;
-          cursor += job.step;
-          if (exists.get(job.id, taskId)) continue; // deleted individually before it ran
-          lease(taskId);
-          insertTask.run(job.id, taskId, leases[leases.length - 1]!.attemptId);
+        const insertTask = this.q(`INSERT INTO tasks (job_id, task_id, state, attempt_id, attempts) VALUES (?, ?, 'leased', ?, 1)`);
+        // The cursor moves past ids that have rows; a gated id that is not ready stops it, and
+        // the scan looks a bounded distance beyond for ready ones (they get rows: rows past the
+        // cursor are allowed, undispatchedCount subtracts them).
+        let cursor = job.next_task;
+        let cursorFixed = false;
+        const scanLimit = gates.length === 0 ? Infinity : 10_000;
+        let scanned = 0;
+        for (let taskId = job.next_task; taskId <= job.last_task && leases.length < count && scanned < scanLimit; taskId += job.step, scanned++) {
+          if (exists.get(job.id, taskId)) {
+            if (!cursorFixed) cursor = taskId + job.step;
+            continue;
+          }
+          if (!ready(taskId)) {
+            cursorFixed = true;
+            continue;
+          }
+          insertTask.run(job.id, taskId, lease(taskId));
+          if (!cursorFixed) cursor = taskId + job.step;
         }
-        this.q('UPDATE jobs SET next_task = ? WHERE id = ?').run(cursor, job.id);
-        job.next_task = cursor;
+        if (cursor !== job.next_task) {
+          this.q('UPDATE jobs SET next_task = ? WHERE id = ?').run(cursor, job.id);
+          job.next_task = cursor;
+        }
       }
       return leases;
     })();

@@ -40,7 +40,10 @@ export function qstatRows(db: Db, reader: JobReader, options: { user?: string; i
     const requeued = requeuedTasks.all(job.id) as number[];
     const undispatched = reader.undispatchedCount(job);
     if (requeued.length + undispatched === 0) continue;
-    const held = job.user_hold === 1 || reader.waitingFor(job.id).length > 0;
+    const gates = reader.taskGates(job.id);
+    const firstPending = requeued[0] ?? reader.undispatchedIds(job, 1)[0];
+    const gated = gates.length > 0 && firstPending !== undefined && !reader.taskReady(gates, firstPending);
+    const held = job.user_hold === 1 || reader.waitingFor(job.id).length > 0 || gated;
     pending.push({
       ...base,
       state: held ? 'hqw' : 'qw',

@@ -115,3 +115,19 @@ t.test('the store survives reopening: state is durable', async (t) => {
   t.equal(again.prepare(`SELECT COUNT(*) FROM attempts WHERE state = 'leased'`).pluck().get(), 4);
   t.ok(db.open);
 });
+
+t.test('-hold_jid_ad: task N starts only after task N of the predecessor has finished', async (t) => {
+  const { reader, transitions } = setup(t);
+  const tiles = transitions.submitJob(job({ name: 'tiles', array: { first: 1, last: 3, step: 1 } })).jobId;
+  const stitch = transitions.submitJob(job({ name: 'stitch', array: { first: 1, last: 3, step: 1 }, holdJobsArray: ['tiles'] })).jobId;
+  t.same(transitions.leaseTasks(reader.job(stitch)!, host, 3), [], 'nothing of the dependant is ready');
+  const tileLeases = transitions.leaseTasks(reader.job(tiles)!, host, 3);
+  transitions.commitResult(result(tileLeases[1]!.attemptId));
+  const first = transitions.leaseTasks(reader.job(stitch)!, host, 3);
+  t.same(first.map((l) => l.taskId), [2], 'only task 2, whose tile task finished');
+  transitions.commitResult(result(tileLeases[0]!.attemptId));
+  transitions.commitResult(result(tileLeases[2]!.attemptId, 1));
+  const rest = transitions.leaseTasks(reader.job(stitch)!, host, 3);
+  t.same(rest.map((l) => l.taskId), [1, 3], 'the others once theirs finished, whatever their exit status');
+  t.equal(reader.pendingCount(reader.job(stitch)!), 0);
+});
