@@ -1,0 +1,94 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileGroupSpec } from '../../protocol/groups.js';
+import { AlibabaCredentials } from '../../master/providers/alibaba-credentials.js';
+import { EcsProvider } from '../../master/providers/ecs-provider.js';
+import { FakeAlibaba } from '../../fakes/alibaba/server.js';
+import { ROOT, TestFarm } from '../helpers/farm.js';
+
+/**
+ * The worker bootstrap's agent-start script, run in a fresh temporary root (QFARM_ROOT) instead
+ * of a VM: it reads the master address and token from the user data the ECS provider rendered
+ * (served by the fake's metadata service), names the agent after the instance id, and the real
+ * built agent joins a real built master. The apt/npm parts of cloud-init are not run here.
+ */
+const SCRIPT = join(ROOT, 'scripts', 'bootstrap', 'qfarm-agent-start.sh');
+const AGENT_MAIN = join(ROOT, 'dist', 'agent', 'main.js');
+
+function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('QFARM_') || k === 'NODE_OPTIONS') delete env[k];
+  return { ...env, ...extra };
+}
+
+t.test('an instance launched by the ECS provider joins the master through the bootstrap', { skip: existsSync(AGENT_MAIN) ? false : 'dist/ missing: npm run build' }, async (t) => {
+  const farm = await TestFarm.start(t);
+  const fake = new FakeAlibaba({ accessKeys: { k: 's' } });
+  await fake.listen();
+  t.teardown(() => fake.close());
+  const provider = new EcsProvider({
+    credentials: new AlibabaCredentials('k', 's'),
+    farmId: 'boot',
+    endpoint: fake.url,
+    bootstrap: { masterUrl: farm.url, agentToken: farm.token('agent') },
+  });
+  const group = compileGroupSpec({
+    name: 'render',
+    provider: 'ecs',
+    instanceTypes: ['ecs.c6.large'],
+    image: 'm-1',
+    slotsPerInstance: 2,
+    labels: { gpu: 'no' },
+    ecs: { regionId: 'cn-hangzhou', vSwitchId: 'vsw', securityGroupId: 'sg' },
+  });
+  const [inst] = await provider.launch(group, 1, 'boot-1');
+  const root = mkdtempSync(join(tmpdir(), 'qfarm-root-'));
+  const child = spawn('bash', [SCRIPT], {
+    env: cleanEnv({ QFARM_ROOT: root, QFARM_METADATA_URL: fake.metadataUrl(inst!.id), QFARM_AGENT_MAIN: AGENT_MAIN }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const exited = new Promise((r) => child.once('exit', r));
+  t.teardown(async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+  });
+  await farm.waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`bootstrap exited ${child.exitCode}: ${stderr}`);
+    return (await farm.hostState(inst!.id)) === 'online';
+  }, 20_000, 'the bootstrapped agent to come online');
+  const hosts = (await farm.api('GET', '/hosts')) as { hosts: { hostname: string; group: string; slots: number; labels: Record<string, string> }[] };
+  const host = hosts.hosts.find((h) => h.hostname === inst!.id)!;
+  t.equal(host.group, 'render');
+  t.equal(host.slots, 2);
+  t.equal(host.labels['qfarm.instance-id'], inst!.id, 'the master can pair the agent with its instance');
+  t.equal(host.labels.gpu, 'no');
+  t.match(stderr, new RegExp(`joining ${farm.url.replace(/[.]/g, '\\.')} as ${inst!.id}`));
+  t.notMatch(stderr, farm.token('agent'), 'the token is not printed');
+  t.equal(statSync(join(root, 'var', 'lib', 'qfarm', 'agent')).mode & 0o777, 0o700);
+});
+
+t.test('without settings anywhere the start script stops with exit 78 and says what is missing', async (t) => {
+  const fake = new FakeAlibaba();
+  await fake.listen();
+  t.teardown(() => fake.close());
+  const root = mkdtempSync(join(tmpdir(), 'qfarm-root-'));
+  const child = spawn('bash', [SCRIPT], { env: cleanEnv({ QFARM_ROOT: root, QFARM_METADATA_URL: fake.metadataUrl('i-none'), QFARM_AGENT_MAIN: '/nonexistent' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const code = await new Promise((r) => child.once('exit', r));
+  t.equal(code, 78);
+  t.match(stderr, /no master address: set QFARM_MASTER/);
+});
+
+t.test('the cloud-init user data and unit files are well-formed', async (t) => {
+  const unit = readFileSync(join(ROOT, 'scripts', 'bootstrap', 'qfarm-agent.service'), 'utf8');
+  t.match(unit, /^ExecStart=\/opt\/qfarm\/bootstrap\/qfarm-agent-start\.sh$/m);
+  t.match(unit, /^EnvironmentFile=-\/etc\/qfarm\/agent\.env$/m);
+  const check = spawn('bash', ['-n', join(ROOT, 'scripts', 'bootstrap', 'cloud-init-user-data.sh')]);
+  t.equal(await new Promise((r) => check.once('exit', r)), 0, 'bash -n accepts the user data template');
+});
