@@ -1,0 +1,97 @@
+# ECS custom image for qfarm workers: Debian 12 + Node 20 (Debian's nodejs) + Blender + the
+# qfarm agent as a systemd unit. Build:
+#   npm pack                                  # → qfarm-<version>.tgz in the repo root
+#   export ALICLOUD_ACCESS_KEY=… ALICLOUD_SECRET_KEY=…
+#   packer init images/qfarm-worker.pkr.hcl
+#   packer build -var region=cn-shenzhen -var qfarm_tarball=qfarm-0.1.0.tgz images/qfarm-worker.pkr.hcl
+# Then use the printed image id (m-…) as the group's `image`. The agent starts at boot and reads
+# the master address and token from the instance user data (scripts/bootstrap/).
+# Not built in CI here: no Alibaba account; the shell steps are the same as the bootstrap's.
+
+packer {
+  required_plugins {
+    alicloud = {
+      source  = "github.com/hashicorp/alicloud"
+      version = "~> 1"
+    }
+  }
+}
+
+variable "region" {
+  type    = string
+  default = "cn-shenzhen"
+}
+
+variable "source_image" {
+  type        = string
+  description = "A Debian 12 public image id of the region (aliyun_… or debian_12_…)."
+  default     = "debian_12_7_x64_20G_alibase_20241023.vhd"
+}
+
+variable "instance_type" {
+  type    = string
+  default = "ecs.c6.large"
+}
+
+variable "qfarm_tarball" {
+  type        = string
+  description = "Path to the `npm pack` tarball of qfarm."
+}
+
+variable "with_blender" {
+  type    = bool
+  default = true
+}
+
+source "alicloud-ecs" "qfarm_worker" {
+  region                     = var.region
+  source_image               = var.source_image
+  instance_type              = var.instance_type
+  image_name                 = "qfarm-worker-${formatdate("YYYYMMDDhhmm", timestamp())}"
+  image_description          = "qfarm worker: Node 20, qfarm agent (systemd), Blender"
+  ssh_username               = "root"
+  internet_charge_type       = "PayByTraffic"
+  internet_max_bandwidth_out = 10
+  io_optimized               = true
+  image_force_delete         = false
+
+  system_disk_mapping {
+    disk_category = "cloud_essd"
+    disk_size     = 40
+  }
+
+  tags = {
+    "qfarm:image" = "worker"
+  }
+}
+
+build {
+  sources = ["source.alicloud-ecs.qfarm_worker"]
+
+  provisioner "file" {
+    source      = var.qfarm_tarball
+    destination = "/tmp/qfarm.tgz"
+  }
+
+  provisioner "shell" {
+    environment_vars = ["DEBIAN_FRONTEND=noninteractive", "WITH_BLENDER=${var.with_blender}"]
+    inline = [
+      "set -eux",
+      "apt-get update -q",
+      "apt-get install -y -q nodejs npm ca-certificates nfs-common s3fs",
+      "if [ \"$WITH_BLENDER\" = true ]; then apt-get install -y -q --no-install-recommends blender; fi",
+      "node --version",
+      "npm install -g --omit=dev /tmp/qfarm.tgz",
+      "prefix=$(npm prefix -g)",
+      "install -d /opt/qfarm/bootstrap /etc/qfarm",
+      "install -m 0755 \"$prefix/lib/node_modules/qfarm/scripts/bootstrap/qfarm-agent-start.sh\" /opt/qfarm/bootstrap/",
+      "install -m 0644 \"$prefix/lib/node_modules/qfarm/scripts/bootstrap/qfarm-agent.service\" /etc/systemd/system/",
+      "systemctl daemon-reload",
+      "systemctl enable qfarm-agent.service",
+      # No settings in the image: each machine gets them from its user data.
+      "rm -f /etc/qfarm/agent.env /tmp/qfarm.tgz",
+      "apt-get clean",
+      "cloud-init clean --logs || true",
+    ]
+  }
+}
