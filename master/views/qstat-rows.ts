@@ -13,10 +13,11 @@ const MAX_LISTED_IDS = 10000;
 
 /** Rows of `qstat`: running tasks first (by job and task), then pending groups by priority. */
 export function qstatRows(db: Db, reader: JobReader, options: { user?: string; includeFinished: boolean }): QstatRow[] {
-  const userFilter = options.user && options.user !== '*' ? options.user : undefined;
-  const jobs = db
-    .prepare(`SELECT * FROM jobs WHERE finished = 0 ${userFilter ? 'AND owner = ?' : ''} ORDER BY id`)
-    .all(...(userFilter ? [userFilter] : [])) as JobRow[];
+  // `user` is one name or a comma list (qstat -u a,b); '*' or nothing means everyone.
+  const users = (options.user ?? '').split(',').filter((u) => u !== '');
+  const userFilter = users.length > 0 && !users.includes('*') ? users : undefined;
+  const ownerClause = userFilter ? `AND owner IN (${userFilter.map(() => '?').join(',')})` : '';
+  const jobs = db.prepare(`SELECT * FROM jobs WHERE finished = 0 ${ownerClause} ORDER BY id`).all(...(userFilter ?? [])) as JobRow[];
   const running: QstatRow[] = [];
   const pending: (QstatRow & { priority: number; submit: number })[] = [];
   const activeTasks = db.prepare(
@@ -56,7 +57,7 @@ export function qstatRows(db: Db, reader: JobReader, options: { user?: string; i
   }
   pending.sort((a, b) => b.priority - a.priority || a.submit - b.submit || a.jobId - b.jobId);
   const rows: QstatRow[] = [...running, ...pending.map(({ priority: _p, submit: _s, ...row }) => row)];
-  if (options.includeFinished) rows.push(...finishedRows(db, userFilter));
+  if (options.includeFinished) rows.push(...finishedRows(db, ownerClause, userFilter ?? []));
   return rows;
 }
 
@@ -86,10 +87,8 @@ function pendingTaskList(reader: JobReader, job: JobRow, requeued: number[], und
 }
 
 /** `qstat -s z`: the most recent finished jobs (SGE keeps `finished_jobs 100`). */
-function finishedRows(db: Db, user: string | undefined): QstatRow[] {
-  const jobs = db
-    .prepare(`SELECT * FROM jobs WHERE finished = 1 ${user ? 'AND owner = ?' : ''} ORDER BY id DESC LIMIT 100`)
-    .all(...(user ? [user] : [])) as JobRow[];
+function finishedRows(db: Db, ownerClause: string, users: string[]): QstatRow[] {
+  const jobs = db.prepare(`SELECT * FROM jobs WHERE finished = 1 ${ownerClause} ORDER BY id DESC LIMIT 100`).all(...users) as JobRow[];
   return jobs.reverse().map((job) => ({
     jobId: job.id,
     prior: normalisedPriority(job.priority),
