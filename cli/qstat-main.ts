@@ -38,7 +38,11 @@ export function statesFor(letters: string): Set<QstatState> {
   const states = new Set<QstatState>();
   for (const letter of letters) {
     const selected = stateLetters[letter];
-    if (!selected) throw new BadOptionValueError('qstat', '-s', letters, `qstat: invalid option argument "-s ${letters}"`, 'use -s with any of p (pending), r (running), h (held), z (finished), s (suspended)');
+    if (!selected) {
+      // SGE's qstat exits 1 for any bad argument (it prints its usage).
+      const error = new BadOptionValueError('qstat', '-s', letters, `qstat: invalid option argument "-s ${letters}"`, 'use -s with any of p (pending), r (running), h (held), z (finished), s (suspended)');
+      throw Object.assign(error, { exitCode: ExitCode.Failure });
+    }
     for (const s of selected) states.add(s);
   }
   return states;

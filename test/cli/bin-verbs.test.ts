@@ -135,6 +135,13 @@ t.test('bin/ verbs against a fake master', async (t) => {
     t.equal(qstat.code, 0);
     t.match(qstat.stdout, /^job-ID {2}prior/);
     t.match(qstat.stdout, /\n {6}6 0\.50000 sleeper {4}root {9}r {5}11\/23\/2026 07:08:39 all\.q@vm {27}1 {8}\n$/);
+    const zombies = await runBin('qstat', ['-s', 'z', '-u', 'root,alice'], env);
+    t.same(zombies, { code: 0, stdout: '', stderr: '' }, '-s z shows only finished jobs');
+    t.equal(api.seen.at(-1)!.url, '/api/v1/jobs?user=root%2Calice&finished=1');
+    t.match((await runBin('qstat', ['-s', 'r'], env)).stdout, /sleeper/);
+    t.equal((await runBin('qstat', ['-s', 'p'], env)).stdout, '');
+    const badState = await runBin('qstat', ['-s', 'x'], env);
+    t.equal(badState.code, 1);
     const finished = await runBin('qstat', ['-j', '5'], env);
     t.same(finished, { code: 1, stdout: '', stderr: 'Following jobs do not exist: \n5\n' }, 'a finished job is gone from qstat -j, as in SGE');
     t.equal((await runBin('qstat', ['-q', 'other'], env)).stdout, '', 'qstat -q shows only the running jobs of those queues');
