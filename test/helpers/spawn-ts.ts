@@ -17,6 +17,31 @@ const tsLoader = path.join(repoRoot, 'node_modules', '@isaacs', 'ts-node-temp-fo
 
 let outDir: string | undefined;
 const transpiled = new Set<string>();
+const mirroredDirs = new Set<string>();
+
+function hasTs(dir: string): boolean {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (e.isFile() && e.name.endsWith('.ts')) return true;
+    if (e.isDirectory() && e.name !== 'node_modules' && hasTs(path.join(dir, e.name))) return true;
+  }
+  return false;
+}
+
+/**
+ * Links a source directory's non-TypeScript files (templates, static assets, JSON) into the
+ * mirror, so code that finds them next to itself through import.meta.url still does.
+ */
+function mirrorAssets(srcDir: string, targetDir: string): void {
+  if (mirroredDirs.has(srcDir)) return;
+  mirroredDirs.add(srcDir);
+  for (const e of fs.readdirSync(srcDir, { withFileTypes: true })) {
+    const src = path.join(srcDir, e.name);
+    const dst = path.join(targetDir, e.name);
+    if (fs.existsSync(dst)) continue;
+    if (e.isFile() && !e.name.endsWith('.ts')) fs.symlinkSync(src, dst);
+    else if (e.isDirectory() && e.name !== 'node_modules' && !hasTs(src)) fs.symlinkSync(src, dst, 'dir');
+  }
+}
 
 const IMPORT_RE = /(?:import|export)\s[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)|import\s*['"](\.{1,2}\/[^'"]+)['"]/g;
 
@@ -57,10 +82,11 @@ function transpileClosure(entry: string): string {
     const target = path.join(outDir, rel);
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.writeFileSync(target, out.outputText);
+    mirrorAssets(path.dirname(file), path.dirname(target));
     for (const m of source.matchAll(IMPORT_RE)) {
       const spec = (m[1] ?? m[2] ?? m[3])!;
       const resolved = path.resolve(path.dirname(file), spec.replace(/\.js$/, '.ts'));
-      if (fs.existsSync(resolved)) queue.push(resolved);
+      if (resolved.endsWith('.ts') && fs.existsSync(resolved)) queue.push(resolved);
     }
   }
   return path.join(outDir, path.relative(repoRoot, path.resolve(repoRoot, entry)).replace(/\.ts$/, '.js'));
