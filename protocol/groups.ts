@@ -204,3 +204,77 @@ export function compileGroupSpec(input: unknown): GroupSpec {
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+// ---------------------------------------------------------------- wire shapes for integration
+
+/**
+ * Agent → master frame when the agent's spot watch sees a reclaim notice. To be added to the
+ * AgentMessage union (protocol/agent-messages.ts) by its owner; the agent sends it once per
+ * notice, then stops asking for work.
+ */
+export const AgentSpotNotice = Type.Object({
+  type: Type.Literal('spot-notice'),
+  /** ISO time at which the provider releases the machine, as the metadata service gave it. */
+  terminationTime: Type.String({ minLength: 1, maxLength: 64 }),
+});
+export type AgentSpotNotice = Static<typeof AgentSpotNotice>;
+
+/** One group as `qfarm group list|show` prints it. */
+export const GroupStatus = Type.Object({
+  spec: GroupSpec,
+  /** Machines the last autoscaler pass wanted, and how many were healthy. */
+  desired: Type.Integer({ minimum: 0 }),
+  healthy: Type.Integer({ minimum: 0 }),
+  instances: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      state: Type.Union([Type.Literal('pending'), Type.Literal('running'), Type.Literal('stopping'), Type.Literal('gone')]),
+      agent: Type.Union([Type.String(), Type.Null()]),
+      instanceType: Type.Union([Type.String(), Type.Null()]),
+      launchedAt: Type.Number(),
+      spot: Type.Boolean(),
+      interrupted: Type.Boolean(),
+    }),
+  ),
+  /** Reasons of the last pass, and the last provider error (quota, stock, image, auth). */
+  reasons: Type.Array(Type.String()),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+});
+export type GroupStatus = Static<typeof GroupStatus>;
+
+export const GroupListResponse = Type.Object({ groups: Type.Array(GroupStatus) });
+export type GroupListResponse = Static<typeof GroupListResponse>;
+
+/** `qfarm group resize NAME N [--min A --max B]`. */
+export const GroupResizeRequest = Type.Object({
+  desiredSize: Type.Integer({ minimum: 0 }),
+  minSize: Type.Optional(Type.Integer({ minimum: 0 })),
+  maxSize: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+export type GroupResizeRequest = Static<typeof GroupResizeRequest>;
+
+/** `qfarm perf`: tasks/hour and tasks/$ by instance type. */
+export const PerfResponse = Type.Object({
+  rows: Type.Array(
+    Type.Object({
+      instanceType: Type.String(),
+      hosts: Type.Integer(),
+      tasks: Type.Integer(),
+      taskHours: Type.Number(),
+      hostHours: Type.Number(),
+      tasksPerHour: Type.Number(),
+      tasksPerDollar: Type.Union([Type.Number(), Type.Null()]),
+      cost: Type.Union([Type.Number(), Type.Null()]),
+    }),
+  ),
+});
+export type PerfResponse = Static<typeof PerfResponse>;
+
+export const groupValidators = {
+  groupSpecInput: groupSpecInputValidator,
+  groupStatus: compile('group status', GroupStatus),
+  groupListResponse: compile('group list response', GroupListResponse),
+  groupResizeRequest: compile('group resize request', GroupResizeRequest),
+  perfResponse: compile('perf response', PerfResponse),
+  agentSpotNotice: compile('spot notice', AgentSpotNotice),
+};
