@@ -22,7 +22,7 @@ async function runningHost(farm: TestFarm, jobId: number): Promise<string | unde
 
 t.test('an agent killed with SIGKILL: its task reruns on another host after the lease grace', async (t) => {
   const farm = await TestFarm.start(t, { agents: 2, slots: 1, leaseGraceMs: 1500, heartbeatMs: 300 });
-  const jobId = await farm.submit(['-cwd', '-b', 'y', 'sh', '-c', 'sleep 2; echo done']);
+  const jobId = await farm.submit(['-cwd', '-b', 'y', 'sh', '-c', 'sleep 6; echo done']);
   let victim: string | undefined;
   await farm.waitFor(async () => (victim = await runningHost(farm, jobId)) !== undefined, 15_000, 'the task to run');
   await farm.stopProcess(farm.agents.get(victim!), 'SIGKILL');

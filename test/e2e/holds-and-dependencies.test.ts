@@ -17,10 +17,12 @@ t.test('holds and dependencies', async (t) => {
   const order = path.join(farm.work, 'order.txt');
 
   t.test('-hold_jid by id and by name runs jobs in dependency order', async (t) => {
-    const first = await farm.submit(['-cwd', '-N', 'first', '-b', 'y', 'sh', '-c', `sleep 1; echo first >> ${order}`]);
+    const gate = path.join(farm.work, 'first.gate');
+    const first = await farm.submit(['-cwd', '-N', 'first', '-b', 'y', 'sh', '-c', `while [ ! -e ${gate} ]; do sleep 0.05; done; echo first >> ${order}`]);
     const byId = await farm.submit(['-cwd', '-hold_jid', String(first), '-b', 'y', 'sh', '-c', `echo second >> ${order}`]);
     const byName = await farm.submit(['-cwd', '-hold_jid', 'first', '-b', 'y', 'sh', '-c', `echo third >> ${order}`]);
     t.same(await qstatStates(farm, byId), ['hqw'], 'a job waiting for a dependency shows hqw');
+    fs.writeFileSync(gate, '');
     await farm.waitForJob(byId);
     await farm.waitForJob(byName);
     const lines = fs.readFileSync(order, 'utf8').trim().split('\n');
@@ -38,10 +40,10 @@ t.test('holds and dependencies', async (t) => {
     await farm.waitForJob(held);
 
     // Block the host's two slots, then hold a queued job and check it does not start when slots free up.
-    const blocker = await farm.submit(['-cwd', '-t', '1-2', '-b', 'y', 'sleep', '2']);
+    const blocker = await farm.occupySlots(2);
     const queued = await farm.submit(['-cwd', '-b', 'y', 'true']);
     t.equal((await farm.run('qhold', [String(queued)])).code, 0);
-    await farm.waitForJob(blocker);
+    await blocker.release();
     t.same(await qstatStates(farm, queued), ['hqw'], 'still held after slots freed');
     await farm.run('qrls', [String(queued)]);
     await farm.waitForJob(queued);
@@ -50,11 +52,12 @@ t.test('holds and dependencies', async (t) => {
   t.test('with one slot, queued jobs start by -p, then by submission order', async (t) => {
     const single = await TestFarm.start(t, { agents: 1, slots: 1 });
     const log = path.join(single.work, 'prio.txt');
-    const blocker = await single.submit(['-cwd', '-b', 'y', 'sleep', '1']);
+    const blocker = await single.occupySlots(1);
     const low = await single.submit(['-cwd', '-p', '-10', '-b', 'y', 'sh', '-c', `echo low >> ${log}`]);
     const mid = await single.submit(['-cwd', '-p', '-5', '-b', 'y', 'sh', '-c', `echo mid >> ${log}`]);
     const high = await single.submit(['-cwd', '-b', 'y', 'sh', '-c', `echo high >> ${log}`]);
-    for (const id of [blocker, low, mid, high]) await single.waitForJob(id);
+    await blocker.release();
+    for (const id of [low, mid, high]) await single.waitForJob(id);
     t.same(fs.readFileSync(log, 'utf8').trim().split('\n'), ['high', 'mid', 'low']);
   });
 });

@@ -149,6 +149,26 @@ export class TestFarm {
     });
   }
 
+  /**
+   * A job that holds `slots` slots until `release()` is called: deterministic slot pressure,
+   * whatever the machine's load (a `sleep N` blocker races against slow submissions).
+   */
+  async occupySlots(slots: number): Promise<{ jobId: number; release: () => Promise<void> }> {
+    const gate = path.join(this.work, `gate-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+    const jobId = await this.submit(['-cwd', '-o', '/dev/null', '-e', '/dev/null', '-t', `1-${slots}`, '-b', 'y', 'sh', '-c', 'while [ ! -e "$1" ]; do sleep 0.05; done', 'gate', gate]);
+    await this.waitFor(async () => {
+      const rows = ((await this.api('GET', '/jobs')) as { rows: { jobId: number; state: string }[] }).rows;
+      return rows.filter((r) => r.jobId === jobId && r.state === 'r').length === slots;
+    }, 20_000, `blocker job ${jobId} to occupy ${slots} slot(s)`);
+    return {
+      jobId,
+      release: async () => {
+        fs.writeFileSync(gate, '');
+        await this.waitForJob(jobId);
+      },
+    };
+  }
+
   /** qsub -terse, returning the job id. */
   async submit(args: string[], options: { cwd?: string; input?: string } = {}): Promise<number> {
     const res = await this.run('qsub', ['-terse', ...args], options);
