@@ -5,6 +5,9 @@ import type { GroupScalingState, ScalingPlan, TerminateDecision } from './scalin
 import { spotInterruptions } from './spot-interruptions.js';
 import { chooseVictims } from './victims.js';
 
+/** Workers are retired this long before the provider's auto-release (ECS AutoReleaseTime). */
+export const RETIRE_BEFORE_AUTO_RELEASE_MS = 60 * 60_000;
+
 /**
  * One autoscaler pass for one group: pure, clock passed in. Order matters: reconcile first
  * (what really exists), then spot notices (what is about to go), then size the group from the
@@ -33,12 +36,28 @@ export function planGroup(state: GroupScalingState, now: number): ScalingPlan {
     }
   }
 
+  // A machine near its provider-side auto-release (the leak guard) is retired like a scale-in
+  // victim: drained so its tasks finish, and replaced, instead of being cut off mid-task.
+  const retireMs = RETIRE_BEFORE_AUTO_RELEASE_MS;
+  const retiring = new Set<string>();
+  const drain: ScalingPlan['drain'] = [];
+  for (const { instance, agent } of rec.pairs) {
+    if (instance.autoReleaseAt === undefined || instance.autoReleaseAt - now > retireMs || releasing.has(instance.id)) continue;
+    retiring.add(instance.id);
+    if (agent && !agent.draining && agent.connected) {
+      const r = `instance ${instance.id} reaches its auto-release time ${new Date(instance.autoReleaseAt).toISOString()} within ${retireMs / 60_000} min: draining and replacing it (raise ecs.autoReleaseHours for longer-lived workers)`;
+      drain.push({ agentId: agent.agentId, instanceId: instance.id, reason: r });
+      reasons.push(r);
+    }
+  }
+
   const healthy = rec.pairs.filter(
     ({ instance, agent }) =>
       (instance.state === 'pending' || instance.state === 'running') &&
       !instance.interrupted &&
       !interruptedIds.has(instance.id) &&
       !releasing.has(instance.id) &&
+      !retiring.has(instance.id) &&
       !agent?.draining &&
       !agent?.interrupted &&
       !agent?.spotTerminationTime,
@@ -54,12 +73,11 @@ export function planGroup(state: GroupScalingState, now: number): ScalingPlan {
   reasons.push(policy.enabled ? `${demand.reason}; clamped to [${spec.minSize}, ${spec.maxSize}] → ${desired}` : `autoscaling off: desired ${desired} (group's desiredSize)`);
 
   let launch = 0;
-  const drain: ScalingPlan['drain'] = [];
   if (desired > healthyCount) {
     const need = desired - healthyCount;
     // Replacing machines that vanished or are being reclaimed, or reaching the minimum, is not
     // a scale-out decision: no cooldown.
-    const topUp = Math.min(need, interrupts.length + rec.release.length + Math.max(0, spec.minSize - healthyCount));
+    const topUp = Math.min(need, interrupts.length + rec.release.length + retiring.size + Math.max(0, spec.minSize - healthyCount));
     const wait = scaleOutWaitSeconds(history, policy, now);
     const allowed = wait > 0 ? topUp : need;
     launch = Math.min(allowed, policy.maxLaunchPerStep);

@@ -40,6 +40,7 @@ interface DescribedInstance {
   CreationTime?: string;
   SpotStrategy?: string;
   SpotPriceLimit?: number;
+  AutoReleaseTime?: string;
   VpcAttributes?: { PrivateIpAddress?: { IpAddress?: string[] } };
   OperationLocks?: { LockReason?: { LockReason: string }[] };
 }
@@ -108,8 +109,10 @@ export class EcsProvider implements Provider {
         const ids = res.InstanceIdSets?.InstanceIdSet ?? [];
         this.logger.info('ecs instances launched', { group: group.name, instanceType, count: ids.length, clientToken });
         const launchedAt = this.now();
+        const autoReleaseAt = Date.parse(String(params.AutoReleaseTime));
         return ids.map((id) => ({
           id,
+          autoReleaseAt,
           group: group.name,
           state: 'pending' as const,
           agentName: id,
@@ -217,6 +220,7 @@ export class EcsProvider implements Provider {
     const spot = !!d.SpotStrategy && d.SpotStrategy !== 'NoSpot';
     const price = d.SpotPriceLimit && d.SpotPriceLimit > 0 ? d.SpotPriceLimit : priceOf(group);
     const ip = d.VpcAttributes?.PrivateIpAddress?.IpAddress?.[0];
+    const autoRelease = d.AutoReleaseTime ? Date.parse(d.AutoReleaseTime) : NaN;
     return {
       id: d.InstanceId,
       group: group.name,
@@ -228,6 +232,7 @@ export class EcsProvider implements Provider {
       spot,
       ...(price === undefined ? {} : { hourlyPrice: price }),
       ...(recycling ? { interrupted: true } : {}),
+      ...(Number.isFinite(autoRelease) ? { autoReleaseAt: autoRelease } : {}),
     };
   }
 }

@@ -45,6 +45,8 @@ export interface Instance {
   hourlyPrice?: number;
   /** The provider says it is being reclaimed (ECS OperationLocks Recycling). */
   interrupted?: boolean;
+  /** When the provider will release it by itself (ECS AutoReleaseTime, the leak guard), ms since epoch. */
+  autoReleaseAt?: number;
 }
 
 /** Providers call out through this so the autoscaler and tests can see what happened. */

@@ -194,3 +194,19 @@ t.test('reconciliation: never joined → released; gone machine → agent lost; 
   t.equal(p.healthy, 2, "'fresh' and the hand-started agent");
   t.equal(p.launch, 0);
 });
+
+t.test('machines near their ECS auto-release are drained and replaced, not cut off', async (t) => {
+  const s = spec({ minSize: 1 });
+  const now = T0 + 23.5 * 3600 * S;
+  const instances = [inst('old', T0, { autoReleaseAt: T0 + 24 * 3600 * S })];
+  const agents = [agent('old', { running: busy(2, now - 60 * S), lastSeen: now })];
+  let p = planGroup(state(s, instances, agents, [], { lastScaleOutAt: now - 10 * S }), now);
+  t.same(p.drain.map((d) => d.instanceId), ['old']);
+  t.match(p.drain[0]!.reason, /auto-release time/);
+  t.equal(p.launch, 1, 'replacement launched despite the cooldown');
+  // Next pass: drained and idle → released.
+  const later = [{ ...agents[0]!, draining: true, running: [], idleSince: now + 60 * S }];
+  p = planGroup(state(s, [...instances, inst('new', now)], [...later, agent('new')], [], { lastScaleOutAt: now }), now + 120 * S);
+  t.same(p.terminate.map((x) => x.instanceId), ['old']);
+  t.equal(p.launch, 0);
+});

@@ -47,6 +47,8 @@ t.test('launch sends the documented RunInstances shape and the fake accepts the 
   const launched = await provider.launch(group, 3, 'render-scale-1');
   t.equal(launched.length, 3);
   t.ok(launched.every((i) => i.state === 'pending' && i.spot && i.hourlyPrice === 0.25));
+  t.ok(Math.abs(launched[0]!.autoReleaseAt! - (Date.now() + 12 * 3600_000)) < 120_000);
+  t.equal((await provider.list(group))[0]!.autoReleaseAt, launched[0]!.autoReleaseAt, 'listed with the same auto-release time');
   const call = fake.ecs.calls.find((c) => c.action === 'RunInstances')!;
   t.equal(call.params.Amount, '3');
   t.equal(call.params.ClientToken, 'render-scale-1');

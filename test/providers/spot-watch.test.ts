@@ -16,7 +16,7 @@ t.test('the agent-side spot watch sees the reclaim notice from the metadata serv
   watch.start();
   t.teardown(() => watch.stop());
   const when = fake.ecs.interrupt(id, 300_000);
-  const [notice] = (await Promise.race([once(watch, 'notice'), new Promise((_, rej) => setTimeout(() => rej(new Error('no notice in 5 s')), 5000))])) as [SpotNotice];
+  const [notice] = (await once(watch, 'notice', { signal: AbortSignal.timeout(5000) })) as [SpotNotice];
   t.equal(notice.terminationTime, when);
   t.ok(Math.abs(notice.terminationAt - (Date.now() + 300_000)) < 5000);
   await new Promise((r) => setTimeout(r, 100));
