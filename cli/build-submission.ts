@@ -62,6 +62,12 @@ export function buildSubmission(options: QsubOptions, command: JobCommand, ctx: 
   if (options.stderrPath !== undefined) submission.stderrPath = outputPath(options.stderrPath, cwd, ctx.submitter);
   if (options.shell !== undefined) submission.shell = options.shell;
   if (options.array !== undefined) submission.array = options.array;
+  if (options.holdJobsArray.length > 0) {
+    if (options.array === undefined) {
+      throw new CliError('Unable to run job: Can only specify "-hold_jid_ad" option with an array job (using "-t" option)\nExiting.', 1, 'add -t first-last, or use -hold_jid to wait for whole jobs');
+    }
+    submission.holdJobsArray = options.holdJobsArray;
+  }
   if (options.queue !== undefined) submission.queue = options.queue;
   return submission;
 }

@@ -23,6 +23,8 @@ export interface QsubOptions {
   env: Record<string, string>;
   array?: TaskRange;
   holdJobs: string[];
+  /** `-hold_jid_ad`: array dependencies, merged like holdJobs. */
+  holdJobsArray: string[];
   hold?: boolean;
   priority?: number;
   terse?: boolean;
@@ -41,7 +43,7 @@ export interface QsubOptions {
 }
 
 export function emptyQsubOptions(): QsubOptions {
-  return { env: {}, holdJobs: [], resources: {} };
+  return { env: {}, holdJobs: [], holdJobsArray: [], resources: {} };
 }
 
 /** Where words come from; named in error hints so a bad `#$` line can be found. */
@@ -123,6 +125,12 @@ const supported: Record<string, OptionSpec> = {
       for (const job of splitQuotedList(v!)) if (!o.holdJobs.includes(job)) o.holdJobs.push(job);
     },
   },
+  '-hold_jid_ad': {
+    arity: 1,
+    apply: (o, [v]) => {
+      for (const job of splitQuotedList(v!)) if (!o.holdJobsArray.includes(job)) o.holdJobsArray.push(job);
+    },
+  },
   '-h': { arity: 0, apply: (o) => void (o.hold = true) },
   '-p': {
     arity: 1,
@@ -202,7 +210,7 @@ const acceptedValues: Record<string, { arity: 0 | 1; values: string[] | null; me
 
 /** SGE options qfarm knows of but does not implement yet: refused with a clear message. */
 const unsupported = new Set([
-  '-a', '-ac', '-A', '-ar', '-binding', '-c', '-ckpt', '-dc', '-display', '-dl', '-hold_jid_ad',
+  '-a', '-ac', '-A', '-ar', '-binding', '-c', '-ckpt', '-dc', '-display', '-dl',
   '-i', '-js', '-jsv', '-M', '-masterq', '-notify', '-P', '-R', '-sc', '-soft', '-tc', '-verify',
   '-u', '-xd', '-xdv', '-umask', '-rou', '-rdi',
 ]);
@@ -272,13 +280,14 @@ export function mergeQsubOptions(layers: readonly QsubOptions[]): QsubOptions {
   });
   const merged = emptyQsubOptions();
   for (const layer of layers.slice(start)) {
-    const { env, resources, holdJobs, cleared: _cleared, ...scalars } = layer;
+    const { env, resources, holdJobs, holdJobsArray, cleared: _cleared, ...scalars } = layer;
     for (const [key, value] of Object.entries(scalars)) {
       if (value !== undefined) (merged as unknown as Record<string, unknown>)[key] = value;
     }
     Object.assign(merged.env, env);
     Object.assign(merged.resources, resources);
     for (const job of holdJobs) if (!merged.holdJobs.includes(job)) merged.holdJobs.push(job);
+    for (const job of holdJobsArray) if (!merged.holdJobsArray.includes(job)) merged.holdJobsArray.push(job);
   }
   return merged;
 }

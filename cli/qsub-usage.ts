@@ -13,6 +13,7 @@ export function qsubUsage(): string {
     '   [-hard]                                  consider following requests "hard" (the default)',
     '   [-help]                                  print this help',
     '   [-hold_jid job_identifier_list]          define jobnet interdependencies',
+    '   [-hold_jid_ad job_identifier_list]       define jobnet array interdependencies',
     '   [-j y[es]|n[o]]                          merge stdout and stderr stream of job',
     '   [-l resource_list]                       request the given resources (h_rt, h_vmem, mem_free, ...)',
     '   [-m n]                                   no mail (the only mail option qfarm takes)',

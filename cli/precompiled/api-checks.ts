@@ -38,6 +38,7 @@ export const apiChecks = {
         (typeof value['hold'] === 'boolean') &&
         Array.isArray(value['holdJobs']) &&
         ((array) => { for(const value of array) if(!(((typeof value === 'string') && value.length >= 1))) { return false }; return true; })(value['holdJobs']) &&
+        (value['holdJobsArray'] !== undefined ? (Array.isArray(value['holdJobsArray']) && ((array) => { for(const value of array) if(!(((typeof value === 'string') && value.length >= 1))) { return false }; return true; })(value['holdJobsArray'])) : true) &&
         Number.isInteger(value['priority']) &&
         value['priority'] <= 1024 &&
         value['priority'] >= -1023 &&

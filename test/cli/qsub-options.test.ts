@@ -149,7 +149,7 @@ t.test('errors word and exit like SGE 8.1.9 (test/cli/fixtures/sge-probes.txt)',
   t.same(parse(['-t', '5-3']).options.array, { first: 3, last: 5, step: 1 }, 'a reversed range is turned around, as SGE does');
   t.throws(() => parse(['-t', 'x']), BadOptionValueError);
   t.throws(() => parse(['-t', '1-3:0']), { message: 'qsub: Negative or zero step in range is not allowed', exitCode: 7 });
-  for (const option of ['-notify', '-M', '-A', '-P', '-a', '-hold_jid_ad', '-js', '-R', '-soft']) {
+  for (const option of ['-notify', '-M', '-A', '-P', '-a', '-js', '-R', '-soft']) {
     t.throws(() => parse([option, 'v']), { message: `qsub: option "${option}" is not supported by qfarm yet`, exitCode: 1 }, `${option} is refused, not ignored`);
   }
   t.throws(() => parse(['-m', 'bea']), UnsupportedOptionError, '-m with mail is refused');
@@ -163,6 +163,18 @@ t.test('errors word and exit like SGE 8.1.9 (test/cli/fixtures/sge-probes.txt)',
     }
   })();
   t.match(error?.hint, /qsub -help/, 'every error says what to do');
+});
+
+t.test('-hold_jid_ad: task N waits for task N of the named array jobs', async (t) => {
+  const sub = buildSubmission(parse(['-t', '1-4', '-hold_jid_ad', '5,align', '-hold_jid_ad', '5', 'x']).options, { kind: 'binary', argv: ['x'] }, ctx);
+  t.same(sub.holdJobsArray, ['5', 'align']);
+  t.ok(validators.jobSubmission.check(sub));
+  const plain = buildSubmission(parse(['x']).options, { kind: 'binary', argv: ['x'] }, ctx);
+  t.notOk('holdJobsArray' in plain, 'absent when not asked for');
+  t.throws(() => buildSubmission(parse(['-hold_jid_ad', '5', 'x']).options, { kind: 'binary', argv: ['x'] }, ctx), {
+    message: 'Unable to run job: Can only specify "-hold_jid_ad" option with an array job (using "-t" option)\nExiting.',
+    exitCode: 1,
+  });
 });
 
 t.test('job names follow SGE\'s rules and messages', async (t) => {
