@@ -96,7 +96,12 @@ export class EcsProvider implements Provider {
 
   async launch(group: GroupSpec, count: number, requestToken: string): Promise<Instance[]> {
     if (count <= 0) return [];
-    if (count > 100) throw new ProviderRequestError(`RunInstances starts at most 100 machines per call, asked for ${count}`, { provider: 'ecs', group: group.name });
+    // RunInstances takes Amount ≤ 100: larger launches go in batches, each with its own token.
+    if (count > 100) {
+      const out: Instance[] = [];
+      for (let b = 0; b * 100 < count; b++) out.push(...(await this.launch(group, Math.min(100, count - b * 100), `${requestToken.slice(0, 56)}-b${b}`)));
+      return out;
+    }
     const ecs = this.placement(group);
     const userData = Buffer.from(renderUserData(group, this.options.bootstrap), 'utf8').toString('base64');
     let lastStockOut: StockOutError | undefined;

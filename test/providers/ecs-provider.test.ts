@@ -164,3 +164,11 @@ t.test('a spot reclaim notice shows as interrupted in list and in the metadata s
   t.equal(listed!.interrupted, true);
   t.equal(listed!.state, 'stopping');
 });
+
+t.test('more than 100 machines go out in batches of at most 100 (RunInstances Amount limit)', async (t) => {
+  const { fake, provider } = await setup(t);
+  const launched = await provider.launch(group, 130, 'big-launch');
+  t.equal(launched.length, 130);
+  t.same(fake.ecs.calls.filter((c) => c.action === 'RunInstances').map((c) => [c.params.Amount, c.params.ClientToken]), [['100', 'big-launch-b0'], ['30', 'big-launch-b1']]);
+  t.equal((await provider.list(group)).length, 130);
+});
