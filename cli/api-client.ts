@@ -81,9 +81,11 @@ export class ApiClient {
    */
   async request(method: string, route: string, body: unknown, validatorOrName: ValidatorName | Validator<TSchema>, options: RequestOptions = {}): Promise<unknown> {
     const { status, text } = await this.send(method, route, body, options.timeoutMs ?? 30_000);
-    const problems = async (value: unknown): Promise<string[]> =>
-      typeof validatorOrName === 'string' ? (await import('../protocol/api.js')).validators[validatorOrName].problems(value) : validatorOrName.problems(value);
-    const validator = { check: typeof validatorOrName === 'string' ? apiChecks[validatorOrName] : (value: unknown) => validatorOrName.check(value) };
+    // The full validator decides whenever the fast check says no, so a precompiled check that
+    // lags behind protocol/api.ts can cost time but never rejects a valid answer.
+    const fullValidator = async (): Promise<Pick<Validator<TSchema>, 'check' | 'problems'>> =>
+      typeof validatorOrName === 'string' ? (await import('../protocol/api.js')).validators[validatorOrName] : validatorOrName;
+    const fastCheck = typeof validatorOrName === 'string' ? apiChecks[validatorOrName] : (value: unknown) => validatorOrName.check(value);
     let parsed: unknown;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);
@@ -100,7 +102,10 @@ export class ApiClient {
       const hint = status === 401 ? 'use the api-token of this farm (QFARM_TOKEN or QFARM_HOME/api-token)' : undefined;
       throw new ApiRequestError(status, route, `error: ${fallback} for ${method} ${route}`, hint);
     }
-    if (!validator.check(parsed)) throw new InvalidResponseError(`${method} ${route}`, (await problems(parsed)).join('; '));
+    if (!fastCheck(parsed)) {
+      const full = await fullValidator();
+      if (!full.check(parsed)) throw new InvalidResponseError(`${method} ${route}`, full.problems(parsed).join('; '));
+    }
     return parsed;
   }
 
