@@ -65,7 +65,10 @@ export class Autoscaler {
     return m;
   }
 
-  /** One pass for one group; concurrent calls for the same group wait for the pass in flight. */
+  /**
+   * One pass for one group; concurrent calls for the same group wait for the pass in flight.
+   * Rejects with a ProviderError only when the provider cannot even list the group's machines.
+   */
   async step(input: StepInput): Promise<StepResult> {
     const m = this.memory(input.spec.name);
     while (m.running) await m.running.catch(() => undefined);
@@ -82,7 +85,10 @@ export class Autoscaler {
     const { spec } = input;
     const provider = this.options.providerFor(spec);
     const errors: ProviderError[] = [];
-    const listed = await provider.list(spec);
+    // Without the provider's list there is nothing safe to decide: the pass fails as a whole.
+    const listed = await provider.list(spec).catch((err: unknown) => {
+      throw asProviderError(err, spec);
+    });
     const listedIds = new Set(listed.map((i) => i.id));
     const now = this.options.clock.now();
     const graceMs = spec.autoscale.joinDeadlineSeconds * 1000;

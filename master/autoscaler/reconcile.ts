@@ -38,7 +38,9 @@ export function reconcile(spec: GroupSpec, instances: Instance[], agents: AgentV
   }
   const deadlineMs = spec.autoscale.joinDeadlineSeconds * 1000;
   const live = instances.filter((i) => i.state !== 'gone');
-  const liveIds = new Set(live.map((i) => i.id));
+  // An agent may be keyed by the provider's id or by the name it reports (BatchCompute: the
+  // ECS id of its VM); either keeps it from being called lost.
+  const liveIds = new Set(live.flatMap((i) => (i.agentName ? [i.id, i.agentName] : [i.id])));
   const pairs: Pairing[] = [];
   const release: TerminateDecision[] = [];
   const reasons: string[] = [];

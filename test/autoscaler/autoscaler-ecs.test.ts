@@ -116,3 +116,14 @@ t.test('surge, spot reclaim and drain through the ECS fake', async (t) => {
   t.equal(fake.ecs.instances.size, 0);
   t.ok(fake.log.every((l) => l.code !== 'SignatureDoesNotMatch'), 'every request was correctly signed');
 });
+
+t.test('a pass whose provider cannot list fails as a whole with the named error', async (t) => {
+  const fake = new FakeAlibaba({ accessKeys: { k1: 's1' } });
+  await fake.listen();
+  t.teardown(() => fake.close());
+  const provider = new EcsProvider({ credentials: new AlibabaCredentials('k1', 'wrong'), farmId: 'f', endpoint: fake.url, bootstrap: { masterUrl: 'http://m', agentToken: 't' } });
+  const spec = compileGroupSpec({ name: 'g', provider: 'ecs', instanceTypes: ['t'], image: 'm', ecs: { regionId: 'r', vSwitchId: 'v', securityGroupId: 's' } });
+  const scaler = new Autoscaler({ providerFor: () => provider, clock: { now: Date.now } });
+  await t.rejects(scaler.step({ spec, agents: [], pending: [{ slots: 1, count: 3 }] }), { name: 'ProviderAuthError' });
+  t.equal(fake.ecs.instances.size, 0, 'nothing launched blind');
+});

@@ -210,3 +210,11 @@ t.test('machines near their ECS auto-release are drained and replaced, not cut o
   t.same(p.terminate.map((x) => x.instanceId), ['old']);
   t.equal(p.launch, 0);
 });
+
+t.test('an agent named after its VM (BatchCompute) is not lost while the VM is listed', async (t) => {
+  const s = spec();
+  const instances = [inst('bc-inst-1', T0, { agentName: 'i-ecs-1' })];
+  const agents = [agent('i-ecs-1', { connected: false, lastSeen: T0 + 50 * S })];
+  const p = planGroup(state(s, instances, agents, []), T0 + 60 * S);
+  t.same(p.markLost, []);
+});
