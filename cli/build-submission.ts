@@ -30,6 +30,9 @@ export function submitterEnvironment(ctx: SubmissionContext): Record<string, str
   return env;
 }
 
+/** Variables qsub never exports, even with -V: qfarm's own credentials. */
+export const SECRET_VARIABLES = ['QFARM_TOKEN', 'QFARM_AGENT_TOKEN'] as const;
+
 /** Turns merged options and the command into the request body of `POST /jobs`. */
 export function buildSubmission(options: QsubOptions, command: JobCommand, ctx: SubmissionContext): JobSubmission {
   // SGE's default working directory is the submitter's home, not the current directory.
@@ -39,6 +42,8 @@ export function buildSubmission(options: QsubOptions, command: JobCommand, ctx: 
     for (const [name, value] of Object.entries(ctx.environment)) if (value !== undefined) env[name] = value;
   }
   Object.assign(env, submitterEnvironment(ctx), options.env);
+  // The farm's API token must not travel into jobs (stored, shown by qstat -j, readable by tasks).
+  for (const name of SECRET_VARIABLES) delete env[name];
   const defaultName = command.kind === 'binary' ? path.basename(command.argv[0]!) : command.scriptName === 'STDIN' ? 'STDIN' : path.basename(command.scriptName);
   const name = options.name ?? defaultName;
   checkJobName(name);

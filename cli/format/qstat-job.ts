@@ -44,7 +44,8 @@ function usageLine(task: TaskDetail): string {
  */
 export function formatJobDetail(job: JobDetail): string {
   const env = job.env;
-  const visibleEnv = Object.entries(env).filter(([name]) => !name.startsWith('SGE_O_'));
+  // qfarm's tokens are never printed, even if a job was submitted with them by an older qsub.
+  const visibleEnv = Object.entries(env).filter(([name]) => !name.startsWith('SGE_O_') && name !== 'QFARM_TOKEN' && name !== 'QFARM_AGENT_TOKEN');
   let text = SEPARATOR;
   text += field('job_number', job.jobId);
   text += field('exec_file', `job_scripts/${job.jobId}`);

@@ -74,6 +74,9 @@ t.test('defaults are SGE\'s', async (t) => {
   t.equal(stdin.name, 'STDIN');
   const all = buildSubmission(parse(['-V', '-wd', 'sub', 'x']).options, { kind: 'binary', argv: ['x'] }, ctx);
   t.equal(all.env.FROMENV, 'yes', '-V exports the whole environment');
+  const secret = buildSubmission(parse(['-V', '-v', 'QFARM_AGENT_TOKEN=a', 'x']).options, { kind: 'binary', argv: ['x'] }, { ...ctx, environment: { ...ctx.environment, QFARM_TOKEN: 's3cret' } });
+  t.equal(secret.env.QFARM_TOKEN, undefined, 'the API token is never exported into a job');
+  t.equal(secret.env.QFARM_AGENT_TOKEN, undefined);
   t.equal(all.cwd, '/work/sub', '-wd is resolved against the current directory');
   const vars = buildSubmission(parse(['-o', '$HOME/logs/$JOB_NAME.o$JOB_ID.$TASK_ID', '-e', '$JOB_NAME.err', 'x']).options, { kind: 'binary', argv: ['x'] }, ctx);
   t.equal(vars.stdoutPath, '/home/alice/logs/$JOB_NAME.o$JOB_ID.$TASK_ID', '$HOME is expanded, the job\'s own variables are kept');
