@@ -100,9 +100,9 @@ t.test('queue surge, spot notice, and drain through one group', async (t) => {
 
   // Drain: the queue is empty and everyone went idle at `idleAt`.
   const idleAt = now + 500 * S;
-  const agentsIdle = agents
+  const agentsIdle: AgentView[] = agents
     .filter((a) => a.instanceId !== 'i-3')
-    .map((a, k) => ({ ...a, running: [], idleSince: idleAt - k * 10 * S, lastSeen: idleAt }))
+    .map((a, k): AgentView => ({ ...a, running: [], idleSince: idleAt - k * 10 * S, lastSeen: idleAt }))
     .concat(agent('i-8', { idleSince: idleAt, lastSeen: idleAt }));
   const drainHistory = { lastScaleOutAt: now + 1 * S };
   p = planGroup(state(s, instances, agentsIdle, [], drainHistory), idleAt + 30 * S);
