@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import { FailedCode, type OutputStream, type TaskAssignment, type TaskFinished, type TaskUsage } from '../protocol/agent-messages.js';
 import type { ChildCpuAccount } from './child-cpu.js';
 import type { GroupSetup } from './supplementary-groups.js';
-import { OutputFileError, openOutputFile, resolveOutputPath } from './output-files.js';
+import { OutputFileError, resolveOutputPath } from './output-files.js';
+import { openFileSink, openUserSink, type OutputSink } from './output-sink.js';
 import { ProcessTree } from './process-tree.js';
 import { TreeSampler } from './proc-stats.js';
 import { scriptFileName, taskArgv } from './task-command.js';
@@ -124,12 +125,12 @@ export class TaskRun {
       if (err instanceof TaskUserError) return this.failure(startedAt, err.failedCode, err.message);
       throw err;
     }
-    const fds = new Set<number>();
+    const sinks: OutputSink[] = [];
     let tmpdir: string | undefined;
     try {
       this.checkCwd();
       tmpdir = await this.makeTmpdir(runAs);
-      const { stdoutFd, stderrFd } = this.openOutputs(runAs, fds);
+      const outputs = await this.openOutputs(runAs, sinks, log);
       const scriptFile = await this.writeScript(tmpdir, runAs);
       const env = taskEnvironment(a, { tmpdir, hostname: this.ctx.hostname, runAs });
       if (this.killRequest) return this.failure(startedAt, FailedCode.AfterJob, `${this.killRequest.reason} (before the task started)`);
@@ -138,19 +139,14 @@ export class TaskRun {
       const prefix = runAs.kind === 'drop' ? (this.ctx.groups?.prefix(runAs.uid, runAs.gid) ?? null) : null;
       const argv = prefix ? [...prefix, ...taskArgv(a, scriptFile)] : taskArgv(a, scriptFile);
       const spawnAs: RunAs = prefix ? { kind: 'self' } : runAs;
-      return await this.execute(argv, env, spawnAs, stdoutFd, stderrFd, startedAt, log);
+      return await this.execute(argv, env, spawnAs, outputs, startedAt, log);
     } catch (err) {
       if (err instanceof TaskSetupError) return this.failure(startedAt, err.failedCode, err.message);
       if (err instanceof OutputFileError) return this.failure(startedAt, FailedCode.OpenOutput, err.message);
       throw err;
     } finally {
-      for (const fd of fds) {
-        try {
-          fs.closeSync(fd);
-        } catch (err) {
-          log.warn({ err }, 'closing an output file failed');
-        }
-      }
+      // Before the result goes out: whoever reads the files after `finished` sees all of it.
+      for (const sink of sinks) await sink.close().catch((err: unknown) => log.warn({ err }, 'closing an output file failed'));
       if (tmpdir) await fsp.rm(tmpdir, { recursive: true, force: true }).catch((err: unknown) => log.warn({ err, tmpdir }, 'removing TMPDIR failed'));
     }
   }
@@ -176,20 +172,23 @@ export class TaskRun {
   }
 
   /** Opens the files SGE would write; `-j y` and pty mode write everything to the stdout file. */
-  private openOutputs(runAs: RunAs, fds: Set<number>): { stdoutFd: number; stderrFd: number } {
+  private async openOutputs(runAs: RunAs, sinks: OutputSink[], log: Logger): Promise<{ stdout: OutputSink; stderr: OutputSink }> {
     const a = this.assignment;
     const common = { cwd: a.cwd, hostname: this.ctx.hostname, jobName: a.jobName, jobId: a.jobId, taskId: a.taskId };
-    const owner = { uid: a.user.uid, gid: a.user.gid };
-    const acting = runAs.kind === 'drop';
+    const open = async (file: string): Promise<OutputSink> => {
+      const sink =
+        runAs.kind === 'drop' && file !== '/dev/null'
+          ? await openUserSink(file, a.user, this.ctx.groups?.prefix(runAs.uid, runAs.gid) ?? null, log)
+          : openFileSink(file, a.user.name, log);
+      sinks.push(sink);
+      return sink;
+    };
     const stdoutFile = resolveOutputPath(a.stdoutPath, { ...common, kind: 'o' });
-    const stdoutFd = openOutputFile(stdoutFile, owner, a.user.name, acting);
-    fds.add(stdoutFd);
-    if (a.joinOutput || a.pty) return { stdoutFd, stderrFd: stdoutFd };
+    const stdout = await open(stdoutFile);
+    if (a.joinOutput || a.pty) return { stdout, stderr: stdout };
     const stderrFile = resolveOutputPath(a.stderrPath, { ...common, kind: 'e' });
-    if (stderrFile === stdoutFile) return { stdoutFd, stderrFd: stdoutFd };
-    const stderrFd = openOutputFile(stderrFile, owner, a.user.name, acting);
-    fds.add(stderrFd);
-    return { stdoutFd, stderrFd };
+    if (stderrFile === stdoutFile) return { stdout, stderr: stdout };
+    return { stdout, stderr: await open(stderrFile) };
   }
 
   private async writeScript(tmpdir: string, runAs: RunAs): Promise<string | null> {
@@ -205,25 +204,18 @@ export class TaskRun {
     argv: string[],
     env: Record<string, string>,
     runAs: RunAs,
-    stdoutFd: number,
-    stderrFd: number,
+    outputs: { stdout: OutputSink; stderr: OutputSink },
     setupStartedAt: number,
     log: Logger,
   ): Promise<TaskResult> {
     const a = this.assignment;
-    let writeFailed = false;
-    const sink = (stream: OutputStream, fd: number) => (data: Buffer) => {
-      try {
-        fs.writeSync(fd, data);
-      } catch (err) {
-        if (!writeFailed) log.warn({ err }, 'writing the output file failed; output is still streamed to the master');
-        writeFailed = true;
-      }
+    const sink = (stream: OutputStream, file: OutputSink) => (data: Buffer) => {
+      file.write(data);
       this.events.output(stream, data);
     };
-    const onStdout = sink('stdout', stdoutFd);
+    const onStdout = sink('stdout', outputs.stdout);
     // With -j y the stream lands in the stdout file, so it is streamed as stdout too.
-    const onStderr = sink(a.joinOutput ? 'stdout' : 'stderr', stderrFd);
+    const onStderr = sink(a.joinOutput ? 'stdout' : 'stderr', outputs.stderr);
 
     let started: Started;
     try {
