@@ -25,7 +25,7 @@ t.test('launch spawns agents with the documented argv, terminate escalates to SI
     `import { writeFileSync } from 'node:fs';
      const args = process.argv.slice(2);
      const stateDir = args[args.indexOf('--state-dir') + 1];
-     writeFileSync(stateDir + '/started.json', JSON.stringify({ args, token: process.env.QFARM_AGENT_TOKEN }));
+     writeFileSync(stateDir + '/started.json', JSON.stringify({ args, token: process.env.QFARM_AGENT_TOKEN, pid: process.pid }));
      if (args.includes('stubborn')) process.on('SIGTERM', () => {});
      setInterval(() => {}, 1000);`,
   );
@@ -57,8 +57,9 @@ t.test('launch spawns agents with the documented argv, terminate escalates to SI
   t.same(await provider.list(stubborn), []);
 
   // A process that dies on its own disappears from list.
-  const [other] = await provider.list(group);
-  process.kill(Number((await import('node:child_process')).execFileSync('pgrep', ['-f', `${dir}/cpu-2`]).toString().trim().split('\n')[0]), 'SIGKILL');
+  await waitFor(async () => !!(await readFile(join(dir, 'cpu-2', 'started.json'), 'utf8').catch(() => '')));
+  const second = JSON.parse(await readFile(join(dir, 'cpu-2', 'started.json'), 'utf8')) as { pid: number };
+  process.kill(second.pid, 'SIGKILL');
   await waitFor(async () => (await provider.list(group)).length === 0);
-  t.ok(other);
+  t.pass('a crashed agent leaves the list');
 });
