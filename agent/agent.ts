@@ -9,6 +9,7 @@ import type { Inventory } from './inventory.js';
 import { masterUrlNow, type AgentOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import { OutputBatcher } from './output-batcher.js';
+import { ResultStore } from './result-store.js';
 import { RunningRegistry } from './running-registry.js';
 import { GroupSetup } from './supplementary-groups.js';
 import { TaskRun } from './task-runner.js';
@@ -46,6 +47,7 @@ export class Agent {
   private readonly childCpu = new ChildCpuAccount();
   private readonly groups: GroupSetup | undefined;
   private readonly registry: RunningRegistry;
+  private readonly results: ResultStore;
   private draining = false;
   private pumpTimer: NodeJS.Timeout | undefined;
   private readonly idleWaiters: Array<() => void> = [];
@@ -55,6 +57,7 @@ export class Agent {
     private readonly deps: AgentDeps,
   ) {
     this.registry = new RunningRegistry(opts.stateDir, deps.log);
+    this.results = new ResultStore(opts.stateDir, deps.log);
     this.groups = process.getuid?.() === 0 ? new GroupSetup(deps.log) : undefined;
     this.outbox = new Outbox(opts.outputBufferBytes, (w) =>
       deps.log.warn(w, 'output buffer of an attempt is full: dropping its oldest output (the output file keeps everything)'),
@@ -72,7 +75,8 @@ export class Agent {
             case 'kill':
               return this.kill(msg);
             case 'ack':
-              if (!this.outbox.ack(msg.attemptId)) deps.log.debug({ attemptId: msg.attemptId }, 'ack for an attempt without a pending result; ignored');
+              if (this.outbox.ack(msg.attemptId)) this.results.remove(msg.attemptId);
+              else deps.log.debug({ attemptId: msg.attemptId }, 'ack for an attempt without a pending result; ignored');
               return;
             case 'drain':
               deps.log.info({ reason: msg.reason }, 'master asked this agent to drain: no new tasks');
@@ -89,6 +93,10 @@ export class Agent {
   async start(): Promise<void> {
     const orphans = await this.registry.reapOrphans();
     if (orphans > 0) this.deps.log.warn({ orphans }, 'killed tasks a previous agent process left running (the master has requeued them)');
+    for (const frame of this.results.load()) {
+      this.outbox.finished(frame);
+      this.deps.log.info({ attemptId: frame.attemptId }, 'result stored by a previous agent process will be delivered');
+    }
     this.deps.log.info({ master: this.opts.masterUrl, agentName: this.opts.name, slots: this.opts.slots, group: this.opts.group, agentId: this.deps.agentId }, 'agent starting');
     this.connection.start();
   }
@@ -128,6 +136,7 @@ export class Agent {
         r.run.kill('cancelled by the master', 0);
       }
       this.outbox.drop(attemptId);
+      this.results.remove(attemptId);
       this.deps.log.info({ attemptId }, 'master cancelled this attempt; killed and forgotten');
     }
     // Everything unacknowledged, in original order; the master drops duplicates by seq / attempt.
@@ -183,7 +192,8 @@ export class Agent {
         this.outbox.drop(attemptId);
       } else {
         log.info({ exitStatus: result.exitStatus, failedCode: result.failedCode, failedReason: result.failedReason || undefined }, 'task finished');
-        this.outbox.finished({ type: 'finished', attemptId, ...result });
+        const frame = this.outbox.finished({ type: 'finished', attemptId, ...result });
+        this.results.save(frame);
         this.pump(attemptId);
       }
       if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();

@@ -168,3 +168,32 @@ t.test('an assignment during a drain is handed back by a fresh hello that does n
   t.equal((await agent.exited).code, 0);
   t.notOk(master.connections.some((c) => c.frames.some((f) => 'attemptId' in f && f.attemptId === late.attemptId)), 'nothing ever sent for it');
 });
+
+t.test('an unacknowledged result survives an agent crash and is delivered by its successor', async (t) => {
+  const master = await FakeMaster.start();
+  const first = await startAgent(master);
+  const link = await master.connection(0);
+  await link.waitFor((f) => f.type === 'hello');
+  link.welcome();
+  const a = assignment({ cwd: workdir, command: { kind: 'binary', argv: ['/bin/sh', '-c', 'exit 5'] } });
+  link.send(a);
+  const fin1 = await link.finished(a.attemptId);
+  first.child.kill('SIGKILL'); // before any ack
+  await first.exited;
+  const second = await startAgent(master, [], { stateDir: first.stateDir });
+  t.teardown(async () => {
+    await second.stop();
+    await master.close();
+  });
+  const link2 = await master.connection(1);
+  const hello = await link2.waitFor((f) => f.type === 'hello');
+  if (hello.type !== 'hello') throw new Error();
+  t.same(hello.attempts, [a.attemptId], 'the stored result is claimed in hello');
+  link2.welcome();
+  const fin2 = await link2.finished(a.attemptId);
+  t.same(fin2, fin1, 'the same result, replayed');
+  link2.send({ type: 'ack', attemptId: a.attemptId });
+  const resultsDir = path.join(first.stateDir, 'results');
+  for (let i = 0; i < 50 && (await fs.readdir(resultsDir)).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  t.same(await fs.readdir(resultsDir), [], 'forgotten on disk after the ack');
+});
