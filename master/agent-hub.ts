@@ -194,7 +194,7 @@ export class AgentHub {
     for (const id of hello.attempts) {
       const state = this.db.prepare('SELECT state FROM attempts WHERE id = ?').pluck().get(id) as string | undefined;
       // A done attempt is not cancelled: the agent may be replaying its result, which is acked.
-      if (state !== 'leased' && state !== 'running' && state !== 'done') cancel.push(id);
+      if (state !== 'leased' && state !== 'running' && state !== 'done' && state !== 'failed') cancel.push(id);
     }
     for (const a of leased) if (claimed.has(a.id)) session.attempts.set(a.id, { jobId: a.job_id, taskId: a.task_id, slots: a.slots });
     this.sessions.set(hello.agentId, session);

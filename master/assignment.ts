@@ -84,5 +84,6 @@ export function buildAssignment(job: JobRow, spec: JobSubmission, lease: Lease, 
     slots: spec.slots,
     wallclockSeconds: spec.resources.wallclockSeconds ?? null,
     vmemBytes: spec.resources.vmemBytes ?? null,
+    ...(spec.data ? { data: spec.data } : {}),
   };
 }

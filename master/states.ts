@@ -22,6 +22,8 @@ export const AttemptState = {
   Lost: 'lost',
   /** Withdrawn by the master (qdel of a task whose host is gone, or refused by the agent). */
   Cancelled: 'cancelled',
+  /** Failed for a reason of the node (staging, upload): the task was queued to run again. */
+  Failed: 'failed',
 } as const;
 export type AttemptState = (typeof AttemptState)[keyof typeof AttemptState];
 

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { JobCommand } from './job-spec.js';
+import { JobData, OutputManifest } from './job-data.js';
 import { compile } from './validate.js';
 
 /**
@@ -108,6 +109,13 @@ export const TaskFinished = Type.Object({
   startedAt: Type.Number(),
   endedAt: Type.Number(),
   usage: TaskUsage,
+  /** Outputs uploaded and verified (CRC-64) before this result was sent; absent when the job has no output location. */
+  outputs: Type.Optional(OutputManifest),
+  /**
+   * The attempt failed for a reason of the node, not the job (an input could not be staged, an
+   * upload failed): the master runs the task again elsewhere instead of committing the failure.
+   */
+  retryable: Type.Optional(Type.Boolean()),
 });
 export type TaskFinished = Static<typeof TaskFinished>;
 
@@ -154,6 +162,8 @@ export const TaskAssignment = Type.Object({
   slots: Type.Integer({ minimum: 1 }),
   wallclockSeconds: Type.Union([Type.Number(), Type.Null()]),
   vmemBytes: Type.Union([Type.Number(), Type.Null()]),
+  /** Inputs to mount or stage before the task runs, and where `$OUTDIR` goes after it succeeds. */
+  data: Type.Optional(JobData),
 });
 export type TaskAssignment = Static<typeof TaskAssignment>;
 

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { JobData } from './job-data.js';
 
 /**
  * What a job is, as submitted: the one description that the CLI builds from SGE options, the
@@ -90,6 +91,8 @@ export const JobSubmission = Type.Object({
   resources: ResourceRequest,
   /** `-pty y`: run in a pseudo-terminal (stdout and stderr merged, as a terminal shows them). */
   pty: Type.Boolean(),
+  /** qfarm's data options (`-data`, `-outdir`): inputs mounted or staged on the node, outputs uploaded. */
+  data: Type.Optional(JobData),
 });
 export type JobSubmission = Static<typeof JobSubmission>;
 

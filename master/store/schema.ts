@@ -84,4 +84,8 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE job_deps ADD COLUMN per_task INTEGER NOT NULL DEFAULT 0;
   `,
+  // The verified output manifest an attempt committed with (OutputManifest JSON).
+  `
+  ALTER TABLE attempts ADD COLUMN outputs TEXT;
+  `,
 ];

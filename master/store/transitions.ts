@@ -316,45 +316,64 @@ export class Transitions {
     })();
   }
 
-  /** Commits an agent's result exactly once; see CommitOutcome. */
-  commitResult(result: TaskFinished): CommitOutcome {
+  /**
+   * Commits an agent's result exactly once; see CommitOutcome. A result marked retryable (the
+   * node failed the task: staging, upload) requeues the task instead, up to `maxAttempts`
+   * attempts in all; after that the failure is committed like any other.
+   */
+  commitResult(result: TaskFinished, maxAttempts = 3): CommitOutcome {
     let finishedJob: number | null = null;
     let finishedTask: { jobId: number; taskId: number } | null = null;
+    let requeued = false;
     const outcome = this.db.transaction((): CommitOutcome => {
       const attempt = this.q('SELECT job_id, task_id, state FROM attempts WHERE id = ?').get(result.attemptId) as
         | { job_id: number; task_id: number; state: AttemptState }
         | undefined;
       if (!attempt) return CommitOutcome.Unknown;
-      if (attempt.state === AttemptState.Done) return CommitOutcome.Duplicate;
+      if (attempt.state === AttemptState.Done || attempt.state === AttemptState.Failed) return CommitOutcome.Duplicate;
       if (attempt.state !== AttemptState.Leased && attempt.state !== AttemptState.Running) return CommitOutcome.Stale;
-      const task = this.db
-        .prepare('SELECT attempt_id, delete_requested FROM tasks WHERE job_id = ? AND task_id = ?')
-        .get(attempt.job_id, attempt.task_id) as { attempt_id: string; delete_requested: number };
+      const task = this.q('SELECT attempt_id, attempts, delete_requested FROM tasks WHERE job_id = ? AND task_id = ?').get(
+        attempt.job_id,
+        attempt.task_id,
+      ) as { attempt_id: string; attempts: number; delete_requested: number };
       if (task.attempt_id !== result.attemptId) return CommitOutcome.Stale;
-      this.db
-        .prepare(
-          `UPDATE attempts SET state = 'done', started_at = COALESCE(started_at, ?), ended_at = ?, exit_status = ?,
-             signal = ?, failed_code = ?, failed_reason = ?, usage = ? WHERE id = ?`,
-        )
-        .run(
-          result.startedAt,
-          result.endedAt,
-          result.exitStatus,
-          result.signal,
-          result.failedCode,
-          result.failedReason,
-          JSON.stringify(result.usage),
-          result.attemptId,
-        );
+      const retry = result.retryable === true && !task.delete_requested && task.attempts < maxAttempts;
+      this.q(
+        `UPDATE attempts SET state = ?, started_at = COALESCE(started_at, ?), ended_at = ?, exit_status = ?,
+           signal = ?, failed_code = ?, failed_reason = ?, usage = ?, outputs = ? WHERE id = ?`,
+      ).run(
+        retry ? AttemptState.Failed : AttemptState.Done,
+        result.startedAt,
+        result.endedAt,
+        result.exitStatus,
+        result.signal,
+        result.failedCode,
+        result.failedReason,
+        JSON.stringify(result.usage),
+        result.outputs ? JSON.stringify(result.outputs) : null,
+        result.attemptId,
+      );
+      if (retry) {
+        this.q(`UPDATE tasks SET state = 'pending' WHERE job_id = ? AND task_id = ?`).run(attempt.job_id, attempt.task_id);
+        requeued = true;
+        return CommitOutcome.Committed;
+      }
       // A task deleted while running counts as killed after the job started, whatever it exited with.
       const failedCode = task.delete_requested && result.failedCode === 0 ? FailedCode.AfterJob : result.failedCode;
-      this.db
-        .prepare(`UPDATE tasks SET state = 'done', exit_status = ?, failed_code = ? WHERE job_id = ? AND task_id = ?`)
-        .run(result.exitStatus, failedCode, attempt.job_id, attempt.task_id);
+      this.q(`UPDATE tasks SET state = 'done', exit_status = ?, failed_code = ? WHERE job_id = ? AND task_id = ?`).run(
+        result.exitStatus,
+        failedCode,
+        attempt.job_id,
+        attempt.task_id,
+      );
       finishedTask = { jobId: attempt.job_id, taskId: attempt.task_id };
       if (this.finishJobIfDone(attempt.job_id)) finishedJob = attempt.job_id;
       return CommitOutcome.Committed;
     })();
+    if (requeued) {
+      this.events.emit('attempt:ended', result.attemptId);
+      this.events.emit('schedule:wanted', `attempt ${result.attemptId} failed on its node (${result.failedReason}); task requeued`);
+    }
     if (finishedTask) {
       const { jobId, taskId } = finishedTask;
       this.events.emit('task:finished', jobId, taskId, result.attemptId);

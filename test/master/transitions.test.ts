@@ -131,3 +131,20 @@ t.test('-hold_jid_ad: task N starts only after task N of the predecessor has fin
   t.same(rest.map((l) => l.taskId), [1, 3], 'the others once theirs finished, whatever their exit status');
   t.equal(reader.pendingCount(reader.job(stitch)!), 0);
 });
+
+t.test('a retryable result (the node failed the task) requeues it, up to the attempt limit', async (t) => {
+  const { reader, transitions, finished, db } = setup(t);
+  const { jobId } = transitions.submitJob(job());
+  const retryable = (attemptId: string): TaskFinished => ({ ...result(attemptId, 0), failedCode: 1, failedReason: 'upload of $OUTDIR failed', retryable: true });
+  const [first] = transitions.leaseTasks(reader.job(jobId)!, host, 1);
+  t.equal(transitions.commitResult(retryable(first!.attemptId), 3), CommitOutcome.Committed);
+  t.equal(transitions.commitResult(retryable(first!.attemptId), 3), CommitOutcome.Duplicate, 'a replay of it changes nothing');
+  t.same(finished, [], 'not finished: requeued');
+  const [second] = transitions.leaseTasks(reader.job(jobId)!, host, 1);
+  t.equal(transitions.commitResult(retryable(second!.attemptId), 3), CommitOutcome.Committed);
+  const [third] = transitions.leaseTasks(reader.job(jobId)!, host, 1);
+  t.ok(third, 'a third attempt');
+  transitions.commitResult(retryable(third!.attemptId), 3);
+  t.same(finished, [jobId], 'the third failure is final');
+  t.same(db.prepare('SELECT state, failed_code, attempts FROM tasks WHERE job_id = ?').get(jobId), { state: 'done', failed_code: 1, attempts: 3 });
+});
