@@ -218,9 +218,14 @@ t.test('Snakemake runs a genomics pipeline on qfarm through the SGE verbs', asyn
     t.same(await status(String(bad)), { code: 0, stdout: 'failed\n', stderr: '' }, 'exit 3 → failed');
     t.same(await status(array), { code: 0, stdout: 'failed\n', stderr: '' }, `array id ${array} with one failed task → failed`);
     t.same(await status(String(held)), { code: 0, stdout: 'running\n', stderr: '' }, 'held (hqw) → running');
+    // The qstat listing just cached predates this job: it must be looked up afresh, not failed.
+    const fresh = await farm.submit(['-cwd', '-h', '-b', 'y', 'true']);
+    t.same(await status(String(fresh)), { code: 0, stdout: 'running\n', stderr: '' }, 'a job newer than the cached qstat listing → running');
+    t.equal((await farm.run('qdel', [String(fresh)])).code, 0, 'qdel of the newer job');
     t.equal((await farm.run('qdel', [String(held)])).code, 0, 'qdel of the held job');
     const started = Date.now();
-    t.same(await status(String(held), { QFARM_STATUS_ACCT_WAIT: '0' }), { code: 0, stdout: 'failed\n', stderr: '' }, 'deleted while pending (no qacct record) → failed');
+    // (Without the cache, which may still list the job for up to QFARM_STATUS_CACHE seconds.)
+    t.same(await status(String(held), { QFARM_STATUS_ACCT_WAIT: '0', QFARM_STATUS_CACHE: '0' }), { code: 0, stdout: 'failed\n', stderr: '' }, 'deleted while pending (no qacct record) → failed');
     t.ok(Date.now() - started < 10_000, 'without waiting for a record when told not to');
     const garbage = await status('Your job 5 ("x") has been submitted');
     t.equal(garbage.code, 1, 'not a job id → exit 1 (Snakemake stops with a clear error)');
