@@ -101,6 +101,16 @@ export class Agent {
     this.connection.start();
   }
 
+  /**
+   * The machine will be reclaimed (spot): take no new work. Running tasks keep going — they may
+   * still finish before the reclaim; if not, the master requeues them when the host goes silent.
+   */
+  reclaimNoticed(terminationTime: string): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.deps.log.warn({ terminationTime, running: this.running.size }, 'spot reclaim announced: draining (no new tasks)');
+  }
+
   get runningCount(): number {
     return this.running.size;
   }

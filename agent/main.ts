@@ -4,6 +4,7 @@ import { Agent } from './agent.js';
 import { loadAgentId } from './agent-id.js';
 import { agentVersion } from './agent-version.js';
 import { readInventory } from './inventory.js';
+import { SpotWatch } from './spot-watch.js';
 import { AgentOptionsError, HelpRequested, machineDefaults, parseAgentOptions, usage, type AgentOptions } from './options.js';
 
 /** Exit codes: 0 clean stop, 1 refused by the master or failed to start, 2 bad command line. */
@@ -71,6 +72,12 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   await agent.start();
+  if (opts.spotWatch) {
+    const watch = new SpotWatch();
+    watch.on('notice', (notice) => agent!.reclaimNoticed(notice.terminationTime));
+    watch.on('error', (err) => log.warn({ err: err.message }, 'spot watch cannot read the instance metadata'));
+    watch.start();
+  }
 }
 
 main().catch((err: unknown) => {

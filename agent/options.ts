@@ -35,6 +35,8 @@ export interface AgentOptions {
   logLevel: string;
   /** Path of the agent endpoint on the master. */
   socketPath: string;
+  /** Poll the ECS metadata for a spot reclaim notice and drain on one. @default false (env QFARM_SPOT_WATCH=1) */
+  spotWatch: boolean;
 }
 
 /** The master's agent URL right now: fixed, or read from master.json (a restarted master may have a new port). */
@@ -87,6 +89,8 @@ Runs tasks leased by a qfarm master on this machine.
   --output-buffer-bytes N  output kept per task for replay (default: 8388608)
   --kill-grace-ms N   SIGTERM→SIGKILL grace on qdel       (default: 0: SIGKILL at once, as SGE's qdel)
   --log-level LEVEL   trace|debug|info|warn|error         (default: info, env QFARM_LOG_LEVEL)
+  --spot-watch        on ECS spot instances: drain when the metadata announces a reclaim
+                      (env QFARM_SPOT_WATCH=1; metadata URL from QFARM_METADATA_URL)
   --help              show this text
 `;
 
@@ -153,6 +157,10 @@ export function parseAgentOptions(
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') throw new HelpRequested();
+    if (arg === '--spot-watch') {
+      raw.set('spot-watch', '1');
+      continue;
+    }
     if (!arg.startsWith('--')) throw new AgentOptionsError(arg, 'unexpected argument (see --help)');
     let key = arg.slice(2);
     let value: string | undefined;
@@ -213,6 +221,7 @@ export function parseAgentOptions(
       : 8 * 1024 * 1024,
     killGraceMs: raw.has('kill-grace-ms') ? positiveInt('--kill-grace-ms', raw.get('kill-grace-ms')!, 0) : 0,
     logLevel,
+    spotWatch: raw.has('spot-watch') || env.QFARM_SPOT_WATCH === '1',
   };
 }
 

@@ -158,7 +158,7 @@ export interface AgentProcess {
 export async function startAgent(
   master: FakeMaster,
   extraArgs: string[] = [],
-  opts: { token?: string; uid?: number; gid?: number; stateDir?: string } = {},
+  opts: { token?: string; uid?: number; gid?: number; stateDir?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<AgentProcess> {
   const stateDir = opts.stateDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'qfarm-agent-test-')));
   if (opts.uid !== undefined) await fs.chown(stateDir, opts.uid, opts.gid ?? opts.uid);
@@ -172,7 +172,7 @@ export async function startAgent(
     '--kill-grace-ms', '500',
     '--log-level', 'debug',
     ...extraArgs,
-  ], opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid ?? opts.uid });
+  ], { ...(opts.env ? { env: opts.env } : {}), ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid ?? opts.uid }) });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   child.stdout!.resume();
