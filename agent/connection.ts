@@ -111,7 +111,11 @@ export class MasterConnection {
    * hello does not list).
    */
   reconnectNow(reason: string): void {
-    this.ws?.close(1000, reason.slice(0, 120));
+    const ws = this.ws;
+    if (!ws) return;
+    ws.close(1000, reason.slice(0, 120));
+    // A master that does not answer the close handshake must not delay the new hello by ws's 30 s.
+    setTimeout(() => ws.readyState !== WebSocket.CLOSED && ws.terminate(), 1000).unref();
   }
 
   /** Stops for good (agent shutdown). */
