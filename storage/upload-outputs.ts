@@ -11,7 +11,7 @@
  * walked; symlinked directories and special files are skipped so a link cannot loop or leak
  * files from outside $OUTDIR.
  */
-import { lstat, readdir, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { forEachConcurrent } from './concurrency.js';
 import { OutputUploadError } from './errors.js';
@@ -28,19 +28,29 @@ export interface UploadOutputsOptions {
   concurrency?: number;
 }
 
-/** Regular files under `dir` (following symlinks to files only), as absolute paths. */
-async function* walkFiles(dir: string): AsyncGenerator<string> {
+/**
+ * Regular files under `dir`, as absolute paths. A symlink to a file counts only when the file is
+ * inside `root`, otherwise the upload fails: the uploader usually runs as root while the task that wrote the
+ * directory does not, so a link to /root/.ssh/id_rsa must not carry that file to the job's bucket.
+ */
+async function* walkFiles(dir: string, root: string): AsyncGenerator<string> {
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const path = join(dir, e.name);
     if (e.isDirectory()) {
-      yield* walkFiles(path);
+      yield* walkFiles(path, root);
     } else if (e.isFile()) {
       yield path;
     } else if (e.isSymbolicLink()) {
+      // Links to directories are never followed (they could loop or pull in a whole tree).
       const target = await stat(path).catch(() => undefined);
-      if (target?.isFile()) yield path;
+      if (!target?.isFile()) continue;
+      const real = await realpath(path);
+      if (!real.startsWith(root + sep)) {
+        throw new Error(`${relative(root, path)} is a symbolic link to ${real}, outside the output directory: refusing to upload it`);
+      }
+      yield path;
     }
   }
 }
@@ -53,7 +63,7 @@ export async function uploadOutputs(localDir: string, destinationUrl: string, op
   const files: OutputManifestEntry[] = [];
   const failures: { path: string; error: Error }[] = [];
   try {
-    await forEachConcurrent(walkFiles(localDir), opts.concurrency ?? 8, async (path) => {
+    await forEachConcurrent(walkFiles(localDir, await realpath(localDir)), opts.concurrency ?? 8, async (path) => {
       const rel = relative(localDir, path).split(sep).join('/');
       const key = joinKey(location.prefix, rel);
       try {

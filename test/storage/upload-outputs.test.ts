@@ -90,3 +90,28 @@ t.test('the manifest validates against the protocol schema the master will check
   t.same(jobDataValidators.outputManifest.problems(JSON.parse(JSON.stringify(m))), []);
   t.notOk(jobDataValidators.outputManifest.check({ ...m, totalBytes: -1 }));
 });
+
+t.test('a symlink in $OUTDIR that points outside it is refused, never uploaded', async (t) => {
+  const { mkdtemp, mkdir, writeFile, symlink, rm, readdir } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { StoreResolver } = await import('../../storage/open-store.js');
+  const { uploadOutputs } = await import('../../storage/upload-outputs.js');
+  const base = await mkdtemp(join(tmpdir(), 'qfarm-symlink-'));
+  t.teardown(() => rm(base, { recursive: true, force: true }));
+  const outdir = join(base, 'out');
+  const bucket = join(base, 'bucket');
+  await mkdir(outdir);
+  await mkdir(bucket);
+  await writeFile(join(base, 'secret'), 'not yours');
+  await writeFile(join(outdir, 'frame.png'), 'pixels');
+  await writeFile(join(outdir, 'real.txt'), 'inside');
+  await symlink(join(outdir, 'real.txt'), join(outdir, 'inner-link'));
+  const resolver = new StoreResolver();
+  const ok = await uploadOutputs(outdir, `file://${bucket}/ok/`, { resolver });
+  t.same(ok.files.map((f) => f.path), ['frame.png', 'inner-link', 'real.txt'], 'a link inside the directory is uploaded');
+  await symlink(join(base, 'secret'), join(outdir, 'stolen'));
+  await t.rejects(uploadOutputs(outdir, `file://${bucket}/bad/`, { resolver }), /stolen is a symbolic link to .*secret, outside the output directory/);
+  const uploaded = await readdir(join(bucket, 'bad')).catch(() => []);
+  t.notOk(uploaded.includes('stolen'), 'the secret never reached the bucket');
+});
