@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { FailedCode, type OutputStream, type TaskAssignment, type TaskFinished, type TaskUsage } from '../protocol/agent-messages.js';
 import type { ChildCpuAccount } from './child-cpu.js';
 import type { GroupSetup } from './supplementary-groups.js';
+import { longTimeout } from './long-timer.js';
 import { OutputFileError, resolveOutputPath } from './output-files.js';
 import { openFileSink, openUserSink, type OutputSink } from './output-sink.js';
 import { ProcessTree } from './process-tree.js';
@@ -257,15 +258,15 @@ export class TaskRun {
     };
     const firstSample = setTimeout(() => void sampleOnce(), Math.min(100, sampleMs));
     const sampleTimer = setInterval(() => void sampleOnce(), sampleMs);
-    const wallTimer =
+    const cancelWallTimer =
       a.wallclockSeconds === null
         ? undefined
-        : setTimeout(() => this.limitKill(`h_rt limit of ${a.wallclockSeconds}s exceeded`, tree), a.wallclockSeconds * 1000);
+        : longTimeout(() => this.limitKill(`h_rt limit of ${a.wallclockSeconds}s exceeded`, tree), a.wallclockSeconds * 1000);
 
     const exit = await started.exited;
     clearTimeout(firstSample);
     clearInterval(sampleTimer);
-    if (wallTimer) clearTimeout(wallTimer);
+    cancelWallTimer?.();
     // SGE ends a job when its first process ends: whatever it left behind is killed too.
     await this.killing;
     await tree.killLeftovers();

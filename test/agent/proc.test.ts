@@ -43,3 +43,17 @@ t.test('CPU of a short child is charged from the reaped-children counters', { sk
   t.ok(credit, 'a lone exit gets a credit');
   t.ok(credit!.utimeSeconds + credit!.stimeSeconds > 0.1, `charged ${JSON.stringify(credit)}`);
 });
+
+t.test('long timers: an h_rt beyond setTimeout\'s 24.8 days does not fire at once', async (t) => {
+  const { longTimeout } = await import('../../agent/long-timer.js');
+  let fired = false;
+  const cancel = longTimeout(() => (fired = true), 30 * 24 * 3600 * 1000);
+  await new Promise((r) => setTimeout(r, 50));
+  t.notOk(fired);
+  cancel();
+  const quick = await new Promise<boolean>((resolve) => {
+    longTimeout(() => resolve(true), 20);
+    setTimeout(() => resolve(false), 2000);
+  });
+  t.ok(quick, 'a short one fires');
+});

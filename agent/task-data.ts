@@ -1,0 +1,133 @@
+import { spawn } from 'node:child_process';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Logger } from 'pino';
+import type { DataMapping, JobData, OutputManifest } from '../protocol/job-data.js';
+import { findExecutable, nfsMountArgs } from '../storage/data-mappings.js';
+import { StoreResolver } from '../storage/open-store.js';
+import { StageCache } from '../storage/stage-cache.js';
+import { uploadOutputs } from '../storage/upload-outputs.js';
+
+/**
+ * A task's data could not be provided or saved. Always a failure of the node, not of the job:
+ * the master runs the task again (elsewhere) rather than committing it as failed.
+ */
+export class TaskDataError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TaskDataError';
+  }
+}
+
+export interface NodeDataOptions {
+  /** Where the node-local content cache lives (one per agent). */
+  cacheDir: string;
+  /** Upper bound of the cache; least recently used objects are evicted beyond it. */
+  cacheMaxBytes: number;
+  log: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The data side of one node: inputs staged into a content cache shared by every task of the
+ * node (concurrent tasks wait on one download), NFS exports mounted once, and `$OUTDIR`
+ * uploaded with CRC-64 verification before a task's result is reported.
+ */
+export class NodeData {
+  private cache: Promise<StageCache> | undefined;
+  private readonly resolver: StoreResolver;
+  /** source→target pairs being staged or mounted now: concurrent tasks share one operation. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly mounts = new Map<string, Promise<void>>();
+
+  constructor(private readonly opts: NodeDataOptions) {
+    this.resolver = new StoreResolver({}, opts.env ?? process.env);
+  }
+
+  /** Makes every input of the job available at its target path. */
+  async prepareInputs(data: JobData, owner: { uid: number; gid: number }): Promise<void> {
+    for (const mapping of data.inputs) {
+      try {
+        if (mapping.kind === 'nas') await this.mountNfs(mapping);
+        else await this.stage(mapping, owner);
+      } catch (err) {
+        if (err instanceof TaskDataError) throw err;
+        throw new TaskDataError(`input ${mapping.source} could not be staged to ${mapping.target}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  }
+
+  /** Uploads `$OUTDIR` to the job's output location; resolves only when every object is verified. */
+  async uploadOutputs(outdir: string, outputUrl: string): Promise<OutputManifest> {
+    try {
+      return await uploadOutputs(outdir, outputUrl, { resolver: this.resolver });
+    } catch (err) {
+      throw new TaskDataError(`uploading $OUTDIR to ${outputUrl} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.cache) await (await this.cache).close();
+  }
+
+  private async stage(mapping: DataMapping, owner: { uid: number; gid: number }): Promise<void> {
+    const key = `${mapping.source}\u0000${mapping.target}\u0000${mapping.readOnly}`;
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      pending = (async () => {
+        const cache = await this.openCache();
+        await fsp.mkdir(mapping.target, { recursive: true });
+        // Read-only inputs are hard links to read-only cache entries; writable ones private copies.
+        const result = await cache.stageTree(mapping.source, mapping.target, mapping.readOnly ? {} : { copy: true, owner });
+        this.opts.log.info({ source: mapping.source, target: mapping.target, ...result }, 'input staged');
+      })().finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    await pending;
+  }
+
+  private openCache(): Promise<StageCache> {
+    this.cache ??= StageCache.open({ dir: this.opts.cacheDir, maxBytes: this.opts.cacheMaxBytes, resolver: this.resolver });
+    return this.cache;
+  }
+
+  /** NFS exports are mounted once per node and shared by every task that maps them. */
+  private mountNfs(mapping: DataMapping): Promise<void> {
+    let mounted = this.mounts.get(mapping.target);
+    if (!mounted) {
+      mounted = (async () => {
+        if (process.getuid?.() !== 0) {
+          throw new TaskDataError(`mounting ${mapping.source} needs root: run the agent as root, or mount it on the node yourself and map file://${mapping.target}/`);
+        }
+        if (!(await findExecutable('mount.nfs'))) {
+          throw new TaskDataError(`mounting ${mapping.source} needs mount.nfs: install nfs-common in the worker image`);
+        }
+        await fsp.mkdir(mapping.target, { recursive: true });
+        const argv = nfsMountArgs(mapping);
+        await run(argv[0]!, argv.slice(1));
+        this.opts.log.info({ source: mapping.source, target: mapping.target }, 'NFS export mounted');
+      })();
+      mounted.catch(() => this.mounts.delete(mapping.target));
+      this.mounts.set(mapping.target, mounted);
+    }
+    return mounted;
+  }
+}
+
+/** The directory a task's `$OUTDIR` points at: inside its TMPDIR, owned by the task's user. */
+export async function makeOutdir(tmpdir: string, owner: { uid: number; gid: number }): Promise<string> {
+  const outdir = path.join(tmpdir, 'outdir');
+  await fsp.mkdir(outdir, { mode: 0o700 });
+  if (process.getuid?.() === 0) await fsp.chown(outdir, owner.uid, owner.gid);
+  return outdir;
+}
+
+function run(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new TaskDataError(`${command} ${args.join(' ')} failed (${code}): ${stderr.trim()}`))));
+  });
+}
