@@ -119,10 +119,14 @@ export function agentSocketUrl(master: string, socketPath: string): string {
   return url.toString();
 }
 
-function positiveInt(option: string, text: string, min = 1): number {
+/** Longest delay a Node timer supports (ms); used as the upper bound of every *-ms option. */
+const MAX_MS = 2 ** 31 - 1;
+
+function positiveInt(option: string, text: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^\d+$/.test(text)) throw new AgentOptionsError(option, `"${text}" is not a whole number`);
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < min) throw new AgentOptionsError(option, `must be at least ${min}, got ${text}`);
+  if (n > max) throw new AgentOptionsError(option, `must be at most ${max}, got ${text}`);
   return n;
 }
 
@@ -214,12 +218,12 @@ export function parseAgentOptions(
     group,
     labels,
     stateDir,
-    reconnectMaxMs: raw.has('reconnect-max-ms') ? positiveInt('--reconnect-max-ms', raw.get('reconnect-max-ms')!, 10) : 5000,
-    drainTimeoutMs: raw.has('drain-timeout-ms') ? positiveInt('--drain-timeout-ms', raw.get('drain-timeout-ms')!, 0) : 60_000,
+    reconnectMaxMs: raw.has('reconnect-max-ms') ? positiveInt('--reconnect-max-ms', raw.get('reconnect-max-ms')!, 10, MAX_MS) : 5000,
+    drainTimeoutMs: raw.has('drain-timeout-ms') ? positiveInt('--drain-timeout-ms', raw.get('drain-timeout-ms')!, 0, MAX_MS) : 60_000,
     outputBufferBytes: raw.has('output-buffer-bytes')
       ? positiveInt('--output-buffer-bytes', raw.get('output-buffer-bytes')!, 1024)
       : 8 * 1024 * 1024,
-    killGraceMs: raw.has('kill-grace-ms') ? positiveInt('--kill-grace-ms', raw.get('kill-grace-ms')!, 0) : 0,
+    killGraceMs: raw.has('kill-grace-ms') ? positiveInt('--kill-grace-ms', raw.get('kill-grace-ms')!, 0, MAX_MS) : 0,
     logLevel,
     spotWatch: raw.has('spot-watch') || env.QFARM_SPOT_WATCH === '1',
   };

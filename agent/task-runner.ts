@@ -291,7 +291,7 @@ export class TaskRun {
     let failedCode: number = FailedCode.None;
     let failedReason = '';
     if (this.limitReason) {
-      failedCode = FailedCode.AfterJob;
+      failedCode = FailedCode.LimitExceeded;
       failedReason = this.limitReason;
     } else if (this.killRequest) {
       failedCode = FailedCode.AfterJob;

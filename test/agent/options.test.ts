@@ -37,6 +37,7 @@ t.test('clear errors', async (t) => {
   t.throws(() => parse(['--master', 'http://m:1'], { QFARM_HOME: '/nonexistent-qfarm-home' }), { option: '--token', message: /\/nonexistent-qfarm-home\/agent-token/ });
   t.throws(() => parse([...base, '--slots', '0']), { option: '--slots', message: /at least 1/ });
   t.throws(() => parse([...base, '--slots', 'many']), { option: '--slots', message: /not a whole number/ });
+  t.throws(() => parse([...base, '--drain-timeout-ms', '9999999999']), { option: '--drain-timeout-ms', message: /at most 2147483647/ });
   t.throws(() => parse([...base, '--labels', 'novalue']), { option: '--labels', message: /is not key=value/ });
   t.throws(() => parse([...base, '--name', 'bad name']), { option: '--name', message: /must be letters/ });
   t.throws(() => parse([...base, '--frobnicate', '1']), { option: '--frobnicate', message: /unknown option/ });
