@@ -112,7 +112,7 @@ export async function qsubMain(argv: string[], environment: NodeJS.ProcessEnv = 
 
   const wait = await waitForJob(submitted.jobId, client, environment);
   const report = syncReport(wait, array !== undefined);
-  for (const line of report.lines) err(line);
+  for (const line of report.lines) (line.stream === 'stdout' ? out : err)(line.text);
   return report.exitCode;
 }
 

@@ -6,17 +6,23 @@ const signalNames: Record<number, string> = {
   10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM', 24: 'SIGXCPU', 25: 'SIGXFSZ',
 };
 
+/** One line of `qsub -sync y`'s report and the stream SGE 8.1.9 prints it on. */
+export interface SyncLine {
+  stream: 'stdout' | 'stderr';
+  text: string;
+}
+
 export interface SyncReport {
-  /** Lines qsub -sync y prints (to stderr, as SGE does). */
-  lines: string[];
+  /** Lines qsub -sync y prints: a task that exited 0 on stdout, every other outcome on stderr. */
+  lines: SyncLine[];
   /** qsub's own exit status. */
   exitCode: number;
 }
 
 /**
  * What `qsub -sync y` reports once the job has ended, as SGE 8.1.9 words it: one line per task
- * (`Job 4 exited with exit code 0.`, `Job 3.2 exited with exit code 1.`, `Job 9 exited because of
- * signal SIGKILL`, `Unable to run job 8` for a deleted job).
+ * (`Job 4 exited with exit code 0.` on stdout; `Job 3.2 exited with exit code 1.`, `Job 9 exited
+ * because of signal SIGKILL`, `Unable to run job 8` for a deleted job on stderr).
  *
  * Exit status: a plain job's exit code; 1 when it died of a signal or could not run. For an
  * array, SGE returns the status of the first task that failed (measured: tasks exiting 1,2,3
@@ -25,19 +31,20 @@ export interface SyncReport {
  * never mistaken for a success.
  */
 export function syncReport(wait: JobWaitResponse, isArray: boolean): SyncReport {
-  const lines: string[] = [];
+  const lines: SyncLine[] = [];
   let exitCode = 0;
   for (const task of wait.tasks) {
     const label = isArray && task.taskId !== null ? `${wait.jobId}.${task.taskId}` : String(wait.jobId);
     let code: number;
     if (task.deleted) {
-      lines.push(`Unable to run job ${label}`);
+      lines.push({ stream: 'stderr', text: `Unable to run job ${label}` });
       code = 1;
     } else if (task.exitStatus > 128 && signalNames[task.exitStatus - 128] !== undefined) {
-      lines.push(`Job ${label} exited because of signal ${signalNames[task.exitStatus - 128]}`);
+      lines.push({ stream: 'stderr', text: `Job ${label} exited because of signal ${signalNames[task.exitStatus - 128]}` });
       code = 1;
     } else {
-      lines.push(`Job ${label} exited with exit code ${task.exitStatus}.`);
+      // Measured on SGE 8.1.9: exit code 0 is reported on stdout, any other on stderr.
+      lines.push({ stream: task.exitStatus === 0 ? 'stdout' : 'stderr', text: `Job ${label} exited with exit code ${task.exitStatus}.` });
       code = task.exitStatus !== 0 ? task.exitStatus : task.failedCode !== 0 ? 1 : 0;
     }
     if (exitCode === 0) exitCode = code;

@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { JobCommand } from './job-spec.js';
 import { JobData, OutputManifest } from './job-data.js';
 import { compile } from './validate.js';
+import { AgentSpotNotice } from './groups.js';
 
 /**
  * Every frame on the agent WebSocket, one discriminated union per direction. Frames are JSON
@@ -91,7 +92,12 @@ export const FailedCode = {
   BeforeJob: 1,
   /** Could not open the output file. */
   OpenOutput: 26,
-  /** Killed by qdel, h_rt or h_vmem: SGE prints `100 : assumedly after job`. */
+  /**
+   * Killed for exceeding `h_rt` or `h_vmem`: real SGE 8.1.9 accounts an h_rt kill as
+   * `failed 37 : qmaster enforced h_rt, h_cpu, or h_vmem limit`, exit_status 137.
+   */
+  LimitExceeded: 37,
+  /** Killed by qdel: SGE prints `100 : assumedly after job`. */
   AfterJob: 100,
 } as const;
 export type FailedCode = (typeof FailedCode)[keyof typeof FailedCode];
@@ -119,7 +125,7 @@ export const TaskFinished = Type.Object({
 });
 export type TaskFinished = Static<typeof TaskFinished>;
 
-export const AgentMessage = Type.Union([AgentHello, AgentHeartbeat, TaskStarted, TaskOutput, TaskUsageReport, TaskFinished]);
+export const AgentMessage = Type.Union([AgentHello, AgentHeartbeat, TaskStarted, TaskOutput, TaskUsageReport, TaskFinished, AgentSpotNotice]);
 export type AgentMessage = Static<typeof AgentMessage>;
 
 // ---------------------------------------------------------------- master → agent

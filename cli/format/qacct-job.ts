@@ -17,6 +17,7 @@ function plain(label: string, value: string): string {
 const failedDescriptions: Record<number, string> = {
   1: 'assumedly before job',
   26: 'opening input/output file',
+  37: 'qmaster enforced h_rt, h_cpu, or h_vmem limit',
   100: 'assumedly after job',
 };
 

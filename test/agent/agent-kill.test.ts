@@ -85,7 +85,7 @@ t.test('h_rt: killed with SIGKILL when the wall-clock limit passes', async (t) =
   t.ok(Date.now() - t0 < 10_000, 'killed well before the sleep ends');
   t.equal(fin.exitStatus, 137);
   t.equal(fin.signal, 'SIGKILL');
-  t.equal(fin.failedCode, 100);
+  t.equal(fin.failedCode, 37, 'as SGE 8.1.9 accounts an h_rt kill (test/fixtures/sge/qacct.txt)');
   t.equal(fin.failedReason, 'h_rt limit of 1s exceeded');
   link.send({ type: 'ack', attemptId: a.attemptId });
 });
@@ -96,7 +96,7 @@ t.test('h_vmem: killed when the tree uses more virtual memory than allowed', asy
   link.send(a);
   const fin = await link.finished(a.attemptId);
   t.equal(fin.exitStatus, 137);
-  t.equal(fin.failedCode, 100);
+  t.equal(fin.failedCode, 37, 'SGE: qmaster enforced h_rt, h_cpu, or h_vmem limit');
   t.match(fin.failedReason, /^h_vmem limit of 1048576 bytes exceeded/);
   t.ok(fin.usage.maxVmemBytes > 1024 * 1024);
   link.send({ type: 'ack', attemptId: a.attemptId });

@@ -200,17 +200,28 @@ t.test('job targets of qdel/qhold/qrls/qalter', async (t) => {
 });
 
 t.test('qsub -sync y report as SGE prints it', async (t) => {
-  t.same(syncReport({ jobId: 4, finished: true, tasks: [{ taskId: null, exitStatus: 0, failedCode: 0, deleted: false }] }, false), { lines: ['Job 4 exited with exit code 0.'], exitCode: 0 });
-  t.same(syncReport({ jobId: 2, finished: true, tasks: [{ taskId: null, exitStatus: 1, failedCode: 0, deleted: false }] }, false), { lines: ['Job 2 exited with exit code 1.'], exitCode: 1 });
-  t.same(syncReport({ jobId: 9, finished: true, tasks: [{ taskId: null, exitStatus: 137, failedCode: 0, deleted: false }] }, false), { lines: ['Job 9 exited because of signal SIGKILL'], exitCode: 1 });
-  t.same(syncReport({ jobId: 8, finished: true, tasks: [{ taskId: null, exitStatus: 137, failedCode: 100, deleted: true }] }, false), { lines: ['Unable to run job 8'], exitCode: 1 });
+  t.same(syncReport({ jobId: 4, finished: true, tasks: [{ taskId: null, exitStatus: 0, failedCode: 0, deleted: false }] }, false), { lines: [{ stream: 'stdout', text: 'Job 4 exited with exit code 0.' }], exitCode: 0 });
+  t.same(syncReport({ jobId: 2, finished: true, tasks: [{ taskId: null, exitStatus: 1, failedCode: 0, deleted: false }] }, false), { lines: [{ stream: 'stderr', text: 'Job 2 exited with exit code 1.' }], exitCode: 1 });
+  t.same(syncReport({ jobId: 9, finished: true, tasks: [{ taskId: null, exitStatus: 137, failedCode: 0, deleted: false }] }, false), { lines: [{ stream: 'stderr', text: 'Job 9 exited because of signal SIGKILL' }], exitCode: 1 });
+  t.same(syncReport({ jobId: 8, finished: true, tasks: [{ taskId: null, exitStatus: 137, failedCode: 100, deleted: true }] }, false), { lines: [{ stream: 'stderr', text: 'Unable to run job 8' }], exitCode: 1 });
   const array = syncReport(
     {
       jobId: 6,
       finished: true,
-      tasks: [1, 2, 3].map((id) => ({ taskId: id, exitStatus: 4 - id, failedCode: 0, deleted: false })),
+      tasks: [1, 2, 3].map((id) => ({ taskId: id, exitStatus: 3 - id, failedCode: 0, deleted: false })),
     },
     true,
   );
-  t.same(array, { lines: ['Job 6.1 exited with exit code 3.', 'Job 6.2 exited with exit code 2.', 'Job 6.3 exited with exit code 1.'], exitCode: 3 }, 'an array exits with its first failed task\'s status');
+  t.same(
+    array,
+    {
+      lines: [
+        { stream: 'stderr', text: 'Job 6.1 exited with exit code 2.' },
+        { stream: 'stderr', text: 'Job 6.2 exited with exit code 1.' },
+        { stream: 'stdout', text: 'Job 6.3 exited with exit code 0.' },
+      ],
+      exitCode: 2,
+    },
+    'per line: exit 0 on stdout, others on stderr; an array exits with its first failed task\'s status',
+  );
 });
