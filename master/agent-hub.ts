@@ -250,6 +250,11 @@ export class AgentHub {
       case 'finished':
         this.onFinished(session, message);
         return;
+      case 'spot-notice':
+        // The group loop records it, drains the agent and requeues what cannot finish in time.
+        this.log.warn({ agent: session.hostname, terminationTime: message.terminationTime }, 'agent reports a spot reclaim notice');
+        this.events.emit('host:spot-notice', session.agentId, session.hostname, message.terminationTime);
+        return;
     }
   }
 

@@ -16,6 +16,8 @@ export interface MasterEvents {
   'attempt:ended': [attemptId: string];
   'host:online': [agentId: string, hostname: string];
   'host:offline': [agentId: string, hostname: string];
+  /** The agent's spot watch saw a reclaim notice (ISO time the machine goes). */
+  'host:spot-notice': [agentId: string, hostname: string, terminationTime: string];
 }
 
 export class MasterEventBus extends EventEmitter<MasterEvents> {

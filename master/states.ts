@@ -24,6 +24,8 @@ export const AttemptState = {
   Cancelled: 'cancelled',
   /** Failed for a reason of the node (staging, upload): the task was queued to run again. */
   Failed: 'failed',
+  /** Its machine was reclaimed (spot notice): the task was requeued; neither lost nor failed. */
+  Interrupted: 'interrupted',
 } as const;
 export type AttemptState = (typeof AttemptState)[keyof typeof AttemptState];
 

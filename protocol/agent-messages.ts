@@ -170,6 +170,8 @@ export const TaskAssignment = Type.Object({
   vmemBytes: Type.Union([Type.Number(), Type.Null()]),
   /** Inputs to mount or stage before the task runs, and where `$OUTDIR` goes after it succeeds. */
   data: Type.Optional(JobData),
+  /** `qsub -notify`: a kill sends SIGUSR2 first and SIGKILL after the agent's notify period. */
+  notify: Type.Optional(Type.Boolean()),
 });
 export type TaskAssignment = Static<typeof TaskAssignment>;
 

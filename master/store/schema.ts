@@ -88,4 +88,23 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE attempts ADD COLUMN outputs TEXT;
   `,
+  // Groups of worker machines (issue 6): the compiled GroupSpec and the autoscaler's last word;
+  // hosts learn whether their machine is lost, reclaimed (spot) or drained.
+  `
+  CREATE TABLE groups (
+    name        TEXT PRIMARY KEY,
+    spec        TEXT NOT NULL,                  -- GroupSpec JSON, always compileGroupSpec() output
+    desired     INTEGER NOT NULL DEFAULT 0,     -- last plan.desired
+    history     TEXT NOT NULL DEFAULT '{}',     -- ScalingHistory JSON (cooldowns)
+    last_error  TEXT,                           -- last ProviderError message (quota, stock, image, auth)
+    reasons     TEXT NOT NULL DEFAULT '[]',     -- last plan.reasons
+    deleting    INTEGER NOT NULL DEFAULT 0,     -- scaling to 0, the row goes once no machine is left
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+  );
+  ALTER TABLE hosts ADD COLUMN lost INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE hosts ADD COLUMN interrupted_at INTEGER;
+  ALTER TABLE hosts ADD COLUMN spot_termination TEXT;
+  ALTER TABLE hosts ADD COLUMN draining INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -388,7 +388,7 @@ export class Transitions {
    * The agent's host is gone (lease expired) or the agent no longer knows these attempts:
    * their tasks go back to the queue, or end if deletion was requested.
    */
-  requeueAttempts(attemptIds: readonly string[], reason: string): number {
+  requeueAttempts(attemptIds: readonly string[], reason: string, endState: AttemptState = AttemptState.Lost): number {
     if (attemptIds.length === 0) return 0;
     const finishedJobs: number[] = [];
     const count = this.db.transaction(() => {
@@ -398,7 +398,7 @@ export class Transitions {
           | { job_id: number; task_id: number; state: AttemptState }
           | undefined;
         if (!attempt || (attempt.state !== AttemptState.Leased && attempt.state !== AttemptState.Running)) continue;
-        this.endAttemptWithoutResult(attemptId, AttemptState.Lost, reason);
+        this.endAttemptWithoutResult(attemptId, endState, reason);
         const task = this.db
           .prepare('SELECT attempt_id, delete_requested FROM tasks WHERE job_id = ? AND task_id = ?')
           .get(attempt.job_id, attempt.task_id) as { attempt_id: string; delete_requested: number };
@@ -450,6 +450,88 @@ export class Transitions {
     const info = this.q('UPDATE hosts SET disabled = ? WHERE hostname = ?').run(disabled ? 1 : 0, hostname);
     if (!disabled) this.events.emit('schedule:wanted', `host ${hostname} enabled`);
     return info.changes > 0;
+  }
+
+  // ------------------------------------------------------------------ groups and their machines (issue 6)
+
+  /**
+   * Spot reclaim: the attempts go back to the queue as *interrupted* (neither lost nor failed),
+   * so qacct shows the rerun's outcome and the history shows why it ran twice.
+   */
+  interruptAttempts(attemptIds: readonly string[], reason: string): number {
+    return this.requeueAttempts(attemptIds, reason, AttemptState.Interrupted);
+  }
+
+  /** The host's machine is gone (the provider no longer lists it): lost now, its attempts requeued. */
+  markHostLost(agentId: string, reason: string): number {
+    return this.db.transaction(() => {
+      this.q('UPDATE hosts SET lost = 1 WHERE agent_id = ?').run(agentId);
+      const ids = this.q(`SELECT id FROM attempts WHERE agent_id = ? AND state IN ('leased', 'running')`).pluck().all(agentId) as string[];
+      return this.requeueAttempts(ids, reason);
+    })();
+  }
+
+  /** The host's machine is being reclaimed: drained, and the attempts that cannot finish in time requeued as interrupted. */
+  markHostInterrupted(agentId: string, requeue: readonly string[], reason: string): number {
+    return this.db.transaction(() => {
+      this.q('UPDATE hosts SET interrupted_at = COALESCE(interrupted_at, ?), draining = 1 WHERE agent_id = ?').run(this.clock.now(), agentId);
+      return this.interruptAttempts(requeue, reason);
+    })();
+  }
+
+  recordSpotNotice(agentId: string, terminationTime: string): void {
+    this.q('UPDATE hosts SET spot_termination = ? WHERE agent_id = ?').run(terminationTime, agentId);
+  }
+
+  setHostDraining(agentId: string, draining: boolean): void {
+    this.q('UPDATE hosts SET draining = ? WHERE agent_id = ?').run(draining ? 1 : 0, agentId);
+  }
+
+  /** A host that says hello is not lost. */
+  markHostFound(agentId: string): void {
+    this.q('UPDATE hosts SET lost = 0 WHERE agent_id = ? AND lost = 1').run(agentId);
+  }
+
+  /**
+   * A provider reuses a machine id (the local provider's names after a master restart): the new
+   * machine starts with none of the old one's marks.
+   */
+  resetHostsOfInstance(instanceId: string): void {
+    this.q(
+      `UPDATE hosts SET lost = 0, interrupted_at = NULL, spot_termination = NULL, draining = 0
+       WHERE json_extract(hello, '$.labels."qfarm.instance-id"') = ?`,
+    ).run(instanceId);
+  }
+
+  /** Stores a new group; false if one of that name exists. `spec` is compileGroupSpec() output (JSON). */
+  createGroup(name: string, specJson: string): boolean {
+    const now = this.clock.now();
+    const info = this.q('INSERT OR IGNORE INTO groups (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)').run(name, specJson, now, now);
+    return info.changes > 0;
+  }
+
+  updateGroup(name: string, specJson: string): boolean {
+    return this.q('UPDATE groups SET spec = ?, updated_at = ? WHERE name = ?').run(specJson, this.clock.now(), name).changes > 0;
+  }
+
+  setGroupDeleting(name: string, deleting: boolean): boolean {
+    return this.q('UPDATE groups SET deleting = ?, updated_at = ? WHERE name = ?').run(deleting ? 1 : 0, this.clock.now(), name).changes > 0;
+  }
+
+  deleteGroup(name: string): boolean {
+    return this.q('DELETE FROM groups WHERE name = ?').run(name).changes > 0;
+  }
+
+  /** What the last autoscaler pass decided, for `qfarm group show`. */
+  recordGroupDecision(name: string, d: { desired: number; reasons: string[]; historyJson: string; lastError: string | null }): void {
+    this.q('UPDATE groups SET desired = ?, reasons = ?, history = ?, last_error = ?, updated_at = ? WHERE name = ?').run(
+      d.desired,
+      JSON.stringify(d.reasons),
+      d.historyJson,
+      d.lastError,
+      this.clock.now(),
+      name,
+    );
   }
 
   // ------------------------------------------------------------------ helpers (inside transactions)
