@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { ChildCpuAccount } from '../../agent/child-cpu.js';
 import { parseCpuinfo, sgeArch } from '../../agent/inventory.js';
@@ -56,4 +57,26 @@ t.test('long timers: an h_rt beyond setTimeout\'s 24.8 days does not fire at onc
     setTimeout(() => resolve(false), 2000);
   });
   t.ok(quick, 'a short one fires');
+});
+
+t.test('ProcessTree.kill stops a tree that keeps forking, and tagged escapees', { skip: process.platform !== 'linux' }, async (t) => {
+  const { ProcessTree, taggedProcesses } = await import('../../agent/process-tree.js');
+  const tag = { name: 'QFARM_TASK_TAG', value: `proc-test-${process.pid}-${Date.now()}` };
+  // Forks while being killed; one child double-forks out of the session at once.
+  const script = '(setsid sh -c "sleep 1000" &) ; i=0; while [ $i -lt 300 ]; do sleep 1000 & i=$((i+1)); done; wait';
+  const child = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore', env: { ...process.env, [tag.name]: tag.value } });
+  const exited = new Promise((r) => child.once('exit', r));
+  await new Promise((r) => setTimeout(r, 150));
+  t.ok(taggedProcesses(tag.name, tag.value).length > 2, 'the tree is running');
+  await new ProcessTree(child.pid!, tag).kill(0);
+  await exited;
+  await new Promise((r) => setTimeout(r, 100));
+  const left = taggedProcesses(tag.name, tag.value).filter((pid) => {
+    try {
+      return !/^\d+ \(.*\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
+  t.same(left, [], 'nothing of the tree is left alive');
 });
