@@ -5,6 +5,7 @@ import { BadOptionError, BadOptionValueError, CliError, HelpRequested, Unsupport
 import { parseEnvList, parseMemoryBytes, parseResourcePairs, parseTimeSeconds, parseYesNo, splitQuotedList } from './sge-values.js';
 import { splitShellWords } from './shell-words.js';
 import { qsubUsage } from './qsub-usage.js';
+import { InvalidMappingError, parseDataMapping, type DataMapping } from '../storage/data-mappings.js';
 
 /**
  * qsub's options, parsed from one source (a `.sge_request` file, the script's `#$` lines or
@@ -40,6 +41,10 @@ export interface QsubOptions {
   directivePrefix?: string;
   /** `-clear`: forget what earlier sources set. */
   cleared?: boolean;
+  /** qfarm's `-data SRC:/node/path[:ro|:rw]` input mappings (repeatable), parsed by storage/data-mappings. */
+  dataInputs?: DataMapping[];
+  /** qfarm's `-outdir URL`: where each task's `$OUTDIR` is uploaded after it succeeds. */
+  outputUrl?: string;
 }
 
 export function emptyQsubOptions(): QsubOptions {
@@ -175,6 +180,27 @@ const supported: Record<string, OptionSpec> = {
   },
   '-S': { arity: 1, apply: (o, [v]) => void (o.shell = v!) },
   '-pty': { arity: 1, apply: (o, [v]) => void (o.pty = yesNo('-pty', v!)) },
+  // qfarm's data options (no SGE equivalent): inputs mounted or staged on the node, outputs uploaded.
+  '-data': {
+    arity: 1,
+    apply: (o, [v]) => {
+      try {
+        (o.dataInputs ??= []).push(parseDataMapping(v!));
+      } catch (err) {
+        if (err instanceof InvalidMappingError) throw new BadOptionValueError(VERB, '-data', v!, `${VERB}: ${err.message}`, 'e.g. -data oss://bucket/scenes/:/mnt/scenes:ro');
+        throw err;
+      }
+    },
+  },
+  '-outdir': {
+    arity: 1,
+    apply: (o, [v]) => {
+      if (!/^(oss|file):\/\/./.test(v!)) {
+        throw new BadOptionValueError(VERB, '-outdir', v!, `${VERB}: -outdir wants an oss://bucket/prefix/ or file:///dir/ URL, got "${v}"`, 'each task writes into $OUTDIR; qfarm uploads it there after the task succeeds');
+      }
+      o.outputUrl = v!;
+    },
+  },
   '-b': { arity: 1, apply: (o, [v]) => void (o.binary = yesNo('-b', v!)) },
   '-C': { arity: 1, apply: (o, [v]) => void (o.directivePrefix = v!) },
   '-clear': {

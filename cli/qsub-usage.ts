@@ -22,6 +22,8 @@ export function qsubUsage(): string {
     '   [-p priority]                            define job\'s relative priority (-1023..1024)',
     '   [-pe smp slots]                          request slots on one host',
     '   [-pty y[es]|n[o]]                        start job in a pty',
+    '   [-data src:/node/path[:ro|:rw]]           qfarm: input from oss://bucket/prefix/, nas://host:/export or file:///dir/',
+    '   [-outdir oss://bucket/prefix/|file:///dir/] qfarm: upload each task\'s $OUTDIR there after it succeeds',
     '   [-q queue]                               bind job to a group (queue) of hosts',
     '   [-r y[es]]                               job is rerunnable (always so in qfarm)',
     '   [-S path]                                command interpreter to be used',
