@@ -49,6 +49,8 @@ export class Agent {
   private readonly registry: RunningRegistry;
   private readonly results: ResultStore;
   private draining = false;
+  /** The spot reclaim time once announced; told to the master again after every reconnect. */
+  private spotTerminationTime: string | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
   private readonly idleWaiters: Array<() => void> = [];
 
@@ -102,13 +104,17 @@ export class Agent {
   }
 
   /**
-   * The machine will be reclaimed (spot): take no new work. Running tasks keep going — they may
-   * still finish before the reclaim; if not, the master requeues them when the host goes silent.
+   * The machine will be reclaimed (spot): take no new work and tell the master (spot-notice).
+   * Running tasks keep going until the master kills the ones that cannot finish in time and
+   * requeues them as interrupted.
    */
   reclaimNoticed(terminationTime: string): void {
-    if (this.draining) return;
+    if (this.spotTerminationTime === terminationTime) return;
+    this.spotTerminationTime = terminationTime;
     this.draining = true;
     this.deps.log.warn({ terminationTime, running: this.running.size }, 'spot reclaim announced: draining (no new tasks)');
+    // The master requeues what cannot finish in time (as interrupted) and tops the group up.
+    this.connection.send({ type: 'spot-notice', terminationTime });
   }
 
   get runningCount(): number {
@@ -149,6 +155,8 @@ export class Agent {
       this.results.remove(attemptId);
       this.deps.log.info({ attemptId }, 'master cancelled this attempt; killed and forgotten');
     }
+    // A new session on the master knows nothing of the reclaim: say it again.
+    if (this.spotTerminationTime) this.connection.send({ type: 'spot-notice', terminationTime: this.spotTerminationTime });
     // Everything unacknowledged, in original order; the master drops duplicates by seq / attempt.
     this.outbox.connectionReset();
     this.pump();
@@ -217,7 +225,9 @@ export class Agent {
       return;
     }
     this.deps.log.info({ attemptId: msg.attemptId, reason: msg.reason }, 'killing task');
-    r.run.kill(msg.reason, this.opts.killGraceMs);
+    // qsub -notify: SGE warns the job with SIGUSR2 and kills it after the notify period.
+    if (r.run.assignment.notify === true) r.run.kill(msg.reason, this.opts.notifyMs, 'SIGUSR2');
+    else r.run.kill(msg.reason, this.opts.killGraceMs);
   }
 
   /**
