@@ -197,3 +197,30 @@ t.test('an unacknowledged result survives an agent crash and is delivered by its
   for (let i = 0; i < 50 && (await fs.readdir(resultsDir)).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
   t.same(await fs.readdir(resultsDir), [], 'forgotten on disk after the ack');
 });
+
+t.test('drain from the master: running work finishes, new assignments are handed back', async (t) => {
+  const master = await FakeMaster.start();
+  const agent = await startAgent(master);
+  t.teardown(async () => {
+    await agent.stop();
+    await master.close();
+  });
+  const link = await master.connection(0);
+  await link.waitFor((f) => f.type === 'hello');
+  link.welcome();
+  const running = assignment({ cwd: workdir, command: { kind: 'binary', argv: ['/bin/sh', '-c', 'sleep 0.5; echo done'] } });
+  link.send(running);
+  await link.waitFor((f) => f.type === 'started');
+  link.send({ type: 'drain', reason: 'scale-in' });
+  const late = assignment({ cwd: workdir, command: { kind: 'binary', argv: ['/bin/echo', 'must-not-run'] } });
+  link.send(late);
+  const again = await master.connection(1);
+  const hello = await again.waitFor((f) => f.type === 'hello');
+  if (hello.type !== 'hello') throw new Error();
+  t.notOk(hello.attempts.includes(late.attemptId), 'the late assignment is not claimed');
+  again.welcome();
+  const fin = await again.finished(running.attemptId);
+  t.equal(fin.exitStatus, 0, 'the running task finished normally');
+  again.send({ type: 'ack', attemptId: running.attemptId });
+  t.match(agent.stderr(), /master asked this agent to drain/);
+});
