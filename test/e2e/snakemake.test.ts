@@ -173,6 +173,24 @@ t.test('Snakemake runs a genomics pipeline on qfarm through the SGE verbs', asyn
     t.equal(externalIds(log).size, PIPELINE_JOBS - 1, 'every job except the gather was submitted');
   });
 
+  t.test('--cluster-sync "qsub -sync y": qsub\'s exit status (the job\'s) reports the failing rule', async (t) => {
+    const cwd = workflowCopy(farm, 'sync');
+    const res = await runProgram(
+      'snakemake',
+      ['--cluster-sync', 'mkdir -p logs && qsub -sync y -cwd -V -o logs/ -e logs/', '--jobs', '4', '--latency-wait', '10', '--keep-going', '--config', 'fail_region=chr1'],
+      { cwd, env: snakemakeEnv(farm), timeoutMs: 120_000 },
+    );
+    const log = res.stdout + res.stderr;
+    t.not(res.code, 0, 'snakemake exits non-zero');
+    t.match(log, /Error in rule call_region:\n(?:.*\n)*?\s+output: results\/calls\/chr1\.vcf\.gz/, 'Snakemake names the failed rule and region', { log: log.slice(-4000) });
+    t.notMatch(log, /Error in rule (?!call_region)/, 'no other rule failed');
+    t.ok(fs.existsSync(path.join(cwd, 'results', 'calls', 'chr2.vcf.gz.csi')), 'the other region was still called');
+    t.notOk(fs.existsSync(path.join(cwd, 'results', 'calls.vcf.gz')), 'nothing gathered');
+    // SGE's default names: <script>.e<job>; the failed job's stderr holds the rule's message.
+    const errFiles = fs.readdirSync(path.join(cwd, 'logs')).filter((f) => f.startsWith('snakejob.call_region.') && /\.e\d+$/.test(f));
+    t.ok(errFiles.some((f) => /failing region chr1 on purpose/.test(fs.readFileSync(path.join(cwd, 'logs', f), 'utf8'))), 'the rule\'s stderr is in logs/', { errFiles });
+  });
+
   t.test('--cluster-cancel qdel: an interrupted Snakemake deletes its running jobs', async (t) => {
     const cwd = workflowCopy(farm, 'cancel');
     let submitted: number | undefined;
