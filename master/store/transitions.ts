@@ -391,6 +391,7 @@ export class Transitions {
   requeueAttempts(attemptIds: readonly string[], reason: string, endState: AttemptState = AttemptState.Lost): number {
     if (attemptIds.length === 0) return 0;
     const finishedJobs: number[] = [];
+    const notRerun: { jobId: number; taskId: number; attemptId: string }[] = [];
     const count = this.db.transaction(() => {
       let n = 0;
       for (const attemptId of attemptIds) {
@@ -405,23 +406,34 @@ export class Transitions {
         if (task.attempt_id !== attemptId) continue;
         const job = this.reader.job(attempt.job_id)!;
         const next = task.delete_requested || job.deleted ? TaskState.Deleted : TaskState.Pending;
+        if (next === TaskState.Pending && attempt.state === AttemptState.Running && job.spec.includes('"rerun":false')) {
+          // qsub -r n: a task that started is not run again; it ends as failed, killed with its host.
+          this.q(`UPDATE attempts SET state = 'done', exit_status = 137, failed_code = ?, started_at = COALESCE(started_at, leased_at) WHERE id = ?`).run(FailedCode.AfterJob, attemptId);
+          this.q(`UPDATE tasks SET state = 'done', exit_status = 137, failed_code = ? WHERE job_id = ? AND task_id = ?`).run(FailedCode.AfterJob, attempt.job_id, attempt.task_id);
+          notRerun.push({ jobId: attempt.job_id, taskId: attempt.task_id, attemptId });
+          if (this.finishJobIfDone(attempt.job_id)) finishedJobs.push(attempt.job_id);
+          n++;
+          continue;
+        }
         this.q('UPDATE tasks SET state = ? WHERE job_id = ? AND task_id = ?').run(next, attempt.job_id, attempt.task_id);
         if (next === TaskState.Deleted && this.finishJobIfDone(attempt.job_id)) finishedJobs.push(attempt.job_id);
         n++;
       }
       return n;
     })();
+    for (const t of notRerun) this.events.emit('task:finished', t.jobId, t.taskId, t.attemptId);
     for (const attemptId of attemptIds) this.events.emit('attempt:ended', attemptId);
     for (const jobId of finishedJobs) this.announceJobFinished(jobId);
     if (count > 0) this.events.emit('schedule:wanted', `${count} task(s) requeued: ${reason}`);
     return count;
   }
 
-  /** Keeps output replay idempotent: true if `seq` is the next chunk expected for the attempt. */
+  /**
+   * Keeps output replay idempotent: true if `seq` is new for the attempt. Chunks arrive in order;
+   * a gap (the agent dropped its oldest buffered output during a long disconnect) is accepted.
+   */
   acceptOutputSeq(attemptId: string, seq: number): boolean {
-    const info = this.db
-      .prepare('UPDATE attempts SET output_seq = ? WHERE id = ? AND output_seq = ?')
-      .run(seq + 1, attemptId, seq);
+    const info = this.q('UPDATE attempts SET output_seq = ? WHERE id = ? AND output_seq <= ?').run(seq + 1, attemptId, seq);
     return info.changes > 0;
   }
 
