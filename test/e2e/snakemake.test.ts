@@ -158,7 +158,7 @@ t.test('Snakemake runs a genomics pipeline on qfarm through the SGE verbs', asyn
     t.not(res.code, 0, 'snakemake exits non-zero');
     const error = /Error in rule call_region:\n(?:.*\n)*?\s+cluster_jobid: (\d+)/.exec(log);
     t.ok(error, 'Snakemake names the failed rule and its cluster job id', { log: log.slice(-4000) });
-    t.match(log, /output: results\/calls\/chr2\.vcf\.gz/, 'and the failed region');
+    t.match(log, /Error in rule call_region:\n(?:.*\n)*?\s+output: results\/calls\/chr2\.vcf\.gz/, 'and the failed region');
     t.match(log, /Exiting because a job execution failed/, 'Snakemake says why it stopped');
     t.notMatch(log, /Error in rule (?!call_region)/, 'no other rule failed');
     const failedJob = Number(error?.[1]);
