@@ -8,6 +8,7 @@ import { AGENT_ENTRY, MASTER_ENTRY } from './admin/dist-paths.js';
 import { farmUp, runDaemon } from './admin/farm-up.js';
 import { printLogs } from './admin/follow-logs.js';
 import { registerRenderCommands } from './render/register.js';
+import { registerGroupCommands } from './admin/group-commands.js';
 
 /** `qfarm`: the administrator's verbs (SGE's own verbs are separate commands: qsub, qstat...). */
 
@@ -92,6 +93,7 @@ export function buildProgram(): Command {
     .action((name: string) => setHost(name, 'enable'));
 
   registerRenderCommands(program);
+  registerGroupCommands(program);
   return program;
 }
 

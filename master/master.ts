@@ -13,6 +13,10 @@ import { JobReader } from './store/job-reader.js';
 import { Transitions } from './store/transitions.js';
 import { loadOrCreateToken } from './tokens.js';
 import { QFARM_VERSION } from './version.js';
+import { AutoscaleLoop } from './groups/autoscale-loop.js';
+import { GroupService } from './groups/group-service.js';
+import { defaultGroupSpec, groupRows } from './groups/group-store.js';
+import { ProviderRegistry } from './providers/provider-registry.js';
 
 /** The master daemon, composed: store, transitions, agent hub, scheduler and HTTP API. */
 export class Master {
@@ -22,7 +26,12 @@ export class Master {
   readonly transitions: Transitions;
   readonly hub: AgentHub;
   readonly scheduler: Scheduler;
+  readonly groups: GroupService;
+  /** Groups' autoscaler, running once the master listens (providers need its URL). */
+  autoscale: AutoscaleLoop | undefined;
   private readonly app;
+  private readonly agentToken: string;
+  private readonly clock: Clock;
   url = '';
 
   constructor(
@@ -45,8 +54,16 @@ export class Master {
       helloTimeoutMs: 10_000,
     });
     this.scheduler = new Scheduler(this.db, this.reader, this.transitions, this.hub, this.events, log.child({ component: 'scheduler' }));
+    this.agentToken = agentToken;
+    this.clock = clock;
+    // Every farm has the `default` group from its first start (local, autoscaling off: see group-store.ts).
+    if (groupRows(this.db).length === 0) this.transitions.createGroup('default', JSON.stringify(defaultGroupSpec()));
+    this.groups = new GroupService(this.db, this.transitions, () => {
+      if (!this.autoscale) throw new Error('the master has not started its autoscaler yet');
+      return this.autoscale;
+    });
     this.app = buildApiServer(
-      { db: this.db, reader: this.reader, transitions: this.transitions, hub: this.hub, scheduler: this.scheduler, events: this.events, logs, log, version: QFARM_VERSION },
+      { db: this.db, reader: this.reader, transitions: this.transitions, hub: this.hub, scheduler: this.scheduler, events: this.events, logs, log, version: QFARM_VERSION, groups: this.groups },
       apiToken,
     );
   }
@@ -58,6 +75,22 @@ export class Master {
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const reachable = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
     this.url = `http://${reachable}:${address.port}`;
+    const scalerLog = this.log.child({ component: 'autoscaler' });
+    const providers = new ProviderRegistry({
+      qfarmHome: this.home.root,
+      masterUrl: this.url,
+      agentToken: this.agentToken,
+      logger: { info: (msg, fields) => scalerLog.info(fields ?? {}, msg), warn: (msg, fields) => scalerLog.warn(fields ?? {}, msg) },
+    });
+    // Debounce after queue/host events (default 1 s) and the safety pass (default 30 s); tests shorten them.
+    const ms = (name: string): number | undefined => (Number(process.env[name]) > 0 ? Number(process.env[name]) : undefined);
+    const debounceMs = ms('QFARM_AUTOSCALE_DEBOUNCE_MS');
+    const intervalMs = ms('QFARM_AUTOSCALE_INTERVAL_MS');
+    this.autoscale = new AutoscaleLoop(this.db, this.reader, this.transitions, this.hub, this.events, providers, this.clock, scalerLog, {
+      ...(debounceMs ? { debounceMs } : {}),
+      ...(intervalMs ? { intervalMs } : {}),
+    });
+    this.autoscale.start();
     writeMasterInfo(this.home, { url: this.url, pid: process.pid });
     this.log.info({ url: this.url, home: this.home.root }, 'qfarm master listening');
     // Work stored before a restart may be runnable as soon as agents return.
@@ -67,6 +100,8 @@ export class Master {
 
   async stop(): Promise<void> {
     this.scheduler.stop();
+    // Before the hub: stopping local agents is quicker while their master still answers.
+    await this.autoscale?.stop();
     await this.hub.close();
     await this.app.close();
     this.db.close();

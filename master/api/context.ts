@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { GroupService } from '../groups/group-service.js';
 import type { AgentHub } from '../agent-hub.js';
 import type { MasterEventBus } from '../events.js';
 import type { LogStore } from '../log-store.js';
@@ -18,4 +19,6 @@ export interface ApiContext {
   logs: LogStore;
   log: Logger;
   version: string;
+  /** Groups and autoscaling (set by the master once it listens). */
+  groups?: GroupService;
 }

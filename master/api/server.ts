@@ -5,6 +5,7 @@ import type { ApiContext } from './context.js';
 import { registerJobRoutes } from './job-routes.js';
 import { registerHostRoutes } from './host-routes.js';
 import { registerLogRoutes } from './log-routes.js';
+import { registerGroupRoutes } from './group-routes.js';
 
 /**
  * The HTTP API. Every route under /api/v1 needs the API token; bodies are validated with the
@@ -28,6 +29,7 @@ export function buildApiServer(ctx: ApiContext, apiToken: string) {
       registerJobRoutes(api, ctx);
       registerHostRoutes(api, ctx);
       registerLogRoutes(api, ctx);
+      registerGroupRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );

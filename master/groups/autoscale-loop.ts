@@ -1,0 +1,251 @@
+import type { Logger } from 'pino';
+import type { GroupSpec } from '../../protocol/groups.js';
+import type { AgentHub } from '../agent-hub.js';
+import { Autoscaler, type StepResult } from '../autoscaler/autoscaler.js';
+import type { ScalingPlan } from '../autoscaler/scaling-state.js';
+import type { Clock } from '../clock.js';
+import type { MasterEventBus, MasterEvents } from '../events.js';
+import { ProviderError } from '../providers/errors.js';
+import type { ProviderLogger } from '../providers/provider.js';
+import type { ProviderRegistry } from '../providers/provider-registry.js';
+import type { Db } from '../store/database.js';
+import type { JobReader } from '../store/job-reader.js';
+import type { Transitions } from '../store/transitions.js';
+import { agentViewsFor, groupRow, groupRows, pendingWorkFor, queueNamesGroup } from './group-store.js';
+
+/**
+ * The master's side of the autoscaler: when the queue or the machines change (a job submitted,
+ * a task finished, a host joined or left, a spot notice) the concerned groups are stepped,
+ * debounced; a slow timer catches what no event announces (machines that never joined,
+ * billing boundaries). Each pass's decisions are applied here: lost hosts are requeued at
+ * once, reclaimed ones drained and their doomed attempts requeued as interrupted, victims drained.
+ */
+
+export interface AutoscaleLoopOptions {
+  /** Wait after an event before stepping, so a burst of events makes one pass. @default 1000 */
+  debounceMs?: number;
+  /** Safety pass over every group. @default 30000 */
+  intervalMs?: number;
+}
+
+export class AutoscaleLoop {
+  readonly autoscaler: Autoscaler;
+  private readonly dirty = new Set<string>();
+  private debounceTimer: NodeJS.Timeout | undefined;
+  private intervalTimer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly unsubscribe: (() => void)[] = [];
+  private readonly followUps = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
+  private readonly debounceMs: number;
+  private readonly intervalMs: number;
+
+  constructor(
+    private readonly db: Db,
+    private readonly reader: JobReader,
+    private readonly transitions: Transitions,
+    private readonly hub: AgentHub,
+    private readonly events: MasterEventBus,
+    readonly providers: ProviderRegistry,
+    clock: Clock,
+    private readonly log: Logger,
+    options: AutoscaleLoopOptions = {},
+  ) {
+    this.debounceMs = options.debounceMs ?? 1000;
+    this.intervalMs = options.intervalMs ?? 30_000;
+    const plog: ProviderLogger = {
+      info: (msg, fields) => log.info(fields ?? {}, msg),
+      warn: (msg, fields) => log.warn(fields ?? {}, msg),
+    };
+    this.autoscaler = new Autoscaler({
+      providerFor: (spec) => providers.providerFor(spec),
+      clock,
+      logger: plog,
+      history: Object.fromEntries(groupRows(db).map((g) => [g.name, g.history])),
+    });
+  }
+
+  start(): void {
+    const on = <K extends keyof MasterEvents>(event: K, fn: (...args: MasterEvents[K]) => void): void => {
+      this.events.on(event, fn as never);
+      this.unsubscribe.push(() => this.events.off(event, fn as never));
+    };
+    on('job:submitted', (jobId) => this.triggerForJob(jobId));
+    on('task:finished', (jobId) => this.triggerForJob(jobId));
+    on('host:online', (agentId) => {
+      this.transitions.markHostFound(agentId);
+      this.reapplyDrain(agentId);
+      this.triggerForHost(agentId);
+    });
+    on('host:offline', (agentId) => this.triggerForHost(agentId));
+    on('host:spot-notice', (agentId, hostname, terminationTime) => {
+      this.transitions.recordSpotNotice(agentId, terminationTime);
+      this.log.warn({ agent: hostname, terminationTime }, 'spot reclaim notice: stepping its group now');
+      const group = this.groupOfHost(agentId);
+      // A reclaim is urgent: no debounce.
+      if (group) void this.stepNow(group);
+    });
+    this.intervalTimer = setInterval(() => this.trigger(groupRows(this.db).map((g) => g.name)), this.intervalMs);
+    this.intervalTimer.unref();
+    this.trigger(groupRows(this.db).map((g) => g.name));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const off of this.unsubscribe) off();
+    if (this.debounceTimer) clearTimeout(this.debounceTimer);
+    if (this.intervalTimer) clearInterval(this.intervalTimer);
+    for (const t of this.followUps.values()) clearTimeout(t);
+    await Promise.allSettled([...this.inFlight]);
+    await this.providers.close();
+  }
+
+  /** Asks for a pass of these groups after the debounce. */
+  trigger(groups: Iterable<string>): void {
+    if (this.stopped) return;
+    for (const g of groups) this.dirty.add(g);
+    if (this.dirty.size === 0 || this.debounceTimer) return;
+    this.debounceTimer = setTimeout(() => {
+      this.debounceTimer = undefined;
+      const names = [...this.dirty];
+      this.dirty.clear();
+      for (const name of names) void this.stepNow(name);
+    }, this.debounceMs);
+    this.debounceTimer.unref();
+  }
+
+  private followUp(name: string): void {
+    if (this.stopped || this.followUps.has(name)) return;
+    const timer = setTimeout(() => {
+      this.followUps.delete(name);
+      this.trigger([name]);
+    }, Math.max(this.debounceMs, Math.min(5000, this.intervalMs)));
+    timer.unref();
+    this.followUps.set(name, timer);
+  }
+
+  private triggerForJob(jobId: number): void {
+    const job = this.reader.job(jobId);
+    if (!job) return;
+    this.trigger(groupRows(this.db).filter((g) => queueNamesGroup(job.queue, g.name)).map((g) => g.name));
+  }
+
+  private triggerForHost(agentId: string): void {
+    const group = this.groupOfHost(agentId);
+    if (group) this.trigger([group]);
+  }
+
+  private groupOfHost(agentId: string): string | undefined {
+    return this.db.prepare('SELECT group_name FROM hosts WHERE agent_id = ?').pluck().get(agentId) as string | undefined;
+  }
+
+  /** A drained or reclaimed host that reconnects is a new session: it must not get work again. */
+  private reapplyDrain(agentId: string): void {
+    const row = this.db.prepare('SELECT draining, interrupted_at FROM hosts WHERE agent_id = ?').get(agentId) as { draining: number; interrupted_at: number | null } | undefined;
+    if (row && (row.draining || row.interrupted_at !== null)) this.drainSession(agentId, 'drained before it reconnected');
+  }
+
+  private drainSession(agentId: string, reason: string): void {
+    const session = this.hub.session(agentId);
+    if (!session) return;
+    session.draining = true;
+    session.send({ type: 'drain', reason });
+  }
+
+  /**
+   * One pass for one group now; resolves with its result (undefined if the group is gone or the
+   * pass failed as a whole — the error is recorded on the group and logged).
+   */
+  stepNow(name: string): Promise<StepResult | undefined> {
+    const run = this.step(name);
+    this.inFlight.add(run);
+    void run.finally(() => this.inFlight.delete(run));
+    return run;
+  }
+
+  private async step(name: string): Promise<StepResult | undefined> {
+    if (this.stopped) return undefined;
+    const row = groupRow(this.db, name);
+    if (!row) return undefined;
+    const spec: GroupSpec = row.deleting ? { ...row.spec, minSize: 0, maxSize: 0, desiredSize: 0 } : row.spec;
+    let result: StepResult;
+    let managed = false;
+    try {
+      const pending = pendingWorkFor(this.db, this.reader, spec);
+      const agents = agentViewsFor(this.db, name, (id) => this.hub.session(id) !== undefined);
+      managed = agents.some((a) => a.instanceId !== undefined);
+      result = await this.autoscaler.step({ spec, pending, agents });
+    } catch (err) {
+      const message = err instanceof ProviderError ? err.message : `autoscaler pass failed for group ${name}: ${(err as Error).message}`;
+      this.log.warn({ group: name, err: message }, 'autoscaler pass failed; retried on the next event or timer');
+      if (groupRow(this.db, name)) {
+        this.transitions.recordGroupDecision(name, { desired: row.desired, reasons: row.reasons, historyJson: JSON.stringify(row.history), lastError: message });
+      }
+      return undefined;
+    }
+    if (this.stopped) return result;
+    this.apply(name, result);
+    const lastError =
+      result.errors[0]?.message ??
+      // An error stays shown until the group gets what it wanted (a quiet pass in a cooldown proves nothing).
+      (result.launched.length > 0 || result.plan.healthy >= result.plan.desired ? null : row.lastError);
+    this.transitions.recordGroupDecision(name, {
+      desired: result.plan.desired,
+      reasons: result.plan.reasons,
+      historyJson: JSON.stringify(this.autoscaler.history(name)),
+      lastError,
+    });
+    // Not at its size yet (idle machines waiting out idleSeconds, cooldowns, drains): no event
+    // may come to say when, so look again soon rather than at the next safety pass.
+    // (Agents started by hand, as `qfarm up` does, are never scaled in: no reason to look again for them.)
+    const { plan } = result;
+    const unsettled = plan.desired > plan.healthy || (plan.desired < plan.healthy && managed) || plan.drain.length > 0 || plan.markInterrupted.length > 0;
+    if (unsettled || result.launched.length > 0 || result.terminated.length > 0 || row.deleting) this.followUp(name);
+    if (row.deleting) {
+      await this.finishDeleteIfEmpty(name, spec).catch((err: unknown) =>
+        this.log.warn({ group: name, err: (err as Error).message }, 'cannot list the machines of a group being deleted; retried on the next pass'),
+      );
+    }
+    return result;
+  }
+
+  private apply(group: string, result: StepResult): void {
+    const { plan } = result;
+    for (const inst of result.launched) this.transitions.resetHostsOfInstance(inst.id);
+    this.applyLost(plan);
+    this.applyInterrupted(plan);
+    for (const d of plan.drain) {
+      this.transitions.setHostDraining(d.agentId, true);
+      this.drainSession(d.agentId, d.reason);
+    }
+    if (result.launched.length || result.terminated.length) {
+      this.log.info({ group, launched: result.launched.map((i) => i.id), terminated: result.terminated }, 'group resized');
+    }
+  }
+
+  private applyLost(plan: ScalingPlan): void {
+    for (const d of plan.markLost) {
+      const n = this.transitions.markHostLost(d.agentId, `host lost: instance gone (${d.reason})`);
+      this.log.warn({ agent: d.agentId, requeued: n }, d.reason);
+    }
+  }
+
+  private applyInterrupted(plan: ScalingPlan): void {
+    for (const d of plan.markInterrupted) {
+      this.drainSession(d.agentId, d.reason);
+      // Kill first, then requeue: the kill's result arrives for an attempt no longer current and is discarded.
+      for (const attemptId of d.requeue) this.hub.sendKill(d.agentId, attemptId, `spot reclaim: ${d.reason}`);
+      const n = this.transitions.markHostInterrupted(d.agentId, d.requeue, `interrupted: ${d.reason}`);
+      this.log.warn({ agent: d.agentId, requeued: n }, d.reason);
+    }
+  }
+
+  /** A deleted group's row goes once its provider lists no machine. */
+  async finishDeleteIfEmpty(name: string, spec: GroupSpec): Promise<boolean> {
+    const left = await this.providers.providerFor(spec).list(spec);
+    if (left.length > 0) return false;
+    this.transitions.deleteGroup(name);
+    this.log.info({ group: name }, 'group deleted: no machine left');
+    return true;
+  }
+}
