@@ -31,6 +31,11 @@ export interface AgentOptions {
   outputBufferBytes: number;
   /** Grace between SIGTERM and SIGKILL when a task is killed by qdel. @default 2000 */
   killGraceMs: number;
+  /**
+   * `qsub -notify`: time between SIGUSR2 and SIGKILL when such a task is deleted. SGE's queue
+   * default is 60 s; qfarm's is 5 s so a deleted job frees its slot quickly. @default 5000
+   */
+  notifyMs: number;
   /** Log level for pino. @default info */
   logLevel: string;
   /** Path of the agent endpoint on the master. */
@@ -88,6 +93,8 @@ Runs tasks leased by a qfarm master on this machine.
   --drain-timeout-ms N  wait for running tasks on SIGTERM (default: 60000)
   --output-buffer-bytes N  output kept per task for replay (default: 8388608)
   --kill-grace-ms N   SIGTERM→SIGKILL grace on qdel       (default: 0: SIGKILL at once, as SGE's qdel)
+  --notify-ms N       SIGUSR2→SIGKILL on qdel of a -notify job (default: 5000; SGE's queue default 60 s;
+                      env QFARM_NOTIFY_MS)
   --log-level LEVEL   trace|debug|info|warn|error         (default: info, env QFARM_LOG_LEVEL)
   --spot-watch        on ECS spot instances: drain when the metadata announces a reclaim
                       (env QFARM_SPOT_WATCH=1; metadata URL from QFARM_METADATA_URL)
@@ -156,7 +163,7 @@ export function parseAgentOptions(
   const raw = new Map<string, string>();
   const known = new Set([
     'master', 'token', 'name', 'slots', 'group', 'labels', 'state-dir', 'reconnect-max-ms',
-    'drain-timeout-ms', 'output-buffer-bytes', 'kill-grace-ms', 'log-level',
+    'drain-timeout-ms', 'output-buffer-bytes', 'kill-grace-ms', 'notify-ms', 'log-level',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -224,6 +231,11 @@ export function parseAgentOptions(
       ? positiveInt('--output-buffer-bytes', raw.get('output-buffer-bytes')!, 1024)
       : 8 * 1024 * 1024,
     killGraceMs: raw.has('kill-grace-ms') ? positiveInt('--kill-grace-ms', raw.get('kill-grace-ms')!, 0, MAX_MS) : 0,
+    notifyMs: raw.has('notify-ms')
+      ? positiveInt('--notify-ms', raw.get('notify-ms')!, 0, MAX_MS)
+      : env.QFARM_NOTIFY_MS !== undefined
+        ? positiveInt('QFARM_NOTIFY_MS', env.QFARM_NOTIFY_MS, 0, MAX_MS)
+        : 5000,
     logLevel,
     spotWatch: raw.has('spot-watch') || env.QFARM_SPOT_WATCH === '1',
   };

@@ -73,16 +73,17 @@ export class ProcessTree {
   }
 
   /**
-   * Kills the whole tree. With graceMs > 0: SIGTERM to all, wait up to graceMs for them to exit.
+   * Kills the whole tree. With graceMs > 0: `warnSignal` (SIGTERM; SIGUSR2 for `qsub -notify`)
+   * to all, wait up to graceMs for them to exit.
    * Then: SIGSTOP every member until the tree stops growing (so nothing forks away while we kill),
    * then SIGKILL all. Resolves when no member is left (or after a bounded number of rounds).
    */
-  async kill(graceMs: number): Promise<void> {
+  async kill(graceMs: number, warnSignal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     this.adoptTagged();
     let members = this.refresh();
     if (graceMs > 0 && members.length > 0) {
-      signalGroup(this.rootPid, 'SIGTERM');
-      for (const m of members) signalPid(m.pid, 'SIGTERM');
+      signalGroup(this.rootPid, warnSignal);
+      for (const m of members) signalPid(m.pid, warnSignal);
       const deadline = Date.now() + graceMs;
       while (Date.now() < deadline) {
         await sleep(Math.min(100, graceMs));

@@ -79,7 +79,7 @@ interface Started {
  */
 export class TaskRun {
   readonly done: Promise<TaskResult>;
-  private killRequest: { reason: string; graceMs: number; failedReason: string } | undefined;
+  private killRequest: { reason: string; graceMs: number; failedReason: string; warnSignal: NodeJS.Signals } | undefined;
   private tree: ProcessTree | undefined;
   private killing: Promise<void> | undefined;
   private limitReason: string | undefined;
@@ -96,11 +96,14 @@ export class TaskRun {
     return this.assignment.attemptId;
   }
 
-  /** qdel or cancel: kill the whole tree (SIGTERM, SIGKILL after graceMs); the result says why. */
-  kill(reason: string, graceMs: number): void {
+  /**
+   * qdel or cancel: kill the whole tree (`warnSignal`, by default SIGTERM; SIGKILL after
+   * graceMs); the result says why.
+   */
+  kill(reason: string, graceMs: number, warnSignal: NodeJS.Signals = 'SIGTERM'): void {
     if (this.killRequest) return;
-    this.killRequest = { reason, graceMs, failedReason: reason };
-    if (this.tree) this.killing ??= this.tree.kill(graceMs);
+    this.killRequest = { reason, graceMs, failedReason: reason, warnSignal };
+    if (this.tree) this.killing ??= this.tree.kill(graceMs, warnSignal);
   }
 
   private failure(startedAt: number, failedCode: number, failedReason: string, usage?: TaskUsage): TaskResult {
@@ -229,7 +232,7 @@ export class TaskRun {
     this.tree = tree;
     const sampler = new TreeSampler(tree);
     this.events.started(started.pid, startedAt, env[TASK_TAG_VAR]!);
-    if (this.killRequest) this.killing ??= tree.kill(this.killRequest.graceMs);
+    if (this.killRequest) this.killing ??= tree.kill(this.killRequest.graceMs, this.killRequest.warnSignal);
 
     // Sampling, limits and usage frames while the task runs.
     const sampleMs = this.ctx.sampleIntervalMs ?? 1000;

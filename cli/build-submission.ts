@@ -74,6 +74,9 @@ export function buildSubmission(options: QsubOptions, command: JobCommand, ctx: 
     submission.holdJobsArray = options.holdJobsArray;
   }
   if (options.queue !== undefined) submission.queue = options.queue;
+  if (options.notify === true) submission.notify = true;
+  if (options.startAfter !== undefined) submission.startAfter = options.startAfter;
+  if (options.rerun !== undefined) submission.rerun = options.rerun;
   if (options.dataInputs !== undefined || options.outputUrl !== undefined) {
     submission.data = { inputs: options.dataInputs ?? [], ...(options.outputUrl !== undefined ? { outputUrl: options.outputUrl } : {}) };
   }

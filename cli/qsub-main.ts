@@ -1,14 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { JobCommand } from '../protocol/job-spec.js';
+import type { JobCommand, JobSubmission } from '../protocol/job-spec.js';
 import type { JobWaitResponse } from '../protocol/api.js';
 import { ApiRequestError, MasterUnreachableError, type ApiClient } from './api-client.js';
 import { buildSubmission } from './build-submission.js';
 import { BadOptionError, CliError, ExitCode } from './cli-errors.js';
 import { connect } from './connect.js';
 import { qfarmHome } from './master-location.js';
-import { emptyQsubOptions, mergeQsubOptions, parseQsubWords, type OptionSource, type QsubOptions } from './qsub-options.js';
+import { emptyQsubOptions, mergeQsubOptions, parseQsubWords, type OptionSource, type QsubOptions, type VerifyMode } from './qsub-options.js';
+import { verifySubmission } from './qsub-verify.js';
 import { err, out } from './run-command.js';
 import { scriptDirectiveWords, splitShellWords } from './shell-words.js';
 import { currentSubmitter } from './submitter.js';
@@ -96,6 +97,10 @@ export async function qsubMain(argv: string[], environment: NodeJS.ProcessEnv = 
   // does not load TypeBox before sending, to stay fast (see api-client.ts).
 
   const client = connect(environment);
+  if (options.verify !== undefined && options.verify !== 'n') {
+    const verified = await verifyAgainstHosts(submission, options.verify, client);
+    if (verified !== null) return verified;
+  }
   let submitted;
   try {
     submitted = await client.post('/jobs', submission, 'submitResponse');
@@ -108,12 +113,74 @@ export async function qsubMain(argv: string[], environment: NodeJS.ProcessEnv = 
   const id = array ? `${submitted.jobId}.${array.first}-${array.last}:${array.step}` : String(submitted.jobId);
   if (options.terse) out(id);
   else out(`Your ${array ? 'job-array' : 'job'} ${id} ("${submitted.name}") has been submitted`);
+  if (options.now) {
+    const scheduled = await waitImmediate(submitted.jobId, client, environment);
+    if (!scheduled) return ExitCode.Failure;
+  }
   if (!options.sync) return ExitCode.Ok;
 
   const wait = await waitForJob(submitted.jobId, client, environment);
   const report = syncReport(wait, array !== undefined);
   for (const line of report.lines) (line.stream === 'stdout' ? out : err)(line.text);
   return report.exitCode;
+}
+
+/**
+ * `qsub -w e|w|v|p` against the hosts the master knows (any state: a disconnected host is still
+ * part of the farm). Returns qsub's exit status when it ends here (`-w v`, or an error), or null
+ * to go on submitting. Messages and streams as SGE 8.1.9 prints them (test/fixtures/sge/).
+ */
+async function verifyAgainstHosts(submission: JobSubmission, mode: VerifyMode, client: ApiClient): Promise<number | null> {
+  const { hosts } = await client.get('/hosts', 'hostsResponse');
+  const found = verifySubmission(submission, hosts);
+  if (found.unknownQueue !== null) {
+    throw new CliError(
+      `Unable to run job: Job was rejected because job requests unknown queue "${found.unknownQueue}"\nExiting.`,
+      ExitCode.Failure,
+      `the farm's groups are: ${[...new Set(hosts.map((h) => h.group))].join(', ') || '(no hosts yet)'}`,
+    );
+  }
+  const ok = found.suitable.length > 0;
+  if (mode === 'v' || mode === 'p') {
+    if (ok) {
+      out('verification: found suitable queue(s)');
+      return ExitCode.Ok;
+    }
+    const reasons = found.reasons.length > 0 ? found.reasons : ['no execution hosts are known to the master'];
+    throw new CliError(`Unable to run job: ${reasons.join('\n')}\nverification: no suitable queues\nExiting.`, ExitCode.Failure);
+  }
+  if (ok) return null;
+  if (mode === 'e') {
+    throw new CliError('Unable to run job: error: no suitable queues\nExiting.', ExitCode.Failure, found.reasons.join('; ') || 'no execution hosts are known to the master');
+  }
+  out('warning: no suitable queues');
+  return null;
+}
+
+/** How long `qsub -now y` waits for every task to be placed (qfarm schedules on events, so this is ample). */
+const NOW_WAIT_MS = 3000;
+
+/**
+ * `qsub -now y`: the job must start at once or not at all. Waits until no task is pending; if
+ * some still are after the wait, deletes the job. SGE's lines, on stderr.
+ */
+async function waitImmediate(jobId: number, client: ApiClient, environment: NodeJS.ProcessEnv): Promise<boolean> {
+  err('Waiting for immediate job to be scheduled.\n\n');
+  const waitMs = Number(environment.QFARM_NOW_WAIT_MS ?? NOW_WAIT_MS);
+  const deadline = Date.now() + (Number.isFinite(waitMs) && waitMs >= 0 ? waitMs : NOW_WAIT_MS);
+  for (;;) {
+    const { rows } = await client.get('/jobs', 'qstatResponse');
+    // Scheduled: no task of the job waits in the queue any more (some may have ended already).
+    if (!rows.some((row) => row.jobId === jobId && (row.state === 'qw' || row.state === 'hqw'))) {
+      err(`Your immediate job ${jobId} has been successfully scheduled.`);
+      return true;
+    }
+    if (Date.now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await client.post('/jobs/delete', { targets: [{ job: String(jobId) }], users: [], requester: currentSubmitter().user, force: false }, 'actionResponse');
+  err('Your qsub request could not be scheduled; try again later.');
+  return false;
 }
 
 /** How long `qsub -sync y` keeps trying to reach a master that went away (a restart, say). */

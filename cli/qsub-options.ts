@@ -45,7 +45,20 @@ export interface QsubOptions {
   dataInputs?: DataMapping[];
   /** qfarm's `-outdir URL`: where each task's `$OUTDIR` is uploaded after it succeeds. */
   outputUrl?: string;
+  /** `-notify`: SIGUSR2 before the SIGKILL of qdel. */
+  notify?: boolean;
+  /** `-a`: earliest start (ms since the epoch). */
+  startAfter?: number;
+  /** `-r y|n`. */
+  rerun?: boolean;
+  /** `-now y`: run at once or not at all. */
+  now?: boolean;
+  /** `-w e|w|n|v|p`: verification of the request against the farm's hosts. */
+  verify?: VerifyMode;
 }
+
+/** `qsub -w`: e error, w warning, n none, v verify only, p poke (verify against the current state). */
+export type VerifyMode = 'e' | 'w' | 'n' | 'v' | 'p';
 
 export function emptyQsubOptions(): QsubOptions {
   return { env: {}, holdJobs: [], holdJobsArray: [], resources: {} };
@@ -202,6 +215,19 @@ const supported: Record<string, OptionSpec> = {
     },
   },
   '-b': { arity: 1, apply: (o, [v]) => void (o.binary = yesNo('-b', v!)) },
+  '-notify': { arity: 0, apply: (o) => void (o.notify = true) },
+  '-r': { arity: 1, apply: (o, [v]) => void (o.rerun = yesNo('-r', v!)) },
+  '-now': { arity: 1, apply: (o, [v]) => void (o.now = yesNo('-now', v!)) },
+  '-a': { arity: 1, apply: (o, [v]) => void (o.startAfter = parseStartTime(v!)) },
+  '-w': {
+    arity: 1,
+    apply: (o, [v]) => {
+      if (!['e', 'w', 'n', 'v', 'p'].includes(v!)) {
+        throw new BadOptionValueError(VERB, '-w', v!, `${VERB}: invalid option argument "-w ${v}"`, 'use -w e (error), w (warning), n (none), v or p (verify only)');
+      }
+      o.verify = v as VerifyMode;
+    },
+  },
   '-C': { arity: 1, apply: (o, [v]) => void (o.directivePrefix = v!) },
   '-clear': {
     arity: 0,
@@ -227,17 +253,14 @@ const singleHostPes = ['smp', 'shm', 'threads', 'openmp', 'make'];
  */
 const acceptedValues: Record<string, { arity: 0 | 1; values: string[] | null; meaning: string }> = {
   '-m': { arity: 1, values: ['n'], meaning: 'qfarm sends no mail' },
-  '-r': { arity: 1, values: ['y', 'yes'], meaning: 'qfarm reruns a task whose host is lost' },
-  '-w': { arity: 1, values: ['n'], meaning: 'qfarm does not verify requests at submission' },
   '-shell': { arity: 1, values: ['n', 'no'], meaning: 'qfarm runs binary jobs directly, without a shell' },
-  '-now': { arity: 1, values: ['n', 'no'], meaning: 'qfarm queues every job' },
   '-hard': { arity: 0, values: null, meaning: 'every request is hard in qfarm' },
 };
 
 /** SGE options qfarm knows of but does not implement yet: refused with a clear message. */
 const unsupported = new Set([
-  '-a', '-ac', '-A', '-ar', '-binding', '-c', '-ckpt', '-dc', '-display', '-dl',
-  '-i', '-js', '-jsv', '-M', '-masterq', '-notify', '-P', '-R', '-sc', '-soft', '-tc', '-verify',
+  '-ac', '-A', '-ar', '-binding', '-c', '-ckpt', '-dc', '-display', '-dl',
+  '-i', '-js', '-jsv', '-M', '-masterq', '-P', '-R', '-sc', '-soft', '-tc', '-verify',
   '-u', '-xd', '-xdv', '-umask', '-rou', '-rdi',
 ]);
 
@@ -296,6 +319,29 @@ export function parseQsubWords(words: readonly string[], source: OptionSource, i
     i += 1 + spec.arity;
   }
   return { options: opts, positional: [], dashDash: false };
+}
+
+/**
+ * `-a [[CC]YY]MMDDhhmm[.SS]` in local time, as SGE parses it; a missing year is this year.
+ * Errors as SGE 8.1.9 prints them (exit 7): an empty line, the reason, then the option.
+ */
+export function parseStartTime(value: string, now = new Date()): number {
+  const wrong = (reason: string): BadOptionValueError =>
+    new BadOptionValueError(VERB, '-a', value, `\n${reason}\n${VERB}: Wrong date/time format "${value}" specified to -a option`, 'write -a [[CC]YY]MMDDhhmm[.SS], e.g. -a 12312359 for Dec 31, 23:59');
+  const m = /^(\d{8}|\d{10}|\d{12})(?:\.(\d{2}))?$/.exec(value);
+  if (!m) throw wrong('Invalid format of date/hour-minute field.');
+  const digits = m[1]!;
+  const tail = digits.slice(-8);
+  const yearText = digits.slice(0, -8);
+  const year = yearText === '' ? now.getFullYear() : yearText.length === 2 ? 2000 + Number(yearText) : Number(yearText);
+  const [month, day, hour, minute] = [0, 2, 4, 6].map((i) => Number(tail.slice(i, i + 2))) as [number, number, number, number];
+  const second = m[2] === undefined ? 0 : Number(m[2]);
+  if (month < 1 || month > 12) throw wrong('Invalid month specification.');
+  if (day < 1 || day > new Date(year, month, 0).getDate()) throw wrong('Invalid day specification.');
+  if (hour > 23) throw wrong('Invalid hour specification.');
+  if (minute > 59) throw wrong('Invalid minute specification.');
+  if (second > 59) throw wrong('Invalid seconds specification.');
+  return new Date(year, month - 1, day, hour, minute, second).getTime();
 }
 
 /** Layers sources: later ones win per field, per `-v` variable and per `-l` resource. */

@@ -85,5 +85,6 @@ export function buildAssignment(job: JobRow, spec: JobSubmission, lease: Lease, 
     wallclockSeconds: spec.resources.wallclockSeconds ?? null,
     vmemBytes: spec.resources.vmemBytes ?? null,
     ...(spec.data ? { data: spec.data } : {}),
+    ...(spec.notify === true ? { notify: true } : {}),
   };
 }

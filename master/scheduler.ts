@@ -19,6 +19,9 @@ import type { Transitions } from './store/transitions.js';
 export class Scheduler {
   private pending = false;
   private stopped = false;
+  /** Wakes the scheduler at the earliest `qsub -a` start time in the future. */
+  private startTimer: NodeJS.Timeout | undefined;
+  private startTimerAt = 0;
   /** Parsed specs by job id; a spec changes only through qalter, which drops the entry. */
   private readonly specs = new Map<number, JobSubmission>();
   passes = 0;
@@ -28,7 +31,7 @@ export class Scheduler {
     private readonly reader: JobReader,
     private readonly transitions: Transitions,
     private readonly hub: AgentHub,
-    events: MasterEventBus,
+    private readonly events: MasterEventBus,
     private readonly log: Logger,
   ) {
     events.on('schedule:wanted', () => this.request());
@@ -55,10 +58,27 @@ export class Scheduler {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.startTimer);
+  }
+
+  /** One timer for the earliest future start time (`qsub -a`); it asks for a pass when due. */
+  private armStartTimer(): void {
+    const next = this.reader.nextStartAfter();
+    if (next === null || (this.startTimer !== undefined && this.startTimerAt === next)) return;
+    clearTimeout(this.startTimer);
+    this.startTimerAt = next;
+    // setTimeout holds at most 2^31-1 ms; a later start re-arms when this one fires.
+    const delay = Math.min(Math.max(0, next - Date.now()) + 5, 2 ** 31 - 1);
+    this.startTimer = setTimeout(() => {
+      this.startTimer = undefined;
+      this.events.emit('schedule:wanted', 'a job\'s start time (qsub -a) was reached');
+    }, delay);
+    this.startTimer.unref();
   }
 
   private pass(): void {
     this.passes++;
+    this.armStartTimer();
     const disabled = new Set(this.db.prepare('SELECT hostname FROM hosts WHERE disabled = 1').pluck().all() as string[]);
     const capacity = this.hub.capacity(disabled);
     if (capacity.length === 0) return;

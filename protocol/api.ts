@@ -102,6 +102,17 @@ export const JobDetail = Type.Object({
   tasks: Type.Array(TaskDetail),
   /** Why pending tasks are not running, one line each. */
   schedulingInfo: Type.Array(Type.String()),
+  /** `-hold_jid` as requested (ids and names), SGE's `jid_predecessor_list (req)`. */
+  holdJobsRequested: Type.Optional(Type.Array(Type.String())),
+  /** `-hold_jid_ad` predecessors (resolved ids), SGE's `ja_ad_predecessor_list`. */
+  holdJobsArray: Type.Optional(Type.Array(Type.Integer())),
+  /** Unfinished jobs that wait for this one (`jid_successor_list`, `ja_ad_successor_list`). */
+  successors: Type.Optional(Type.Array(Type.Integer())),
+  arraySuccessors: Type.Optional(Type.Array(Type.Integer())),
+  /** `-notify`, `-a` (ms since the epoch), `-r` when given. */
+  notify: Type.Optional(Type.Boolean()),
+  startAfter: Type.Optional(Type.Number()),
+  rerun: Type.Optional(Type.Boolean()),
 });
 export type JobDetail = Static<typeof JobDetail>;
 

@@ -93,6 +93,18 @@ export const JobSubmission = Type.Object({
   pty: Type.Boolean(),
   /** qfarm's data options (`-data`, `-outdir`): inputs mounted or staged on the node, outputs uploaded. */
   data: Type.Optional(JobData),
+  /**
+   * `-notify`: qdel first sends SIGUSR2 (SGE's notify signal for a kill) and SIGKILL only after
+   * the agent's notify period. Absent means false.
+   */
+  notify: Type.Optional(Type.Boolean()),
+  /** `-a`: earliest start, ms since the epoch; the job waits in `qw` until then. */
+  startAfter: Type.Optional(Type.Number({ minimum: 0 })),
+  /**
+   * `-r n` is false: a task whose host is lost is not run again but ends as failed (as SGE
+   * does for a job that is not rerunnable). Absent means true (`-r y`, qfarm's default).
+   */
+  rerun: Type.Optional(Type.Boolean()),
 });
 export type JobSubmission = Static<typeof JobSubmission>;
 

@@ -59,6 +59,7 @@ export function formatJobDetail(job: JobDetail): string {
   if (env.SGE_O_SHELL !== undefined) text += field('sge_o_shell', env.SGE_O_SHELL);
   text += field('sge_o_workdir', env.SGE_O_WORKDIR ?? job.submitCwd);
   text += field('sge_o_host', env.SGE_O_HOST ?? job.submitHost);
+  if (job.startAfter !== undefined) text += field('execution_time', ctimeDate(job.startAfter));
   text += field('account', 'sge');
   if (job.cwd !== job.submitter.home) text += field('cwd', job.cwd);
   if (job.stderrPath !== null) text += field('stderr_path_list', `NONE:NONE:${job.stderrPath}`);
@@ -66,19 +67,26 @@ export function formatJobDetail(job: JobDetail): string {
   const resources = resourceList(job.resources);
   if (resources !== '') text += field('hard resource_list', resources);
   text += field('mail_list', `${job.submitter.user}@${job.submitHost}`);
-  text += field('notify', 'FALSE');
+  text += field('notify', job.notify === true ? 'TRUE' : 'FALSE');
   text += field('job_name', job.name);
   if (job.stdoutPath !== null) text += field('stdout_path_list', `NONE:NONE:${job.stdoutPath}`);
   if (job.priority !== 0) text += field('priority', job.priority);
   text += field('jobshare', 0);
   if (job.queue !== null) text += field('hard_queue_list', job.queue);
+  if (job.rerun !== undefined) text += field('restart', job.rerun ? 'y' : 'n');
   if (visibleEnv.length > 0) text += field('env_list', visibleEnv.map(([k, v]) => `${k}=${v}`).join(','));
   const args = job.command.kind === 'binary' ? job.command.argv.slice(1) : job.command.args;
   if (args.length > 0) text += field('job_args', args.join(','));
   text += field('script_file', job.command.kind === 'binary' ? job.command.argv[0]! : job.command.scriptName);
+  // As requested (ids and names), then the unfinished ones among them, then the other direction.
+  const requested = job.holdJobsRequested ?? job.holdJobs.map(String);
+  if (requested.length > 0) text += `${'jid_predecessor_list (req):'.padEnd(LABEL_WIDTH)}${requested.join(',')}\n`;
+  if (job.waitingFor.length > 0) text += field('jid_predecessor_list', job.waitingFor.join(','));
+  if ((job.successors ?? []).length > 0) text += field('jid_successor_list', job.successors!.join(','));
+  if ((job.holdJobsArray ?? []).length > 0) text += field('ja_ad_predecessor_list', job.holdJobsArray!.join(','));
+  if ((job.arraySuccessors ?? []).length > 0) text += field('ja_ad_successor_list', job.arraySuccessors!.join(','));
   if (job.array !== null) text += field('job-array tasks', `${job.array.first}-${job.array.last}:${job.array.step}`);
   if (job.slots > 1) text += field('parallel environment', `smp range: ${job.slots}`);
-  if (job.holdJobs.length > 0) text += `${'jid_predecessor_list (req):'.padEnd(LABEL_WIDTH)}${job.holdJobs.join(',')}\n`;
   text += field('binding', 'NONE');
   text += field('job_type', job.command.kind === 'binary' ? 'binary' : 'NONE');
   const withUsage = job.tasks.filter((task) => task.usage !== null);

@@ -68,12 +68,16 @@ export class JobReader {
     return out;
   }
 
-  /** Jobs that could start a task now: not finished, deleted or held, dependencies done, work left. */
-  runnableJobs(limit: number): JobRow[] {
+  /**
+   * Jobs that could start a task now: not finished, deleted or held, start time (`qsub -a`)
+   * reached, dependencies done, work left.
+   */
+  runnableJobs(limit: number, now = Date.now()): JobRow[] {
     return this
       .q(
         `SELECT j.* FROM jobs j
          WHERE j.finished = 0 AND j.deleted = 0 AND j.user_hold = 0
+           AND (instr(j.spec, '"startAfter"') = 0 OR json_extract(j.spec, '$.startAfter') <= ?)
            AND NOT EXISTS (SELECT 1 FROM job_deps d JOIN jobs p ON p.id = d.depends_on
                            WHERE d.job_id = j.id AND d.per_task = 0 AND p.finished = 0)
            AND (j.next_task <= j.last_task
@@ -81,7 +85,18 @@ export class JobReader {
          ORDER BY j.priority DESC, j.submit_time, j.id
          LIMIT ?`,
       )
-      .all(limit) as JobRow[];
+      .all(now, limit) as JobRow[];
+  }
+
+  /** The earliest `qsub -a` start time still in the future of a job that may run, or null. */
+  nextStartAfter(now = Date.now()): number | null {
+    return this
+      .q(
+        `SELECT MIN(json_extract(spec, '$.startAfter')) FROM jobs
+         WHERE finished = 0 AND deleted = 0 AND instr(spec, '"startAfter"') > 0 AND json_extract(spec, '$.startAfter') > ?`,
+      )
+      .pluck()
+      .get(now) as number | null;
   }
 
   /** Pending work of a job: requeued rows plus undispatched ids. */

@@ -51,12 +51,29 @@ export function jobDetail(db: Db, reader: JobReader, hub: AgentHub, job: JobRow)
     deleted: job.deleted === 1,
     tasks,
     schedulingInfo: pendingCount > 0 ? schedulingInfo(hub, job, spec, waitingFor) : [],
+    holdJobsRequested: spec.holdJobs,
+    holdJobsArray: db.prepare('SELECT depends_on FROM job_deps WHERE job_id = ? AND per_task = 1 ORDER BY depends_on').pluck().all(job.id) as number[],
+    successors: successors(db, job.id, 0),
+    arraySuccessors: successors(db, job.id, 1),
+    ...(spec.notify !== undefined ? { notify: spec.notify } : {}),
+    ...(spec.startAfter !== undefined ? { startAfter: spec.startAfter } : {}),
+    ...(spec.rerun !== undefined ? { rerun: spec.rerun } : {}),
   };
+}
+
+/** Unfinished jobs that wait for this one, whole-job (0) or per task (1). */
+function successors(db: Db, jobId: number, perTask: 0 | 1): number[] {
+  return db
+    .prepare('SELECT d.job_id FROM job_deps d JOIN jobs j ON j.id = d.job_id WHERE d.depends_on = ? AND d.per_task = ? AND j.finished = 0 ORDER BY d.job_id')
+    .pluck()
+    .all(jobId, perTask) as number[];
 }
 
 /** One line per reason, in the spirit of SGE's "scheduling info", with what to do about it. */
 function schedulingInfo(hub: AgentHub, job: JobRow, spec: JobSubmission, waitingFor: number[]): string[] {
-  if (job.user_hold) return [`job is in user hold: release it with 'qrls ${job.id}'`];
+  // SGE 8.1.9's own words (test/fixtures/sge/): `Job is in hold state`, `execution time not reached`.
+  if (job.user_hold) return ['Job is in hold state'];
+  if (spec.startAfter !== undefined && spec.startAfter > Date.now()) return ['execution time not reached'];
   if (waitingFor.length > 0) return [`job dropped because of job dependencies: waiting for job(s) ${waitingFor.join(',')} to finish`];
   const sessions = hub.sessionsList();
   if (sessions.length === 0) return [`no execution hosts are connected: start agents with 'qfarm agent' or 'qfarm up'`];

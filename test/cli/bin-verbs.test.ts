@@ -110,9 +110,9 @@ t.test('bin/ verbs against a fake master', async (t) => {
     const empty = await runBin('qsub', [], env, '');
     t.equal(empty.code, 4);
     t.match(empty.stderr, /^Unable to read script file because of error: no input read from stdin\n/);
-    const unsupported = await runBin('qsub', ['-notify', '-b', 'y', 'true'], env);
+    const unsupported = await runBin('qsub', ['-M', 'a@b', '-b', 'y', 'true'], env);
     t.equal(unsupported.code, 1);
-    t.match(unsupported.stderr, /^qsub: option "-notify" is not supported by qfarm yet\n/);
+    t.match(unsupported.stderr, /^qsub: option "-M" is not supported by qfarm yet\n/);
     t.equal(api.seen.length, before);
   });
 

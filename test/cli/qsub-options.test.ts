@@ -152,11 +152,13 @@ t.test('errors word and exit like SGE 8.1.9 (test/cli/fixtures/sge-probes.txt)',
   t.same(parse(['-t', '5-3']).options.array, { first: 3, last: 5, step: 1 }, 'a reversed range is turned around, as SGE does');
   t.throws(() => parse(['-t', 'x']), BadOptionValueError);
   t.throws(() => parse(['-t', '1-3:0']), { message: 'qsub: Negative or zero step in range is not allowed', exitCode: 7 });
-  for (const option of ['-notify', '-M', '-A', '-P', '-a', '-js', '-R', '-soft']) {
+  for (const option of ['-M', '-A', '-P', '-js', '-R', '-soft']) {
     t.throws(() => parse([option, 'v']), { message: `qsub: option "${option}" is not supported by qfarm yet`, exitCode: 1 }, `${option} is refused, not ignored`);
   }
   t.throws(() => parse(['-m', 'bea']), UnsupportedOptionError, '-m with mail is refused');
   t.same(parse(['-m', 'n', '-r', 'y', '-w', 'n', '-shell', 'n', '-now', 'n', '-hard', 'x']).positional, ['x'], 'values that match what qfarm does are accepted');
+  const more = parse(['-notify', '-r', 'n', '-now', 'y', '-w', 'v', 'x']).options;
+  t.same([more.notify, more.rerun, more.now, more.verify], [true, false, true, 'v'], '-notify -r -now -w');
   t.throws(() => parse(['-help']), HelpRequested);
   const error = (() => {
     try {
