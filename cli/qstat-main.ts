@@ -6,6 +6,9 @@ import { formatMissingJobs, formatJobDetail } from './format/qstat-job.js';
 import { formatQstatFull } from './format/qstat-full.js';
 import { formatQstat } from './format/qstat-table.js';
 import { formatQstatXml } from './format/qstat-xml.js';
+import { formatQstatExt } from './format/qstat-ext.js';
+import { formatRequests } from './format/qstat-requests.js';
+import type { TaskUsage } from '../protocol/agent-messages.js';
 import { err, out } from './run-command.js';
 import { parseVerbArgs } from './simple-args.js';
 
@@ -13,9 +16,11 @@ export function qstatUsage(): string {
   return [
     'qfarm (SGE-compatible qstat)',
     'usage: qstat [options]',
+    '        [-ext]                            view additional attributes',
     '        [-f]                              full output',
     '        [-help]                           print this help',
     '        [-j job_identifier_list ]         show scheduler job information',
+    '        [-r]                              show requested resources of job(s)',
     '        [-q queue_list]                   print only running jobs of these queues (groups), and pending jobs',
     '        [-s {p|r|s|z|h}]                  show pending, running, suspended, zombie (finished) or held jobs',
     '        [-xml]                            display the information in XML format (not with -f or -j yet)',
@@ -68,10 +73,10 @@ export async function qstatMain(argv: string[], environment: NodeJS.ProcessEnv =
   const parsed = parseVerbArgs(argv, {
     verb: 'qstat',
     usage: qstatUsage,
-    flags: ['-f', '-xml'],
+    flags: ['-f', '-xml', '-r', '-ext'],
     withArg: ['-u', '-s', '-j', '-q'],
     optionalArg: [],
-    unsupported: ['-r', '-ext', '-g', '-t', '-F', '-explain', '-l', '-ne', '-pe', '-pri', '-urg', '-U', '-qs', '-sc'],
+    unsupported: ['-g', '-t', '-F', '-explain', '-l', '-ne', '-pe', '-pri', '-urg', '-U', '-qs', '-sc'],
     badOptionExit: ExitCode.Failure,
   });
   if (parsed.positional.length > 0) {
@@ -119,6 +124,23 @@ export async function qstatMain(argv: string[], environment: NodeJS.ProcessEnv =
   } else if (parsed.options.has('-f')) {
     const hosts = await client.get('/hosts', 'hostsResponse');
     out(formatQstatFull(hosts.hosts, rows));
+  } else if (parsed.options.has('-r') || parsed.options.has('-ext')) {
+    // Both need what the rows do not carry: requests and usage, from each job's detail.
+    const ids = [...new Set(rows.map((row) => String(row.jobId)))];
+    const details = new Map((await jobDetails(client, ids)).jobs.map((job) => [job.jobId, job]));
+    const usageOf = (row: QstatRow): TaskUsage | null => {
+      const taskId = row.tasks === '' ? null : Number(row.tasks);
+      return details.get(row.jobId)?.tasks.find((task) => task.taskId === taskId && task.host === row.queue)?.usage ?? null;
+    };
+    const table = parsed.options.has('-ext') ? formatQstatExt(rows, usageOf) : formatQstat(rows);
+    if (!parsed.options.has('-r')) out(table);
+    else {
+      // Each job line is followed by its block of requests.
+      const lines = table.split('\n');
+      let text = `${lines[0]}\n${lines[1]}\n`;
+      rows.forEach((row, i) => (text += `${lines[i + 2]}\n${formatRequests(row, details.get(row.jobId))}`));
+      out(rows.length === 0 ? '' : text);
+    }
   } else {
     out(formatQstat(rows));
   }
