@@ -1,4 +1,6 @@
 import os from 'node:os';
+import path from 'node:path';
+import { NodeData } from './task-data.js';
 import type { Logger } from 'pino';
 import type { AgentHello, KillTask, TaskAssignment, Welcome } from '../protocol/agent-messages.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
@@ -48,6 +50,8 @@ export class Agent {
   private readonly groups: GroupSetup | undefined;
   private readonly registry: RunningRegistry;
   private readonly results: ResultStore;
+  /** Staged inputs and uploads for jobs with data options; its cache lives in the state dir. */
+  private readonly data: NodeData;
   private draining = false;
   /** The spot reclaim time once announced; told to the master again after every reconnect. */
   private spotTerminationTime: string | undefined;
@@ -60,6 +64,7 @@ export class Agent {
   ) {
     this.registry = new RunningRegistry(opts.stateDir, deps.log);
     this.results = new ResultStore(opts.stateDir, deps.log);
+    this.data = new NodeData({ cacheDir: path.join(opts.stateDir, 'cache'), cacheMaxBytes: opts.cacheMaxBytes, log: deps.log });
     this.groups = process.getuid?.() === 0 ? new GroupSetup(deps.log) : undefined;
     this.outbox = new Outbox(opts.outputBufferBytes, (w) =>
       deps.log.warn(w, 'output buffer of an attempt is full: dropping its oldest output (the output file keeps everything)'),
@@ -184,7 +189,7 @@ export class Agent {
     });
     const run = new TaskRun(
       a,
-      { hostname: this.opts.name, agentUid: process.getuid?.() ?? 0, tmpRoot: this.deps.tmpRoot ?? os.tmpdir(), childCpu: this.childCpu, groups: this.groups, log: this.deps.log },
+      { hostname: this.opts.name, agentUid: process.getuid?.() ?? 0, tmpRoot: this.deps.tmpRoot ?? os.tmpdir(), childCpu: this.childCpu, groups: this.groups, data: this.data, log: this.deps.log },
       {
         started: (pid, startedAt, tag) => {
           this.registry.add(attemptId, pid, tag);

@@ -25,6 +25,8 @@ export interface AgentOptions {
   stateDir: string;
   /** Upper bound of the reconnect backoff. @default 5000 */
   reconnectMaxMs: number;
+  /** Size bound of the node-local input cache (`-data` inputs). @default 20 GiB */
+  cacheMaxBytes: number;
   /** How long SIGTERM waits for running tasks before killing them. @default 60000 */
   drainTimeoutMs: number;
   /** Output bytes kept per attempt for replay; older output is dropped beyond this. @default 8 MiB */
@@ -90,6 +92,7 @@ Runs tasks leased by a qfarm master on this machine.
   --labels k=v,k=v    labels matched against -l requests
   --state-dir DIR     where the agent keeps its id        (default: $QFARM_HOME/agent-NAME)
   --reconnect-max-ms N  cap of the reconnect backoff      (default: 5000)
+  --cache-max-gb N      size bound of the input cache     (default: 20; in the state dir)
   --drain-timeout-ms N  wait for running tasks on SIGTERM (default: 60000)
   --output-buffer-bytes N  output kept per task for replay (default: 8388608)
   --kill-grace-ms N   SIGTERM→SIGKILL grace on qdel       (default: 0: SIGKILL at once, as SGE's qdel)
@@ -162,7 +165,7 @@ export function parseAgentOptions(
 ): AgentOptions {
   const raw = new Map<string, string>();
   const known = new Set([
-    'master', 'token', 'name', 'slots', 'group', 'labels', 'state-dir', 'reconnect-max-ms',
+    'master', 'token', 'name', 'slots', 'group', 'labels', 'state-dir', 'reconnect-max-ms', 'cache-max-gb',
     'drain-timeout-ms', 'output-buffer-bytes', 'kill-grace-ms', 'notify-ms', 'log-level',
   ]);
   for (let i = 0; i < argv.length; i++) {
@@ -226,6 +229,7 @@ export function parseAgentOptions(
     labels,
     stateDir,
     reconnectMaxMs: raw.has('reconnect-max-ms') ? positiveInt('--reconnect-max-ms', raw.get('reconnect-max-ms')!, 10, MAX_MS) : 5000,
+    cacheMaxBytes: (raw.has('cache-max-gb') ? positiveInt('--cache-max-gb', raw.get('cache-max-gb')!, 1, 1_000_000) : 20) * 1024 ** 3,
     drainTimeoutMs: raw.has('drain-timeout-ms') ? positiveInt('--drain-timeout-ms', raw.get('drain-timeout-ms')!, 0, MAX_MS) : 60_000,
     outputBufferBytes: raw.has('output-buffer-bytes')
       ? positiveInt('--output-buffer-bytes', raw.get('output-buffer-bytes')!, 1024)

@@ -16,6 +16,7 @@ import { TreeSampler } from './proc-stats.js';
 import { scriptFileName, taskArgv } from './task-command.js';
 import { TASK_TAG_VAR, taskEnvironment } from './task-environment.js';
 import { runAsFor, TaskUserError, type RunAs } from './task-user.js';
+import { makeOutdir, TaskDataError, type NodeData } from './task-data.js';
 
 /** The end of an attempt, as the `finished` frame carries it. */
 export type TaskResult = Omit<TaskFinished, 'type' | 'attemptId'>;
@@ -42,6 +43,8 @@ export interface RunnerContext {
   sampleIntervalMs?: number;
   /** How often a `usage` frame is sent. @default 2000 */
   usageIntervalMs?: number;
+  /** Inputs and outputs of jobs with data options (`qsub -data/-outdir`). */
+  data?: NodeData;
 }
 
 /** A setup step failed; becomes the task's failed code and reason. */
@@ -137,14 +140,22 @@ export class TaskRun {
       const outputs = await this.openOutputs(runAs, sinks, log);
       const scriptFile = await this.writeScript(tmpdir, runAs);
       const env = taskEnvironment(a, { tmpdir, hostname: this.ctx.hostname, runAs });
+      const outdir = a.data ? await this.prepareData(a.data, tmpdir, env) : undefined;
       if (this.killRequest) return this.failure(startedAt, FailedCode.AfterJob, `${this.killRequest.reason} (before the task started)`);
       // Dropping privileges through setpriv keeps the user's supplementary groups; the child is then
       // spawned as root and setpriv switches identity before exec'ing the task (same pid).
       const prefix = runAs.kind === 'drop' ? (this.ctx.groups?.prefix(runAs.uid, runAs.gid) ?? null) : null;
       const argv = prefix ? [...prefix, ...taskArgv(a, scriptFile)] : taskArgv(a, scriptFile);
       const spawnAs: RunAs = prefix ? { kind: 'self' } : runAs;
-      return await this.execute(argv, env, spawnAs, outputs, startedAt, log);
+      const result = await this.execute(argv, env, spawnAs, outputs, startedAt, log);
+      // Outputs are uploaded and verified before the result is reported: the master commits a
+      // task only with its outputs in place. A failed upload fails this attempt, not the task.
+      if (outdir && a.data?.outputUrl && result.exitStatus === 0 && result.failedCode === FailedCode.None) {
+        result.outputs = await this.ctx.data!.uploadOutputs(outdir, a.data.outputUrl);
+      }
+      return result;
     } catch (err) {
+      if (err instanceof TaskDataError) return { ...this.failure(startedAt, FailedCode.BeforeJob, err.message), retryable: true };
       if (err instanceof TaskSetupError) return this.failure(startedAt, err.failedCode, err.message);
       if (err instanceof OutputFileError) return this.failure(startedAt, FailedCode.OpenOutput, err.message);
       throw err;
@@ -153,6 +164,16 @@ export class TaskRun {
       for (const sink of sinks) await sink.close().catch((err: unknown) => log.warn({ err }, 'closing an output file failed'));
       if (tmpdir) await fsp.rm(tmpdir, { recursive: true, force: true }).catch((err: unknown) => log.warn({ err, tmpdir }, 'removing TMPDIR failed'));
     }
+  }
+
+  /** Stages the job's inputs and gives the task its `$OUTDIR`; returns that directory. */
+  private async prepareData(data: NonNullable<TaskAssignment['data']>, tmpdir: string, env: Record<string, string>): Promise<string> {
+    if (!this.ctx.data) throw new TaskDataError('this agent was started without a data cache (--state-dir) and cannot run jobs with -data/-outdir');
+    const owner = { uid: this.assignment.user.uid, gid: this.assignment.user.gid };
+    const outdir = await makeOutdir(tmpdir, owner);
+    env['OUTDIR'] = outdir;
+    await this.ctx.data.prepareInputs(data, owner);
+    return outdir;
   }
 
   private checkCwd(): void {

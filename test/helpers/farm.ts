@@ -108,11 +108,11 @@ export class TestFarm {
   }
 
   /** Starts an agent process and waits until the master lists it online. */
-  async startAgent(name: string, options: { slots?: number; group?: string } = {}): Promise<ChildProcess> {
+  async startAgent(name: string, options: { slots?: number; group?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ChildProcess> {
     const log = fs.openSync(path.join(this.home, `agent-${name}.log`), 'a');
     const args = [path.join(DIST, 'agent', 'main.js'), '--master', this.url, '--name', name, '--slots', String(options.slots ?? 1)];
     args.push('--state-dir', path.join(this.home, 'agents', name), '--group', options.group ?? 'default');
-    const agent = spawn(process.execPath, args, { env: { ...this.env, QFARM_AGENT_TOKEN: this.token('agent') }, stdio: ['ignore', log, log] });
+    const agent = spawn(process.execPath, args, { env: { ...this.env, ...options.env, QFARM_AGENT_TOKEN: this.token('agent') }, stdio: ['ignore', log, log] });
     fs.closeSync(log);
     this.agents.set(name, agent);
     await this.waitFor(async () => (await this.hostState(name)) === 'online', 15_000, `agent ${name} to come online`);
