@@ -7,6 +7,7 @@ import { reportError } from './run-command.js';
 import { AGENT_ENTRY, MASTER_ENTRY } from './admin/dist-paths.js';
 import { farmUp, runDaemon } from './admin/farm-up.js';
 import { printLogs } from './admin/follow-logs.js';
+import { getOutputs } from './admin/get-outputs.js';
 import { registerRenderCommands } from './render/register.js';
 import { registerGroupCommands } from './admin/group-commands.js';
 
@@ -78,6 +79,15 @@ export function buildProgram(): Command {
     .option('--stderr', 'show stderr instead of stdout', false)
     .action(async (ref: string, opts: { follow: boolean; stderr: boolean }) => {
       await printLogs(ref, opts);
+    });
+
+  program
+    .command('get')
+    .description("download a job's outputs (what its tasks wrote to $OUTDIR, from its -outdir location) into DIR")
+    .argument('<job>', 'job id')
+    .argument('<dir>', 'local directory (created if missing)')
+    .action(async (job: string, dir: string) => {
+      await getOutputs(job, dir, (line) => process.stdout.write(line + '\n'));
     });
 
   const host = program.command('host').description('manage execution hosts');

@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { JobSubmission, SubmitResponse, TaskRange, ResourceRequest, Submitter, JobCommand } from './job-spec.js';
 import { TaskUsage } from './agent-messages.js';
 import { compile } from './validate.js';
+import { JobData } from './job-data.js';
 
 /**
  * Bodies of the HTTP API (`/api/v1`), shared by the master's routes and the CLI, which
@@ -97,6 +98,8 @@ export const JobDetail = Type.Object({
   slots: Type.Integer(),
   resources: ResourceRequest,
   pty: Type.Boolean(),
+  /** qfarm's data options (`-data`, `-outdir`), when the job has any. */
+  data: Type.Optional(JobData),
   deleted: Type.Boolean(),
   /** Running tasks (with usage) and pending groups. */
   tasks: Type.Array(TaskDetail),

@@ -48,9 +48,10 @@ export function jobDetail(db: Db, reader: JobReader, hub: AgentHub, job: JobRow)
     slots: job.slots,
     resources: spec.resources,
     pty: spec.pty,
+    ...(spec.data ? { data: spec.data } : {}),
     deleted: job.deleted === 1,
     tasks,
-    schedulingInfo: pendingCount > 0 ? schedulingInfo(hub, job, spec, waitingFor) : [],
+    schedulingInfo: pendingCount > 0 ? schedulingInfo(hub, job, spec, waitingFor, disabledHosts(db)) : [],
     holdJobsRequested: spec.holdJobs,
     holdJobsArray: db.prepare('SELECT depends_on FROM job_deps WHERE job_id = ? AND per_task = 1 ORDER BY depends_on').pluck().all(job.id) as number[],
     successors: successors(db, job.id, 0),
@@ -70,7 +71,11 @@ function successors(db: Db, jobId: number, perTask: 0 | 1): number[] {
 }
 
 /** One line per reason, in the spirit of SGE's "scheduling info", with what to do about it. */
-function schedulingInfo(hub: AgentHub, job: JobRow, spec: JobSubmission, waitingFor: number[]): string[] {
+function disabledHosts(db: Db): Set<string> {
+  return new Set(db.prepare('SELECT hostname FROM hosts WHERE disabled = 1').pluck().all() as string[]);
+}
+
+function schedulingInfo(hub: AgentHub, job: JobRow, spec: JobSubmission, waitingFor: number[], disabled: ReadonlySet<string>): string[] {
   // SGE 8.1.9's own words (test/fixtures/sge/): `Job is in hold state`, `execution time not reached`.
   if (job.user_hold) return ['Job is in hold state'];
   if (spec.startAfter !== undefined && spec.startAfter > Date.now()) return ['execution time not reached'];
@@ -80,7 +85,8 @@ function schedulingInfo(hub: AgentHub, job: JobRow, spec: JobSubmission, waiting
   const lines: string[] = [];
   for (const s of sessions) {
     const mismatch = hostMismatch(spec, { hello: s.hello, memUsedBytes: s.memUsedBytes });
-    if (mismatch) lines.push(`queue instance "${s.group}@${s.hostname}" dropped: ${mismatch}`);
+    if (disabled.has(s.hostname)) lines.push(`queue instance "${s.group}@${s.hostname}" dropped because it is disabled`);
+    else if (mismatch) lines.push(`queue instance "${s.group}@${s.hostname}" dropped: ${mismatch}`);
     else if (s.freeSlots() < job.slots) lines.push(`queue instance "${s.group}@${s.hostname}" dropped because it is full`);
   }
   if (lines.length === sessions.length) lines.push('All queues dropped because of overload or full');

@@ -47,6 +47,11 @@ t.test('jobs read oss:// inputs and write outputs through the local OSS, verifie
     const records = ((await farm.api('GET', `/accounting?job=${jobId}`)) as { records: AccountingRecord[] }).records;
     t.same(records.map((r) => [r.taskid, r.exitStatus, r.failedCode]), [[1, 0, 0], [2, 0, 0], [3, 0, 0], [4, 0, 0]], 'every task succeeded');
     for (let task = 1; task <= 4; task++) t.equal(await read(`out/result.${task}.txt`), `task ${task} saw 50 textures, 50 lines\n`);
+    const dest = path.join(farm.work, 'downloaded');
+    const got = await farm.run('qfarm', ['get', String(jobId), dest], { env: ossEnv });
+    t.equal(got.code, 0, got.stderr);
+    t.match(got.stdout, /downloaded 4 file\(s\)/);
+    t.equal(fs.readFileSync(path.join(dest, 'result.3.txt'), 'utf8'), 'task 3 saw 50 textures, 50 lines\n', 'qfarm get brings the outputs home');
     const gets = oss.stats.count('GetObject', { key: /^scenes\// });
     t.ok(gets <= 2 * 50, `inputs were fetched at most once per node (${gets} GETs for 50 objects on 2 nodes)`);
   });

@@ -1,0 +1,30 @@
+import * as path from 'node:path';
+import { ApiClient } from '../api-client.js';
+import { CliError } from '../cli-errors.js';
+import { locateMaster } from '../master-location.js';
+import { StoreResolver } from '../../storage/open-store.js';
+import { downloadTree } from '../../storage/download-tree.js';
+
+/**
+ * `qfarm get JOB DIR`: downloads what the job's tasks uploaded from `$OUTDIR` (its `-outdir`
+ * location) into DIR, verifying each file's CRC-64 where the store provides one.
+ */
+export async function getOutputs(jobRef: string, dir: string, log: (line: string) => void): Promise<void> {
+  if (!/^\d+$/.test(jobRef)) throw new CliError(`qfarm get: "${jobRef}" is not a job id`, 2, 'use the number qsub printed, e.g. qfarm get 42 ./results');
+  const client = new ApiClient(locateMaster());
+  const answer = await client.get(`/jobs/${jobRef}`, 'jobDetailResponse');
+  const job = answer.jobs[0];
+  if (!job) throw new CliError(`qfarm get: job ${jobRef} does not exist`, 1);
+  const outputUrl = job.data?.outputUrl;
+  if (!outputUrl) throw new CliError(`qfarm get: job ${jobRef} has no output location`, 1, 'submit with qsub -outdir oss://bucket/prefix/ (or file:///dir/) so that each task\'s $OUTDIR is kept');
+  const dest = path.resolve(dir);
+  let files = 0;
+  const result = await downloadTree(outputUrl, dest, {
+    resolver: new StoreResolver(),
+    onFile: () => {
+      files++;
+      if (files % 100 === 0) log(`  ${files} files...`);
+    },
+  });
+  log(`downloaded ${result.files} file(s), ${result.bytes} bytes from ${outputUrl} to ${dest}`);
+}
