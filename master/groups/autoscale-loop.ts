@@ -167,7 +167,13 @@ export class AutoscaleLoop {
     if (this.stopped) return undefined;
     const row = groupRow(this.db, name);
     if (!row) return undefined;
-    const spec: GroupSpec = row.deleting ? { ...row.spec, minSize: 0, maxSize: 0, desiredSize: 0 } : row.spec;
+    // Deleting is explicit: idle machines go now, paid-for time or not. With autoscaling off the
+    // size is a person's decision, not the queue's: idle machines beyond it go without waiting.
+    const spec: GroupSpec = row.deleting
+      ? { ...row.spec, minSize: 0, maxSize: 0, desiredSize: 0, billing: { unitSeconds: 1, minimumSeconds: 0 }, autoscale: { ...row.spec.autoscale, idleSeconds: 0, scaleInCooldownSeconds: 0 } }
+      : row.spec.autoscale.enabled
+        ? row.spec
+        : { ...row.spec, autoscale: { ...row.spec.autoscale, idleSeconds: 0, scaleInCooldownSeconds: 0 } };
     let result: StepResult;
     let managed = false;
     try {

@@ -65,9 +65,10 @@ export function defaultGroupSpec(): GroupSpec {
 
 /** A compiled spec as an input again (nulls dropped), to merge an update into and recompile. */
 export function specAsInput(spec: GroupSpec): GroupSpecInput {
-  const { hourlyPrice, ecs, batchcompute, ...rest } = spec;
+  const { hourlyPrice, ecs, batchcompute, image, ...rest } = spec;
   return {
     ...rest,
+    ...(image === '' ? {} : { image }),
     ...(hourlyPrice === null ? {} : { hourlyPrice }),
     ...(ecs === null ? {} : { ecs }),
     ...(batchcompute === null ? {} : { batchcompute }),
