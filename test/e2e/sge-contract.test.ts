@@ -2,7 +2,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TestFarm } from '../helpers/farm.js';
-import { sgeProbe } from '../cli/sge-transcript.js';
+import { readSgeTranscript, sgeProbe } from '../cli/sge-transcript.js';
 
 /** The line of `name` in a qacct/qstat -j block. */
 const line = (text: string, name: string): string | undefined => text.split('\n').find((l) => l.split(/\s+/)[0] === name || l.startsWith(`${name}:`));
@@ -105,6 +105,31 @@ t.test('SGE\'s contract on real agents, compared with real SGE 8.1.9\'s transcri
     const w = await farm.run('qsub', ['-w', 'w', '-pe', 'smp', '8', '-b', 'y', 'true']);
     t.match(w.stdout, /^warning: no suitable queues\nYour job (\d+) \("true"\) has been submitted\n$/);
     await farm.run('qdel', [/Your job (\d+)/.exec(w.stdout)![1]!]);
+  });
+
+  t.test('qmod -d / -e: a disabled host takes no new work, qstat -f shows d; SGE\'s lines', async (t) => {
+    const sge = (command: string): string[] => sgeProbe('qmod.txt', command).stdout;
+    const mine = (lines: string[]): string[] => lines.map((l) => l.replace('"all.q@vm"', '"default@node1"').replace(/^\w+@vm changed/, 'WHO changed'));
+    const who = (text: string): string => text.replace(/^\S+@\S+ changed/gm, 'WHO changed');
+    const d = await farm.run('qmod', ['-d', 'default@node1']);
+    t.equal(d.code, 0, d.stderr);
+    t.same(who(d.stdout).split('\n').slice(0, -1), mine(sge('qmod -d all.q@vm')));
+    const again = await farm.run('qmod', ['-d', 'default@node1']);
+    const sgeAgain = readSgeTranscript('qmod.txt').filter((p) => p.command === 'qmod -d all.q@vm')[1]!.stdout;
+    t.same(again.stdout.split('\n').slice(0, -1), mine(sgeAgain), 'already disabled: as SGE says it');
+    t.equal(again.code, 0);
+    t.match((await farm.run('qstat', ['-f'])).stdout, /\ndefault@node1 +BI +0\/0\/2 +\S+ +\S+ +d\n/, 'qstat -f: state d');
+    const jobId = await farm.submit(['-cwd', '-b', 'y', 'true']);
+    const info = (await farm.run('qstat', ['-j', String(jobId)])).stdout;
+    t.match(info, /scheduling info: +queue instance "default@node1" dropped because it is disabled\n/);
+    t.equal(sgeProbe('qmod.txt', "qstat -j 148 | grep scheduling").stdout[0], 'scheduling info:            queue instance "all.q@vm" dropped because it is disabled');
+    const e = await farm.run('qmod', ['-e', 'node1']);
+    t.same(who(e.stdout).split('\n').slice(0, -1), mine(sge('qmod -e all.q@vm')), 'a bare host name works too (qfarm)');
+    await farm.waitForJob(jobId, 20_000);
+    const bad = await farm.run('qmod', ['-d', 'nosuch@node1']);
+    const sgeBad = sgeProbe('qmod.txt', 'qmod -d nosuch@vm');
+    t.equal(bad.code, sgeBad.exit);
+    t.equal(bad.stdout, 'invalid queue "nosuch@node1"\n');
   });
 
   t.test('-r n: a task whose host is lost is not run again but fails (failed 100, exit_status 137)', async (t) => {

@@ -1,0 +1,97 @@
+import os from 'node:os';
+import type { HostView } from '../protocol/api.js';
+import { ApiRequestError } from './api-client.js';
+import { CliError, ExitCode } from './cli-errors.js';
+import { connect } from './connect.js';
+import { requesterName } from './requester.js';
+import { out } from './run-command.js';
+import { parseVerbArgs } from './simple-args.js';
+
+export function qmodUsage(): string {
+  return [
+    'qfarm (SGE-compatible qmod)',
+    'usage: qmod [options]',
+    '   [-d wc_queue_list]      disable',
+    '   [-e wc_queue_list]      enable',
+    '   [-help]                 print this help',
+    '',
+    'wc_queue                   group | group@host | *@host | host (qfarm: a host name alone names that host)',
+    "wc_queue_list              wc_queue[','wc_queue[','...]]",
+    '',
+  ].join('\n');
+}
+
+/** SGE's `*` and `?` wildcards in queue and host names. */
+function glob(pattern: string, value: string): boolean {
+  if (pattern === '*' || pattern === value) return true;
+  if (!/[*?]/.test(pattern)) return false;
+  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(value);
+}
+
+/**
+ * The hosts (queue instances, `group@host` in qfarm) that one `wc_queue` names: `group`,
+ * `group@host`, wildcards as in SGE; and, as a qfarm extension, a bare host name.
+ */
+export function hostsNamed(entry: string, hosts: readonly HostView[]): HostView[] {
+  if (entry.includes('@')) {
+    const [queue, host] = entry.split('@', 2) as [string, string];
+    return hosts.filter((h) => glob(queue || '*', h.group) && glob(host, h.hostname));
+  }
+  const byGroup = hosts.filter((h) => glob(entry, h.group));
+  return byGroup.length > 0 ? byGroup : hosts.filter((h) => glob(entry, h.hostname));
+}
+
+/**
+ * `qmod -d|-e wc_queue_list`: disable or enable hosts (SGE's queue instances). A disabled host
+ * finishes what it runs and takes nothing new; `qstat -f` shows it in state `d`. Lines as SGE
+ * 8.1.9 prints them (test/fixtures/sge/qmod.txt), all on stdout; exit 1 if a name matched nothing.
+ */
+export async function qmodMain(argv: string[], environment: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const parsed = parseVerbArgs(argv, {
+    verb: 'qmod',
+    usage: qmodUsage,
+    withArg: ['-d', '-e'],
+    flags: ['-f'],
+    unsupported: ['-c', '-cj', '-cq', '-r', '-rj', '-rq', '-s', '-sj', '-sq', '-us', '-usj', '-usq'],
+    badOptionExit: ExitCode.Failure,
+  });
+  const actions: Array<{ disable: boolean; entry: string }> = [];
+  for (const [option, disable] of [['-d', true], ['-e', false]] as const) {
+    for (const value of parsed.options.get(option) ?? []) {
+      for (const entry of value.split(',')) if (entry !== '') actions.push({ disable, entry });
+    }
+  }
+  // SGE also takes blank-separated lists: further words belong to the last -d/-e.
+  const last = actions[actions.length - 1];
+  if (last) for (const word of parsed.positional) for (const entry of word.split(',')) if (entry !== '') actions.push({ disable: last.disable, entry });
+  if (actions.length === 0) throw new CliError('qmod: ERROR! no option argument', ExitCode.Failure, 'write qmod -d HOST (or group@host) to disable, qmod -e ... to enable');
+  const client = connect(environment);
+  const { hosts } = await client.get('/hosts', 'hostsResponse');
+  const who = `${requesterName()}@${os.hostname().split('.')[0]}`;
+  let ok = true;
+  for (const { disable, entry } of actions) {
+    const named = hostsNamed(entry, hosts);
+    if (named.length === 0) {
+      out(`invalid queue "${entry}"`);
+      ok = false;
+      continue;
+    }
+    const state = disable ? 'disabled' : 'enabled';
+    for (const host of named) {
+      const instance = `${host.group}@${host.hostname}`;
+      if ((host.state === 'disabled') === disable) {
+        out(`Queue instance "${instance}" is already in the specified state: ${state}`);
+        continue;
+      }
+      try {
+        await client.post(`/hosts/${encodeURIComponent(host.hostname)}/${disable ? 'disable' : 'enable'}`, {}, 'actionResponse');
+        out(`${who} changed state of "${instance}" (${state})`);
+      } catch (error) {
+        if (!(error instanceof ApiRequestError) || error.status !== 404) throw error;
+        out(`invalid queue "${instance}"`);
+        ok = false;
+      }
+    }
+  }
+  return ok ? ExitCode.Ok : ExitCode.Failure;
+}
