@@ -94,4 +94,6 @@ export QFARM_AGENT_TOKEN
 say "joining ${QFARM_MASTER} as ${name} (group ${QFARM_GROUP:-default})"
 args=(--master "$QFARM_MASTER" --name "$name" --group "${QFARM_GROUP:-default}" --labels "$labels" --state-dir "$state_dir")
 if [ -n "${QFARM_SLOTS:-}" ]; then args+=(--slots "$QFARM_SLOTS"); fi
+# On an ECS instance, watch the metadata for a spot reclaim notice (harmless on pay-as-you-go).
+if [ -n "$instance_id" ]; then args+=(--spot-watch); fi
 exec "$node_bin" "$main" "${args[@]}"
