@@ -1,7 +1,5 @@
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
@@ -21,11 +19,12 @@ import { ROOT, TestFarm } from '../helpers/farm.js';
  * RunInstances/DeleteInstances, the agent's spot watch reads the reclaim notice and tells the
  * master, which requeues the task as interrupted and tops the group up.
  *
- * The agents' metadata service is a stub here (termination-time per instance), not the ECS
- * fake's: the fake announces a reclaim in both places at once (metadata and DescribeInstances'
- * Recycling lock), and the master's own DescribeInstances would then usually see it first. A
- * notice in the metadata alone proves the agent → master path. (The provider-side path is the
- * autoscaler's, tested in test/autoscaler/autoscaler-ecs.test.ts.)
+ * Each agent reads the fake's metadata service, but that of a twin instance outside the group
+ * (no qfarm tags): the fake announces a reclaim in the metadata and in DescribeInstances
+ * (Recycling lock) at once, and the master's own DescribeInstances would then usually see it
+ * first. Interrupting the twin puts the notice in the agent's metadata only, which proves the
+ * agent → master path. (The provider-side path is the autoscaler's, tested in
+ * test/autoscaler/autoscaler-ecs.test.ts.)
  */
 const KEY = { id: 'qfarm-e2e-key', secret: 'qfarm-e2e-secret' };
 
@@ -44,16 +43,18 @@ t.test('ECS spot group: queue surge, spot reclaim requeues as interrupted, drain
   });
   const farm = await TestFarm.start(t, { heartbeatMs: 500, leaseGraceMs: 60_000 });
 
-  // Instance metadata (100.100.100.200 on a VM), one path prefix per instance.
-  const notices = new Map<string, string>();
-  const metadata = createServer((req, res) => {
-    const m = /^\/([^/]+)\/latest\/meta-data\/instance\/spot\/termination-time$/.exec(req.url ?? '');
-    const time = m ? notices.get(m[1]!) : undefined;
-    res.writeHead(time ? 200 : 404, { 'content-type': 'text/plain' }).end(time ?? 'Not Found');
-  });
-  await new Promise<void>((resolve) => metadata.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => (metadata.closeAllConnections(), metadata.close(() => resolve()))));
-  const metadataUrl = (id: string): string => `http://127.0.0.1:${(metadata.address() as AddressInfo).port}/${id}`;
+  // The group's instances (tagged by the master), and each one's metadata twin (see above).
+  const ours = (): string[] => [...fake.ecs.instances.values()].filter((i) => i.Tags.some((tag) => tag.Key === 'qfarm:group' && tag.Value === 'spot')).map((i) => i.InstanceId);
+  const twins = new Map<string, string>();
+  const twinOf = (id: string): string => {
+    let twin = twins.get(id);
+    if (!twin) {
+      const res = fake.ecs.handle('RunInstances', { RegionId: 'cn-shanghai', InstanceType: 'ecs.c6.large', ImageId: 'm-twin' }) as { InstanceIdSets: { InstanceIdSet: string[] } };
+      twin = res.InstanceIdSets.InstanceIdSet[0]!;
+      twins.set(id, twin);
+    }
+    return twin;
+  };
 
   // ---------------------------------------------------------------- cloud-init, played by the test
   const agents = new Map<string, ChildProcess>();
@@ -62,14 +63,14 @@ t.test('ECS spot group: queue surge, spot reclaim requeues as interrupted, drain
     const args = [path.join(ROOT, 'dist', 'agent', 'main.js'), '--master', farm.url, '--name', id, '--group', 'spot', '--slots', '1'];
     args.push('--labels', `qfarm.instance-id=${id}`, '--state-dir', path.join(farm.home, 'vm', id), '--spot-watch');
     const child = spawn(process.execPath, args, {
-      env: { ...farm.env, QFARM_AGENT_TOKEN: farm.token('agent'), QFARM_METADATA_URL: metadataUrl(id) },
+      env: { ...farm.env, QFARM_AGENT_TOKEN: farm.token('agent'), QFARM_METADATA_URL: fake.metadataUrl(twinOf(id)) },
       stdio: ['ignore', log, log],
     });
     fs.closeSync(log);
     agents.set(id, child);
   };
   const cloudInit = setInterval(() => {
-    for (const id of fake.ecs.instances.keys()) if (!agents.has(id)) startAgentFor(id);
+    for (const id of ours()) if (!agents.has(id)) startAgentFor(id);
     for (const [id, child] of agents) if (!fake.ecs.instances.has(id) && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }, 100);
   t.teardown(async () => {
@@ -93,12 +94,12 @@ t.test('ECS spot group: queue surge, spot reclaim requeues as interrupted, drain
   ]);
   t.equal(create.code, 0, create.stderr);
   t.match(create.stdout, /created group spot \(ecs, 0\.\.3 machines\)/);
-  t.equal(fake.ecs.instances.size, 0, 'an empty queue starts nothing');
+  t.equal(ours().length, 0, 'an empty queue starts nothing');
 
   // ---------------------------------------------------------------- surge: 3 tasks → 3 machines
   const gate = path.join(farm.work, 'gate');
   const jobId = await farm.submit(['-q', 'spot', '-t', '1-3', '-cwd', '-o', '/dev/null', '-e', '/dev/null', '-b', 'y', 'sh', '-c', 'while [ ! -e "$1" ]; do sleep 0.05; done', 'gate', gate]);
-  await farm.waitFor(() => fake.ecs.instances.size === 3, 20_000, 'the master to launch 3 ECS instances');
+  await farm.waitFor(() => ours().length === 3, 20_000, 'the master to launch 3 ECS instances');
   const run = fake.ecs.calls.filter((c) => c.action === 'RunInstances');
   t.equal(run.length, 1, 'one RunInstances call for the surge');
   t.equal(run[0]!.params.Amount, '3');
@@ -107,13 +108,13 @@ t.test('ECS spot group: queue surge, spot reclaim requeues as interrupted, drain
   t.ok(fake.log.some((l) => l.kind === 'rpc' && l.what === 'RunInstances' && l.status === 200), 'the fake verified the signature and accepted the call');
   await farm.waitFor(async () => (await running(jobId)).size === 3, 40_000, 'the 3 tasks to run on the 3 new machines');
   const before = await running(jobId);
-  t.same([...before.values()].sort(), [...fake.ecs.instances.keys()].sort(), 'each task runs on an agent of a launched instance');
+  t.same([...before.values()].sort(), ours().sort(), 'each task runs on an agent of a launched instance');
 
   // ---------------------------------------------------------------- spot reclaim of task 1's machine
   const victim = before.get(1)!;
   // 20 s of notice: less than the minute a task needs in hand, so the task is requeued now.
-  notices.set(victim, new Date(Date.now() + 20_000).toISOString().replace(/\.\d{3}Z$/, 'Z'));
-  await farm.waitFor(() => fake.ecs.instances.size === 4, 30_000, 'the master to top the group up with a 4th instance');
+  fake.ecs.interrupt(twinOf(victim), 20_000);
+  await farm.waitFor(() => ours().length === 4, 30_000, 'the master to top the group up with a 4th instance');
   await farm.waitFor(async () => {
     const r = await running(jobId);
     return r.size === 3 && r.get(1) !== victim;
@@ -141,7 +142,7 @@ t.test('ECS spot group: queue surge, spot reclaim requeues as interrupted, drain
 
   // ---------------------------------------------------------------- ECS releases the reclaimed machine; the group drains to min 0
   fake.ecs.reclaim(victim);
-  await farm.waitFor(() => fake.ecs.instances.size === 0, 40_000, 'the idle machines to be deleted (drain to min 0)');
+  await farm.waitFor(() => ours().length === 0, 40_000, 'the idle machines to be deleted (drain to min 0)');
   const deleted = fake.ecs.calls.filter((c) => c.action === 'DeleteInstances');
   t.ok(deleted.length >= 1, 'DeleteInstances was called');
   await farm.waitFor(async () => (await group()).instances.length === 0, 10_000, 'the group to list no machine');
