@@ -24,7 +24,7 @@ export function defaultOutputName(jobName: string, jobId: number, taskId: number
  */
 export function resolveOutputPath(
   given: string,
-  opts: { cwd: string; hostname: string; jobName: string; jobId: number; taskId: number | null; kind: 'o' | 'e' },
+  opts: { cwd: string; hostname: string; jobName: string; jobId: number; taskId: number | null; kind: 'o' | 'e'; user: string },
 ): string {
   const expanded = given.replace(/\$\{HOSTNAME\}|\$HOSTNAME\b/g, opts.hostname);
   const name = defaultOutputName(opts.jobName, opts.jobId, opts.taskId, opts.kind);
@@ -33,7 +33,11 @@ export function resolveOutputPath(
   try {
     if (fs.statSync(full).isDirectory()) return path.join(full, name);
   } catch {
-    // does not exist yet: it is a file name
+    // Does not exist yet: a file name — unless it ends in a slash, which names a directory that
+    // must exist (SGE: "can't open output file ...: Is a directory", and the task does not run).
+    if (expanded.endsWith('/')) {
+      throw new OutputFileError(`${full}/`, opts.user, `the directory does not exist: create it before submitting (mkdir -p ${full})`);
+    }
   }
   return full;
 }

@@ -199,7 +199,7 @@ export class TaskRun {
   /** Opens the files SGE would write; `-j y` and pty mode write everything to the stdout file. */
   private async openOutputs(runAs: RunAs, sinks: OutputSink[], log: Logger): Promise<{ stdout: OutputSink; stderr: OutputSink }> {
     const a = this.assignment;
-    const common = { cwd: a.cwd, hostname: this.ctx.hostname, jobName: a.jobName, jobId: a.jobId, taskId: a.taskId };
+    const common = { cwd: a.cwd, hostname: this.ctx.hostname, jobName: a.jobName, jobId: a.jobId, taskId: a.taskId, user: a.user.name };
     const open = async (file: string): Promise<OutputSink> => {
       const sink =
         runAs.kind === 'drop' && file !== '/dev/null'

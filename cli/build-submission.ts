@@ -90,7 +90,9 @@ export function buildSubmission(options: QsubOptions, command: JobCommand, ctx: 
  */
 function outputPath(value: string, cwd: string, submitter: Submitter): string {
   const expanded = value.replace(/\$(HOME|USER)\b|\$\{(HOME|USER)\}/g, (_m, a?: string, b?: string) => ((a ?? b) === 'HOME' ? submitter.home : submitter.user));
-  return path.resolve(cwd, expanded);
+  // A trailing slash says "a directory" (SGE then writes the default file name into it): keep it,
+  // so that a missing directory fails the task instead of becoming a file of that name.
+  return path.resolve(cwd, expanded) + (expanded.endsWith('/') && expanded !== '/' ? '/' : '');
 }
 
 /**

@@ -34,7 +34,7 @@ t.test('holds and dependencies', async (t) => {
     const held = await farm.submit(['-cwd', '-h', '-b', 'y', 'true']);
     t.same(await qstatStates(farm, held), ['hqw']);
     const detail = await farm.run('qstat', ['-j', String(held)]);
-    t.match(detail.stdout, /user hold/);
+    t.match(detail.stdout, /scheduling info:\s+Job is in hold state/, 'the hold, in SGE 8.1.9\'s words');
     const rls = await farm.run('qrls', [String(held)]);
     t.equal(rls.code, 0, rls.stderr);
     await farm.waitForJob(held);
