@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { type Db, statementCache } from './database.js';
 import type { Clock } from '../clock.js';
@@ -141,9 +142,12 @@ export class Transitions {
     this.checkOwner(job, requester);
     this.q('UPDATE jobs SET user_hold = ? WHERE id = ?').run(hold ? 1 : 0, jobId);
     if (!hold) this.events.emit('schedule:wanted', `job ${jobId} released`);
-    return hold
-      ? `modified hold of job ${jobId}`
-      : `modified hold of job ${jobId}`;
+    // SGE 8.1.9 names each waiting task of an array (`modified hold of job-array task 149.1`).
+    const waiting = job.is_array
+      ? [...(this.q(`SELECT task_id FROM tasks WHERE job_id = ? AND state = 'pending'`).pluck().all(jobId) as number[]), ...this.reader.undispatchedIds(job, 1000)].sort((a, b) => a - b)
+      : [];
+    if (waiting.length === 0) return `modified hold of job ${jobId}`;
+    return waiting.map((id) => `modified hold of job-array task ${jobId}.${id}`).join('\n');
   }
 
   /** `qalter`: changes what has not started yet; running tasks keep what they were started with. */
@@ -171,7 +175,18 @@ export class Transitions {
         .run(spec.name, spec.priority, spec.queue ?? null, spec.slots, JSON.stringify(spec), jobId);
     })();
     this.events.emit('schedule:wanted', `job ${jobId} altered`);
-    return `modified job ${jobId}`;
+    // One line per change, in SGE 8.1.9's words and order (test/fixtures/sge/holds-alter-delete.txt).
+    const lines: string[] = [];
+    if (changes.priority !== undefined) lines.push(`${requester}@${os.hostname().split('.')[0]} sets scheduling priority of job ${jobId} to ${changes.priority}`);
+    if (changes.name !== undefined) lines.push(`modified job name of job ${jobId}`);
+    if (changes.queue !== undefined) lines.push(`modified hard queue list of job ${jobId}`);
+    if (changes.resources !== undefined) lines.push(`modified hard resource list of job ${jobId}`);
+    if (changes.slots !== undefined) lines.push(`modified parallel environment of job ${jobId}`);
+    if (changes.holdJobs !== undefined) {
+      const blocking = this.reader.waitingFor(jobId);
+      lines.push(`modified job id hold list of job ${jobId}`, `   blocking jobs: ${blocking.join(',') || 'NONE'}`, `   exited jobs:   NONE`);
+    }
+    return lines.length > 0 ? lines.join('\n') : `modified job ${jobId}`;
   }
 
   /**
@@ -189,6 +204,7 @@ export class Transitions {
       const selected = (id: number): boolean => rangeHas(range, id) && (!tasks || rangeHas(tasks, id));
       let deletedPending = 0;
       let registered = 0;
+      const registeredIds = new Set<number>();
       // Tasks that have rows: pending ones go; leased/running ones are killed.
       const rows = this.db
         .prepare(`SELECT task_id, state, attempt_id FROM tasks WHERE job_id = ? AND state IN ('pending', 'leased', 'running')`)
@@ -202,6 +218,7 @@ export class Transitions {
         }
         this.q('UPDATE tasks SET delete_requested = 1 WHERE job_id = ? AND task_id = ?').run(jobId, row.task_id);
         registered++;
+        registeredIds.add(row.task_id);
         const attempt = this.q('SELECT agent_id FROM attempts WHERE id = ?').get(row.attempt_id) as { agent_id: string };
         if (activeAgents.has(attempt.agent_id)) {
           outcome.kill.push({ attemptId: row.attempt_id!, agentId: attempt.agent_id });
@@ -228,7 +245,9 @@ export class Transitions {
           outcome.messages.push({ ok: false, text: `denied: job "${jobId}" has no tasks matching ${tasks.first}-${tasks.last}:${tasks.step}` });
         } else {
           for (const id of this.reader.idsIn(range, tasks).slice(0, 1000)) {
-            outcome.messages.push({ ok: true, text: `${requester} has deleted ${label} ${jobId}.${id}` });
+            // A running task is only registered for deletion (its kill is under way), as SGE says.
+            const text = registeredIds.has(id) ? `${requester} has registered the ${label} ${jobId}.${id} for deletion` : `${requester} has deleted ${label} ${jobId}.${id}`;
+            outcome.messages.push({ ok: true, text });
           }
         }
       } else if (registered > 0) {

@@ -64,11 +64,13 @@ t.test('SGE\'s contract on real agents, compared with real SGE 8.1.9\'s transcri
   });
 
   t.test('-a: the job waits in qw until its start time, with SGE\'s fields and reason', async (t) => {
-    const start = Date.now() + 3000;
+    // Far enough ahead that qsub and two qstat calls finish before it, even on a loaded machine.
+    const start = Date.now() + 6000;
     const jobId = await farm.submit(['-cwd', '-a', sgeDate(start), '-b', 'y', 'true']);
     const qstat = (await farm.run('qstat', [])).stdout;
-    t.match(qstat, new RegExp(`\\n +${jobId} .* qw +`), 'qw');
     const detail = (await farm.run('qstat', ['-j', String(jobId)])).stdout;
+    t.ok(Date.now() < start, 'the checks below ran before the start time');
+    t.match(qstat, new RegExp(`\\n +${jobId} .* qw +`), 'qw');
     t.match(line(detail, 'execution_time'), /^execution_time: {13}\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/);
     t.equal(line(detail, 'scheduling info'), sgeLine('qsub-options.txt', "qstat -j 137 | grep -E 'execution_time|restart|scheduling'", 'scheduling info'));
     await farm.waitForJob(jobId, 20_000);
@@ -130,6 +132,32 @@ t.test('SGE\'s contract on real agents, compared with real SGE 8.1.9\'s transcri
     const sgeBad = sgeProbe('qmod.txt', 'qmod -d nosuch@vm');
     t.equal(bad.code, sgeBad.exit);
     t.equal(bad.stdout, 'invalid queue "nosuch@node1"\n');
+  });
+
+  t.test('qalter, qhold/qrls and qdel -t say what SGE says, per change and per task', async (t) => {
+    const sge = (command: string): string[] => readSgeTranscript('holds-alter-delete.txt').find((p) => p.command === command)!.stdout;
+    const held = await farm.submit(['-h', '-cwd', '-b', 'y', 'true']);
+    const as = (lines: string[], id: number | string, from: string): string[] => lines.map((l) => l.replace(/^\w+@vm /, 'WHO ').replaceAll(from, String(id)));
+    const who = (text: string): string[] => text.split('\n').slice(0, -1).map((l) => l.replace(/^\S+@\S+ sets/, 'WHO sets'));
+    t.same(who((await farm.run('qalter', ['-N', 'renamed', '-p', '5', String(held)])).stdout), as(sge('qalter -N renamed -p 5 148'), held, '148'));
+    t.same(who((await farm.run('qalter', ['-q', 'default', String(held)])).stdout), as(sge('qalter -q all.q 148'), held, '148'));
+    t.same(who((await farm.run('qalter', ['-l', 'h_rt=50', String(held)])).stdout), as(sge('qalter -l h_rt=50 148'), held, '148'));
+    await farm.run('qdel', [String(held)]);
+    const array = await farm.submit(['-h', '-t', '1-3', '-cwd', '-b', 'y', 'true']);
+    t.same((await farm.run('qrls', [String(array)])).stdout.split('\n').slice(0, -1), as(sge('qrls 149'), array, '149'));
+    await farm.waitForJob(array, 20_000);
+    const blocker = await farm.occupySlots(1);
+    const sleeper = await farm.submit(['-t', '1-2', '-cwd', '-b', 'y', 'sleep', '60']);
+    await farm.waitFor(async () => new RegExp(`\\n +${sleeper} .* r `).test((await farm.run('qstat', [])).stdout), 20_000, 'a task of the array to run');
+    const running = (await farm.run('qstat', [])).stdout.split('\n').find((l) => new RegExp(`^ +${sleeper} .* r `).test(l))!.trim().split(/\s+/).pop()!;
+    const pending = running === '1' ? '2' : '1';
+    // The pending task first: once the running one is killed, its slot would start the other.
+    const delPending = await farm.run('qdel', [String(sleeper), '-t', pending]);
+    t.same(delPending.stdout.split('\n').slice(0, -1).map((l) => l.replace(/^\w+ /, 'root ')), as(sge('qdel 171 -t 4'), sleeper, '171').map((l) => l.replace('.4', `.${pending}`)));
+    const del = await farm.run('qdel', [String(sleeper), '-t', running]);
+    t.same(del.stdout.split('\n').slice(0, -1).map((l) => l.replace(/^\w+ /, 'root ')), as(sge('qdel 171 -t 2'), sleeper, '171').map((l) => l.replace('.2 ', `.${running} `)));
+    await farm.waitForJob(sleeper, 20_000);
+    await blocker.release();
   });
 
   t.test('-r n: a task whose host is lost is not run again but fails (failed 100, exit_status 137)', async (t) => {
