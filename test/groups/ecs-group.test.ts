@@ -38,8 +38,8 @@ t.test('ECS spot group: queue surge, spot reclaim requeues as interrupted, drain
     ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEY.secret,
     QFARM_ECS_ENDPOINT: fake.url,
     QFARM_AUTOSCALE_DEBOUNCE_MS: '200',
-    // No safety pass during the test: every pass below is caused by an event (or its follow-up).
-    QFARM_AUTOSCALE_INTERVAL_MS: '600000',
+    // The safety pass (30 s in production) is what sees ECS's own Recycling lock: every 2 s here.
+    QFARM_AUTOSCALE_INTERVAL_MS: '2000',
   });
   const farm = await TestFarm.start(t, { heartbeatMs: 500, leaseGraceMs: 60_000 });
 
@@ -100,8 +100,9 @@ t.test('ECS spot group: queue surge, spot reclaim requeues as interrupted, drain
   const gate = path.join(farm.work, 'gate');
   const jobId = await farm.submit(['-q', 'spot', '-t', '1-3', '-cwd', '-o', '/dev/null', '-e', '/dev/null', '-b', 'y', 'sh', '-c', 'while [ ! -e "$1" ]; do sleep 0.05; done', 'gate', gate]);
   await farm.waitFor(() => ours().length === 3, 20_000, 'the master to launch 3 ECS instances');
-  const run = fake.ecs.calls.filter((c) => c.action === 'RunInstances');
-  t.equal(run.length, 1, 'one RunInstances call for the surge');
+  // (The twins are made by this test in another region: only the master's calls count.)
+  const run = fake.ecs.calls.filter((c) => c.action === 'RunInstances' && c.params.RegionId === 'cn-hangzhou');
+  t.equal(run.length, 1, `one RunInstances call for the surge: ${JSON.stringify(run.map((c) => [c.params.Amount, c.params.ClientToken, c.params.RegionId]))}`);
   t.equal(run[0]!.params.Amount, '3');
   t.equal(run[0]!.params.SpotStrategy, 'SpotAsPriceGo');
   t.ok(run[0]!.params.ClientToken, 'launch is idempotent (ClientToken)');
@@ -127,6 +128,16 @@ t.test('ECS spot group: queue surge, spot reclaim requeues as interrupted, drain
   t.match(shown.stdout, new RegExp(`${victim}\\s+running \\(reclaimed\\)`), 'group show marks the reclaimed machine');
   t.match(farm.masterLogText(), /is being reclaimed \(spot\).*requeueing 1 of 1 running task\(s\) as interrupted/);
 
+  // ---------------------------------------------------------------- reclaim seen by ECS only (Recycling lock), for task 2's machine
+  const victim2 = (await running(jobId)).get(2)!;
+  fake.ecs.interrupt(victim2, 20_000);
+  await farm.waitFor(() => ours().length === 5, 30_000, "the master's safety pass to see the lock and top up with a 5th instance");
+  await farm.waitFor(async () => {
+    const r = await running(jobId);
+    return r.size === 3 && r.get(2) !== victim2;
+  }, 40_000, 'task 2 to run again on another machine');
+  const replacement2 = (await running(jobId)).get(2)!;
+
   fs.writeFileSync(gate, '');
   await farm.waitForJob(jobId, 30_000);
   const acct = await farm.run('qacct', ['-j', String(jobId), '-t', '1']);
@@ -139,9 +150,14 @@ t.test('ECS spot group: queue surge, spot reclaim requeues as interrupted, drain
   db.close();
   t.same(attempts.map((a) => [a.hostname, a.state]), [[victim, 'interrupted'], [replacement, 'done']], 'history: interrupted on the reclaimed machine, done elsewhere');
   t.match(attempts[0]!.failed_reason ?? '', /interrupted: instance .* is being reclaimed/);
+  const db2 = new Database(path.join(farm.home, 'store.sqlite'), { readonly: true });
+  const attempts2 = db2.prepare('SELECT hostname, state FROM attempts WHERE job_id = ? AND task_id = 2 ORDER BY leased_at').all(jobId) as { hostname: string; state: string }[];
+  db2.close();
+  t.same(attempts2.map((a) => [a.hostname, a.state]), [[victim2, 'interrupted'], [replacement2, 'done']], 'task 2: interrupted by the provider-side notice, done elsewhere');
 
   // ---------------------------------------------------------------- ECS releases the reclaimed machine; the group drains to min 0
   fake.ecs.reclaim(victim);
+  fake.ecs.reclaim(victim2);
   await farm.waitFor(() => ours().length === 0, 40_000, 'the idle machines to be deleted (drain to min 0)');
   const deleted = fake.ecs.calls.filter((c) => c.action === 'DeleteInstances');
   t.ok(deleted.length >= 1, 'DeleteInstances was called');
