@@ -83,4 +83,22 @@ t.test('jobs run on real agents and leave output where SGE puts it', async (t) =
     t.equal(res.code, 0, res.stderr);
     t.equal(res.stdout, 'log line 2\n');
   });
+
+  t.test('qfarm logs -f streams a running task\'s output live and ends when the task ends', async (t) => {
+    const gate = path.join(farm.work, 'logs-gate');
+    const jobId = await farm.submit(['-cwd', '-b', 'y', 'sh', '-c', 'echo first; while [ ! -e "$1" ]; do sleep 0.05; done; echo second', 'sh', gate]);
+    await farm.waitFor(async () => {
+      const res = await farm.run('qfarm', ['logs', String(jobId)]);
+      return res.stdout === 'first\n';
+    }, 20_000, 'the first line to reach the master');
+    const { spawn } = await import('node:child_process');
+    const child = spawn('qfarm', ['logs', '-f', String(jobId)], { env: farm.env, cwd: farm.work });
+    let seen = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (seen += c));
+    const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+    await farm.waitFor(() => seen === 'first\n', 10_000, 'the follower to print what was already there');
+    fs.writeFileSync(gate, '');
+    t.equal(await exited, 0, 'the follower ends by itself when the task ends');
+    t.equal(seen, 'first\nsecond\n', 'and printed the line written while it followed');
+  });
 });
