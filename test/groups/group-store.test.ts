@@ -1,0 +1,114 @@
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { openDatabase } from '../../master/store/database.js';
+import { JobReader } from '../../master/store/job-reader.js';
+import { CommitOutcome, Transitions } from '../../master/store/transitions.js';
+import { MasterEventBus } from '../../master/events.js';
+import { agentViewsFor, defaultGroupSpec, groupRow, jobFitsGroup, pendingWorkFor, queueNamesGroup, specAsInput } from '../../master/groups/group-store.js';
+import { compileGroupSpec } from '../../protocol/groups.js';
+import type { AgentHello, TaskFinished } from '../../protocol/agent-messages.js';
+import type { JobSubmission } from '../../protocol/job-spec.js';
+
+/** The groups' store functions and the autoscaler's inputs, on a real SQLite store. */
+const clock = { t: 1_800_000_000_000, now() { return this.t; } };
+
+function setup(t: { teardown(fn: () => void): void }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-groups-'));
+  const db = openDatabase(path.join(dir, 'store.sqlite'));
+  t.teardown(() => {
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { db, reader: new JobReader(db), transitions: new Transitions(db, clock, new MasterEventBus()) };
+}
+
+function job(overrides: Partial<JobSubmission> = {}): JobSubmission {
+  return {
+    name: 'job', submitter: { user: 'alice', uid: 1000, gid: 1000, group: 'alice', home: '/home/alice' }, submitHost: 'vm',
+    command: { kind: 'binary', argv: ['true'] }, cwd: '/tmp', submitCwd: '/tmp', joinOutput: false, env: {}, hold: false,
+    holdJobs: [], priority: 0, slots: 1, resources: { other: {} }, pty: false, ...overrides,
+  };
+}
+
+function hello(agentId: string, group: string, labels: Record<string, string> = {}): AgentHello {
+  return {
+    type: 'hello', protocolVersion: 1, agentVersion: 'test', agentId, hostname: agentId, group, arch: 'lx-amd64', cpus: 2, sockets: 1, cores: 2,
+    threads: 2, slots: 1, memTotalBytes: 1e9, swapTotalBytes: 0, labels, attempts: [],
+  };
+}
+
+const usage = { cpuSeconds: 0, utimeSeconds: 0, stimeSeconds: 0, rssBytes: 0, maxRssBytes: 0, vmemBytes: 0, maxVmemBytes: 0, ioBytes: 0 };
+const killed = (attemptId: string): TaskFinished => ({
+  type: 'finished', attemptId, exitStatus: 137, signal: 'SIGKILL', failedCode: 100, failedReason: 'spot reclaim', startedAt: clock.t, endedAt: clock.t, usage,
+});
+
+t.test('interrupted attempts requeue their task; the kill\'s late result is stale', async (t) => {
+  const { db, reader, transitions } = setup(t);
+  transitions.upsertHost(hello('vm-1', 'spot', { 'qfarm.instance-id': 'i-1' }));
+  const { jobId } = transitions.submitJob(job({ queue: 'spot', array: { first: 1, last: 2, step: 1 } }));
+  const [a, b] = transitions.leaseTasks(reader.job(jobId)!, { agentId: 'vm-1', hostname: 'vm-1', group: 'spot' }, 2);
+  t.equal(transitions.markHostInterrupted('vm-1', [a!.attemptId], 'interrupted: reclaimed'), 1);
+  t.equal(db.prepare('SELECT state FROM attempts WHERE id = ?').pluck().get(a!.attemptId), 'interrupted');
+  t.equal(db.prepare('SELECT state FROM tasks WHERE job_id = ? AND task_id = 1').pluck().get(jobId), 'pending', 'the task waits to run again');
+  t.equal(db.prepare('SELECT state FROM attempts WHERE id = ?').pluck().get(b!.attemptId), 'leased', 'an attempt expected to finish in time is left alone');
+  const host = db.prepare('SELECT draining, interrupted_at FROM hosts WHERE agent_id = ?').get('vm-1') as { draining: number; interrupted_at: number };
+  t.same(host, { draining: 1, interrupted_at: clock.t });
+  t.equal(transitions.commitResult(killed(a!.attemptId)), CommitOutcome.Stale, 'the killed attempt\'s result is discarded, not a failure');
+  const views = agentViewsFor(db, 'spot', () => true);
+  t.equal(views.length, 1);
+  t.same([views[0]!.interrupted, views[0]!.draining, views[0]!.instanceId, views[0]!.running.map((r) => r.attemptId)], [true, true, 'i-1', [b!.attemptId]]);
+
+  transitions.resetHostsOfInstance('i-1');
+  const reset = db.prepare('SELECT draining, interrupted_at, lost FROM hosts WHERE agent_id = ?').get('vm-1');
+  t.same(reset, { draining: 0, interrupted_at: null, lost: 0 }, 'a machine id used again starts clean');
+});
+
+t.test('a lost host\'s attempts are requeued at once; hand-started hosts are never managed', async (t) => {
+  const { db, reader, transitions } = setup(t);
+  transitions.upsertHost(hello('vm-1', 'spot', { 'qfarm.instance-id': 'i-1' }));
+  transitions.upsertHost(hello('byhand', 'spot'));
+  const { jobId } = transitions.submitJob(job());
+  const [a] = transitions.leaseTasks(reader.job(jobId)!, { agentId: 'vm-1', hostname: 'vm-1', group: 'spot' }, 1);
+  t.same(agentViewsFor(db, 'spot', () => false).map((v) => v.agentId), ['vm-1'], 'a disconnected hand-started agent is left to the lease grace');
+  t.same(agentViewsFor(db, 'spot', () => true).map((v) => v.agentId).sort(), ['byhand', 'vm-1'], 'connected, it counts as capacity');
+  t.equal(transitions.markHostLost('vm-1', 'host lost: instance gone'), 1);
+  t.equal(db.prepare('SELECT state FROM attempts WHERE id = ?').pluck().get(a!.attemptId), 'lost');
+  t.equal(db.prepare('SELECT lost FROM hosts WHERE agent_id = ?').pluck().get('vm-1'), 1);
+  t.same(agentViewsFor(db, 'spot', () => false), [], 'lost and disconnected: not shown to the autoscaler again');
+  transitions.markHostFound('vm-1');
+  t.equal(db.prepare('SELECT lost FROM hosts WHERE agent_id = ?').pluck().get('vm-1'), 0);
+});
+
+t.test('groups: create once, update, decisions, delete; the default spec', async (t) => {
+  const { db, transitions } = setup(t);
+  const spec = compileGroupSpec({ name: 'render', provider: 'local', maxSize: 2 });
+  t.ok(transitions.createGroup('render', JSON.stringify(spec)));
+  t.notOk(transitions.createGroup('render', JSON.stringify(spec)), 'a second create of the same name is refused');
+  transitions.recordGroupDecision('render', { desired: 2, reasons: ['launch 2'], historyJson: '{"lastScaleOutAt":5}', lastError: 'quota exhausted' });
+  const row = groupRow(db, 'render')!;
+  t.same([row.desired, row.reasons, row.history, row.lastError], [2, ['launch 2'], { lastScaleOutAt: 5 }, 'quota exhausted']);
+  const bigger = compileGroupSpec({ ...specAsInput(row.spec), maxSize: 5 });
+  t.ok(transitions.updateGroup('render', JSON.stringify(bigger)));
+  t.equal(groupRow(db, 'render')!.spec.maxSize, 5);
+  t.ok(transitions.deleteGroup('render'));
+  t.equal(groupRow(db, 'render'), undefined);
+  const def = defaultGroupSpec();
+  t.same([def.name, def.provider, def.autoscale.enabled, def.desiredSize], ['default', 'local', false, 0]);
+});
+
+t.test('which queued work a group serves: -q names or globs, labels, holds', async (t) => {
+  const { db, reader, transitions } = setup(t);
+  const spec = compileGroupSpec({ name: 'gpu', provider: 'local', labels: { cuda: '12' } });
+  t.ok(queueNamesGroup(null, 'gpu'));
+  t.ok(queueNamesGroup('cpu,gpu@node7', 'gpu'));
+  t.ok(queueNamesGroup('g*', 'gpu'));
+  t.notOk(queueNamesGroup('cpu', 'gpu'));
+  t.notOk(jobFitsGroup({ queue: null }, job({ resources: { other: { cuda: '11' } } }), spec), 'a label the group defines must match');
+  t.ok(jobFitsGroup({ queue: null }, job({ resources: { other: { os: 'linux' } } }), spec), 'a label it does not define is no constraint');
+  transitions.submitJob(job({ queue: 'gpu', array: { first: 1, last: 4, step: 1 }, slots: 2 }));
+  transitions.submitJob(job({ queue: 'cpu' }));
+  transitions.submitJob(job({ hold: true }));
+  t.same(pendingWorkFor(db, reader, spec), [{ slots: 2, count: 4 }]);
+});
