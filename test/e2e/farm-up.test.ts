@@ -1,0 +1,51 @@
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ROOT } from '../helpers/farm.js';
+
+/** Processes whose command line mentions `text` (the farm's QFARM_HOME is in every agent's argv). */
+function processesMentioning(text: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+t.test('qfarm up runs a master and local agents in the foreground; Ctrl-C stops them all cleanly', async (t) => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-up-'));
+  t.teardown(() => fs.rmSync(home, { recursive: true, force: true }));
+  const env = { ...process.env, QFARM_HOME: home, PATH: `${path.join(ROOT, 'bin')}:${process.env['PATH']}` };
+  const up = spawn(path.join(ROOT, 'bin', 'qfarm'), ['up', '--agents', '2', '--slots', '1', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  up.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const exited = new Promise<number | null>((resolve) => up.on('exit', (code) => resolve(code)));
+  t.teardown(() => up.kill('SIGKILL'));
+  const deadline = Date.now() + 30_000;
+  while (!/with 2 local agent\(s\); Ctrl-C stops them/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  t.match(stderr, /qfarm up: master at http:\/\/127\.0\.0\.1:\d+ with 2 local agent\(s\)/);
+
+  let online = 0;
+  while (online < 2 && Date.now() < deadline) {
+    const qhost = spawnSync(path.join(ROOT, 'bin', 'qhost'), [], { env, encoding: 'utf8' });
+    online = qhost.stdout.split('\n').filter((l) => /^\S+-[12]\s/.test(l) && !/\s-\s+-\s*$/.test(l)).length;
+    if (online < 2) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.equal(online, 2, 'qhost lists both agents with their load');
+  const sub = spawnSync(path.join(ROOT, 'bin', 'qsub'), ['-sync', 'y', '-b', 'y', '-o', '/dev/null', '-e', '/dev/null', 'true'], { env, encoding: 'utf8' });
+  t.equal(sub.status, 0, sub.stderr);
+  t.ok(processesMentioning(home).length >= 2, 'the agents run');
+
+  up.kill('SIGINT');
+  t.equal(await exited, 0, 'exits 0 after a graceful stop');
+  t.match(stderr, /stopping agents and master/);
+  t.same(processesMentioning(home), [], 'no agent or master is left behind');
+  t.notOk(fs.existsSync(path.join(home, 'master.json')), 'the master withdrew its address');
+});
