@@ -54,7 +54,8 @@ export class AutoscaleLoop {
     this.debounceMs = options.debounceMs ?? 1000;
     this.intervalMs = options.intervalMs ?? 30_000;
     const plog: ProviderLogger = {
-      info: (msg, fields) => log.info(fields ?? {}, msg),
+      // Every pass's reasons are kept on the group (qfarm group show); in the log they are detail.
+      info: (msg, fields) => (msg.startsWith('autoscaler: group ') ? log.debug(fields ?? {}, msg) : log.info(fields ?? {}, msg)),
       warn: (msg, fields) => log.warn(fields ?? {}, msg),
     };
     this.autoscaler = new Autoscaler({
