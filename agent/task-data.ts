@@ -3,7 +3,8 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Logger } from 'pino';
 import type { DataMapping, JobData, OutputManifest } from '../protocol/job-data.js';
-import { findExecutable, nfsMountArgs } from '../storage/data-mappings.js';
+import { findExecutable, nfsMountArgs, ossfsMountArgs } from '../storage/data-mappings.js';
+import { parseStorageUrl } from '../storage/object-store.js';
 import { StoreResolver } from '../storage/open-store.js';
 import { StageCache } from '../storage/stage-cache.js';
 import { uploadOutputs } from '../storage/upload-outputs.js';
@@ -49,6 +50,7 @@ export class NodeData {
     for (const mapping of data.inputs) {
       try {
         if (mapping.kind === 'nas') await this.mountNfs(mapping);
+        else if (mapping.kind === 'oss' && mapping.readOnly && (await this.ossfsUsable())) await this.mountOssfs(mapping);
         else await this.stage(mapping, owner);
       } catch (err) {
         if (err instanceof TaskDataError) throw err;
@@ -89,6 +91,50 @@ export class NodeData {
   private openCache(): Promise<StageCache> {
     this.cache ??= StageCache.open({ dir: this.opts.cacheDir, maxBytes: this.opts.cacheMaxBytes, resolver: this.resolver });
     return this.cache;
+  }
+
+  /**
+   * Read-only OSS inputs are mounted with ossfs when the worker image has it and the agent is
+   * root (QFARM_OSS_MOUNT=0 turns this off); otherwise they are staged into the cache.
+   */
+  private async ossfsUsable(): Promise<boolean> {
+    const env = this.opts.env ?? process.env;
+    if (env['QFARM_OSS_MOUNT'] === '0' || process.getuid?.() !== 0) return false;
+    return (await findExecutable('ossfs', env)) !== undefined;
+  }
+
+  /** One ossfs mount per node path, shared by every task that maps it (untested here: no FUSE). */
+  private mountOssfs(mapping: DataMapping): Promise<void> {
+    let mounted = this.mounts.get(mapping.target);
+    if (!mounted) {
+      mounted = (async () => {
+        const env = this.opts.env ?? process.env;
+        const bucket = parseStorageUrl(mapping.source).bucket;
+        const region = env['QFARM_OSS_REGION'];
+        const endpointUrl = env['QFARM_OSS_ENDPOINT'] ?? (region ? `http://oss-${region}${env['QFARM_OSS_INTERNAL'] === '1' ? '-internal' : ''}.aliyuncs.com` : undefined);
+        if (!endpointUrl) throw new TaskDataError(`mounting ${mapping.source} with ossfs needs QFARM_OSS_ENDPOINT or QFARM_OSS_REGION on the agent`);
+        const role = env['QFARM_OSS_RAM_ROLE'];
+        let passwdFile: string | undefined;
+        if (!role || role === 'auto') {
+          const id = env['ALIBABA_CLOUD_ACCESS_KEY_ID'];
+          const secret = env['ALIBABA_CLOUD_ACCESS_KEY_SECRET'];
+          if (!id || !secret) throw new TaskDataError(`mounting ${mapping.source} with ossfs needs ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET or QFARM_OSS_RAM_ROLE=<role> on the agent`);
+          passwdFile = path.join(this.opts.cacheDir, '..', `ossfs-${bucket}.passwd`);
+          await fsp.writeFile(passwdFile, `${bucket}:${id}:${secret}\n`, { mode: 0o600 });
+        }
+        const metadata = env['QFARM_ECS_METADATA_URL'] ?? 'http://100.100.100.200';
+        await fsp.mkdir(mapping.target, { recursive: true });
+        const argv = ossfsMountArgs(mapping, {
+          endpointUrl,
+          ...(role && role !== 'auto' ? { ramRoleUrl: `${metadata}/latest/meta-data/ram/security-credentials/${role}` } : { passwdFile: passwdFile! }),
+        });
+        await run(argv[0]!, argv.slice(1));
+        this.opts.log.info({ source: mapping.source, target: mapping.target }, 'OSS prefix mounted with ossfs');
+      })();
+      mounted.catch(() => this.mounts.delete(mapping.target));
+      this.mounts.set(mapping.target, mounted);
+    }
+    return mounted;
   }
 
   /** NFS exports are mounted once per node and shared by every task that maps them. */
