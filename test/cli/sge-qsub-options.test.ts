@@ -79,3 +79,18 @@ t.test('-w e|w|v verification finds the same answer as SGE on the same host (2 s
   t.same(sgeProbe(FILE, 'qsub -w e -q nosuch.q -b y true').stderr, ['Unable to run job: Job was rejected because job requests unknown queue "nosuch.q"', 'Exiting.']);
   t.equal(verifySubmission(submit(['-q', 'all.q@vm']), hosts).suitable.length, 1, 'group@host');
 });
+
+t.test('a Nextflow sge job script header (#$ -notify and friends) is accepted and kept', async (t) => {
+  const { scriptDirectiveWords } = await import('../../cli/shell-words.js');
+  const script = ['#!/bin/bash', '#$ -wd /tmp/work/ab/123', '#$ -N nf-ALIGN_(1)', '#$ -o /tmp/work/ab/123/.command.log', '#$ -j y', '#$ -terse', '#$ -notify', '#$ -l h_rt=01:00:00', '#$ -l h_vmem=4G', 'bash .command.run', ''].join('\n');
+  const options = parseQsubWords(scriptDirectiveWords(script, '#$'), { ...source, allowCommand: false }).options;
+  t.equal(options.notify, true);
+  const submission = buildSubmission(options, { kind: 'script', script, scriptName: '.command.run', args: [] }, {
+    submitter: { user: 'root', uid: 0, gid: 0, group: 'root', home: '/root' },
+    submitHost: 'vm',
+    processCwd: '/tmp',
+    environment: {},
+  });
+  t.equal(submission.notify, true);
+  t.equal(submission.resources.wallclockSeconds, 3600);
+});
