@@ -8,6 +8,9 @@ import { compile, parseJson } from '../protocol/validate.js';
  */
 export const MANIFEST_PREFIX = '# qfarm-render-manifest: ';
 
+/** `outputDir` of a job whose tasks write into the agent's `$OUTDIR` (uploaded to oss://). */
+export const RUNTIME_OUTDIR = '$OUTDIR';
+
 export const RenderManifest = Type.Object({
   version: Type.Literal(1),
   kind: Type.Literal('render'),
@@ -32,7 +35,10 @@ export const StitchManifest = Type.Object({
   name: Type.String(),
   /** The tile job whose tiles this job stitches. */
   renderJobId: Type.Integer(),
+  /** Where frames are written: a directory, or RUNTIME_OUTDIR. */
   outputDir: Type.String(),
+  /** Node path of the tiles when they are staged from oss:// (default: `<outputDir>/tiles`). */
+  tileDir: Type.Optional(Type.String()),
   pattern: Type.String(),
   tilesX: Type.Integer({ minimum: 1 }),
   tilesY: Type.Integer({ minimum: 1 }),

@@ -18,6 +18,11 @@ export function taskOutdir(outputDir: string, tile: TileSpec | null): string {
   return tile === null ? outputDir : path.join(outputDir, TILES_DIR, tileDirName(tile));
 }
 
+/** The same relative to the job's output location (`''` for whole frames): the oss:// layout. */
+export function taskOutdirRelative(tile: TileSpec | null): string {
+  return tile === null ? '' : `${TILES_DIR}/${tileDirName(tile)}`;
+}
+
 /** Files a task must leave behind: one per frame, named by the software's output pattern. */
 export function expectedOutputs(outdir: string, pattern: string, frames: readonly number[]): string[] {
   return frames.map((frame) => path.join(outdir, frameFileName(pattern, frame)));

@@ -3,7 +3,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
 import { compile } from '../protocol/validate.js';
+import type { DataMapping } from '../protocol/job-data.js';
 import { RenderError } from './errors.js';
+import { ossPrefixUrl } from './output-location.js';
+import { isOssUrl, ossProjectInput } from './render-data.js';
 
 /**
  * Render projects, as Render Manager's: where a production's scenes are, what inputs its tasks
@@ -11,9 +14,9 @@ import { RenderError } from './errors.js';
  * `$QFARM_HOME/render/projects/NAME.json` or by path. Command-line options win over it.
  */
 export const ProjectInput = Type.Object({
-  /** `file:///dir` or an absolute path the workers see (oss:// and nas:// need the data layer). */
+  /** `oss://bucket/prefix/` (staged read-only on each node), or `file:///dir` / an absolute path the workers see. */
   from: Type.String({ minLength: 1 }),
-  /** Where the task expects it (documentation for now: shared storage needs no copy). */
+  /** Where the task expects it: the node path an oss:// input is staged to (file:// needs no copy). */
   to: Type.String({ minLength: 1 }),
 });
 export type ProjectInput = Static<typeof ProjectInput>;
@@ -53,13 +56,20 @@ export function localDirectory(location: string, what: string): string {
   if (path.isAbsolute(location)) return location;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(location)?.[1];
   if (scheme !== undefined) {
-    throw new RenderError(`${what} ${location}: ${scheme}:// locations need the data layer, which qfarm render does not use yet`, 'use a file:// location on storage the workers share');
+    throw new RenderError(`${what} ${location}: ${scheme}:// is not supported here`, 'use an oss://bucket/prefix/ or a file:// location on storage the workers share');
   }
   throw new RenderError(`${what} ${location} must be absolute (file:///dir or /dir)`);
 }
 
-/** Absolute scene path: relative scene names are looked up in the project's scene location. */
+/**
+ * Absolute scene path, or an oss:// URL: relative scene names are looked up in the project's
+ * scene location.
+ */
 export function projectScenePath(project: RenderProject | null, scene: string, cwd: string): string {
+  if (isOssUrl(scene)) return scene;
+  if (!path.isAbsolute(scene) && project?.sceneLocation !== undefined && isOssUrl(project.sceneLocation)) {
+    return ossPrefixUrl(project.sceneLocation, `project ${project.name} sceneLocation`) + scene.split(path.sep).join('/');
+  }
   if (path.isAbsolute(scene) || project?.sceneLocation === undefined) return path.resolve(cwd, scene);
   return path.join(localDirectory(project.sceneLocation, `project ${project.name} sceneLocation`), scene);
 }
@@ -68,8 +78,21 @@ export function projectScenePath(project: RenderProject | null, scene: string, c
 export function checkProjectInputs(project: RenderProject): string[] {
   const warnings: string[] = [];
   for (const input of project.inputs ?? []) {
+    if (isOssUrl(input.from)) continue;
     const dir = localDirectory(input.from, `project ${project.name} input`);
     if (!existsSync(dir)) warnings.push(`project ${project.name}: input ${input.from} (for ${input.to}) does not exist on this machine`);
   }
   return warnings;
+}
+
+/** The project's oss:// inputs as data mappings (staged read-only at their `to` on each node). */
+export function projectDataInputs(project: RenderProject | null): DataMapping[] {
+  return (project?.inputs ?? []).filter((i) => isOssUrl(i.from)).map((i) => ossProjectInput(i.from, i.to, project!.name));
+}
+
+/** `<project output>/<job name>/`, for a file:// or an oss:// project output. */
+export function projectOutput(project: RenderProject, jobName: string): string {
+  const output = project.output!;
+  if (isOssUrl(output)) return `${ossPrefixUrl(output, `project ${project.name} output`)}${jobName}/`;
+  return path.join(localDirectory(output, `project ${project.name} output`), jobName);
 }

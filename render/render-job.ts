@@ -1,6 +1,8 @@
 import path from 'node:path';
-import type { RenderManifest, StitchManifest } from './manifest.js';
+import type { DataMapping, JobData } from '../protocol/job-data.js';
+import { RUNTIME_OUTDIR, type RenderManifest, type StitchManifest } from './manifest.js';
 import type { OutputLocation } from './output-location.js';
+import { renderJobData, stitchJobData } from './render-data.js';
 import { planRender, type PlanOptions, type RenderPlan } from './plan.js';
 import type { SoftwareConfig } from './software.js';
 import { renderTaskScript, stitchTaskScript } from './task-script.js';
@@ -24,6 +26,8 @@ export interface RenderRequest {
   parameters: Readonly<Record<string, string>>;
   plan: PlanOptions;
   output: OutputLocation;
+  /** oss:// inputs (the scene's folder, project inputs) staged read-only on the node. */
+  inputs?: readonly DataMapping[];
   /** `--cpu`; null uses the task's slots (NSLOTS) at run time. */
   cpu: number | null;
 }
@@ -36,6 +40,8 @@ export interface RenderJob {
   script: string;
   /** Whether a stitch job must follow (tiles were asked for). */
   tiled: boolean;
+  /** The job's data options (inputs staged, $OUTDIR uploaded), when it has any. */
+  data: JobData | undefined;
 }
 
 export function buildRenderJob(request: RenderRequest): RenderJob {
@@ -50,7 +56,7 @@ export function buildRenderJob(request: RenderRequest): RenderJob {
   if (tiled && !request.software.output!.toLowerCase().endsWith('.png')) {
     throw new RenderError(`tiles are stitched from PNG files, but ${request.software.name} writes ${request.software.output}`, 'render tiles to PNG (8-bit), or render whole frames');
   }
-  const tasks = expandTasks(plan, { software: request.software, parameters: request.parameters, scene: request.scene, outputDir: request.output.dir, cpu: request.cpu });
+  const tasks = expandTasks(plan, { software: request.software, parameters: request.parameters, scene: request.scene, outputDir: request.output.kind === 'file' ? request.output.dir : null, cpu: request.cpu });
   const manifest: RenderManifest = {
     version: 1,
     kind: 'render',
@@ -58,7 +64,7 @@ export function buildRenderJob(request: RenderRequest): RenderJob {
     software: request.software.name,
     scene: request.scene,
     output: request.output.url,
-    outputDir: request.output.dir,
+    outputDir: request.output.kind === 'file' ? request.output.dir : RUNTIME_OUTDIR,
     pattern: request.software.output,
     step: plan.step,
     tilesX: plan.tilesX,
@@ -73,35 +79,43 @@ export function buildRenderJob(request: RenderRequest): RenderJob {
       'render more frames per task (-S) or use fewer tiles',
     );
   }
-  return { request, plan, tasks, manifest, script, tiled };
+  return { request, plan, tasks, manifest, script, tiled, data: renderJobData(request.inputs ?? [], request.output) };
 }
 
 export interface StitchJob {
   manifest: StitchManifest;
   script: string;
+  data: JobData | undefined;
 }
 
 /** The stitch job of a tiled render job, once the render job has its id. */
 export function buildStitchJob(job: RenderJob, renderJobId: number, stitchCommand: readonly string[]): StitchJob {
+  const output = job.request.output;
+  const staged = output.kind === 'oss' ? stitchJobData(output) : null;
   const manifest: StitchManifest = {
     version: 1,
     kind: 'stitch',
     name: stitchJobName(job.request.name),
     renderJobId,
-    outputDir: job.request.output.dir,
+    outputDir: output.kind === 'file' ? output.dir : RUNTIME_OUTDIR,
+    ...(staged === null ? {} : { tileDir: staged.tileDir }),
     pattern: job.request.software.output!,
     tilesX: job.plan.tilesX,
     tilesY: job.plan.tilesY,
     frames: job.plan.frames,
   };
-  return { manifest, script: stitchTaskScript(manifest, stitchCommand) };
+  return { manifest, script: stitchTaskScript(manifest, stitchCommand), data: staged?.data };
 }
 
 export function stitchJobName(renderName: string): string {
   return `${renderName}.stitch`;
 }
 
-/** Where the tasks' stdout/stderr files go: next to the frames, not in the user's home. */
-export function renderLogDir(output: OutputLocation): string {
-  return path.join(output.dir, 'logs');
+/**
+ * Where the tasks' stdout/stderr files go: next to the frames, not in the user's home; null for
+ * an oss:// output (the node's default, the user's home, as qsub; `qfarm render status` reads
+ * logs through the master either way).
+ */
+export function renderLogDir(output: OutputLocation): string | null {
+  return output.kind === 'file' ? path.join(output.dir, 'logs') : null;
 }

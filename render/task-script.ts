@@ -4,6 +4,7 @@ import { TILES_DIR } from './output-layout.js';
 import path from 'node:path';
 import { shellJoin, shellQuote } from './shell-quote.js';
 import type { ExpandedTask } from './task-variables.js';
+import { RUNTIME_OUTDIR } from './manifest.js';
 
 /**
  * The scripts of a render job. One script serves every task of the array job: a `case` on
@@ -50,8 +51,8 @@ export function renderTaskScript(tasks: readonly ExpandedTask[], manifest: Rende
     lines.push(
       `  ${task.taskId})`,
       `    what=${shellQuote(describeTask(task))}`,
-      `    outdir=${shellQuote(task.outdir)}`,
-      `    set --${task.expected.length > 0 ? ' ' + shellJoin(task.expected) : ''}`,
+      `    outdir=${task.outdirWord}`,
+      `    set --${task.expectedWords.length > 0 ? ' ' + task.expectedWords.join(' ') : ''}`,
       '    qfarm_render() {',
       `      ${task.command}`,
       '    }',
@@ -107,14 +108,19 @@ export function stitchTaskScript(manifest: StitchManifest, stitchCommand: readon
     'exec "$@" --frame "$frame" --tiles ' +
       shellQuote(`${manifest.tilesX}x${manifest.tilesY}`) +
       ' --tile-dir ' +
-      shellQuote(path.join(manifest.outputDir, TILES_DIR)) +
+      shellQuote(stitchTileDir(manifest)) +
       ' --pattern ' +
       shellQuote(manifest.pattern) +
       ' --output-dir ' +
-      shellQuote(manifest.outputDir),
+      (manifest.outputDir === RUNTIME_OUTDIR ? '"${OUTDIR:?qfarm render: the agent set no OUTDIR for this stitch task}"' : shellQuote(manifest.outputDir)),
     '',
   );
   return lines.join('\n');
+}
+
+/** Where a stitch task finds the tiles: staged from oss:// on the node, or next to the frames. */
+export function stitchTileDir(manifest: StitchManifest): string {
+  return manifest.tileDir ?? path.join(manifest.outputDir, TILES_DIR);
 }
 
 /** Final frame files of a stitch manifest, for checks and status. */

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { RenderError } from './errors.js';
-import { expectedOutputs, taskOutdir } from './output-layout.js';
+import { expectedOutputs, taskOutdir, taskOutdirRelative } from './output-layout.js';
+import { shellQuote } from './shell-quote.js';
 import type { RenderPlan, TaskSpec } from './plan.js';
 import { checkSoftwareUse, type SoftwareConfig } from './software.js';
 import { RuntimeShellValue, expandTemplate, templateVariableNames, type TemplateValue } from './template.js';
@@ -16,20 +17,31 @@ import { RuntimeShellValue, expandTemplate, templateVariableNames, type Template
  */
 export const CPU_FROM_SLOTS = new RuntimeShellValue('"${NSLOTS:-0}"');
 
+/**
+ * `$OUTDIR` of a task whose output goes to oss://: the directory the agent made for this task
+ * (its `OUTDIR`), known only on the worker. The job script sets `outdir` from it (plus the
+ * tile's sub-directory) before the command runs.
+ */
+export const OUTDIR_AT_RUNTIME = new RuntimeShellValue('"$outdir"');
 export interface TaskContext {
   software: SoftwareConfig;
   /** `-P name=value` as given (defaults are filled in from the software). */
   parameters: Readonly<Record<string, string>>;
   /** Absolute scene path as the workers see it, or null. */
   scene: string | null;
-  /** Absolute output directory of the job. */
-  outputDir: string;
+  /** Absolute output directory of the job, or null: the agent's `$OUTDIR` at run time (oss://). */
+  outputDir: string | null;
   /** `--cpu N`, or null for the task's slots at run time. */
   cpu: number | null;
 }
 
 export interface ExpandedTask extends TaskSpec {
+  /** Where the task writes, for people: a path, or `$OUTDIR/...` when known only on the worker. */
   outdir: string;
+  /** The same as one shell word for the job script (`'/dir'` or `"$OUTDIR"/'tiles/...'`). */
+  outdirWord: string;
+  /** Expected files as shell words, relative to `"$outdir"` when the directory is a runtime one. */
+  expectedWords: string[];
   variables: Record<string, TemplateValue>;
   command: string;
   /** Files the task must have written when it exits (empty when the software declares none). */
@@ -49,7 +61,7 @@ export function taskVariables(task: TaskSpec, ctx: TaskContext, parameterValues:
     END: String(task.end),
     STEP: String(task.step),
     FRAME: String(task.start),
-    OUTDIR: taskOutdir(ctx.outputDir, tile),
+    OUTDIR: ctx.outputDir === null ? '$OUTDIR' : taskOutdir(ctx.outputDir, tile),
     SF_MIN_X: fraction(tile?.minX ?? 0),
     SF_MAX_X: fraction(tile?.maxX ?? 1),
     SF_MIN_Y: fraction(tile?.minY ?? 0),
@@ -57,7 +69,8 @@ export function taskVariables(task: TaskSpec, ctx: TaskContext, parameterValues:
   };
   if (ctx.scene !== null) plain.SCENE = ctx.scene;
   const derived = ctx.software.derive?.(plain, tile) ?? {};
-  return { ...plain, ...derived, CPU: ctx.cpu === null ? CPU_FROM_SLOTS : String(ctx.cpu) };
+  const runtime: Record<string, TemplateValue> = ctx.outputDir === null ? { OUTDIR: OUTDIR_AT_RUNTIME } : {};
+  return { ...plain, ...derived, ...runtime, CPU: ctx.cpu === null ? CPU_FROM_SLOTS : String(ctx.cpu) };
 }
 
 /** Checks the software and scene once, then expands every task of the plan. */
@@ -76,13 +89,23 @@ export function expandTasks(plan: RenderPlan, ctx: TaskContext): ExpandedTask[] 
   }
   return plan.tasks.map((task) => {
     const variables = taskVariables(task, ctx, parameterValues);
+    const command = expandTemplate(ctx.software.template, variables);
+    if (ctx.outputDir === null) {
+      const sub = taskOutdirRelative(task.tile);
+      const outdir = sub === '' ? '$OUTDIR' : `$OUTDIR/${sub}`;
+      const names = ctx.software.output === null ? [] : expectedOutputs('', ctx.software.output, task.frames);
+      return {
+        ...task,
+        outdir,
+        outdirWord: `"\${OUTDIR:?qfarm render: the agent set no OUTDIR for this task (oss:// output needs an agent with the data layer)}"${sub === '' ? '' : '/' + shellQuote(sub)}`,
+        expectedWords: names.map((name) => `"$outdir"/${shellQuote(name)}`),
+        variables,
+        command,
+        expected: names.map((name) => `${outdir}/${name}`),
+      };
+    }
     const outdir = taskOutdir(ctx.outputDir, task.tile);
-    return {
-      ...task,
-      outdir,
-      variables,
-      command: expandTemplate(ctx.software.template, variables),
-      expected: ctx.software.output === null ? [] : expectedOutputs(outdir, ctx.software.output, task.frames),
-    };
+    const expected = ctx.software.output === null ? [] : expectedOutputs(outdir, ctx.software.output, task.frames);
+    return { ...task, outdir, outdirWord: shellQuote(outdir), expectedWords: expected.map(shellQuote), variables, command, expected };
   });
 }

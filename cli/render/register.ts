@@ -5,8 +5,8 @@ import { ApiClient } from '../api-client.js';
 import { CliError, ExitCode } from '../cli-errors.js';
 import { locateMaster, qfarmHome } from '../master-location.js';
 import path from 'node:path';
-import { renderSubmit, type RenderSubmitOptions } from './render-submit.js';
-import { formatRenderStatus, renderStatus } from './render-status.js';
+import { downloadRenderOutput, renderSubmit, type RenderSubmitOptions } from './render-submit.js';
+import { formatRenderStatus, renderOutputUrl, renderStatus } from './render-status.js';
 import { fetchTaskLog } from './task-log.js';
 import { stitchMain } from '../../render/stitch-main.js';
 
@@ -52,7 +52,7 @@ export function registerRenderCommands(program: Command): Command {
     .description('submit a render: one task per chunk of frames (and per tile), tiles stitched back into frames')
     .option('-T, --template <command>', 'command template ($START $END $STEP $FRAME $OUTDIR $CPU $SCENE $SF_MIN_X ... and -P names; values are shell-quoted)')
     .option('--software <name>', 'software configuration (default blender; see qfarm render software)')
-    .option('--scene <file>', 'scene file, as the workers see it')
+    .option('--scene <file>', 'scene file, as the workers see it, or oss://bucket/path/scene.blend (its folder is staged on each node)')
     .option('-s, --start <frame>', 'first frame', frameNumber('-s'))
     .option('-e, --end <frame>', 'last frame (default: the start frame)', frameNumber('-e'))
     .option('-j, --step <n>', 'frame step', integer('-j', 1))
@@ -63,10 +63,11 @@ export function registerRenderCommands(program: Command): Command {
     .option('-R, --random [seed]', 'shuffle the task order (reproducible for a seed)', integer('-R', 0))
     .option('-P, --param <name=value>', 'set a template parameter (repeatable)', collect)
     .option('--wait', 'wait until every frame is rendered (and stitched), print the status; exit 1 if frames failed', false)
+    .option('--download <dir>', 'wait (as --wait), then download the frames into DIR (tiles stay in the output location)')
     .option('-d, --dry-run', 'print the task commands; submit nothing (needs no master)', false)
     .option('--debug-frame <frame>', 'submit one frame only, to test the setup before production', frameNumber('--debug-frame'))
     .option('--outdir <dir>', 'output directory (default ./NAME-frames)')
-    .option('--output <url>', 'output location: file:///dir (oss:// with the data layer)')
+    .option('--output <url>', 'output location: file:///dir, or oss://bucket/prefix/ (each task\'s $OUTDIR uploaded and verified)')
     .option('--expect <pattern>', "file each frame writes in $OUTDIR, e.g. 'frame_#####.png' (checked after each task)")
     .option('--cpu <n>', 'value of $CPU (default: the task\'s slots, NSLOTS; 0 = all cores for Blender)', integer('--cpu', 0))
     .option('--project <name|file>', 'render project: scene location, output, software and parameter defaults ($QFARM_HOME/render/projects/NAME.json)')
@@ -81,7 +82,7 @@ export function registerRenderCommands(program: Command): Command {
     .action((options: RenderSubmitOptions) =>
       asCli(async () => {
         const result = await renderSubmit(options, { cwd: process.cwd(), environment: process.env, out: print, err: warn });
-        if (options.wait && result.renderJobId !== null) {
+        if ((options.wait || options.download !== undefined) && result.renderJobId !== null) {
           const master = locateMaster();
           const status = await renderStatus(new ApiClient(master), result.renderJobId, (job, task) => fetchTaskLog(master, job, task));
           for (const line of formatRenderStatus(status)) print(line);
@@ -100,6 +101,18 @@ export function registerRenderCommands(program: Command): Command {
         const status = await renderStatus(new ApiClient(master), jobId, (job, task) => fetchTaskLog(master, job, task));
         for (const line of formatRenderStatus(status)) print(line);
         if (status.failedTasks.length > 0) process.exitCode = 1;
+      }),
+    );
+
+  render
+    .command('get')
+    .description("download a render job's frames (from its oss:// or file:// output location) into DIR")
+    .argument('<job>', 'the render job id (or its stitch job id)', integer('JOB', 1))
+    .argument('<dir>', 'local directory for the frames')
+    .action((jobId: number, dir: string) =>
+      asCli(async () => {
+        const url = await renderOutputUrl(new ApiClient(locateMaster()), jobId);
+        await downloadRenderOutput(url, path.resolve(dir), { environment: process.env, out: print });
       }),
     );
 

@@ -205,3 +205,15 @@ export function formatRenderStatus(status: RenderStatus): string[] {
   }
   return lines;
 }
+
+/**
+ * Where a render job's frames are (`qfarm render get`): its uploaded outputs' location, else
+ * the file:// location in its manifest; a stitch job answers for its render job.
+ */
+export async function renderOutputUrl(api: ApiClient, jobId: number): Promise<string> {
+  const job = await jobDetail(api, jobId);
+  const manifest = manifestOf(job);
+  if (job.data?.outputUrl !== undefined) return job.data.outputUrl;
+  if (manifest.kind === 'render') return manifest.output;
+  return renderOutputUrl(api, manifest.renderJobId);
+}

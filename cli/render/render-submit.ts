@@ -9,9 +9,14 @@ import { adHocSoftware, findSoftware, type SoftwareConfig } from '../../render/s
 import { defaultStitchCommand } from '../../render/stitch-entry.js';
 import { shellJoin } from '../../render/shell-quote.js';
 import { RenderError } from '../../render/errors.js';
-import { checkProjectInputs, loadProject, localDirectory, projectScenePath } from '../../render/project.js';
+import { checkProjectInputs, loadProject, projectDataInputs, projectOutput, projectScenePath } from '../../render/project.js';
+import { isOssUrl, ossSceneInput } from '../../render/render-data.js';
+import type { DataMapping, JobData } from '../../protocol/job-data.js';
 import { ApiClient } from '../api-client.js';
 import { waitForJob } from './render-wait.js';
+import { downloadFrames, type DownloadFramesResult } from '../../render/download-frames.js';
+import { stitchTileDir } from '../../render/task-script.js';
+import { StoreResolver } from '../../storage/open-store.js';
 import { submitterEnvironment } from '../build-submission.js';
 import { locateMaster, qfarmHome } from '../master-location.js';
 import { currentSubmitter } from '../submitter.js';
@@ -45,6 +50,8 @@ export interface RenderSubmitOptions {
   wait?: boolean;
   /** `--project NAME|FILE`: defaults for scene location, output, software and parameters. */
   project?: string;
+  /** `--download DIR`: wait for the job, then bring its frames home into DIR. */
+  download?: string;
 }
 
 /** What the command needs from its surroundings (tests pass their own). */
@@ -98,7 +105,15 @@ export function renderJobFromOptions(options: RenderSubmitOptions, ctx: Pick<Ren
       ? adHocSoftware(options.template, options.expect ?? null)
       : findSoftware(options.software ?? project?.software ?? 'blender', path.join(renderHome, 'software'));
   const software: SoftwareConfig = options.expect !== undefined && options.template === undefined ? { ...configured, output: options.expect } : configured;
-  const scene = options.scene === undefined ? null : projectScenePath(project, options.scene, ctx.cwd);
+  const sceneRef = options.scene === undefined ? null : projectScenePath(project, options.scene, ctx.cwd);
+  const inputs: DataMapping[] = projectDataInputs(project);
+  let scene = sceneRef;
+  if (sceneRef !== null && isOssUrl(sceneRef)) {
+    // The scene's folder is staged on each node; $SCENE is the staged copy.
+    const staged = ossSceneInput(sceneRef);
+    inputs.push(staged.mapping);
+    scene = staged.scene;
+  }
   const debug = options.debugFrame !== undefined;
   let start = options.start;
   let end = options.end;
@@ -109,10 +124,10 @@ export function renderJobFromOptions(options: RenderSubmitOptions, ctx: Pick<Ren
     start = end = options.debugFrame;
   }
   if (start === undefined) throw new RenderError('no frame range: give -s START [-e END] (or --debug-frame N to test one frame)');
-  const baseName = options.name ?? defaultJobName(scene, software);
+  const baseName = options.name ?? defaultJobName(sceneRef, software);
   const name = debug ? `${baseName}.debug` : baseName;
-  const projectOutput = project?.output === undefined ? undefined : path.join(localDirectory(project.output, `project ${project.name} output`), name);
-  const output = parseOutputLocation(options.output ?? options.outdir ?? projectOutput ?? `${name}-frames`, ctx.cwd);
+  const fromProject = project?.output === undefined ? undefined : projectOutput(project, name);
+  const output = parseOutputLocation(options.output ?? options.outdir ?? fromProject ?? `${name}-frames`, ctx.cwd);
   const random = options.random === true ? DEFAULT_RANDOM_SEED : options.random;
   return buildRenderJob({
     name,
@@ -130,6 +145,7 @@ export function renderJobFromOptions(options: RenderSubmitOptions, ctx: Pick<Ren
       randomSeed: random,
     },
     output,
+    inputs,
     cpu: options.cpu ?? null,
   });
 }
@@ -144,19 +160,22 @@ export function renderSubmission(
   options: Pick<RenderSubmitOptions, 'slots' | 'queue' | 'priority'>,
   ctx: Pick<RenderSubmitContext, 'cwd' | 'environment'>,
   holdJobs: string[] = [],
+  data: JobData | undefined = job.data,
 ): JobSubmission {
   const submitter = currentSubmitter();
   const submitHost = os.hostname();
   const logs = renderLogDir(job.request.output);
+  const output = job.request.output;
   const submission: JobSubmission = {
     name,
     submitter,
     submitHost,
     command: { kind: 'script', script, scriptName, args: [] },
     shell: '/bin/sh',
-    cwd: job.request.output.dir,
+    // oss:// output: no directory of ours on the node; the user's home, qsub's default.
+    cwd: output.kind === 'file' ? output.dir : (ctx.environment.HOME ?? os.homedir()),
     submitCwd: ctx.cwd,
-    stdoutPath: path.join(logs, '$JOB_NAME.o$JOB_ID.$TASK_ID'),
+    ...(logs === null ? {} : { stdoutPath: path.join(logs, '$JOB_NAME.o$JOB_ID.$TASK_ID') }),
     // Merged, so a task's log reads in order: renderer output, then our check's verdict.
     joinOutput: true,
     env: submitterEnvironment({ submitter, submitHost, processCwd: ctx.cwd, environment: ctx.environment }),
@@ -170,6 +189,7 @@ export function renderSubmission(
     pty: false,
   };
   if (options.queue !== undefined) submission.queue = options.queue;
+  if (data !== undefined) submission.data = data;
   return validators.jobSubmission.parse(submission);
 }
 
@@ -186,9 +206,16 @@ function printDryRun(job: RenderJob, out: (line: string) => void): void {
     out(`# then stitch job ${stitch.manifest.name}: one task per frame, after every tile task has finished`);
     stitch.manifest.frames.forEach((frame, i) => {
       out(`# stitch task ${i + 1}: frame ${frame}`);
-      out(`qfarm-stitch --frame ${frame} --tiles ${plan.tilesX}x${plan.tilesY} --tile-dir ${shellJoin([path.join(stitch.manifest.outputDir, 'tiles')])} --pattern ${shellJoin([stitch.manifest.pattern])} --output-dir ${shellJoin([stitch.manifest.outputDir])}`);
+      out(`qfarm-stitch --frame ${frame} --tiles ${plan.tilesX}x${plan.tilesY} --tile-dir ${shellJoin([stitchTileDir(stitch.manifest)])} --pattern ${shellJoin([stitch.manifest.pattern])} --output-dir ${shellJoin([stitch.manifest.outputDir])}`);
     });
+    if (stitch.data !== undefined) out(`# stitch job data: ${describeData(stitch.data)}`);
   }
+  if (job.data !== undefined) out(`# render job data: ${describeData(job.data)}`);
+}
+
+function describeData(data: JobData): string {
+  const inputs = data.inputs.map((i) => `${i.source} -> ${i.target}${i.readOnly ? ' (ro)' : ''}`);
+  return [...inputs.map((i) => `input ${i}`), ...(data.outputUrl === undefined ? [] : [`$OUTDIR uploaded to ${data.outputUrl}`])].join('; ');
 }
 
 function submittedLine(res: SubmitResponse): string {
@@ -204,7 +231,8 @@ function submittedLine(res: SubmitResponse): string {
  */
 export async function renderSubmit(options: RenderSubmitOptions, ctx: RenderSubmitContext, client?: ApiClient): Promise<RenderSubmitResult> {
   const job = renderJobFromOptions(options, ctx, ctx.err);
-  if (job.request.scene !== null && !existsSync(job.request.scene)) {
+  const stagedScene = job.data?.inputs.some((i) => job.request.scene?.startsWith(i.target + '/')) ?? false;
+  if (job.request.scene !== null && !stagedScene && !existsSync(job.request.scene)) {
     ctx.err(`qfarm render: warning: scene ${job.request.scene} does not exist on this machine; the workers must see it at that path`);
   }
   if (options.dryRun) {
@@ -214,7 +242,8 @@ export async function renderSubmit(options: RenderSubmitOptions, ctx: RenderSubm
   const stitchCommand = job.tiled ? (ctx.stitchCommand ?? defaultStitchCommand()) : [];
   const api = client ?? new ApiClient(locateMaster(ctx.environment));
   // file:// output: the directory (and the log directory) must exist before tasks write there.
-  mkdirSync(renderLogDir(job.request.output), { recursive: true });
+  const logDir = renderLogDir(job.request.output);
+  if (logDir !== null) mkdirSync(logDir, { recursive: true });
   const renderBody = renderSubmission(job.request.name, job.script, `${job.request.name}.render.sh`, job.tasks.length, job, options, ctx);
   const submitted = await api.post('/jobs', renderBody, validators.submitResponse);
   ctx.out(submittedLine(submitted));
@@ -223,15 +252,35 @@ export async function renderSubmit(options: RenderSubmitOptions, ctx: RenderSubm
     const stitch = buildStitchJob(job, submitted.jobId, stitchCommand);
     // The master has whole-job -hold_jid only: every frame's stitch waits for ALL tiles. With
     // -hold_jid_ad, stitch task N could start as soon as frame N's tiles are done.
-    const body = renderSubmission(stitchJobName(job.request.name), stitch.script, `${stitch.manifest.name}.sh`, stitch.manifest.frames.length, job, { ...options, slots: 1 }, ctx, [String(submitted.jobId)]);
+    const body = renderSubmission(stitchJobName(job.request.name), stitch.script, `${stitch.manifest.name}.sh`, stitch.manifest.frames.length, job, { ...options, slots: 1 }, ctx, [String(submitted.jobId)], stitch.data);
     const res = await api.post('/jobs', body, validators.submitResponse);
     stitchJobId = res.jobId;
     ctx.out(submittedLine(res));
   }
   ctx.out(`qfarm render: ${job.plan.frames.length} frame(s) into ${job.request.output.url}; follow with: qfarm render status ${submitted.jobId}`);
   const result = { job, renderJobId: submitted.jobId, stitchJobId };
-  if (options.wait) {
+  if (options.wait || options.download !== undefined) {
     for (const id of [submitted.jobId, stitchJobId]) if (id !== null) await waitForJob(api, id);
   }
+  if (options.download !== undefined) {
+    await downloadRenderOutput(job.request.output.url, path.resolve(ctx.cwd, options.download), ctx);
+  }
   return result;
+}
+
+/**
+ * Frames from a render job's output location into `dir`, one progress line per file. Tiles are
+ * left in the bucket: the stitch job made frames of them.
+ */
+export async function downloadRenderOutput(outputUrl: string, dir: string, ctx: Pick<RenderSubmitContext, 'environment' | 'out'>): Promise<DownloadFramesResult> {
+  ctx.out(`qfarm render: downloading frames from ${outputUrl} to ${dir}`);
+  const result = await downloadFrames(outputUrl, dir, new StoreResolver({}, ctx.environment), (file, size) => ctx.out(`  ${file} (${formatBytes(size)})`));
+  ctx.out(`qfarm render: downloaded ${result.files} file(s), ${formatBytes(result.bytes)} in ${(result.elapsedMs / 1000).toFixed(1)} s to ${dir}`);
+  return result;
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1048576).toFixed(1)} MiB`;
 }

@@ -1,9 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import t from 'tap';
 import { validators } from '../../protocol/api.js';
 import { SoftwareConfigError, UnknownTemplateVariableError } from '../../render/errors.js';
+import { localOutputDir } from '../../render/output-location.js';
+import { buildStitchJob } from '../../render/render-job.js';
 import { renderJobFromOptions, renderSubmission, renderSubmit, type RenderSubmitOptions } from '../../cli/render/render-submit.js';
 import { registerRenderCommands } from '../../cli/render/register.js';
 import { run, tempDir, writeArgvEcho, cleanEnv } from './helpers.js';
@@ -64,7 +66,8 @@ t.test('unknown variables and parameters are errors that list what is known', as
   t.rejects(dryRun({ scene: 'a.blend' }, dir), { message: /no frame range/ });
   t.rejects(dryRun({ template: 'echo $START', expect: 'f_#.png', start: 1, tilesX: 2 }, dir), { message: /tiles need a template that uses \$SF_MIN_X/ });
   t.rejects(dryRun({ template: 'r $SF_MIN_X', expect: 'f_#.exr', start: 1, tilesX: 2 }, dir), { message: /tiles are stitched from PNG files, but template writes f_#.exr/ });
-  t.rejects(dryRun({ scene: 'a.blend', output: 'oss://bucket/x/', start: 1 }, dir), { message: /oss:\/\/ outputs are not supported/ });
+  t.rejects(dryRun({ scene: 'a.blend', output: 'oss://Bad_Bucket/x/', start: 1 }, dir), { message: /output location oss:\/\/Bad_Bucket\/x\/ is not a valid oss:\/\/ URL/ });
+  t.rejects(dryRun({ scene: 'a.blend', output: 'oss://bucket/a/../b/', start: 1 }, dir), { message: /has an empty, \. or \.\. path segment/ });
 });
 
 t.test('--debug-frame submits one frame, named as a debug run', async (t) => {
@@ -73,7 +76,7 @@ t.test('--debug-frame submits one frame, named as a debug run', async (t) => {
   t.equal(job.tasks.length, 1);
   t.same(job.tasks[0]!.frames, [42]);
   t.equal(job.request.name, 'shot.debug');
-  t.equal(job.request.output.dir, path.join(dir, 'shot.debug-frames'));
+  t.equal(localOutputDir(job.request.output), path.join(dir, 'shot.debug-frames'));
   t.throws(() => renderJobFromOptions({ scene: 'shot.blend', debugFrame: 42, start: 1 }, { cwd: dir, environment: {} }), /leave out -s/);
 });
 
@@ -119,7 +122,6 @@ t.test('a project gives scene location, output, software and parameter defaults;
   const dir = tempDir(t, 'qfarm-cli-');
   const home = path.join(dir, 'home');
   await run('mkdir', ['-p', path.join(home, 'render', 'projects'), path.join(dir, 'textures')]);
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(
     path.join(home, 'render', 'projects', 'shot010.json'),
     JSON.stringify({
@@ -134,18 +136,47 @@ t.test('a project gives scene location, output, software and parameter defaults;
   const env = { QFARM_HOME: home };
   const job = renderJobFromOptions({ project: 'shot010', scene: 'a.blend', start: 1, param: ['ENGINE=CYCLES'] }, { cwd: dir, environment: env }, (l) => warnings.push(l));
   t.equal(job.request.scene, path.join(dir, 'scenes', 'a.blend'), 'relative scene found in the project scene location');
-  t.equal(job.request.output.dir, path.join(dir, 'renders', 'a'), 'frames in <project output>/<job name>');
+  t.equal(localOutputDir(job.request.output), path.join(dir, 'renders', 'a'), 'frames in <project output>/<job name>');
   t.match(job.tasks[0]!.command, /-E 'CYCLES'/, '-P wins over the project');
   t.match(job.tasks[0]!.command, /s\.cycles\.samples = 16/, 'project parameters apply');
   t.same(warnings.length, 1);
   t.match(warnings[0], /input \/no\/such\/dir \(for x\) does not exist/);
   t.throws(() => renderJobFromOptions({ project: 'nope', scene: 'a.blend', start: 1 }, { cwd: dir, environment: env }), { message: /render project nope: .*nope\.json does not exist/ });
-  writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ name: 'bad', output: 'oss://bucket/renders/' }));
-  t.throws(() => renderJobFromOptions({ project: './bad.json', scene: '/a.blend', start: 1 }, { cwd: dir, environment: env }), { message: /oss:\/\/ locations need the data layer/ });
+  writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ name: 'bad', output: 'nas://host:/export/renders/' }));
+  t.throws(() => renderJobFromOptions({ project: './bad.json', scene: '/a.blend', start: 1 }, { cwd: dir, environment: env }), { message: /nas:\/\/ is not supported here/ });
 });
 
 t.test('a plan too big for one job script is refused before submission', async (t) => {
   const dir = tempDir(t, 'qfarm-cli-');
   t.throws(() => renderJobFromOptions({ scene: 'a.blend', start: 1, end: 30_000 }, { cwd: dir, environment: {} }), { message: /the job script for 30000 tasks is .* MiB, more than the 8 MiB/ });
   t.doesNotThrow(() => renderJobFromOptions({ scene: 'a.blend', start: 1, end: 30_000, framesPerTask: 10 }, { cwd: dir, environment: {} }));
+});
+
+t.test('oss:// scene, inputs and output become the jobs\' data options', async (t) => {
+  const dir = tempDir(t, 'qfarm-cli-');
+  const home = path.join(dir, 'home');
+  mkdirSync(path.join(home, 'render', 'projects'), { recursive: true });
+  writeFileSync(
+    path.join(home, 'render', 'projects', 'p.json'),
+    JSON.stringify({ name: 'p', sceneLocation: 'oss://studio/scenes', inputs: [{ from: 'oss://studio/textures', to: '/mnt/tex' }], output: 'oss://studio/renders' }),
+  );
+  const job = renderJobFromOptions({ project: 'p', scene: 'shots/a.blend', start: 1, end: 2, tilesX: 2 }, { cwd: dir, environment: { QFARM_HOME: home } });
+  t.same(job.request.output, { kind: 'oss', url: 'oss://studio/renders/a/' }, 'frames under <project output>/<job name>/');
+  const [textures, scene] = job.data!.inputs;
+  t.same(textures, { kind: 'oss', source: 'oss://studio/textures/', target: '/mnt/tex', readOnly: true });
+  t.equal(scene!.source, 'oss://studio/scenes/shots/', "the scene's folder is staged");
+  t.ok(scene!.readOnly);
+  t.equal(job.request.scene, `${scene!.target}/a.blend`, '$SCENE is the staged file');
+  t.equal(job.data!.outputUrl, 'oss://studio/renders/a/');
+  t.match(job.tasks[0]!.command, /-o "\$outdir"\/frame_#####/, "the renderer writes into the agent's $OUTDIR");
+  t.match(job.script, /outdir="\$\{OUTDIR:\?[^}]*\}"\/'tiles\/tile-x0-y0'/);
+  t.match(job.script, /set -- "\$outdir"\/'frame_00001\.png'/);
+  const stitch = buildStitchJob(job, 7, ['qfarm-stitch']);
+  t.same(stitch.data!.inputs.map((i) => [i.source, i.readOnly]), [['oss://studio/renders/a/tiles/', true]]);
+  t.equal(stitch.data!.outputUrl, 'oss://studio/renders/a/');
+  t.match(stitch.script, new RegExp(`--tile-dir '${stitch.manifest.tileDir}' .* --output-dir "\\$\\{OUTDIR`));
+  const body = renderSubmission('a', job.script, 'a.sh', job.tasks.length, job, {}, { cwd: dir, environment: { HOME: dir } });
+  t.same(body.data, job.data);
+  t.equal(body.stdoutPath, undefined, 'no log directory of ours on the node');
+  t.equal(body.cwd, dir);
 });

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { readManifest } from '../../render/manifest.js';
-import { parseOutputLocation } from '../../render/output-location.js';
+import { localOutputDir, parseOutputLocation } from '../../render/output-location.js';
 import { buildRenderJob } from '../../render/render-job.js';
 import { adHocSoftware } from '../../render/software.js';
 import { MISSING_OUTPUT_EXIT, UNKNOWN_TASK_EXIT } from '../../render/task-script.js';
@@ -32,7 +32,7 @@ t.test('each task renders its chunk; the check finds every frame', async (t) => 
     t.equal(res.code, 0, res.stderr);
     t.match(res.stdout, new RegExp(`task ${task.taskId} \\(frames ${task.start}-${task.end}:2\\): wrote 2 file\\(s\\)`));
   }
-  t.same(readdirSync(j.request.output.dir).filter((n) => n.endsWith('.png')).sort(), ['frame_0001.png', 'frame_0003.png', 'frame_0005.png', 'frame_0007.png']);
+  t.same(readdirSync(localOutputDir(j.request.output)).filter((n) => n.endsWith('.png')).sort(), ['frame_0001.png', 'frame_0003.png', 'frame_0005.png', 'frame_0007.png']);
   t.notOk(existsSync(path.join(dir, 'pwned')), 'the hostile directory name ran nothing');
 });
 
@@ -40,14 +40,14 @@ t.test('a renderer that exits 0 without output fails the task with a clear messa
   const dir = tempDir(t, 'qfarm-script-');
   const j = job(dir, 'nothing');
   // A stale frame from an earlier attempt must not count as output.
-  mkdirSync(j.request.output.dir, { recursive: true });
-  writeFileSync(path.join(j.request.output.dir, 'frame_0001.png'), 'old');
+  mkdirSync(localOutputDir(j.request.output), { recursive: true });
+  writeFileSync(path.join(localOutputDir(j.request.output), 'frame_0001.png'), 'old');
   const res = await runTaskScript(j.script, 1, dir);
   t.equal(res.code, MISSING_OUTPUT_EXIT);
   t.match(res.stderr, /expected output .*frame_0001.png was not written/);
   t.match(res.stderr, /expected output .*frame_0003.png was not written/);
   t.match(res.stderr, /task 1 \(frames 1-3:2\): the renderer exited 0 but 2 of 2 expected file\(s\) are missing/);
-  t.notOk(existsSync(path.join(j.request.output.dir, 'frame_0001.png')), 'the stale file was removed before rendering');
+  t.notOk(existsSync(path.join(localOutputDir(j.request.output), 'frame_0001.png')), 'the stale file was removed before rendering');
 });
 
 t.test("a failing renderer's exit status is the task's", async (t) => {
@@ -83,6 +83,6 @@ t.test('the script carries a manifest mapping task ids to frames and tiles', asy
   t.equal(manifest?.kind, 'render');
   if (manifest?.kind !== 'render') return;
   t.same(manifest.tasks, [[1, 1, -1, -1], [2, 2, -1, -1], [3, 3, -1, -1]]);
-  t.equal(manifest.outputDir, j.request.output.dir);
+  t.equal(manifest.outputDir, localOutputDir(j.request.output));
   t.equal(readManifest('#!/bin/sh\necho hi\n'), null);
 });
