@@ -68,6 +68,11 @@ export class GroupService {
   async update(name: string, patch: GroupUpdateRequest): Promise<GroupStatus> {
     const row = this.require(name);
     const input = specAsInput(row.spec);
+    if (patch.provider && patch.provider !== row.spec.provider) {
+      // Defaults of the old provider (billing, instance type "local") are not choices to keep.
+      delete input.billing;
+      if (row.spec.provider === 'local') delete input.instanceTypes;
+    }
     const spec = compile({
       ...input,
       ...patch,
