@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs, installed only when missing (idempotent; needs root or sudo).
+# Installed here, before tap starts, so that parallel test files never race for the dpkg lock.
 set -euo pipefail
-packages=(procps snakemake bwa samtools bcftools)
+packages=(procps snakemake bwa samtools bcftools blender)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
