@@ -112,10 +112,15 @@ export function stitchTaskScript(manifest: StitchManifest, stitchCommand: readon
       ' --pattern ' +
       shellQuote(manifest.pattern) +
       ' --output-dir ' +
-      (manifest.outputDir === RUNTIME_OUTDIR ? '"${OUTDIR:?qfarm render: the agent set no OUTDIR for this stitch task}"' : shellQuote(manifest.outputDir)),
+      stitchOutputDirWord(manifest),
     '',
   );
   return lines.join('\n');
+}
+
+/** The stitch's --output-dir as a shell word: the agent's `$OUTDIR` for oss:// outputs. */
+export function stitchOutputDirWord(manifest: StitchManifest): string {
+  return manifest.outputDir === RUNTIME_OUTDIR ? '"${OUTDIR:?qfarm render: the agent set no OUTDIR for this stitch task}"' : shellQuote(manifest.outputDir);
 }
 
 /** Where a stitch task finds the tiles: staged from oss:// on the node, or next to the frames. */

@@ -15,7 +15,7 @@ import type { DataMapping, JobData } from '../../protocol/job-data.js';
 import { ApiClient } from '../api-client.js';
 import { waitForJob } from './render-wait.js';
 import { downloadFrames, type DownloadFramesResult } from '../../render/download-frames.js';
-import { stitchTileDir } from '../../render/task-script.js';
+import { stitchOutputDirWord, stitchTileDir } from '../../render/task-script.js';
 import { StoreResolver } from '../../storage/open-store.js';
 import { submitterEnvironment } from '../build-submission.js';
 import { locateMaster, qfarmHome } from '../master-location.js';
@@ -206,7 +206,7 @@ function printDryRun(job: RenderJob, out: (line: string) => void): void {
     out(`# then stitch job ${stitch.manifest.name}: one task per frame, after every tile task has finished`);
     stitch.manifest.frames.forEach((frame, i) => {
       out(`# stitch task ${i + 1}: frame ${frame}`);
-      out(`qfarm-stitch --frame ${frame} --tiles ${plan.tilesX}x${plan.tilesY} --tile-dir ${shellJoin([stitchTileDir(stitch.manifest)])} --pattern ${shellJoin([stitch.manifest.pattern])} --output-dir ${shellJoin([stitch.manifest.outputDir])}`);
+      out(`qfarm-stitch --frame ${frame} --tiles ${plan.tilesX}x${plan.tilesY} --tile-dir ${shellJoin([stitchTileDir(stitch.manifest)])} --pattern ${shellJoin([stitch.manifest.pattern])} --output-dir ${stitchOutputDirWord(stitch.manifest)}`);
     });
     if (stitch.data !== undefined) out(`# stitch job data: ${describeData(stitch.data)}`);
   }
