@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   try {
     await farm.start(1, 1);
     farm.run('qsub', args); // warm the file cache once, for both alike
-    if (!sgeProblem) spawnSync(SGE_QSUB, args, { env: sgeEnv, encoding: 'utf8' });
+    if (!sgeProblem) sgeJobs.push(spawnSync(SGE_QSUB, args, { env: sgeEnv, encoding: 'utf8' }).stdout.trim());
     for (let i = 0; i < calls; i++) {
       ours.push(timed(() => farm.run('qsub', args)).ms);
       if (sgeProblem) continue;

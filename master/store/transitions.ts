@@ -250,6 +250,12 @@ export class Transitions {
             outcome.messages.push({ ok: true, text });
           }
         }
+      } else if (registered > 0 && job.is_array) {
+        // SGE 8.1.9: each running task is registered, then the rest of the job is deleted.
+        for (const id of [...registeredIds].sort((x, y) => x - y)) {
+          outcome.messages.push({ ok: true, text: `${requester} has registered the job-array task ${jobId}.${id} for deletion` });
+        }
+        if (deletedPending > 0) outcome.messages.push({ ok: true, text: `${requester} has deleted job ${jobId}` });
       } else if (registered > 0) {
         outcome.messages.push({ ok: true, text: `${requester} has registered the job ${jobId} for deletion` });
       } else {

@@ -157,6 +157,14 @@ t.test('SGE\'s contract on real agents, compared with real SGE 8.1.9\'s transcri
     const del = await farm.run('qdel', [String(sleeper), '-t', running]);
     t.same(del.stdout.split('\n').slice(0, -1).map((l) => l.replace(/^\w+ /, 'root ')), as(sge('qdel 171 -t 2'), sleeper, '171').map((l) => l.replace('.2 ', `.${running} `)));
     await farm.waitForJob(sleeper, 20_000);
+    // The whole array with one task running, one waiting: SGE registers the running task, then deletes the job.
+    const whole = await farm.submit(['-t', '1-2', '-cwd', '-b', 'y', 'sleep', '60']);
+    await farm.waitFor(async () => new RegExp(`\\n +${whole} .* r `).test((await farm.run('qstat', [])).stdout), 20_000, 'a task of the array to run');
+    const runningTask = (await farm.run('qstat', [])).stdout.split('\n').find((l) => new RegExp(`^ +${whole} .* r `).test(l))!.trim().split(/\s+/).pop()!;
+    const sgeWhole = sge('qdel 187').filter((l) => !l.includes('187.2'));
+    const delWhole = await farm.run('qdel', [String(whole)]);
+    t.same(delWhole.stdout.split('\n').slice(0, -1).map((l) => l.replace(/^\w+ /, 'root ')), as(sgeWhole, whole, '187').map((l) => l.replace(`${whole}.1 `, `${whole}.${runningTask} `)));
+    await farm.waitForJob(whole, 20_000);
     await blocker.release();
   });
 
