@@ -86,3 +86,33 @@ t.test('the script carries a manifest mapping task ids to frames and tiles', asy
   t.equal(manifest.outputDir, localOutputDir(j.request.output));
   t.equal(readManifest('#!/bin/sh\necho hi\n'), null);
 });
+
+t.test("oss:// output: each task writes into the agent's $OUTDIR (tiles in their sub-directory) and checks it there", async (t) => {
+  const dir = tempDir(t, 'qfarm-script-');
+  const renderer = writeFakeRenderer(dir);
+  const j = buildRenderJob({
+    name: 'oss',
+    software: adHocSoftware(`${renderer} $OUTDIR $START $END $STEP $MODE $SF_MIN_X`, 'frame_####.png'),
+    scene: null,
+    parameters: { MODE: 'ok' },
+    plan: { start: 4, end: 4, tilesX: 2 },
+    output: parseOutputLocation('oss://studio/out/'),
+    cpu: null,
+  });
+  t.same(j.data, { inputs: [], outputUrl: 'oss://studio/out/' });
+  // A hostile $OUTDIR value stays one word: it is expanded in double quotes, never parsed.
+  const outdir = path.join(dir, `agent $(touch ${path.join(dir, 'pwned')}) it's`);
+  mkdirSync(outdir, { recursive: true });
+  const res = await runTaskScript(j.script, 2, dir, { OUTDIR: outdir });
+  t.equal(res.code, 0, res.stderr);
+  t.same(readdirSync(path.join(outdir, 'tiles', 'tile-x1-y0')), ['frame_0004.png']);
+  t.notOk(existsSync(path.join(dir, 'pwned')));
+
+  const nothing = await runTaskScript(j.script.replaceAll("'ok'", "'nothing'"), 1, dir, { OUTDIR: outdir });
+  t.equal(nothing.code, MISSING_OUTPUT_EXIT);
+  t.match(nothing.stderr, /expected output .*tiles\/tile-x0-y0\/frame_0004\.png was not written/);
+
+  const noOutdir = await runTaskScript(j.script, 1, dir);
+  t.not(noOutdir.code, 0, 'no OUTDIR: the task fails instead of writing into /tiles');
+  t.match(noOutdir.stderr, /the agent set no OUTDIR for this task/);
+});
