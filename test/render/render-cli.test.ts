@@ -103,7 +103,7 @@ t.test('commander wiring: qfarm render submit -d parses every option', async (t)
   const cwd = process.cwd();
   try {
     process.chdir(dir);
-    await program.parseAsync(['render', 'submit', '-d', '--scene', 'x y.blend', '-s', '2', '-e', '9', '-j', '3', '-S', '2', '-R', '5', '-P', 'ENGINE=BLENDER_WORKBENCH', '--cpu', '2', '-N', 'shotA', '--outdir', 'frames'], { from: 'user' });
+    await program.parseAsync(['render', 'submit', '-d', '--scene', 'x y.blend', '-s', '2', '-e', '9', '-j', '3', '-S', '2', '-R', '5', '-P', 'ENGINE=BLENDER_WORKBENCH', '--cpu', '2', '-N', 'shotA', '--outdir', 'frames', '--download', 'home'], { from: 'user' });
   } finally {
     process.chdir(cwd);
     process.stdout.write = original;
@@ -113,6 +113,7 @@ t.test('commander wiring: qfarm render submit -d parses every option', async (t)
   t.match(text, /-E 'BLENDER_WORKBENCH'/);
   t.match(text, /-t '2'/);
   t.match(text, /'.*x y\.blend'/);
+  t.same(program.commands.find((c) => c.name() === 'render')!.commands.map((c) => c.name()), ['submit', 'status', 'get', 'stitch', 'software']);
   const bad = new Command('qfarm').exitOverride().configureOutput({ writeErr: () => {} });
   registerRenderCommands(bad);
   await t.rejects(bad.parseAsync(['render', 'submit', '-d', '-S', '0'], { from: 'user' }), { code: 'commander.invalidArgument' });
