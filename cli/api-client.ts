@@ -1,5 +1,4 @@
 import http from 'node:http';
-import https from 'node:https';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { API_PREFIX } from '../protocol/version.js';
 import type { Validator } from '../protocol/validate.js';
@@ -109,7 +108,7 @@ export class ApiClient {
     return parsed;
   }
 
-  private send(method: string, route: string, body: unknown, timeoutMs: number): Promise<{ status: number; text: string }> {
+  private async send(method: string, route: string, body: unknown, timeoutMs: number): Promise<{ status: number; text: string }> {
     const url = new URL(API_PREFIX + route, this.master.url);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: http.OutgoingHttpHeaders = { authorization: `Bearer ${this.master.token}`, accept: 'application/json' };
@@ -117,7 +116,8 @@ export class ApiClient {
       headers['content-type'] = 'application/json';
       headers['content-length'] = payload.length;
     }
-    const transport = url.protocol === 'https:' ? https : http;
+    // node:https (TLS, crypto) is loaded only for an https master: qsub's start-up counts.
+    const transport = url.protocol === 'https:' ? (await import('node:https')).default : http;
     return new Promise((resolve, reject) => {
       const req = transport.request(url, { method, headers, agent: false }, (res) => {
         const chunks: Buffer[] = [];
