@@ -168,6 +168,32 @@ t.test('SGE\'s contract on real agents, compared with real SGE 8.1.9\'s transcri
     await blocker.release();
   });
 
+  t.test('a job script as Nextflow\'s sge executor writes it runs (#$ -notify, -terse, -pe, h_rss)', async (t) => {
+    const dir = fs.mkdtempSync(path.join(farm.work, 'nf-'));
+    const script = [
+      '#!/bin/bash',
+      `#$ -wd ${dir}`,
+      '#$ -N nf-ALIGN_(1)',
+      `#$ -o ${dir}/.command.log`,
+      '#$ -j y',
+      '#$ -terse',
+      '#$ -notify',
+      '#$ -q default',
+      '#$ -pe smp 1',
+      '#$ -l h_rt=00:10:00',
+      '#$ -l h_rss=100M,mem_free=100M',
+      'echo "ran in $PWD"; echo 0 > .exitcode',
+      '',
+    ].join('\n');
+    fs.writeFileSync(path.join(dir, '.command.run'), script);
+    const res = await farm.run('qsub', ['.command.run'], { cwd: dir });
+    t.equal(res.code, 0, res.stderr);
+    t.match(res.stdout, /^\d+\n$/, '-terse from the script prints the id alone');
+    await farm.waitForJob(Number.parseInt(res.stdout, 10), 20_000);
+    t.equal(fs.readFileSync(path.join(dir, '.exitcode'), 'utf8'), '0\n');
+    t.equal(fs.readFileSync(path.join(dir, '.command.log'), 'utf8'), `ran in ${dir}\n`);
+  });
+
   t.test('-r n: a task whose host is lost is not run again but fails (failed 100, exit_status 137)', async (t) => {
     const lost = await farm.startAgent('lost1', { slots: 1, group: 'doomed' });
     const jobId = await farm.submit(['-r', 'n', '-q', 'doomed', '-cwd', '-b', 'y', 'sleep', '60']);
