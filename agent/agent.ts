@@ -35,6 +35,8 @@ interface Running {
   batcher: OutputBatcher;
   /** The master no longer wants it (welcome.cancel): kill and forget, send nothing more. */
   cancelled: boolean;
+  /** Its process ended and its outputs are uploading: it holds no slot any more. */
+  uploading?: boolean;
 }
 
 /**
@@ -179,7 +181,7 @@ export class Agent {
       this.connection.reconnectNow('draining: returning an assignment');
       return;
     }
-    const used = [...this.running.values()].reduce((n, r) => n + r.run.assignment.slots, 0);
+    const used = [...this.running.values()].reduce((n, r) => n + (r.uploading ? 0 : r.run.assignment.slots), 0);
     if (used + a.slots > this.opts.slots) log.warn({ used, slots: this.opts.slots, asked: a.slots }, 'assignment exceeds free slots; running it anyway');
     const attemptId = a.attemptId;
     const batcher = new OutputBatcher((stream, data) => {
@@ -199,6 +201,10 @@ export class Agent {
           this.pump(attemptId);
         },
         output: (stream, data) => batcher.push(stream, data),
+        uploading: () => {
+          entry.uploading = true;
+          if (!entry.cancelled) this.connection.send({ type: 'uploading', attemptId });
+        },
         usage: (usage) => {
           // Not kept: the next sample supersedes it. Skipped while the socket is backed up.
           if (!entry.cancelled && this.connection.bufferedAmount < SEND_HIGH_WATER) this.connection.send({ type: 'usage', attemptId, usage });

@@ -27,6 +27,8 @@ export interface TaskEvents {
   started(pid: number, startedAt: number, tag: string): void;
   output(stream: OutputStream, data: Buffer): void;
   usage(usage: TaskUsage): void;
+  /** The process ended and `$OUTDIR` is being uploaded: the task's slots may take new work. */
+  uploading?(): void;
 }
 
 export interface RunnerContext {
@@ -151,6 +153,7 @@ export class TaskRun {
       // Outputs are uploaded and verified before the result is reported: the master commits a
       // task only with its outputs in place. A failed upload fails this attempt, not the task.
       if (outdir && a.data?.outputUrl && result.exitStatus === 0 && result.failedCode === FailedCode.None) {
+        this.events.uploading?.();
         result.outputs = await this.ctx.data!.uploadOutputs(outdir, a.data.outputUrl);
       }
       return result;

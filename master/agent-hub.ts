@@ -243,6 +243,16 @@ export class AgentHub {
         this.events.emit('attempt:output', message.attemptId, message.stream, data);
         return;
       }
+      case 'uploading': {
+        // The process has ended; only its outputs are in flight. Free its slots so the next
+        // task starts while the upload runs; the lease itself holds until `finished`.
+        const attempt = session.attempts.get(message.attemptId);
+        if (attempt && attempt.slots > 0) {
+          attempt.slots = 0;
+          this.events.emit('schedule:wanted', `attempt ${message.attemptId} is uploading its outputs`);
+        }
+        return;
+      }
       case 'usage':
         this.transitions.recordUsage(message.attemptId, message.usage);
         this.events.emit('attempt:usage', message.attemptId, message.usage);

@@ -125,7 +125,17 @@ export const TaskFinished = Type.Object({
 });
 export type TaskFinished = Static<typeof TaskFinished>;
 
-export const AgentMessage = Type.Union([AgentHello, AgentHeartbeat, TaskStarted, TaskOutput, TaskUsageReport, TaskFinished, AgentSpotNotice]);
+/**
+ * The task's process has ended and its `$OUTDIR` is being uploaded: its slots are free for the
+ * next task (uploads overlap with work), but the attempt is committed only with `finished`.
+ */
+export const TaskUploading = Type.Object({
+  type: Type.Literal('uploading'),
+  attemptId: Type.String(),
+});
+export type TaskUploading = Static<typeof TaskUploading>;
+
+export const AgentMessage = Type.Union([AgentHello, AgentHeartbeat, TaskStarted, TaskOutput, TaskUsageReport, TaskFinished, AgentSpotNotice, TaskUploading]);
 export type AgentMessage = Static<typeof AgentMessage>;
 
 // ---------------------------------------------------------------- master → agent

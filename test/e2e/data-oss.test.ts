@@ -75,6 +75,24 @@ t.test('jobs read oss:// inputs and write outputs through the local OSS, verifie
     t.ok(records.find((r) => r.taskid === 3)!.attempts > 1, 'the task whose uploads kept failing ran again');
   });
 
+  t.test('a slow upload overlaps with the next task: the slot is free while $OUTDIR uploads', async (t) => {
+    await farm.startAgent('uploader', { slots: 1, group: 'uploads', env: ossEnv });
+    oss.faults.add({ kind: 'slow', op: 'PutObject', key: /out3\/result\.1\./, delayMs: 4000, times: 1 });
+    let putArrived = 0;
+    const onRequest = (r: { op: string; key: string }): void => {
+      if (r.op === 'PutObject' && /out3\/result\.1\./.test(r.key) && putArrived === 0) putArrived = Date.now();
+    };
+    oss.events.on('request', onRequest);
+    t.teardown(() => oss.events.off('request', onRequest));
+    const jobId = await farm.submit(['-cwd', '-q', 'uploads', '-N', 'overlap', '-t', '1-2', '-outdir', `oss://${BUCKET}/out3/`, '-b', 'y', 'sh', '-c', 'echo "$SGE_TASK_ID" > "$OUTDIR/result.$SGE_TASK_ID.txt"']);
+    await farm.waitForJob(jobId, 60_000);
+    const records = ((await farm.api('GET', `/accounting?job=${jobId}`)) as { records: (AccountingRecord & { startTime: number })[] }).records;
+    const second = records.find((r) => r.taskid === 2)!;
+    t.ok(putArrived > 0, 'task 1 uploaded its output');
+    t.ok(second.startTime < putArrived + 3000, `task 2 started ${second.startTime - putArrived} ms after task 1's upload began, not after it ended (4 s later)`);
+    t.equal(await read('out3/result.1.txt'), '1\n', 'and task 1 was committed only with its output in place');
+  });
+
   t.test('a wrong secret fails the task with a reason naming the bucket and key id, never the secret', async (t) => {
     await farm.startAgent('badkey', { slots: 1, group: 'badkeys', env: { ...ossEnv, ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'not-the-secret-99' } });
     const jobId = await farm.submit(['-cwd', '-q', 'badkeys', '-N', 'badkey', '-data', `oss://${BUCKET}/scenes/:${mount}-bad:ro`, '-b', 'y', 'true']);
