@@ -45,3 +45,17 @@ export function sgeProbe(file: string, command: string): SgeProbe {
   if (!probe) throw new Error(`"${command}" is not in test/fixtures/sge/${file}`);
   return probe;
 }
+
+/** The line of `name` in a qacct/qstat -j block. */
+export const line = (text: string, name: string): string | undefined =>
+  text.split('\n').find((l) => l.split(/\s+/)[0] === name || l.startsWith(`${name}:`));
+
+/** The line of `name` in what real SGE printed for `command` (recorded in `file`). */
+export const sgeLine = (file: string, command: string, name: string): string => line(sgeProbe(file, command).stdout.join('\n'), name)!;
+
+/** `MMDDhhmm.SS` of a local time, for qsub -a. */
+export function sgeDate(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${two(d.getMonth() + 1)}${two(d.getDate())}${two(d.getHours())}${two(d.getMinutes())}.${two(d.getSeconds())}`;
+}

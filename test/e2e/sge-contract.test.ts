@@ -2,18 +2,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TestFarm } from '../helpers/farm.js';
-import { readSgeTranscript, sgeProbe } from '../cli/sge-transcript.js';
-
-/** The line of `name` in a qacct/qstat -j block. */
-const line = (text: string, name: string): string | undefined => text.split('\n').find((l) => l.split(/\s+/)[0] === name || l.startsWith(`${name}:`));
-const sgeLine = (file: string, command: string, name: string): string => line(sgeProbe(file, command).stdout.join('\n'), name)!;
-
-/** `MMDDhhmm.SS` of a local time, for qsub -a. */
-function sgeDate(ms: number): string {
-  const d = new Date(ms);
-  const two = (n: number): string => String(n).padStart(2, '0');
-  return `${two(d.getMonth() + 1)}${two(d.getDate())}${two(d.getHours())}${two(d.getMinutes())}.${two(d.getSeconds())}`;
-}
+import { line, readSgeTranscript, sgeDate, sgeLine, sgeProbe } from '../cli/sge-transcript.js';
 
 t.test('SGE\'s contract on real agents, compared with real SGE 8.1.9\'s transcripts', async (t) => {
   const farm = await TestFarm.start(t, { leaseGraceMs: 1500, heartbeatMs: 300 });
