@@ -2,7 +2,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TestFarm } from '../helpers/farm.js';
-import { line, readSgeTranscript, sgeDate, sgeLine, sgeProbe } from '../cli/sge-transcript.js';
+import { line, sgeDate, sgeLine, sgeProbe } from '../cli/sge-transcript.js';
 
 t.test('SGE\'s contract on real agents, compared with real SGE 8.1.9\'s transcripts', async (t) => {
   const farm = await TestFarm.start(t, { leaseGraceMs: 1500, heartbeatMs: 300 });
