@@ -53,8 +53,8 @@ async function main(): Promise<void> {
       '#$ -N primes',
       '#$ -cwd',
       '#$ -t 1-24',
-      '# Each task counts the primes in its own block of 20,000 numbers.',
-      'lo=$(( (SGE_TASK_ID - 1) * 20000 + 2 )); hi=$(( SGE_TASK_ID * 20000 ))',
+      '# Each task counts the primes in its own block of 20,000 numbers: [1, 20000], [20001, 40000], ...',
+      'lo=$(( (SGE_TASK_ID - 1) * 20000 + 1 )); hi=$(( SGE_TASK_ID * 20000 ))',
       'count=$(seq "$lo" "$hi" | factor | awk "NF == 2" | wc -l)',
       'echo "task $SGE_TASK_ID on $HOSTNAME: $count primes in [$lo, $hi]"',
       '',
@@ -80,7 +80,9 @@ async function main(): Promise<void> {
       if (task <= 3 || task === 24) process.stdout.write(text);
       if (task === 4) process.stdout.write('    ...\n');
     }
-    process.stdout.write(`primes below ${24 * 20000}: ${total}\n`);
+    // π(480000) = 40005: the blocks must tile the range exactly (an earlier version skipped k·20000+1).
+    process.stdout.write(`primes up to ${24 * 20000}: ${total}${total === 40005 ? ' (correct)' : ' (WRONG: there are 40005)'}\n`);
+    if (total !== 40005) throw new Error(`the array job counted ${total} primes up to 480000, not 40005`);
     say(`done; output files in ${work}`);
 
     say('render: a short Blender animation on the same farm');
