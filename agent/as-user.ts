@@ -1,0 +1,55 @@
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { GroupSetup } from './supplementary-groups.js';
+
+/**
+ * The one way a root agent starts a process for a user. Everything a user controls (their
+ * environment, paths, symlinks, working directory) may be touched only by such a process, never
+ * by the agent itself: the kernel then checks the user's own rights.
+ *
+ * The root half (setpriv, before it switches uid) runs with the agent's own minimal environment,
+ * never the user's: LD_PRELOAD, LD_LIBRARY_PATH, BASH_ENV, GCONV_PATH… of a job cannot reach a
+ * process running as root. Secrets of the agent (QFARM_AGENT_TOKEN, cloud keys) are not in it.
+ */
+
+/** PATH of every process the agent starts for a user, until the user's own environment applies. */
+export const SAFE_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+export interface UserIdentity {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+/** The minimal environment of a helper process started as `user` (a writer, a copier). */
+export function helperEnvironment(user: UserIdentity): Record<string, string> {
+  return { PATH: SAFE_PATH, HOME: user.home, USER: user.name, LOGNAME: user.name, LANG: 'C.UTF-8' };
+}
+
+export interface AsUserOptions {
+  stdio?: StdioOptions;
+  /** Directory the root half starts in: never the user's (it is entered as root). @default '/' */
+  cwd?: string;
+  /** Environment of the process once it runs as the user. @default helperEnvironment(user) */
+  env?: Record<string, string>;
+  detached?: boolean;
+}
+
+/**
+ * Spawns `argv` as `user` with the user's supplementary groups (setpriv --init-groups) when the
+ * agent is root and setpriv exists, else with Node's uid/gid switch (no supplementary groups).
+ * `env` is given to setpriv, which runs as root for a moment: pass only helperEnvironment-like
+ * values here; a task's own environment is applied after the switch by the exec helper.
+ */
+export function spawnAsUser(argv: string[], user: UserIdentity, groups: GroupSetup | undefined, options: AsUserOptions = {}): ChildProcess {
+  const env = options.env ?? helperEnvironment(user);
+  const prefix = groups?.prefix(user.uid, user.gid) ?? null;
+  const full = prefix ? [...prefix, ...argv] : argv;
+  return spawn(full[0]!, full.slice(1), {
+    cwd: options.cwd ?? '/',
+    env,
+    stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+    ...(prefix ? {} : { uid: user.uid, gid: user.gid }),
+  });
+}
