@@ -17,6 +17,8 @@ export interface ProviderRegistrySettings {
   /** The master's own URL (local agents dial this). */
   masterUrl: string;
   agentToken: string;
+  /** SHA-256 fingerprint of the master's TLS certificate when it serves https; workers pin it. */
+  tlsFingerprint?: string;
   /**
    * What cloud workers dial: a VPC address of the master, not 127.0.0.1.
    * @default env QFARM_WORKER_MASTER_URL, else masterUrl
@@ -51,7 +53,7 @@ export class ProviderRegistry {
     const now = s.now ?? Date.now;
     switch (kind) {
       case 'local':
-        return new LocalProvider({ masterUrl: s.masterUrl, agentToken: s.agentToken, stateRoot: join(s.qfarmHome, 'local-agents'), logger, now, env });
+        return new LocalProvider({ masterUrl: s.masterUrl, agentToken: s.agentToken, ...(s.tlsFingerprint ? { tlsFingerprint: s.tlsFingerprint } : {}), stateRoot: join(s.qfarmHome, 'local-agents'), logger, now, env });
       case 'ecs':
         return new EcsProvider({
           credentials: credentialsFromEnv(env, 'ecs'),
@@ -59,6 +61,7 @@ export class ProviderRegistry {
           bootstrap: {
             masterUrl: s.workerMasterUrl ?? env.QFARM_WORKER_MASTER_URL ?? s.masterUrl,
             agentToken: s.agentToken,
+            ...(s.tlsFingerprint ? { tlsFingerprint: s.tlsFingerprint } : {}),
             agentPackage: s.agentPackage ?? env.QFARM_AGENT_PACKAGE ?? 'qfarm',
           },
           ...(env.QFARM_ECS_ENDPOINT ? { endpoint: env.QFARM_ECS_ENDPOINT } : {}),

@@ -6,7 +6,7 @@
 #   2. /etc/qfarm/agent.env (KEY=VALUE lines, written by the cloud-init user data)
 #   3. the instance's user data from the metadata service (QFARM_KEY='value' lines), so an
 #      image with the agent baked in only needs user data, like SGE_MASTER_IP_ADDRESS.
-# Recognised: QFARM_MASTER QFARM_AGENT_TOKEN QFARM_GROUP QFARM_SLOTS QFARM_LABELS
+# Recognised: QFARM_MASTER QFARM_AGENT_TOKEN QFARM_TLS_FINGERPRINT QFARM_GROUP QFARM_SLOTS QFARM_LABELS
 # Test hooks: QFARM_ROOT (prefix for /etc and /var), QFARM_METADATA_URL, QFARM_AGENT_MAIN, QFARM_NODE.
 set -euo pipefail
 
@@ -14,7 +14,7 @@ root="${QFARM_ROOT:-}"
 metadata="${QFARM_METADATA_URL:-http://100.100.100.200}"
 env_file="${root}/etc/qfarm/agent.env"
 state_dir="${root}/var/lib/qfarm/agent"
-keys="QFARM_MASTER QFARM_AGENT_TOKEN QFARM_GROUP QFARM_SLOTS QFARM_LABELS"
+keys="QFARM_MASTER QFARM_AGENT_TOKEN QFARM_TLS_FINGERPRINT QFARM_GROUP QFARM_SLOTS QFARM_LABELS"
 
 say() { echo "qfarm-agent-start: $*" >&2; }
 
@@ -94,6 +94,8 @@ export QFARM_AGENT_TOKEN
 say "joining ${QFARM_MASTER} as ${name} (group ${QFARM_GROUP:-default})"
 args=(--master "$QFARM_MASTER" --name "$name" --group "${QFARM_GROUP:-default}" --labels "$labels" --state-dir "$state_dir")
 if [ -n "${QFARM_SLOTS:-}" ]; then args+=(--slots "$QFARM_SLOTS"); fi
+# An https master is trusted by this fingerprint, not by a CA (the master made its own certificate).
+if [ -n "${QFARM_TLS_FINGERPRINT:-}" ]; then args+=(--tls-fingerprint "$QFARM_TLS_FINGERPRINT"); fi
 # On an ECS instance, watch the metadata for a spot reclaim notice (harmless on pay-as-you-go).
 if [ -n "$instance_id" ]; then args+=(--spot-watch); fi
 exec "$node_bin" "$main" "${args[@]}"
