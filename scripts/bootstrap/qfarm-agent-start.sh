@@ -56,9 +56,12 @@ userdata_settings() {
   metadata_get /latest/user-data | "$node_bin" -e '
 let text = "";
 process.stdin.on("data", (c) => (text += c)).on("end", () => {
+  // First line per key only: the user data later writes agent.env with KEY=${KEY} lines.
+  const seen = new Set();
   for (const line of text.split("\n")) {
     const m = /^(QFARM_[A-Z_]+)=(.*)$/.exec(line.trim());
-    if (!m) continue;
+    if (!m || seen.has(m[1])) continue;
+    seen.add(m[1]);
     let v = m[2];
     const q = /^(?:\x27[^\x27]*\x27|\\\x27)+$/;
     if (q.test(v)) v = v.replace(/\x27([^\x27]*)\x27|\\(\x27)/g, (_, a, b) => a ?? b);
