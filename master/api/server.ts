@@ -18,7 +18,8 @@ export function buildApiServer(ctx: ApiContext, apiToken: string, tls?: { key: s
     loggerInstance: ctx.log.child({ component: 'api' }),
     disableRequestLogging: true,
     bodyLimit: 16 * 1024 * 1024,
-    ...(tls ? { https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' as const } } : {}),
+    // A client that opens TCP and never finishes the handshake is dropped after 10 s (Node: 120 s).
+    ...(tls ? { https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' as const, handshakeTimeout: 10_000 } } : {}),
   });
   app.register(
     async (api) => {

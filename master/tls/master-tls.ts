@@ -48,13 +48,29 @@ function readPem(file: string, what: string): string {
   }
 }
 
-/** The key is the master's identity: a copy readable by another user lets them impersonate it. */
-function checkKeyIsPrivate(file: string, warn: (msg: string) => void, strict: boolean): void {
-  const st = fs.statSync(file);
-  if ((st.mode & 0o077) === 0 && st.uid === process.getuid?.()) return;
-  const problem = `TLS key ${file} is ${(st.mode & 0o777).toString(8)} owned by uid ${st.uid}: anyone who can read it can impersonate the master`;
-  if (strict) throw new MasterTlsError(`${problem}; fix with: chown ${process.getuid?.() ?? 0} ${file} && chmod 600 ${file}`);
-  warn(`${problem}; chmod 600 it`);
+/**
+ * Reads the key through one descriptor and judges that descriptor (fstat), not the path: the
+ * key is the master's identity, and a copy readable by another user lets them impersonate it.
+ * `strict` (the generated key) refuses; the admin's own key is warned about.
+ */
+function readPrivateKey(file: string, warn: (msg: string) => void, strict: boolean): string {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (err) {
+    throw new MasterTlsError(`cannot read the TLS key ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if ((st.mode & 0o077) !== 0 || st.uid !== process.getuid?.()) {
+      const problem = `TLS key ${file} is ${(st.mode & 0o777).toString(8)} owned by uid ${st.uid}: anyone who can read it can impersonate the master`;
+      if (strict) throw new MasterTlsError(`${problem}; fix with: chown ${process.getuid?.() ?? 0} ${file} && chmod 600 ${file}`);
+      warn(`${problem}; chmod 600 it`);
+    }
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function fromPem(key: string, cert: string, certFile: string, generated: boolean): MasterTls {
@@ -86,8 +102,7 @@ export function loadOrCreateMasterTls(
 ): MasterTls {
   if (options.certFile || options.keyFile) {
     if (!options.certFile || !options.keyFile) throw new MasterTlsError('--tls-cert and --tls-key go together: give both files');
-    checkKeyIsPrivate(options.keyFile, options.warn, false);
-    return fromPem(readPem(options.keyFile, 'key'), readPem(options.certFile, 'certificate'), options.certFile, false);
+    return fromPem(readPrivateKey(options.keyFile, options.warn, false), readPem(options.certFile, 'certificate'), options.certFile, false);
   }
   const dir = path.join(home, 'tls');
   const keyFile = path.join(dir, 'key.pem');
@@ -95,8 +110,7 @@ export function loadOrCreateMasterTls(
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (fs.existsSync(keyFile) || fs.existsSync(certFile)) {
     try {
-      checkKeyIsPrivate(keyFile, options.warn, true);
-      return fromPem(readPem(keyFile, 'key'), readPem(certFile, 'certificate'), certFile, false);
+      return fromPem(readPrivateKey(keyFile, options.warn, true), readPem(certFile, 'certificate'), certFile, false);
     } catch (err) {
       throw new MasterTlsError(`${(err as Error).message}. To start over, remove ${dir} (the master makes a new certificate; every agent and remote CLI must then pin its new fingerprint)`);
     }
