@@ -59,7 +59,7 @@ export class ProviderRegistry {
           credentials: credentialsFromEnv(env, 'ecs'),
           farmId: s.farmId ?? env.QFARM_FARM_ID ?? farmIdFor(s.qfarmHome),
           bootstrap: {
-            masterUrl: s.workerMasterUrl ?? env.QFARM_WORKER_MASTER_URL ?? s.masterUrl,
+            masterUrl: workerUrl(s.workerMasterUrl ?? env.QFARM_WORKER_MASTER_URL ?? s.masterUrl, s.tlsFingerprint),
             agentToken: s.agentToken,
             ...(s.tlsFingerprint ? { tlsFingerprint: s.tlsFingerprint } : {}),
             agentPackage: s.agentPackage ?? env.QFARM_AGENT_PACKAGE ?? 'qfarm',
@@ -81,6 +81,14 @@ export class ProviderRegistry {
   async close(): Promise<void> {
     await Promise.all([...this.providers.values()].map((p) => p.close?.()));
   }
+}
+
+/**
+ * A TLS master answers only TLS on its port: an `http://` worker URL written before TLS was on
+ * (e.g. QFARM_WORKER_MASTER_URL in a unit file) would leave every worker unable to join.
+ */
+export function workerUrl(url: string, tlsFingerprint: string | undefined): string {
+  return tlsFingerprint && url.startsWith('http://') ? 'https://' + url.slice('http://'.length) : url;
 }
 
 /** Stable per QFARM_HOME, short enough for a tag value. */
