@@ -2,6 +2,7 @@ import t from 'tap';
 import { X509Certificate } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
@@ -104,7 +105,7 @@ t.test('an impostor with another certificate never receives the agent token or t
   const fake = await impostor(t);
   const pinned = 'AB:'.repeat(31) + 'CD';
   const agentToken = 'agent-token-that-must-not-leak-0123456789';
-  const home = fs.mkdtempSync(path.join(ROOT, '.tls-test-'));
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-tls-impostor-'));
   t.teardown(() => fs.rmSync(home, { recursive: true, force: true }));
 
   const env: NodeJS.ProcessEnv = { ...process.env, QFARM_HOME: home, QFARM_AGENT_TOKEN: agentToken };
