@@ -8,7 +8,7 @@ import { ChildCpuAccount } from './child-cpu.js';
 import { MasterConnection, type AgentFatalError } from './connection.js';
 import { readHostLoad } from './host-load.js';
 import type { Inventory } from './inventory.js';
-import { masterUrlNow, type AgentOptions } from './options.js';
+import { masterNow, type AgentOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import { OutputBatcher } from './output-batcher.js';
 import { ResultStore } from './result-store.js';
@@ -72,7 +72,7 @@ export class Agent {
       deps.log.warn(w, 'output buffer of an attempt is full: dropping its oldest output (the output file keeps everything)'),
     );
     this.connection = new MasterConnection(
-      { url: () => masterUrlNow(opts), token: opts.token, log: deps.log, reconnectMaxMs: opts.reconnectMaxMs },
+      { target: () => masterNow(opts), token: opts.token, log: deps.log, reconnectMaxMs: opts.reconnectMaxMs },
       {
         hello: async () => this.hello(),
         heartbeat: async () => ({ type: 'heartbeat', ...(await readHostLoad()), running: [...this.running.keys()] }),

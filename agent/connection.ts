@@ -10,7 +10,9 @@ import {
   type Welcome,
 } from '../protocol/agent-messages.js';
 import { CloseCode, PROTOCOL_VERSION } from '../protocol/version.js';
+import { pinnedConnection } from '../protocol/tls-pin.js';
 import { parseMasterFrame } from './master-frame.js';
+import type { MasterTarget } from './options.js';
 
 /** The master will never accept this agent as configured: retrying cannot help, the agent exits. */
 export class AgentFatalError extends Error {
@@ -38,8 +40,11 @@ export interface ConnectionHandlers {
 }
 
 export interface ConnectionOptions {
-  /** The master's agent URL, asked again before every dial (it may come from master.json, which a restarted master rewrites). */
-  url: () => string;
+  /**
+   * The master's agent URL and TLS pin, asked again before every dial (they may come from
+   * master.json, which a restarted master rewrites).
+   */
+  target: () => MasterTarget;
   token: string;
   log: Logger;
   /** First reconnect delay. @default 100 */
@@ -133,8 +138,9 @@ export class MasterConnection {
     this.refusedReason = undefined;
     this.lastError = undefined;
     let url: string;
+    let tlsFingerprint: string | undefined;
     try {
-      url = this.opts.url();
+      ({ url, tlsFingerprint } = this.opts.target());
     } catch (err) {
       this.lastError = (err as Error).message;
       if (this.failures === 0) log.warn({ err: this.lastError }, 'cannot tell where the master is; retrying with backoff');
@@ -144,10 +150,13 @@ export class MasterConnection {
     }
     this.currentUrl = url;
     log.debug({ url }, 'connecting to master');
+    const pinned = url.startsWith('wss:') && tlsFingerprint !== undefined;
     const ws = new WebSocket(url, {
       headers: { Authorization: `Bearer ${this.opts.token}` },
       handshakeTimeout: 10_000,
       maxPayload: 64 * 1024 * 1024,
+      // The upgrade request (with the token) is written only once the pinned handshake succeeded.
+      ...(pinned ? { createConnection: pinnedConnection(tlsFingerprint!) as never } : {}),
     });
     this.ws = ws;
     const current = (): boolean => this.ws === ws;
@@ -187,10 +196,14 @@ export class MasterConnection {
         this.lost();
       }
     });
-    ws.on('error', (err) => {
+    ws.on('error', (err: NodeJS.ErrnoException) => {
       if (!current()) return;
       this.lastError = err.message;
-      log.debug({ url, err: err.message }, 'connection to master failed');
+      const certificateProblem = describeCertificateProblem(err, pinned);
+      // Loud while it lasts (a wrong pin or an impostor never heals by itself), but not every dial.
+      if (certificateProblem && (this.failures === 0 || this.failures % 10 === 0)) {
+        log.error({ url, code: err.code, attempts: this.failures + 1 }, `${certificateProblem}; the agent token was not sent; retrying with backoff`);
+      } else log.debug({ url, err: err.message }, 'connection to master failed');
       // 'close' follows 'error' for an opened socket; for a failed dial it may not.
       if (ws.readyState !== WebSocket.OPEN) setImmediate(() => current() && this.lost());
     });
@@ -308,4 +321,13 @@ export class MasterConnection {
     ws?.terminate();
     this.handlers.fatal(err);
   }
+}
+
+/** A certificate refusal, worded for the agent's log; undefined for other network errors. */
+function describeCertificateProblem(err: NodeJS.ErrnoException, pinned: boolean): string | undefined {
+  if (err.code === 'QFARM_TLS_PIN_MISMATCH') return `refusing the master: ${err.message}`;
+  if (!pinned && /CERT|SIGNATURE|SELF_SIGNED/.test(err.code ?? '')) {
+    return `refusing the master: its TLS certificate is not signed by a known authority (${err.code}) and no fingerprint is pinned: pass --tls-fingerprint (tlsFingerprint in the master's master.json)`;
+  }
+  return undefined;
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { normaliseFingerprint } from '../protocol/tls-pin.js';
 
 /** Validated, defaulted settings of one agent process. */
 export interface AgentOptions {
@@ -13,6 +14,11 @@ export interface AgentOptions {
   masterFile: string | null;
   /** Agent token; never logged. */
   token: string;
+  /**
+   * SHA-256 fingerprint of the master's TLS certificate, pinned for a wss master (then no CA is
+   * consulted). With masterFile, master.json's `tlsFingerprint` is used when this is unset.
+   */
+  tlsFingerprint: string | undefined;
   /** Host name this agent reports (qhost shows it). @default os.hostname() */
   name: string;
   /** Slots offered to the scheduler. @default number of CPUs */
@@ -46,17 +52,28 @@ export interface AgentOptions {
   spotWatch: boolean;
 }
 
-/** The master's agent URL right now: fixed, or read from master.json (a restarted master may have a new port). */
-export function masterUrlNow(opts: Pick<AgentOptions, 'masterUrl' | 'masterFile' | 'socketPath'>): string {
-  if (!opts.masterFile) return opts.masterUrl;
-  let url: unknown;
+/** Where to dial and which certificate to accept there. */
+export interface MasterTarget {
+  url: string;
+  tlsFingerprint: string | undefined;
+}
+
+/** The master right now: fixed, or read from master.json (a restarted master may have a new port). */
+export function masterNow(opts: Pick<AgentOptions, 'masterUrl' | 'masterFile' | 'socketPath' | 'tlsFingerprint'>): MasterTarget {
+  if (!opts.masterFile) return { url: opts.masterUrl, tlsFingerprint: opts.tlsFingerprint };
+  let info: { url?: unknown; tlsFingerprint?: unknown };
   try {
-    url = (JSON.parse(fs.readFileSync(opts.masterFile, 'utf8')) as { url?: unknown }).url;
+    info = JSON.parse(fs.readFileSync(opts.masterFile, 'utf8')) as typeof info;
   } catch (err) {
     throw new Error(`cannot read the master address from ${opts.masterFile}: ${(err as Error).message}`);
   }
-  if (typeof url !== 'string') throw new Error(`${opts.masterFile} has no "url"`);
-  return agentSocketUrl(url, opts.socketPath);
+  if (typeof info.url !== 'string') throw new Error(`${opts.masterFile} has no "url"`);
+  const published = typeof info.tlsFingerprint === 'string' ? normaliseFingerprint(info.tlsFingerprint) : undefined;
+  return { url: agentSocketUrl(info.url, opts.socketPath), tlsFingerprint: opts.tlsFingerprint ?? published };
+}
+
+export function masterUrlNow(opts: Pick<AgentOptions, 'masterUrl' | 'masterFile' | 'socketPath' | 'tlsFingerprint'>): string {
+  return masterNow(opts).url;
 }
 
 /** A bad command line or environment value; `main` prints it with the usage hint and exits 2. */
@@ -86,6 +103,9 @@ Runs tasks leased by a qfarm master on this machine.
                       default: the url in $QFARM_HOME/master.json, re-read at each reconnect)
   --token TOKEN       agent token from the master's QFARM_HOME/agent-token      (env QFARM_AGENT_TOKEN;
                       default: the content of $QFARM_HOME/agent-token)
+  --tls-fingerprint SHA256  the https master's certificate fingerprint to pin (env QFARM_TLS_FINGERPRINT;
+                      default: tlsFingerprint in $QFARM_HOME/master.json). The token is sent only
+                      to a master showing exactly this certificate
   --name NAME         host name to report                 (default: this machine's hostname)
   --slots N           task slots offered                  (default: number of CPUs)
   --group G           group (queue) to join               (default: default)
@@ -165,7 +185,7 @@ export function parseAgentOptions(
 ): AgentOptions {
   const raw = new Map<string, string>();
   const known = new Set([
-    'master', 'token', 'name', 'slots', 'group', 'labels', 'state-dir', 'reconnect-max-ms', 'cache-max-gb',
+    'master', 'token', 'tls-fingerprint', 'name', 'slots', 'group', 'labels', 'state-dir', 'reconnect-max-ms', 'cache-max-gb',
     'drain-timeout-ms', 'output-buffer-bytes', 'kill-grace-ms', 'notify-ms', 'log-level',
   ]);
   for (let i = 0; i < argv.length; i++) {
@@ -208,6 +228,16 @@ export function parseAgentOptions(
   }
   if (!token) throw new AgentOptionsError('--token', `missing: pass --token or set QFARM_AGENT_TOKEN (the master writes it to ${path.join(home, 'agent-token')})`);
 
+  const fingerprintText = raw.get('tls-fingerprint') ?? (env.QFARM_TLS_FINGERPRINT || undefined);
+  let tlsFingerprint: string | undefined;
+  if (fingerprintText !== undefined) {
+    try {
+      tlsFingerprint = normaliseFingerprint(fingerprintText);
+    } catch (err) {
+      throw new AgentOptionsError('--tls-fingerprint', (err as Error).message);
+    }
+  }
+
   const name = raw.get('name') ?? defaults.hostname;
   if (!NAME_RE.test(name)) throw new AgentOptionsError('--name', `"${name}" must be letters, digits, . _ - (at most 255)`);
   const group = raw.get('group') ?? 'default';
@@ -223,6 +253,7 @@ export function parseAgentOptions(
     masterFile,
     socketPath: defaults.socketPath,
     token,
+    tlsFingerprint,
     name,
     slots,
     group,

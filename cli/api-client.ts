@@ -17,6 +17,18 @@ export class MasterUnreachableError extends CliError {
   }
 }
 
+/** The https master showed a certificate other than the pinned one: nothing was sent to it. */
+export class MasterCertificateError extends CliError {
+  constructor(
+    readonly url: string,
+    reason: string,
+    hint: string,
+  ) {
+    super(`error: refusing to talk to qfarm master at ${url}: ${reason}`, 1, hint);
+    this.name = 'MasterCertificateError';
+  }
+}
+
 /** The master answered with an error status; `error` and `hint` come from its ApiError body. */
 export class ApiRequestError extends CliError {
   constructor(
@@ -117,9 +129,14 @@ export class ApiClient {
       headers['content-length'] = payload.length;
     }
     // node:https (TLS, crypto) is loaded only for an https master: qsub's start-up counts.
-    const transport = url.protocol === 'https:' ? (await import('node:https')).default : http;
+    const secure = url.protocol === 'https:';
+    const transport = secure ? (await import('node:https')).default : http;
+    const fingerprint = this.master.tlsFingerprint;
+    // Pinned: the socket reaches http only after the certificate matched, so the token is
+    // never written to an impostor. Without a pin, https falls back to the system CAs.
+    const connection: http.RequestOptions = secure && fingerprint ? { createConnection: await pinnedConnectionFor(fingerprint) } : { agent: false };
     return new Promise((resolve, reject) => {
-      const req = transport.request(url, { method, headers, agent: false }, (res) => {
+      const req = transport.request(url, { method, headers, ...connection }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
@@ -128,10 +145,35 @@ export class ApiClient {
       if (timeoutMs > 0) {
         req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'QFARM_TIMEOUT' })));
       }
-      req.on('error', (err: NodeJS.ErrnoException) => reject(new MasterUnreachableError(this.master.url, describeNetworkError(err, timeoutMs))));
+      req.on('error', (err: NodeJS.ErrnoException) => reject(certificateError(this.master.url, err) ?? new MasterUnreachableError(this.master.url, describeNetworkError(err, timeoutMs))));
       req.end(payload);
     });
   }
+}
+
+async function pinnedConnectionFor(fingerprint: string): Promise<NonNullable<http.RequestOptions['createConnection']>> {
+  const { pinnedConnection } = await import('../protocol/tls-pin.js');
+  try {
+    // The callback form: http.request waits for `done` before writing anything.
+    return pinnedConnection(fingerprint) as unknown as NonNullable<http.RequestOptions['createConnection']>;
+  } catch (err) {
+    throw new CliError(`error: QFARM_TLS_FINGERPRINT or master.json's tlsFingerprint is wrong: ${(err as Error).message}`, 1);
+  }
+}
+
+/** A pin mismatch, or a certificate no CA vouches for when nothing is pinned. */
+function certificateError(url: string, err: NodeJS.ErrnoException): MasterCertificateError | undefined {
+  if (err.code === 'QFARM_TLS_PIN_MISMATCH') {
+    return new MasterCertificateError(url, err.message, 'compare with the fingerprint in the master\'s master.json; set QFARM_TLS_FINGERPRINT only to the one the master prints');
+  }
+  if (err.code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || err.code === 'SELF_SIGNED_CERT_IN_CHAIN' || err.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE') {
+    return new MasterCertificateError(
+      url,
+      `its TLS certificate is not signed by a known authority (${err.code}) and no fingerprint is pinned`,
+      'set QFARM_TLS_FINGERPRINT to the tlsFingerprint in the master\'s master.json (the master also logs it at start)',
+    );
+  }
+  return undefined;
 }
 
 function describeNetworkError(err: NodeJS.ErrnoException, timeoutMs: number): string {

@@ -39,14 +39,20 @@ export function buildProgram(): Command {
     .option('--agents <n>', 'number of local agents', positive('--agents'), 2)
     .option('--slots <n>', 'slots per agent (default: number of CPUs)', positive('--slots'))
     .option('--listen <host:port>', 'master address', '127.0.0.1:6480')
+    .option('--tls', 'serve https/wss with a pinned certificate (automatic when --listen is not loopback)', false)
     .option('--log-to-terminal', 'print the daemons\' logs here instead of QFARM_HOME/*.log', false)
-    .action(async (opts: { agents: number; slots?: number; listen: string; logToTerminal: boolean }) => {
+    .action(async (opts: { agents: number; slots?: number; listen: string; tls: boolean; logToTerminal: boolean }) => {
       const code = await farmUp({
         agents: opts.agents,
         slots: opts.slots,
         listen: opts.listen,
+        tls: opts.tls,
         inheritLogs: opts.logToTerminal,
-        onReady: (url) => process.stderr.write(`qfarm up: master at ${url} with ${opts.agents} local agent(s); Ctrl-C stops them\n`),
+        onReady: (url, tlsFingerprint) =>
+          process.stderr.write(
+            `qfarm up: master at ${url} with ${opts.agents} local agent(s); Ctrl-C stops them\n` +
+              (tlsFingerprint ? `qfarm up: TLS certificate fingerprint ${tlsFingerprint} (remote agents: --tls-fingerprint; remote CLIs: QFARM_TLS_FINGERPRINT)\n` : ''),
+          ),
       });
       process.exitCode = code;
     });

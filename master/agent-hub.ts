@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { Logger } from 'pino';
@@ -56,7 +57,7 @@ export class AgentHub {
     private readonly options: AgentHubOptions,
   ) {}
 
-  attach(server: Server): void {
+  attach(server: Server | HttpsServer): void {
     server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     // Agents send a heartbeat every heartbeatMs; three missed ones mean the connection is dead
     // even if TCP has not noticed (a VM that vanished does not send FIN).

@@ -30,8 +30,11 @@ export function ensureHome(home: FarmHome): void {
   fs.mkdirSync(home.logsDir, { recursive: true, mode: 0o700 });
 }
 
-/** Published so the CLI and agents on this machine find the master without configuration. */
-export function writeMasterInfo(home: FarmHome, info: { url: string; pid: number }): void {
+/**
+ * Published so the CLI and agents on this machine find the master without configuration; with
+ * TLS, `tlsFingerprint` is the certificate they pin (public, like the URL).
+ */
+export function writeMasterInfo(home: FarmHome, info: { url: string; pid: number; tlsFingerprint?: string }): void {
   const tmp = `${home.masterInfoFile}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(info) + '\n', { mode: 0o644 });
   fs.renameSync(tmp, home.masterInfoFile);

@@ -17,6 +17,7 @@ import { AutoscaleLoop } from './groups/autoscale-loop.js';
 import { GroupService } from './groups/group-service.js';
 import { defaultGroupSpec, groupRows } from './groups/group-store.js';
 import { ProviderRegistry } from './providers/provider-registry.js';
+import { isLoopbackHost, loadOrCreateMasterTls, type MasterTls } from './tls/master-tls.js';
 
 /** The master daemon, composed: store, transitions, agent hub, scheduler and HTTP API. */
 export class Master {
@@ -32,6 +33,8 @@ export class Master {
   private readonly app;
   private readonly agentToken: string;
   private readonly clock: Clock;
+  /** Set when the master serves https/wss (see options.tls). */
+  readonly tls: MasterTls | undefined;
   url = '';
 
   constructor(
@@ -62,9 +65,19 @@ export class Master {
       if (!this.autoscale) throw new Error('the master has not started its autoscaler yet');
       return this.autoscale;
     });
+    const useTls = options.tls === 'on' || !isLoopbackHost(options.host);
+    this.tls = useTls
+      ? loadOrCreateMasterTls(home.root, {
+          listenHost: options.host,
+          ...(options.tlsCertFile ? { certFile: options.tlsCertFile } : {}),
+          ...(options.tlsKeyFile ? { keyFile: options.tlsKeyFile } : {}),
+          warn: (msg) => log.warn(msg),
+        })
+      : undefined;
     this.app = buildApiServer(
       { db: this.db, reader: this.reader, transitions: this.transitions, hub: this.hub, scheduler: this.scheduler, events: this.events, logs, log, version: QFARM_VERSION, groups: this.groups },
       apiToken,
+      this.tls,
     );
   }
 
@@ -74,12 +87,14 @@ export class Master {
     const address = this.app.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const reachable = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
-    this.url = `http://${reachable}:${address.port}`;
+    this.url = `${this.tls ? 'https' : 'http'}://${reachable}:${address.port}`;
+    const tlsFingerprint = this.tls?.fingerprint;
     const scalerLog = this.log.child({ component: 'autoscaler' });
     const providers = new ProviderRegistry({
       qfarmHome: this.home.root,
       masterUrl: this.url,
       agentToken: this.agentToken,
+      ...(tlsFingerprint ? { tlsFingerprint } : {}),
       logger: { info: (msg, fields) => scalerLog.info(fields ?? {}, msg), warn: (msg, fields) => scalerLog.warn(fields ?? {}, msg) },
     });
     // Debounce after queue/host events (default 1 s) and the safety pass (default 30 s); tests shorten them.
@@ -91,8 +106,14 @@ export class Master {
       ...(intervalMs ? { intervalMs } : {}),
     });
     this.autoscale.start();
-    writeMasterInfo(this.home, { url: this.url, pid: process.pid });
+    writeMasterInfo(this.home, { url: this.url, pid: process.pid, ...(tlsFingerprint ? { tlsFingerprint } : {}) });
     this.log.info({ url: this.url, home: this.home.root }, 'qfarm master listening');
+    if (this.tls) {
+      this.log.info(
+        { tlsFingerprint, certificate: this.tls.certFile, generated: this.tls.generated },
+        `TLS certificate fingerprint ${tlsFingerprint}: remote agents and CLIs pin it with --tls-fingerprint or QFARM_TLS_FINGERPRINT`,
+      );
+    }
     // Work stored before a restart may be runnable as soon as agents return.
     this.scheduler.request();
     return this.url;

@@ -9,6 +9,14 @@ export interface MasterOptions {
   leaseGraceMs: number;
   /** Log level for pino. @default info */
   logLevel: string;
+  /**
+   * Serve https/wss. `auto`: on when listening beyond loopback (traffic crosses a wire), off on
+   * 127.0.0.1 / ::1. @default auto (env QFARM_TLS=1 forces it on)
+   */
+  tls: 'auto' | 'on';
+  /** The admin's certificate and key (PEM); without them the master makes its own in QFARM_HOME/tls. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
 }
 
 export class MasterOptionsError extends Error {
@@ -18,11 +26,17 @@ export class MasterOptionsError extends Error {
   }
 }
 
-export const MASTER_USAGE = `usage: qfarm master [--listen HOST:PORT] [--heartbeat-ms N] [--lease-grace-ms N] [--log-level LEVEL]
+export const MASTER_USAGE = `usage: qfarm master [--listen HOST:PORT] [--tls] [--tls-cert FILE --tls-key FILE] [--heartbeat-ms N]
+                    [--lease-grace-ms N] [--log-level LEVEL]
 
 Runs the qfarm master daemon in the foreground, with its state in QFARM_HOME (default ~/.qfarm).
   --listen HOST:PORT     where agents and the CLI connect (default 127.0.0.1:6480, env QFARM_LISTEN;
                          port 0 picks a free port; the URL is written to QFARM_HOME/master.json)
+  --tls                  serve https/wss (env QFARM_TLS=1); automatic when HOST is not loopback.
+                         The certificate is made at first start in QFARM_HOME/tls/ and its SHA-256
+                         fingerprint printed and written to master.json for clients to pin
+  --tls-cert FILE        serve this PEM certificate instead (implies --tls)
+  --tls-key FILE         ...with this PEM private key (keep it 0600)
   --heartbeat-ms N       agent heartbeat interval (default 5000, env QFARM_HEARTBEAT_MS)
   --lease-grace-ms N     how long a disconnected agent keeps its tasks before they are requeued
                          (default 60000, env QFARM_LEASE_GRACE_MS)
@@ -49,6 +63,7 @@ export function parseMasterOptions(argv: string[], env: NodeJS.ProcessEnv = proc
     heartbeatMs: env['QFARM_HEARTBEAT_MS'] ? positiveInt('QFARM_HEARTBEAT_MS', env['QFARM_HEARTBEAT_MS']) : 5000,
     leaseGraceMs: env['QFARM_LEASE_GRACE_MS'] ? positiveInt('QFARM_LEASE_GRACE_MS', env['QFARM_LEASE_GRACE_MS']) : 60000,
     logLevel: env['QFARM_LOG_LEVEL'] ?? 'info',
+    tls: env['QFARM_TLS'] === '1' ? 'on' : 'auto',
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -70,9 +85,21 @@ export function parseMasterOptions(argv: string[], env: NodeJS.ProcessEnv = proc
       case '--log-level':
         options.logLevel = value();
         break;
+      case '--tls':
+        options.tls = 'on';
+        break;
+      case '--tls-cert':
+        options.tlsCertFile = value();
+        options.tls = 'on';
+        break;
+      case '--tls-key':
+        options.tlsKeyFile = value();
+        options.tls = 'on';
+        break;
       default:
         throw new MasterOptionsError(`unknown option "${arg}"\n${MASTER_USAGE}`);
     }
   }
+  if (Boolean(options.tlsCertFile) !== Boolean(options.tlsKeyFile)) throw new MasterOptionsError('--tls-cert and --tls-key go together: give both files');
   return options;
 }

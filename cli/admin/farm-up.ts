@@ -10,8 +10,10 @@ export interface FarmUpOptions {
   agents: number;
   slots?: number;
   listen: string;
+  /** Serve https/wss (the master is also TLS by itself when `listen` is not loopback). */
+  tls?: boolean;
   /** Called once the master and every agent are up. */
-  onReady?: (url: string) => void;
+  onReady?: (url: string, tlsFingerprint?: string) => void;
   /** Where the daemons' logs go; default: QFARM_HOME/logs/{master,agent-N}.log. */
   inheritLogs: boolean;
 }
@@ -29,7 +31,7 @@ export async function farmUp(options: FarmUpOptions): Promise<number> {
   const logFile = (name: string): number | 'inherit' =>
     options.inheritLogs ? 'inherit' : fs.openSync(path.join(home, `${name}.log`), 'a', 0o600);
 
-  const master = spawn(process.execPath, [MASTER_ENTRY, '--listen', options.listen], {
+  const master = spawn(process.execPath, [MASTER_ENTRY, '--listen', options.listen, ...(options.tls ? ['--tls'] : [])], {
     stdio: ['ignore', logFile('master'), logFile('master')],
     env: { ...process.env, QFARM_HOME: home },
   });
@@ -52,13 +54,14 @@ export async function farmUp(options: FarmUpOptions): Promise<number> {
   process.on('SIGINT', () => stopAll('SIGTERM'));
   process.on('SIGTERM', () => stopAll('SIGTERM'));
 
-  const url = await waitForMasterInfo(infoFile, master, exited);
+  const { url, tlsFingerprint } = await waitForMasterInfo(infoFile, master, exited);
   const agentToken = fs.readFileSync(path.join(home, 'agent-token'), 'utf8').trim();
   const base = os.hostname();
   for (let i = 1; i <= options.agents; i++) {
     const name = options.agents === 1 ? base : `${base}-${i}`;
     const args = [AGENT_ENTRY, '--master', url, '--name', name, '--state-dir', path.join(home, 'agents', name)];
     if (options.slots) args.push('--slots', String(options.slots));
+    if (tlsFingerprint) args.push('--tls-fingerprint', tlsFingerprint);
     const agent = spawn(process.execPath, args, {
       stdio: ['ignore', logFile(`agent-${name}`), logFile(`agent-${name}`)],
       // The token goes by environment, not argv: argv is visible to every user in `ps`.
@@ -69,12 +72,12 @@ export async function farmUp(options: FarmUpOptions): Promise<number> {
       if (!stopping) process.stderr.write(`qfarm up: agent ${name} exited (${signal ?? `code ${code}`}); see ${path.join(home, `agent-${name}.log`)}\n`);
     });
   }
-  options.onReady?.(url);
+  options.onReady?.(url, tlsFingerprint);
   return exited;
 }
 
 /** Waits until the master we started has published its URL (its pid in master.json). */
-async function waitForMasterInfo(file: string, master: ChildProcess, exited: Promise<number>): Promise<string> {
+async function waitForMasterInfo(file: string, master: ChildProcess, exited: Promise<number>): Promise<{ url: string; tlsFingerprint?: string }> {
   const deadline = Date.now() + 30_000;
   let masterExit: number | undefined;
   void exited.then((code) => (masterExit = code));
@@ -83,8 +86,8 @@ async function waitForMasterInfo(file: string, master: ChildProcess, exited: Pro
       throw new CliError(`qfarm up: the master exited with code ${masterExit} before it was ready`, 1, `see ${path.join(path.dirname(file), 'master.log')}`);
     }
     try {
-      const info = JSON.parse(fs.readFileSync(file, 'utf8')) as { url: string; pid: number };
-      if (info.pid === master.pid) return info.url;
+      const info = JSON.parse(fs.readFileSync(file, 'utf8')) as { url: string; pid: number; tlsFingerprint?: string };
+      if (info.pid === master.pid) return info;
     } catch {
       // Not written yet.
     }

@@ -12,8 +12,15 @@ import { registerGroupRoutes } from './group-routes.js';
  * protocol's compiled schemas in the routes (not fastify's coercing validator: a wrong type is
  * an error, not silently converted).
  */
-export function buildApiServer(ctx: ApiContext, apiToken: string) {
-  const app = Fastify({ loggerInstance: ctx.log.child({ component: 'api' }), disableRequestLogging: true, bodyLimit: 16 * 1024 * 1024 });
+export function buildApiServer(ctx: ApiContext, apiToken: string, tls?: { key: string; cert: string }) {
+  // With TLS, https and the agents' wss share the one port (the hub listens for upgrades on it).
+  const app = Fastify({
+    loggerInstance: ctx.log.child({ component: 'api' }),
+    disableRequestLogging: true,
+    bodyLimit: 16 * 1024 * 1024,
+    // A client that opens TCP and never finishes the handshake is dropped after 10 s (Node: 120 s).
+    ...(tls ? { https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' as const, handshakeTimeout: 10_000 } } : {}),
+  });
   app.register(
     async (api) => {
       api.addHook('onRequest', async (req, reply) => {

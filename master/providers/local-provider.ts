@@ -15,6 +15,8 @@ import { silentLogger, type Instance, type Provider, type ProviderLogger } from 
 export interface LocalProviderOptions {
   masterUrl: string;
   agentToken: string;
+  /** The master's certificate fingerprint when it serves https: agents pin it. */
+  tlsFingerprint?: string;
   /** @default <repo>/dist/agent/main.js */
   agentMain?: string;
   /** @default process.execPath */
@@ -80,6 +82,8 @@ export class LocalProvider implements Provider {
       '--slots', String(group.slotsPerInstance),
       '--labels', Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(','),
       '--state-dir', stateDir,
+      // Public, unlike the token: fine on the command line.
+      ...(this.options.tlsFingerprint ? ['--tls-fingerprint', this.options.tlsFingerprint] : []),
     ];
     const log = openSync(join(stateDir, 'agent.log'), 'a', 0o600);
     // The token goes in the environment, not argv: argv is readable by every user in ps.

@@ -17,6 +17,8 @@ export interface ProviderRegistrySettings {
   /** The master's own URL (local agents dial this). */
   masterUrl: string;
   agentToken: string;
+  /** SHA-256 fingerprint of the master's TLS certificate when it serves https; workers pin it. */
+  tlsFingerprint?: string;
   /**
    * What cloud workers dial: a VPC address of the master, not 127.0.0.1.
    * @default env QFARM_WORKER_MASTER_URL, else masterUrl
@@ -51,14 +53,15 @@ export class ProviderRegistry {
     const now = s.now ?? Date.now;
     switch (kind) {
       case 'local':
-        return new LocalProvider({ masterUrl: s.masterUrl, agentToken: s.agentToken, stateRoot: join(s.qfarmHome, 'local-agents'), logger, now, env });
+        return new LocalProvider({ masterUrl: s.masterUrl, agentToken: s.agentToken, ...(s.tlsFingerprint ? { tlsFingerprint: s.tlsFingerprint } : {}), stateRoot: join(s.qfarmHome, 'local-agents'), logger, now, env });
       case 'ecs':
         return new EcsProvider({
           credentials: credentialsFromEnv(env, 'ecs'),
           farmId: s.farmId ?? env.QFARM_FARM_ID ?? farmIdFor(s.qfarmHome),
           bootstrap: {
-            masterUrl: s.workerMasterUrl ?? env.QFARM_WORKER_MASTER_URL ?? s.masterUrl,
+            masterUrl: workerUrl(s.workerMasterUrl ?? env.QFARM_WORKER_MASTER_URL ?? s.masterUrl, s.tlsFingerprint),
             agentToken: s.agentToken,
+            ...(s.tlsFingerprint ? { tlsFingerprint: s.tlsFingerprint } : {}),
             agentPackage: s.agentPackage ?? env.QFARM_AGENT_PACKAGE ?? 'qfarm',
           },
           ...(env.QFARM_ECS_ENDPOINT ? { endpoint: env.QFARM_ECS_ENDPOINT } : {}),
@@ -78,6 +81,14 @@ export class ProviderRegistry {
   async close(): Promise<void> {
     await Promise.all([...this.providers.values()].map((p) => p.close?.()));
   }
+}
+
+/**
+ * A TLS master answers only TLS on its port: an `http://` worker URL written before TLS was on
+ * (e.g. QFARM_WORKER_MASTER_URL in a unit file) would leave every worker unable to join.
+ */
+export function workerUrl(url: string, tlsFingerprint: string | undefined): string {
+  return tlsFingerprint && url.startsWith('http://') ? 'https://' + url.slice('http://'.length) : url;
 }
 
 /** Stable per QFARM_HOME, short enough for a tag value. */

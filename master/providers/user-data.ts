@@ -12,6 +12,11 @@ export interface BootstrapSettings {
   /** URL the workers dial (reachable from the VPC, not 127.0.0.1). */
   masterUrl: string;
   agentToken: string;
+  /**
+   * SHA-256 fingerprint of the master's TLS certificate: the worker's agent pins it, so a
+   * machine in the path cannot pose as the master and collect the agent token.
+   */
+  tlsFingerprint?: string;
   /** npm tarball URL, package name or git URL of qfarm for images without the agent. */
   agentPackage?: string;
 }
@@ -45,6 +50,7 @@ export function renderUserData(group: GroupSpec, settings: BootstrapSettings, te
   const values: Record<string, string> = {
     QFARM_MASTER: settings.masterUrl,
     QFARM_AGENT_TOKEN: settings.agentToken,
+    QFARM_TLS_FINGERPRINT: settings.tlsFingerprint ?? '',
     QFARM_GROUP: group.name,
     QFARM_SLOTS: String(group.slotsPerInstance),
     QFARM_LABELS: labels,

@@ -6,7 +6,7 @@
 #   2. /etc/qfarm/agent.env (KEY=VALUE lines, written by the cloud-init user data)
 #   3. the instance's user data from the metadata service (QFARM_KEY='value' lines), so an
 #      image with the agent baked in only needs user data, like SGE_MASTER_IP_ADDRESS.
-# Recognised: QFARM_MASTER QFARM_AGENT_TOKEN QFARM_GROUP QFARM_SLOTS QFARM_LABELS
+# Recognised: QFARM_MASTER QFARM_AGENT_TOKEN QFARM_TLS_FINGERPRINT QFARM_GROUP QFARM_SLOTS QFARM_LABELS
 # Test hooks: QFARM_ROOT (prefix for /etc and /var), QFARM_METADATA_URL, QFARM_AGENT_MAIN, QFARM_NODE.
 set -euo pipefail
 
@@ -14,7 +14,7 @@ root="${QFARM_ROOT:-}"
 metadata="${QFARM_METADATA_URL:-http://100.100.100.200}"
 env_file="${root}/etc/qfarm/agent.env"
 state_dir="${root}/var/lib/qfarm/agent"
-keys="QFARM_MASTER QFARM_AGENT_TOKEN QFARM_GROUP QFARM_SLOTS QFARM_LABELS"
+keys="QFARM_MASTER QFARM_AGENT_TOKEN QFARM_TLS_FINGERPRINT QFARM_GROUP QFARM_SLOTS QFARM_LABELS"
 
 say() { echo "qfarm-agent-start: $*" >&2; }
 
@@ -56,9 +56,12 @@ userdata_settings() {
   metadata_get /latest/user-data | "$node_bin" -e '
 let text = "";
 process.stdin.on("data", (c) => (text += c)).on("end", () => {
+  // First line per key only: the user data later writes agent.env with KEY=${KEY} lines.
+  const seen = new Set();
   for (const line of text.split("\n")) {
     const m = /^(QFARM_[A-Z_]+)=(.*)$/.exec(line.trim());
-    if (!m) continue;
+    if (!m || seen.has(m[1])) continue;
+    seen.add(m[1]);
     let v = m[2];
     const q = /^(?:\x27[^\x27]*\x27|\\\x27)+$/;
     if (q.test(v)) v = v.replace(/\x27([^\x27]*)\x27|\\(\x27)/g, (_, a, b) => a ?? b);
@@ -94,6 +97,8 @@ export QFARM_AGENT_TOKEN
 say "joining ${QFARM_MASTER} as ${name} (group ${QFARM_GROUP:-default})"
 args=(--master "$QFARM_MASTER" --name "$name" --group "${QFARM_GROUP:-default}" --labels "$labels" --state-dir "$state_dir")
 if [ -n "${QFARM_SLOTS:-}" ]; then args+=(--slots "$QFARM_SLOTS"); fi
+# An https master is trusted by this fingerprint, not by a CA (the master made its own certificate).
+if [ -n "${QFARM_TLS_FINGERPRINT:-}" ]; then args+=(--tls-fingerprint "$QFARM_TLS_FINGERPRINT"); fi
 # On an ECS instance, watch the metadata for a spot reclaim notice (harmless on pay-as-you-go).
 if [ -n "$instance_id" ]; then args+=(--spot-watch); fi
 exec "$node_bin" "$main" "${args[@]}"

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { agentSocketUrl, masterUrlNow, HelpRequested, parseAgentOptions, parseLabels } from '../../agent/options.js';
+import { agentSocketUrl, masterNow, masterUrlNow, HelpRequested, parseAgentOptions, parseLabels } from '../../agent/options.js';
 
 const defaults = { hostname: 'node7', cpus: 8, homedir: '/home/q', socketPath: '/agent' };
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseAgentOptions(argv, env, defaults);
@@ -66,4 +66,19 @@ t.test('same machine: master and token found through QFARM_HOME, address re-read
   t.equal(masterUrlNow(o), 'ws://127.0.0.1:2222/agent', 'a restarted master on another port is found');
   await fs.writeFile(path.join(home, 'master.json'), '{');
   t.throws(() => masterUrlNow(o), { message: /cannot read the master address from/ });
+});
+
+t.test('TLS pin: --tls-fingerprint or QFARM_TLS_FINGERPRINT, else the one master.json publishes', async (t) => {
+  const fp = 'ab'.repeat(32);
+  const canonical = 'AB:'.repeat(31) + 'AB';
+  t.equal(parse(['--tls-fingerprint', fp], { QFARM_MASTER: 'https://10.0.0.1:6480', QFARM_AGENT_TOKEN: 't' }).tlsFingerprint, canonical);
+  t.equal(parse([], { QFARM_MASTER: 'https://10.0.0.1:6480', QFARM_AGENT_TOKEN: 't', QFARM_TLS_FINGERPRINT: `sha256:${canonical}` }).tlsFingerprint, canonical);
+  t.equal(parse([], { QFARM_MASTER: 'https://10.0.0.1:6480', QFARM_AGENT_TOKEN: 't' }).tlsFingerprint, undefined);
+  t.throws(() => parse(['--tls-fingerprint', 'abc'], { QFARM_MASTER: 'h:1', QFARM_AGENT_TOKEN: 't' }), { message: /--tls-fingerprint: "abc" is not a SHA-256 certificate fingerprint/ });
+
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), 'qfarm-home-'));
+  t.teardown(() => fs.rm(home, { recursive: true, force: true }));
+  await fs.writeFile(path.join(home, 'master.json'), JSON.stringify({ url: 'https://127.0.0.1:1111', pid: 1, tlsFingerprint: canonical }));
+  const local = parse([], { QFARM_HOME: home, QFARM_AGENT_TOKEN: 't' });
+  t.same(masterNow(local), { url: 'wss://127.0.0.1:1111/agent', tlsFingerprint: canonical }, 'same machine: pinned from master.json');
 });

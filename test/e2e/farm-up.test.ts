@@ -49,3 +49,24 @@ t.test('qfarm up runs a master and local agents in the foreground; Ctrl-C stops 
   t.same(processesMentioning(home), [], 'no agent or master is left behind');
   t.notOk(fs.existsSync(path.join(home, 'master.json')), 'the master withdrew its address');
 });
+
+t.test('qfarm up --tls: https master, local agents pin its fingerprint, qsub works pinned from master.json', async (t) => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-up-tls-'));
+  t.teardown(() => fs.rmSync(home, { recursive: true, force: true }));
+  const env = { ...process.env, QFARM_HOME: home, PATH: `${path.join(ROOT, 'bin')}:${process.env['PATH']}` };
+  const up = spawn(path.join(ROOT, 'bin', 'qfarm'), ['up', '--tls', '--agents', '1', '--slots', '1', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  up.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const exited = new Promise<number | null>((resolve) => up.on('exit', (code) => resolve(code)));
+  t.teardown(() => up.kill('SIGKILL'));
+  const deadline = Date.now() + 30_000;
+  while (!/TLS certificate fingerprint/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const info = JSON.parse(fs.readFileSync(path.join(home, 'master.json'), 'utf8')) as { url: string; tlsFingerprint: string };
+  t.match(stderr, `qfarm up: master at ${info.url} with 1 local agent(s)`);
+  t.match(info.url, /^https:/);
+  t.match(stderr, `TLS certificate fingerprint ${info.tlsFingerprint}`, 'the fingerprint is printed');
+  const sub = spawnSync(path.join(ROOT, 'bin', 'qsub'), ['-sync', 'y', '-b', 'y', '-o', '/dev/null', '-e', '/dev/null', 'true'], { env, encoding: 'utf8', timeout: 30_000 });
+  t.equal(sub.status, 0, `a job ran on the pinned local agent: ${sub.stderr}`);
+  up.kill('SIGINT');
+  t.equal(await exited, 0);
+});

@@ -17,6 +17,10 @@ export interface RunResult {
 export interface FarmOptions {
   heartbeatMs?: number;
   leaseGraceMs?: number;
+  /** Listen address of the master. @default 127.0.0.1 (plain http); other hosts turn TLS on. */
+  listenHost?: string;
+  /** Extra master flags, e.g. ['--tls']. */
+  masterArgs?: string[];
 }
 
 interface Teardown {
@@ -32,6 +36,8 @@ export class TestFarm {
   master: ChildProcess | undefined;
   readonly agents = new Map<string, ChildProcess>();
   url = '';
+  /** The master's certificate fingerprint from master.json when it serves https. */
+  tlsFingerprint: string | undefined;
   readonly work: string;
   private masterLog: string;
 
@@ -68,7 +74,7 @@ export class TestFarm {
   /** Starts the master; `port` reuses a previous master's port so running agents find it again. */
   async startMaster(port = 0): Promise<void> {
     const log = fs.openSync(this.masterLog, 'a');
-    const master = spawn(process.execPath, [path.join(DIST, 'master', 'main.js'), '--listen', `127.0.0.1:${port}`], {
+    const master = spawn(process.execPath, [path.join(DIST, 'master', 'main.js'), '--listen', `${this.options.listenHost ?? '127.0.0.1'}:${port}`, ...(this.options.masterArgs ?? [])], {
       env: {
         ...this.env,
         QFARM_HEARTBEAT_MS: String(this.options.heartbeatMs ?? 500),
@@ -83,9 +89,10 @@ export class TestFarm {
       () => {
         if (master.exitCode !== null) throw new Error(`master exited early:\n${this.masterLogText()}`);
         try {
-          const parsed = JSON.parse(fs.readFileSync(info, 'utf8')) as { url: string; pid: number };
+          const parsed = JSON.parse(fs.readFileSync(info, 'utf8')) as { url: string; pid: number; tlsFingerprint?: string };
           if (parsed.pid !== master.pid) return false;
           this.url = parsed.url;
+          this.tlsFingerprint = parsed.tlsFingerprint;
           return true;
         } catch {
           return false;
@@ -112,6 +119,7 @@ export class TestFarm {
     const log = fs.openSync(path.join(this.home, `agent-${name}.log`), 'a');
     const args = [path.join(DIST, 'agent', 'main.js'), '--master', this.url, '--name', name, '--slots', String(options.slots ?? 1)];
     args.push('--state-dir', path.join(this.home, 'agents', name), '--group', options.group ?? 'default');
+    if (this.tlsFingerprint) args.push('--tls-fingerprint', this.tlsFingerprint);
     const agent = spawn(process.execPath, args, { env: { ...this.env, ...options.env, QFARM_AGENT_TOKEN: this.token('agent') }, stdio: ['ignore', log, log] });
     fs.closeSync(log);
     this.agents.set(name, agent);
@@ -125,6 +133,7 @@ export class TestFarm {
   }
 
   async api(method: string, route: string, body?: unknown): Promise<unknown> {
+    if (this.url.startsWith('https:')) return this.pinnedApi(method, route, body);
     const res = await fetch(`${this.url}/api/v1${route}`, {
       method,
       headers: { authorization: `Bearer ${this.token('api')}`, ...(body ? { 'content-type': 'application/json' } : {}) },
@@ -132,6 +141,32 @@ export class TestFarm {
     });
     const text = await res.text();
     if (!res.ok) throw new Error(`${method} ${route}: HTTP ${res.status} ${text}`);
+    return JSON.parse(text);
+  }
+
+  /** api() for a TLS master: fetch cannot pin a certificate, node:https with protocol/tls-pin can. */
+  private async pinnedApi(method: string, route: string, body?: unknown): Promise<unknown> {
+    const { pinnedConnection } = await import('../../protocol/tls-pin.js');
+    const https = await import('node:https');
+    const payload = body ? JSON.stringify(body) : undefined;
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = https.request(
+        `${this.url}/api/v1${route}`,
+        {
+          method,
+          headers: { authorization: `Bearer ${this.token('api')}`, ...(payload ? { 'content-type': 'application/json' } : {}) },
+          createConnection: pinnedConnection(this.tlsFingerprint ?? 'no fingerprint in master.json') as never,
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (c: string) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+    if (status >= 400) throw new Error(`${method} ${route}: HTTP ${status} ${text}`);
     return JSON.parse(text);
   }
 

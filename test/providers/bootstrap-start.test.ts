@@ -24,8 +24,10 @@ function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-t.test('an instance launched by the ECS provider joins the master through the bootstrap', { skip: existsSync(AGENT_MAIN) ? false : 'dist/ missing: npm run build' }, async (t) => {
-  const farm = await TestFarm.start(t);
+for (const variant of ['plain', 'tls'] as const) {
+t.test(`an instance launched by the ECS provider joins the ${variant} master through the bootstrap`, { skip: existsSync(AGENT_MAIN) ? false : 'dist/ missing: npm run build' }, async (t) => {
+  // With TLS the agent can only join by pinning the fingerprint the user data carries.
+  const farm = await TestFarm.start(t, variant === 'tls' ? { masterArgs: ['--tls'] } : {});
   const fake = new FakeAlibaba({ accessKeys: { k: 's' } });
   await fake.listen();
   t.teardown(() => fake.close());
@@ -33,7 +35,7 @@ t.test('an instance launched by the ECS provider joins the master through the bo
     credentials: new AlibabaCredentials('k', 's'),
     farmId: 'boot',
     endpoint: fake.url,
-    bootstrap: { masterUrl: farm.url, agentToken: farm.token('agent') },
+    bootstrap: { masterUrl: farm.url, agentToken: farm.token('agent'), ...(farm.tlsFingerprint ? { tlsFingerprint: farm.tlsFingerprint } : {}) },
   });
   const group = compileGroupSpec({
     name: 'render',
@@ -70,7 +72,9 @@ t.test('an instance launched by the ECS provider joins the master through the bo
   t.match(stderr, new RegExp(`joining ${farm.url.replace(/[.]/g, '\\.')} as ${inst!.id}`));
   t.notMatch(stderr, farm.token('agent'), 'the token is not printed');
   t.equal(statSync(join(root, 'var', 'lib', 'qfarm', 'agent')).mode & 0o777, 0o700);
+  if (variant === 'tls') t.match(farm.url, /^https:/);
 });
+}
 
 t.test('without settings anywhere the start script stops with exit 78 and says what is missing', async (t) => {
   const fake = new FakeAlibaba();

@@ -29,3 +29,11 @@ t.test('user data over the ECS limit is refused with a clear error', async (t) =
   const big = { ...group, userData: 'x'.repeat(12 * 1024) + '\n' + 'y'.repeat(4 * 1024) };
   t.throws(() => renderUserData(big, { masterUrl: 'http://m', agentToken: 't' }), /over ECS's 16384: shorten the group's userData/);
 });
+
+t.test('user data carries the TLS fingerprint the worker agent pins, and the bootstrap passes it on', async (t) => {
+  const fingerprint = 'AB:'.repeat(31) + 'CD';
+  const text = renderUserData(group, { masterUrl: 'https://10.0.0.1:6480', agentToken: 't', tlsFingerprint: fingerprint });
+  t.match(text, `QFARM_TLS_FINGERPRINT='${fingerprint}'`);
+  t.match(text, /^QFARM_TLS_FINGERPRINT=\$\{QFARM_TLS_FINGERPRINT\}$/m, 'written to /etc/qfarm/agent.env for the agent service');
+  t.match(renderUserData(group, { masterUrl: 'http://10.0.0.1:6480', agentToken: 't' }), /^QFARM_TLS_FINGERPRINT=''$/m, 'empty for a plain master');
+});
