@@ -4,7 +4,7 @@ import { type Db, statementCache } from './database.js';
 import type { Clock } from '../clock.js';
 import type { MasterEventBus } from '../events.js';
 import type { JobSubmission, TaskRange } from '../../protocol/job-spec.js';
-import type { AgentHello, TaskFinished, TaskUsage } from '../../protocol/agent-messages.js';
+import type { HostInventory, TaskFinished, TaskUsage } from '../../protocol/agent-messages.js';
 import { FailedCode } from '../../protocol/agent-messages.js';
 import { AttemptState, TaskState } from '../states.js';
 import { rangeHas, taskCount } from '../../protocol/task-ranges.js';
@@ -45,6 +45,16 @@ export const CommitOutcome = {
   Unknown: 'unknown',
 } as const;
 export type CommitOutcome = (typeof CommitOutcome)[keyof typeof CommitOutcome];
+
+/** What acceptOutputSeq made of an output chunk. */
+export const OutputSeq = {
+  New: 'new',
+  /** Already stored (a replay after reconnect): drop it. */
+  Replay: 'replay',
+  /** Beyond the allowed gap: drop it, the stream's position stays. */
+  TooFarAhead: 'too-far-ahead',
+} as const;
+export type OutputSeq = (typeof OutputSeq)[keyof typeof OutputSeq];
 
 /** Outcome of a delete request for one job: texts as SGE prints them, and attempts to kill. */
 export interface DeleteOutcome {
@@ -454,12 +464,16 @@ export class Transitions {
   }
 
   /**
-   * Keeps output replay idempotent: true if `seq` is new for the attempt. Chunks arrive in order;
-   * a gap (the agent dropped its oldest buffered output during a long disconnect) is accepted.
+   * Keeps output replay idempotent: New if `seq` is new for the attempt. Chunks arrive in order;
+   * a gap (the agent dropped its oldest buffered output during a long disconnect) is accepted up
+   * to `maxJump` ahead of the next expected seq. A chunk further ahead is TooFarAhead and leaves
+   * the position where it was: one absurd seq must not make every later real chunk a "replay".
    */
-  acceptOutputSeq(attemptId: string, seq: number): boolean {
-    const info = this.q('UPDATE attempts SET output_seq = ? WHERE id = ? AND output_seq <= ?').run(seq + 1, attemptId, seq);
-    return info.changes > 0;
+  acceptOutputSeq(attemptId: string, seq: number, maxJump: number): OutputSeq {
+    const info = this.q('UPDATE attempts SET output_seq = ? WHERE id = ? AND output_seq <= ? AND ? - output_seq <= ?').run(seq + 1, attemptId, seq, seq, maxJump);
+    if (info.changes > 0) return OutputSeq.New;
+    const next = this.q('SELECT output_seq FROM attempts WHERE id = ?').pluck().get(attemptId) as number | undefined;
+    return next !== undefined && seq > next ? OutputSeq.TooFarAhead : OutputSeq.Replay;
   }
 
   recordUsage(attemptId: string, usage: TaskUsage): void {
@@ -468,7 +482,7 @@ export class Transitions {
 
   // ------------------------------------------------------------------ hosts
 
-  upsertHost(hello: AgentHello): void {
+  upsertHost(hello: HostInventory): void {
     const now = this.clock.now();
     this.db
       .prepare(
