@@ -6,6 +6,7 @@ import { registerJobRoutes } from './job-routes.js';
 import { registerHostRoutes } from './host-routes.js';
 import { registerLogRoutes } from './log-routes.js';
 import { registerGroupRoutes } from './group-routes.js';
+import { installRequestBounds, RequestLimits } from './request-bounds.js';
 
 /**
  * The HTTP API. Every route under /api/v1 needs the API token; bodies are validated with the
@@ -13,9 +14,10 @@ import { registerGroupRoutes } from './group-routes.js';
  * an error, not silently converted).
  */
 export function buildApiServer(ctx: ApiContext, apiToken: string) {
-  const app = Fastify({ loggerInstance: ctx.log.child({ component: 'api' }), disableRequestLogging: true, bodyLimit: 16 * 1024 * 1024 });
+  const app = Fastify({ loggerInstance: ctx.log.child({ component: 'api' }), disableRequestLogging: true, bodyLimit: RequestLimits.bodyBytes });
   app.register(
     async (api) => {
+      installRequestBounds(api);
       api.addHook('onRequest', async (req, reply) => {
         const auth = req.headers.authorization ?? '';
         const token = auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : '';

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { type Db, statementCache } from './database.js';
+import { deleteUndispatched } from './undispatched-delete.js';
 import type { Clock } from '../clock.js';
 import type { MasterEventBus } from '../events.js';
 import type { JobSubmission, TaskRange } from '../../protocol/job-spec.js';
@@ -243,18 +244,14 @@ export class Transitions {
         deletedPending += this.reader.undispatchedCount(job);
         this.q('UPDATE jobs SET deleted = 1 WHERE id = ?').run(jobId);
       } else {
-        const insert = this.q(`INSERT OR IGNORE INTO tasks (job_id, task_id, state) VALUES (?, ?, 'deleted')`);
-        const start = Math.max(job.next_task, tasks.first);
-        for (let id = start; id <= Math.min(job.last_task, tasks.last); id++) {
-          if (selected(id) && insert.run(jobId, id).changes > 0) deletedPending++;
-        }
+        deletedPending += deleteUndispatched(this.q, this.reader, job, tasks);
       }
       const label = job.is_array ? 'job-array task' : 'job';
       if (tasks && job.is_array) {
         if (deletedPending + registered === 0) {
           outcome.messages.push({ ok: false, text: `denied: job "${jobId}" has no tasks matching ${tasks.first}-${tasks.last}:${tasks.step}` });
         } else {
-          for (const id of this.reader.idsIn(range, tasks).slice(0, 1000)) {
+          for (const id of this.reader.idsIn(range, tasks, 1000)) {
             // A running task is only registered for deletion (its kill is under way), as SGE says.
             const text = registeredIds.has(id) ? `${requester} has registered the ${label} ${jobId}.${id} for deletion` : `${requester} has deleted ${label} ${jobId}.${id}`;
             outcome.messages.push({ ok: true, text });
