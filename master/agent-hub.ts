@@ -3,8 +3,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { Logger } from 'pino';
 import {
-  agentMessage,
   AgentLimits,
+  parseAgentMessage,
   hostInventory,
   type AgentHello,
   type AgentMessage,
@@ -139,7 +139,7 @@ export class AgentHub {
       let message: AgentMessage;
       try {
         if (isBinary) throw new ProtocolValidationError('agent message', ['binary frames are not part of the protocol']);
-        message = agentMessage.parse(JSON.parse(data.toString()));
+        message = parseAgentMessage(JSON.parse(data.toString()));
       } catch (err) {
         const reason = err instanceof SyntaxError ? `not JSON: ${err.message}` : (err as Error).message;
         this.log.warn({ remote, agent: session?.hostname, reason }, 'invalid frame from agent; closing its connection');

@@ -1,7 +1,7 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { JobCommand } from './job-spec.js';
 import { JobData, OutputManifest } from './job-data.js';
-import { compile } from './validate.js';
+import { compile, type Validator } from './validate.js';
 import { AgentSpotNotice } from './groups.js';
 
 /**
@@ -263,4 +263,27 @@ export const MasterMessage = Type.Union([Welcome, Refused, TaskAssignment, KillT
 export type MasterMessage = Static<typeof MasterMessage>;
 
 export const agentMessage = compile('agent message', AgentMessage);
+
+const agentMessageOfType: Record<string, Validator<TSchema>> = {
+  hello: compile('hello', AgentHello),
+  heartbeat: compile('heartbeat', AgentHeartbeat),
+  started: compile('started', TaskStarted),
+  output: compile('output', TaskOutput),
+  usage: compile('usage', TaskUsageReport),
+  finished: compile('finished', TaskFinished),
+  'spot-notice': compile('spot-notice', AgentSpotNotice),
+  uploading: compile('uploading', TaskUploading),
+};
+
+/**
+ * Validates an agent frame; on failure the error names the field of the frame's own type
+ * (`invalid hello: /slots Expected integer to be less or equal to 4096`), not just "union".
+ */
+export function parseAgentMessage(value: unknown): AgentMessage {
+  if (agentMessage.check(value)) return value;
+  const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
+  const own = typeof type === 'string' && Object.hasOwn(agentMessageOfType, type) ? agentMessageOfType[type] : undefined;
+  if (own) own.parse(value);
+  return agentMessage.parse(value);
+}
 export const masterMessage = compile('master message', MasterMessage);
