@@ -136,6 +136,8 @@ export class AgentHub {
     }, this.options.helloTimeoutMs);
 
     ws.on('message', (data: RawData, isBinary: boolean) => {
+      // Frames that arrive after we decided to close (pipelined behind a refused one) are not acted on.
+      if (ws.readyState !== ws.OPEN) return;
       let message: AgentMessage;
       try {
         if (isBinary) throw new ProtocolValidationError('agent message', ['binary frames are not part of the protocol']);
