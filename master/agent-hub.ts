@@ -11,6 +11,7 @@ import {
   type TaskFinished,
 } from '../protocol/agent-messages.js';
 import { closeReason } from '../protocol/close-reason.js';
+import { jsonDepthExceeds } from '../protocol/json-depth.js';
 import { AGENT_SOCKET_PATH, CloseCode, PROTOCOL_VERSION } from '../protocol/version.js';
 import { ProtocolValidationError } from '../protocol/validate.js';
 import { AgentSession } from './agent-session.js';
@@ -141,7 +142,11 @@ export class AgentHub {
       let message: AgentMessage;
       try {
         if (isBinary) throw new ProtocolValidationError('agent message', ['binary frames are not part of the protocol']);
-        message = parseAgentMessage(JSON.parse(data.toString()));
+        const text = data.toString();
+        if (jsonDepthExceeds(text, AgentLimits.jsonDepth)) {
+          throw new ProtocolValidationError('agent message', [`nests arrays/objects deeper than ${AgentLimits.jsonDepth} levels`]);
+        }
+        message = parseAgentMessage(JSON.parse(text));
       } catch (err) {
         const reason = err instanceof SyntaxError ? `not JSON: ${err.message}` : (err as Error).message;
         this.log.warn({ remote, agent: session?.hostname, reason }, 'invalid frame from agent; closing its connection');

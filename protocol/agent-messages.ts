@@ -51,6 +51,8 @@ export const AgentLimits = {
    * while a forged `seq` near 2^53 can no longer make the master drop every later chunk.
    */
   outputSeqJump: 1_000_000,
+  /** Nesting of arrays/objects in a frame (the deepest real frame, `finished` with outputs, has 4). */
+  jsonDepth: 16,
 } as const;
 
 const AttemptId = Type.String({ minLength: 1, maxLength: AgentLimits.attemptIdChars });

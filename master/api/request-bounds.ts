@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { MAX_SCRIPT_CHARS } from '../../protocol/job-spec.js';
+import { jsonDepthExceeds } from '../../protocol/json-depth.js';
 
 /**
  * Bounds on what one HTTP request may make the master do. Anyone with a credential can send
@@ -26,26 +27,6 @@ export class RequestBoundError extends Error {
     super(message);
     this.name = 'RequestBoundError';
   }
-}
-
-/**
- * Depth of the deepest array/object nesting in a JSON text, scanned without recursion and
- * stopping as soon as `limit` is passed (so a 16 MiB "[[[[..." costs one linear scan).
- */
-export function jsonDepthExceeds(text: string, limit: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > limit) return true;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return false;
 }
 
 /**
