@@ -181,3 +181,25 @@ t.test('hello fields have maximums', async (t) => {
   t.notOk('attempts' in stored, 'the stored host record keeps the inventory, not the hello\'s attempt list');
   t.same(stored['labels'], { 'qfarm.instance-id': 'i-1', gpu: 'a100' });
 });
+
+t.test('a real agent refused because its id is held keeps retrying with backoff and gets in once the holder is gone', async (t) => {
+  const farm = await TestFarm.start(t, { agents: 0 });
+  const agentId = 'shared-state-dir-agent';
+  fs.mkdirSync(path.join(farm.home, 'agents', 'node1'), { recursive: true });
+  fs.writeFileSync(path.join(farm.home, 'agents', 'node1', 'agent-id'), `${agentId}\n`);
+  const holder = await FakeAgent.join(farm.url, farm.token('agent'), helloFrame({ agentId, hostname: 'holder' }));
+  const beat = setInterval(() => holder.send({ type: 'heartbeat', load1: 0, memUsedBytes: 0, swapUsedBytes: 0, running: [] }), 200);
+  t.teardown(() => clearInterval(beat));
+  setTimeout(() => {
+    clearInterval(beat);
+    holder.close();
+  }, 3000);
+
+  const agent = await farm.startAgent('node1');
+  const log = fs.readFileSync(path.join(farm.home, 'agent-node1.log'), 'utf8');
+  t.match(log, /another live connection holds this agent's id; retrying with backoff/, 'the agent was refused at first and said so');
+  t.equal(agent.exitCode, null, 'it did not exit');
+  const jobId = await farm.submit(['-q', 'default', '-cwd', '-b', 'y', 'true']);
+  await farm.waitForJob(jobId);
+  t.pass('and runs work once in');
+});
