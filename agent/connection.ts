@@ -217,7 +217,6 @@ export class MasterConnection {
           );
           break;
         case CloseCode.NotYourAttempt:
-        case CloseCode.OutOfBounds:
           log.error({ code, reason }, 'master refused a frame from this agent (agent bug or a stale attempt?); reconnecting with backoff');
           break;
         case CloseCode.InvalidMessage:

@@ -26,8 +26,6 @@ export const CloseCode = {
   AgentIdInUse: 4409,
   /** A frame named an attempt that is not leased to this connection's agent: refused, nothing committed. */
   NotYourAttempt: 4403,
-  /** A frame broke a bound of the protocol (e.g. an output `seq` too far ahead). */
-  OutOfBounds: 4413,
   /** The master is shutting down; reconnect with backoff. */
   Shutdown: 4503,
 } as const;
