@@ -11,13 +11,14 @@ import {
 } from '../protocol/agent-messages.js';
 import { CloseCode, PROTOCOL_VERSION } from '../protocol/version.js';
 import { pinnedConnection } from '../protocol/tls-pin.js';
+import { closeReason } from '../protocol/close-reason.js';
 import { parseMasterFrame } from './master-frame.js';
 import type { MasterTarget } from './options.js';
 
 /** The master will never accept this agent as configured: retrying cannot help, the agent exits. */
 export class AgentFatalError extends Error {
   constructor(
-    readonly kind: 'unauthorized' | 'protocol' | 'replaced',
+    readonly kind: 'unauthorized' | 'protocol',
     message: string,
   ) {
     super(message);
@@ -118,7 +119,7 @@ export class MasterConnection {
   reconnectNow(reason: string): void {
     const ws = this.ws;
     if (!ws) return;
-    ws.close(1000, reason.slice(0, 120));
+    ws.close(1000, closeReason(reason));
     // A master that does not answer the close handshake must not delay the new hello by ws's 30 s.
     setTimeout(() => ws.readyState !== WebSocket.CLOSED && ws.terminate(), 1000).unref();
   }
@@ -219,9 +220,18 @@ export class MasterConnection {
             new AgentFatalError('protocol', `master ${url} refused agent protocol version ${PROTOCOL_VERSION}${reason ? `: ${reason}` : ''}; upgrade the agent or the master`),
           );
           return;
-        case CloseCode.Replaced:
-          this.fail(new AgentFatalError('replaced', `another agent connected to ${url} with this agent's id${reason ? ` (${reason})` : ''}: give each agent its own --state-dir`));
-          return;
+        case CloseCode.AgentIdInUse:
+          // Either our own previous connection is not yet known dead to the master (it frees the id
+          // after 3 missed heartbeats), or another agent shares our --state-dir. Retrying is right
+          // in the first case and harmless in the second; exiting would kill our running tasks.
+          log.error(
+            { url, reason },
+            "master says another live connection holds this agent's id; retrying with backoff (if this persists, two agents share a --state-dir: give each its own)",
+          );
+          break;
+        case CloseCode.NotYourAttempt:
+          log.error({ code, reason }, 'master refused a frame from this agent (agent bug or a stale attempt?); reconnecting with backoff');
+          break;
         case CloseCode.InvalidMessage:
           log.error({ code, reason }, 'master rejected a frame from this agent as invalid (agent bug?); reconnecting');
           break;

@@ -4,19 +4,24 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { Logger } from 'pino';
 import {
-  agentMessage,
+  AgentLimits,
+  parseAgentMessage,
+  hostInventory,
   type AgentHello,
   type AgentMessage,
   type TaskFinished,
 } from '../protocol/agent-messages.js';
+import { closeReason } from '../protocol/close-reason.js';
+import { jsonDepthExceeds } from '../protocol/json-depth.js';
 import { AGENT_SOCKET_PATH, CloseCode, PROTOCOL_VERSION } from '../protocol/version.js';
 import { ProtocolValidationError } from '../protocol/validate.js';
 import { AgentSession } from './agent-session.js';
+import { AttemptOwnership } from './attempt-ownership.js';
 import type { Clock } from './clock.js';
 import type { MasterEventBus } from './events.js';
 import type { LogStore } from './log-store.js';
 import type { Db } from './store/database.js';
-import { CommitOutcome, type Transitions } from './store/transitions.js';
+import { CommitOutcome, OutputSeq, type Transitions } from './store/transitions.js';
 import { tokenMatches } from './tokens.js';
 
 export interface AgentHubOptions {
@@ -46,6 +51,7 @@ export class AgentHub {
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private livenessTimer: NodeJS.Timeout | undefined;
   private closing = false;
+  private readonly ownership: AttemptOwnership;
 
   constructor(
     private readonly db: Db,
@@ -55,7 +61,9 @@ export class AgentHub {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly options: AgentHubOptions,
-  ) {}
+  ) {
+    this.ownership = new AttemptOwnership(db);
+  }
 
   attach(server: Server | HttpsServer): void {
     server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
@@ -130,14 +138,20 @@ export class AgentHub {
     }, this.options.helloTimeoutMs);
 
     ws.on('message', (data: RawData, isBinary: boolean) => {
+      // Frames that arrive after we decided to close (pipelined behind a refused one) are not acted on.
+      if (ws.readyState !== ws.OPEN) return;
       let message: AgentMessage;
       try {
         if (isBinary) throw new ProtocolValidationError('agent message', ['binary frames are not part of the protocol']);
-        message = agentMessage.parse(JSON.parse(data.toString()));
+        const text = data.toString();
+        if (jsonDepthExceeds(text, AgentLimits.jsonDepth)) {
+          throw new ProtocolValidationError('agent message', [`nests arrays/objects deeper than ${AgentLimits.jsonDepth} levels`]);
+        }
+        message = parseAgentMessage(JSON.parse(text));
       } catch (err) {
         const reason = err instanceof SyntaxError ? `not JSON: ${err.message}` : (err as Error).message;
         this.log.warn({ remote, agent: session?.hostname, reason }, 'invalid frame from agent; closing its connection');
-        ws.close(CloseCode.InvalidMessage, reason.slice(0, 120));
+        ws.close(CloseCode.InvalidMessage, closeReason(reason));
         return;
       }
       if (!session) {
@@ -175,15 +189,26 @@ export class AgentHub {
     }
     const previous = this.sessions.get(hello.agentId);
     if (previous) {
+      // The first connection keeps its id while it is alive: a second hello with a live agent's
+      // id is an impostor (or a second agent sharing a --state-dir), never a reason to evict.
+      if (previous.isAlive(this.clock.now(), this.options.heartbeatMs)) {
+        this.log.warn(
+          { agentId: hello.agentId, host: hello.hostname, remote, holder: previous.hostname, holderRemote: previous.remote },
+          'refused a hello reusing the id of a live, connected agent',
+        );
+        ws.close(CloseCode.AgentIdInUse, closeReason(`agent id ${hello.agentId} is in use by live host ${previous.hostname}`));
+        return undefined;
+      }
+      // The old connection is dead but not yet noticed: drop it quietly, the agent is back.
       this.sessions.delete(hello.agentId);
-      previous.ws.close(CloseCode.Replaced, 'replaced by a newer connection of the same agent');
+      previous.ws.terminate();
     }
     const grace = this.graceTimers.get(hello.agentId);
     if (grace) clearTimeout(grace);
     this.graceTimers.delete(hello.agentId);
 
-    const session = new AgentSession(ws, hello, this.clock.now());
-    this.transitions.upsertHost(hello);
+    const session = new AgentSession(ws, hostInventory(hello), remote, this.clock.now());
+    this.transitions.upsertHost(session.hello);
 
     // Reattach: the agent's running attempts that the master still leases to it stay; attempts
     // the master leased to it but the agent no longer has are requeued; attempts the agent has
@@ -192,9 +217,16 @@ export class AgentHub {
     const claimed = new Set(hello.attempts);
     const forgotten = leased.filter((a) => !claimed.has(a.id)).map((a) => a.id);
     const cancel: string[] = [];
-    for (const id of hello.attempts) {
-      const state = this.db.prepare('SELECT state FROM attempts WHERE id = ?').pluck().get(id) as string | undefined;
+    const stateOf = this.db.prepare('SELECT state, agent_id FROM attempts WHERE id = ?');
+    for (const id of claimed) {
+      const row = stateOf.get(id) as { state: string; agent_id: string } | undefined;
+      // Another agent's attempt is not this agent's to report on: cancelled here, untouched there.
+      if (row && row.agent_id !== hello.agentId) {
+        cancel.push(id);
+        continue;
+      }
       // A done attempt is not cancelled: the agent may be replaying its result, which is acked.
+      const state = row?.state;
       if (state !== 'leased' && state !== 'running' && state !== 'done' && state !== 'failed') cancel.push(id);
     }
     for (const a of leased) if (claimed.has(a.id)) session.attempts.set(a.id, { jobId: a.job_id, taskId: a.task_id, slots: a.slots });
@@ -222,6 +254,10 @@ export class AgentHub {
   // ------------------------------------------------------------------ frames
 
   private onMessage(session: AgentSession, message: AgentMessage): void {
+    if ('attemptId' in message && !this.ownership.isOwnedBy(session, message.attemptId)) {
+      this.refuseForeignAttempt(session, message.type, message.attemptId);
+      return;
+    }
     switch (message.type) {
       case 'hello':
         session.ws.close(CloseCode.InvalidMessage, 'hello sent twice');
@@ -238,7 +274,16 @@ export class AgentHub {
       case 'output': {
         const attempt = session.attempts.get(message.attemptId) ?? this.attemptRef(message.attemptId);
         if (!attempt) return;
-        if (!this.transitions.acceptOutputSeq(message.attemptId, message.seq)) return; // a replayed chunk
+        const seq = this.transitions.acceptOutputSeq(message.attemptId, message.seq, AgentLimits.outputSeqJump);
+        if (seq === OutputSeq.TooFarAhead) {
+          // Dropped without moving the stream's position, so later real chunks still land.
+          this.log.warn(
+            { agentId: session.agentId, agent: session.hostname, attempt: message.attemptId, seq: message.seq, maxJump: AgentLimits.outputSeqJump },
+            'dropped an output chunk whose seq is too far ahead of the next expected one',
+          );
+          return;
+        }
+        if (seq !== OutputSeq.New) return; // a replayed chunk
         const data = Buffer.from(message.data, 'base64');
         this.logs.append(attempt.jobId, attempt.taskId, message.attemptId, message.stream, data);
         this.events.emit('attempt:output', message.attemptId, message.stream, data);
@@ -267,6 +312,18 @@ export class AgentHub {
         this.events.emit('host:spot-notice', session.agentId, session.hostname, message.terminationTime);
         return;
     }
+  }
+
+  /**
+   * A frame about an attempt leased to another agent (or never made): a forged result, log
+   * injection or a rerun of someone else's task. Nothing is committed; the connection is closed.
+   */
+  private refuseForeignAttempt(session: AgentSession, type: string, attemptId: string): void {
+    this.log.warn(
+      { agentId: session.agentId, agent: session.hostname, remote: session.remote, attempt: attemptId, type, leasedTo: this.ownership.owner(attemptId) ?? null },
+      'refused a frame about an attempt not leased to this agent; closing its connection',
+    );
+    session.ws.close(CloseCode.NotYourAttempt, closeReason(`attempt ${attemptId} is not leased to agent ${session.hostname}`));
   }
 
   private onFinished(session: AgentSession, result: TaskFinished): void {

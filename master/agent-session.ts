@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { AgentHello, MasterMessage } from '../protocol/agent-messages.js';
+import type { HostInventory, MasterMessage } from '../protocol/agent-messages.js';
 
 /** What the master knows of one connected agent, in memory. */
 export class AgentSession {
@@ -13,7 +13,10 @@ export class AgentSession {
 
   constructor(
     readonly ws: WebSocket,
-    readonly hello: AgentHello,
+    /** The inventory from this connection's hello (never the whole hello: see hostInventory). */
+    readonly hello: HostInventory,
+    /** The peer address, for logs about this connection. */
+    readonly remote: string,
     now: number,
   ) {
     this.lastFrameAt = now;
@@ -27,6 +30,14 @@ export class AgentSession {
   }
   get group(): string {
     return this.hello.group;
+  }
+
+  /**
+   * Open and heard from within 3 heartbeats: such a connection keeps its agent id against a
+   * second hello. A dead one (closed, or silent: a vanished VM sends no FIN) gives it up.
+   */
+  isAlive(now: number, heartbeatMs: number): boolean {
+    return this.ws.readyState === this.ws.OPEN && now - this.lastFrameAt <= 3 * heartbeatMs;
   }
 
   usedSlots(): number {

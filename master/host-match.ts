@@ -1,9 +1,9 @@
 import type { JobSubmission } from '../protocol/job-spec.js';
-import type { AgentHello } from '../protocol/agent-messages.js';
+import type { HostInventory } from '../protocol/agent-messages.js';
 
 /** What the matcher needs to know of a host. */
 export interface HostFacts {
-  hello: AgentHello;
+  hello: HostInventory;
   memUsedBytes: number;
 }
 

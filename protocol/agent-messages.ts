@@ -1,7 +1,7 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { JobCommand } from './job-spec.js';
 import { JobData, OutputManifest } from './job-data.js';
-import { compile } from './validate.js';
+import { compile, type Validator } from './validate.js';
 import { AgentSpotNotice } from './groups.js';
 
 /**
@@ -23,42 +23,96 @@ export const TaskUsage = Type.Object({
 });
 export type TaskUsage = Static<typeof TaskUsage>;
 
+/**
+ * Maximums of what an agent may send. Any agent holding the agent token can send anything, so
+ * every list and string the master keeps or loops over is bounded here, in the schema.
+ */
+export const AgentLimits = {
+  /** Attempt ids are UUIDs made by the master (36 characters). */
+  attemptIdChars: 64,
+  slots: 4096,
+  /** CPUs, sockets, cores, threads of one machine. */
+  cpus: 65_536,
+  /** Attempts one hello or heartbeat may list (running plus unacknowledged results). */
+  attempts: 10_000,
+  labels: 64,
+  labelKeyChars: 64,
+  labelValueChars: 256,
+  /** agentVersion, arch, signal names. */
+  shortStringChars: 64,
+  /** base64 of one output chunk (the agent sends at most 64 KiB of raw bytes per chunk). */
+  outputChunkChars: 1024 * 1024,
+  /** failedReason of a result (error messages of the node). */
+  reasonChars: 64 * 1024,
+  /**
+   * How far ahead of the next expected `output.seq` a chunk may be. The agent drops its oldest
+   * chunks beyond 8 MiB of buffered output (at least 128 chunks of 64 KiB, usually far more
+   * small ones), so a legitimate gap is bounded by what it can hold; 1,000,000 leaves ample room
+   * while a forged `seq` near 2^53 can no longer make the master drop every later chunk.
+   */
+  outputSeqJump: 1_000_000,
+  /** Nesting of arrays/objects in a frame (the deepest real frame, `finished` with outputs, has 4). */
+  jsonDepth: 16,
+} as const;
+
+const AttemptId = Type.String({ minLength: 1, maxLength: AgentLimits.attemptIdChars });
+const ShortString = Type.String({ maxLength: AgentLimits.shortStringChars });
+
 // ---------------------------------------------------------------- agent → master
 
 export const AgentHello = Type.Object({
   type: Type.Literal('hello'),
   protocolVersion: Type.Integer(),
-  agentVersion: Type.String(),
+  agentVersion: ShortString,
   /** Stable across restarts of the agent on one machine: identifies the host. */
   agentId: Type.String({ minLength: 1, maxLength: 128 }),
   hostname: Type.String({ minLength: 1, maxLength: 255 }),
   group: Type.String({ minLength: 1, maxLength: 64 }),
-  arch: Type.String(),
-  cpus: Type.Integer({ minimum: 1 }),
-  sockets: Type.Integer({ minimum: 1 }),
-  cores: Type.Integer({ minimum: 1 }),
-  threads: Type.Integer({ minimum: 1 }),
-  slots: Type.Integer({ minimum: 1 }),
-  memTotalBytes: Type.Number({ minimum: 0 }),
-  swapTotalBytes: Type.Number({ minimum: 0 }),
-  labels: Type.Record(Type.String(), Type.String()),
+  arch: ShortString,
+  cpus: Type.Integer({ minimum: 1, maximum: AgentLimits.cpus }),
+  sockets: Type.Integer({ minimum: 1, maximum: AgentLimits.cpus }),
+  cores: Type.Integer({ minimum: 1, maximum: AgentLimits.cpus }),
+  threads: Type.Integer({ minimum: 1, maximum: AgentLimits.cpus }),
+  slots: Type.Integer({ minimum: 1, maximum: AgentLimits.slots }),
+  memTotalBytes: Type.Number({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+  swapTotalBytes: Type.Number({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+  labels: Type.Record(
+    Type.String({ pattern: `^[\\s\\S]{1,${AgentLimits.labelKeyChars}}$` }),
+    Type.String({ maxLength: AgentLimits.labelValueChars }),
+    { maxProperties: AgentLimits.labels, additionalProperties: false },
+  ),
   /** Attempts this agent is still running or holds unacknowledged results for (reattach). */
-  attempts: Type.Array(Type.String()),
+  attempts: Type.Array(AttemptId, { maxItems: AgentLimits.attempts }),
 });
 export type AgentHello = Static<typeof AgentHello>;
+
+/**
+ * What the master keeps of a hello: the host's inventory. The attempts list is acted on once
+ * and dropped; nothing else an agent might add is stored.
+ */
+export type HostInventory = Pick<
+  AgentHello,
+  | 'agentVersion' | 'agentId' | 'hostname' | 'group' | 'arch' | 'cpus' | 'sockets' | 'cores' | 'threads'
+  | 'slots' | 'memTotalBytes' | 'swapTotalBytes' | 'labels'
+>;
+
+export function hostInventory(hello: AgentHello): HostInventory {
+  const { agentVersion, agentId, hostname, group, arch, cpus, sockets, cores, threads, slots, memTotalBytes, swapTotalBytes, labels } = hello;
+  return { agentVersion, agentId, hostname, group, arch, cpus, sockets, cores, threads, slots, memTotalBytes, swapTotalBytes, labels: { ...labels } };
+}
 
 export const AgentHeartbeat = Type.Object({
   type: Type.Literal('heartbeat'),
   load1: Type.Number({ minimum: 0 }),
   memUsedBytes: Type.Number({ minimum: 0 }),
   swapUsedBytes: Type.Number({ minimum: 0 }),
-  running: Type.Array(Type.String()),
+  running: Type.Array(AttemptId, { maxItems: AgentLimits.attempts }),
 });
 export type AgentHeartbeat = Static<typeof AgentHeartbeat>;
 
 export const TaskStarted = Type.Object({
   type: Type.Literal('started'),
-  attemptId: Type.String(),
+  attemptId: AttemptId,
   pid: Type.Integer(),
   startedAt: Type.Number(),
 });
@@ -70,17 +124,17 @@ export type OutputStream = Static<typeof OutputStream>;
 /** A chunk of a task's output; `seq` counts chunks per attempt from 0, so replays are deduplicated. */
 export const TaskOutput = Type.Object({
   type: Type.Literal('output'),
-  attemptId: Type.String(),
+  attemptId: AttemptId,
   stream: OutputStream,
-  seq: Type.Integer({ minimum: 0 }),
+  seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
   /** base64 of the raw bytes. */
-  data: Type.String(),
+  data: Type.String({ maxLength: AgentLimits.outputChunkChars }),
 });
 export type TaskOutput = Static<typeof TaskOutput>;
 
 export const TaskUsageReport = Type.Object({
   type: Type.Literal('usage'),
-  attemptId: Type.String(),
+  attemptId: AttemptId,
   usage: TaskUsage,
 });
 export type TaskUsageReport = Static<typeof TaskUsageReport>;
@@ -104,14 +158,14 @@ export type FailedCode = (typeof FailedCode)[keyof typeof FailedCode];
 
 export const TaskFinished = Type.Object({
   type: Type.Literal('finished'),
-  attemptId: Type.String(),
+  attemptId: AttemptId,
   /** 0..255, 128+N when killed by signal N (as SGE's exit_status shows 137 for SIGKILL). */
   exitStatus: Type.Integer({ minimum: 0, maximum: 255 }),
   /** Signal name when the process was killed by one (`SIGKILL`), else null. */
-  signal: Type.Union([Type.String(), Type.Null()]),
+  signal: Type.Union([ShortString, Type.Null()]),
   failedCode: Type.Integer({ minimum: 0 }),
   /** Why, in words, when failedCode is not 0 or the task was killed. */
-  failedReason: Type.String(),
+  failedReason: Type.String({ maxLength: AgentLimits.reasonChars }),
   startedAt: Type.Number(),
   endedAt: Type.Number(),
   usage: TaskUsage,
@@ -131,7 +185,7 @@ export type TaskFinished = Static<typeof TaskFinished>;
  */
 export const TaskUploading = Type.Object({
   type: Type.Literal('uploading'),
-  attemptId: Type.String(),
+  attemptId: AttemptId,
 });
 export type TaskUploading = Static<typeof TaskUploading>;
 
@@ -211,4 +265,27 @@ export const MasterMessage = Type.Union([Welcome, Refused, TaskAssignment, KillT
 export type MasterMessage = Static<typeof MasterMessage>;
 
 export const agentMessage = compile('agent message', AgentMessage);
+
+const agentMessageOfType: Record<string, Validator<TSchema>> = {
+  hello: compile('hello', AgentHello),
+  heartbeat: compile('heartbeat', AgentHeartbeat),
+  started: compile('started', TaskStarted),
+  output: compile('output', TaskOutput),
+  usage: compile('usage', TaskUsageReport),
+  finished: compile('finished', TaskFinished),
+  'spot-notice': compile('spot-notice', AgentSpotNotice),
+  uploading: compile('uploading', TaskUploading),
+};
+
+/**
+ * Validates an agent frame; on failure the error names the field of the frame's own type
+ * (`invalid hello: /slots Expected integer to be less or equal to 4096`), not just "union".
+ */
+export function parseAgentMessage(value: unknown): AgentMessage {
+  if (agentMessage.check(value)) return value;
+  const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
+  const own = typeof type === 'string' && Object.hasOwn(agentMessageOfType, type) ? agentMessageOfType[type] : undefined;
+  if (own) own.parse(value);
+  return agentMessage.parse(value);
+}
 export const masterMessage = compile('master message', MasterMessage);

@@ -21,10 +21,17 @@ export const BinaryCommand = Type.Object({
   kind: Type.Literal('binary'),
   argv: Type.Array(Type.String(), { minItems: 1 }),
 });
+/**
+ * The documented limit of a job script: 8 Mi characters (qsub refuses a longer one). The
+ * master's submission route accepts a body large enough for the longest valid script fully
+ * JSON-escaped (see master/api/request-bounds.ts); every other route is far smaller.
+ */
+export const MAX_SCRIPT_CHARS = 8 * 1024 * 1024;
+
 /** `qsub script.sh args` or stdin: the script's text is stored at submission, as SGE does. */
 export const ScriptCommand = Type.Object({
   kind: Type.Literal('script'),
-  script: Type.String({ maxLength: 8 * 1024 * 1024 }),
+  script: Type.String({ maxLength: MAX_SCRIPT_CHARS }),
   /** File name the script came from, or `STDIN`. */
   scriptName: Type.String(),
   args: Type.Array(Type.String()),

@@ -19,8 +19,13 @@ export const CloseCode = {
   ProtocolMismatch: 4426,
   /** A frame failed validation: the agent has a bug or is not a qfarm agent. */
   InvalidMessage: 4400,
-  /** Another connection registered under the same agent id. */
-  Replaced: 4409,
+  /**
+   * This agent id is held by another live connection: refused (the first one keeps it). Retry
+   * with backoff: when the holder's connection dies (closed, or 3 missed heartbeats) the id is free.
+   */
+  AgentIdInUse: 4409,
+  /** A frame named an attempt that is not leased to this connection's agent: refused, nothing committed. */
+  NotYourAttempt: 4403,
   /** The master is shutting down; reconnect with backoff. */
   Shutdown: 4503,
 } as const;

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { qfarmHome } from '../master-location.js';
 import { CliError } from '../cli-errors.js';
 import { AGENT_ENTRY, MASTER_ENTRY } from './dist-paths.js';
+import { Supervisor } from './agent-supervisor.js';
 
 export interface FarmUpOptions {
   agents: number;
@@ -20,14 +21,15 @@ export interface FarmUpOptions {
 
 /**
  * `qfarm up`: the embedded farm in the foreground — a master and N local agents as child
- * processes sharing QFARM_HOME. The first Ctrl-C (or SIGTERM) stops the agents, then the
- * master, each gracefully; a second one kills them.
+ * processes sharing QFARM_HOME. An agent that dies is restarted with backoff (Supervisor).
+ * The first Ctrl-C (or SIGTERM) stops the agents, then the master, each gracefully; a second
+ * one kills them.
  */
 export async function farmUp(options: FarmUpOptions): Promise<number> {
   const home = qfarmHome();
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
   const infoFile = path.join(home, 'master.json');
-  const children: ChildProcess[] = [];
+  const agents: Supervisor[] = [];
   const logFile = (name: string): number | 'inherit' =>
     options.inheritLogs ? 'inherit' : fs.openSync(path.join(home, `${name}.log`), 'a', 0o600);
 
@@ -35,21 +37,24 @@ export async function farmUp(options: FarmUpOptions): Promise<number> {
     stdio: ['ignore', logFile('master'), logFile('master')],
     env: { ...process.env, QFARM_HOME: home },
   });
-  children.push(master);
   let stopping = false;
-  const exited = new Promise<number>((resolve) => master.on('exit', (code) => resolve(code ?? 1)));
+  // Agents are stopped with their master (and not restarted), so nothing outlives `qfarm up`.
+  const exited = new Promise<number>((resolve) =>
+    master.on('exit', (code) => {
+      if (!stopping) process.stderr.write(`qfarm up: the master exited (code ${code}); stopping the agents; see ${path.join(home, 'master.log')}\n`);
+      void Promise.all(agents.map((a) => a.stop('SIGTERM'))).then(() => resolve(code ?? 1));
+    }),
+  );
 
   const stopAll = (signal: NodeJS.Signals): void => {
     if (stopping) {
-      for (const child of children) child.kill('SIGKILL');
+      for (const agent of agents) agent.kill();
+      master.kill('SIGKILL');
       return;
     }
     stopping = true;
     process.stderr.write('qfarm up: stopping agents and master (Ctrl-C again to kill them)\n');
-    const agents = children.slice(1);
-    Promise.all(agents.map((a) => new Promise((r) => (a.exitCode !== null ? r(null) : (a.once('exit', r), a.kill(signal)))))).then(() =>
-      master.kill('SIGTERM'),
-    );
+    void Promise.all(agents.map((a) => a.stop(signal))).then(() => master.kill('SIGTERM'));
   };
   process.on('SIGINT', () => stopAll('SIGTERM'));
   process.on('SIGTERM', () => stopAll('SIGTERM'));
@@ -62,15 +67,20 @@ export async function farmUp(options: FarmUpOptions): Promise<number> {
     const args = [AGENT_ENTRY, '--master', url, '--name', name, '--state-dir', path.join(home, 'agents', name)];
     if (options.slots) args.push('--slots', String(options.slots));
     if (tlsFingerprint) args.push('--tls-fingerprint', tlsFingerprint);
-    const agent = spawn(process.execPath, args, {
-      stdio: ['ignore', logFile(`agent-${name}`), logFile(`agent-${name}`)],
-      // The token goes by environment, not argv: argv is visible to every user in `ps`.
-      env: { ...process.env, QFARM_HOME: home, QFARM_AGENT_TOKEN: agentToken },
+    const agent = new Supervisor({
+      name: `agent ${name}`,
+      command: process.execPath,
+      args,
+      spawnOptions: {
+        stdio: ['ignore', logFile(`agent-${name}`), logFile(`agent-${name}`)],
+        // The token goes by environment, not argv: argv is visible to every user in `ps`.
+        env: { ...process.env, QFARM_HOME: home, QFARM_AGENT_TOKEN: agentToken },
+      },
+      logHint: options.inheritLogs ? 'the output above' : path.join(home, `agent-${name}.log`),
+      say: (line) => process.stderr.write(`${line}\n`),
     });
-    children.push(agent);
-    agent.on('exit', (code, signal) => {
-      if (!stopping) process.stderr.write(`qfarm up: agent ${name} exited (${signal ?? `code ${code}`}); see ${path.join(home, `agent-${name}.log`)}\n`);
-    });
+    agents.push(agent);
+    agent.start();
   }
   options.onReady?.(url, tlsFingerprint);
   return exited;

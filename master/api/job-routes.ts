@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { validators, type ActionResponse, type JobTarget, type JobWaitResponse } from '../../protocol/api.js';
 import type { ApiContext } from './context.js';
 import { ApiRequestError, sendError } from './errors.js';
+import { RequestLimits } from './request-bounds.js';
+import { TaskRangeTooLargeError } from '../store/undispatched-delete.js';
 import { qstatRows } from '../views/qstat-rows.js';
 import { jobDetail } from '../views/job-detail.js';
 import type { JobRow } from '../store/job-reader.js';
@@ -9,7 +11,7 @@ import { JobNotFoundError, PermissionError } from '../store/transitions.js';
 
 /** Jobs: submit, list, detail, wait, delete, hold, release, alter. */
 export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.post('/jobs', async (req, reply) => {
+  app.post('/jobs', { bodyLimit: RequestLimits.submissionBodyBytes }, async (req, reply) => {
     try {
       const sub = validators.jobSubmission.parse(req.body);
       if (sub.array && sub.array.last < sub.array.first) throw new ApiRequestError(400, `invalid task range ${sub.array.first}-${sub.array.last}`);
@@ -95,7 +97,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
             for (const kill of outcome.kill) ctx.hub.sendKill(kill.agentId, kill.attemptId, `deleted by ${body.requester} (qdel)`);
             messages.push(...outcome.messages);
           } catch (err) {
-            if (err instanceof PermissionError) messages.push({ ok: false, text: err.message });
+            if (err instanceof PermissionError || err instanceof TaskRangeTooLargeError) messages.push({ ok: false, text: err.message });
             else throw err;
           }
         }

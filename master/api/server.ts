@@ -6,6 +6,7 @@ import { registerJobRoutes } from './job-routes.js';
 import { registerHostRoutes } from './host-routes.js';
 import { registerLogRoutes } from './log-routes.js';
 import { registerGroupRoutes } from './group-routes.js';
+import { installRequestBounds, RequestLimits } from './request-bounds.js';
 
 /**
  * The HTTP API. Every route under /api/v1 needs the API token; bodies are validated with the
@@ -17,12 +18,13 @@ export function buildApiServer(ctx: ApiContext, apiToken: string, tls?: { key: s
   const app = Fastify({
     loggerInstance: ctx.log.child({ component: 'api' }),
     disableRequestLogging: true,
-    bodyLimit: 16 * 1024 * 1024,
+    bodyLimit: RequestLimits.bodyBytes,
     // A client that opens TCP and never finishes the handshake is dropped after 10 s (Node: 120 s).
     ...(tls ? { https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' as const, handshakeTimeout: 10_000 } } : {}),
   });
   app.register(
     async (api) => {
+      installRequestBounds(api);
       api.addHook('onRequest', async (req, reply) => {
         const auth = req.headers.authorization ?? '';
         const token = auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : '';

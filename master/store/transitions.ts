@@ -1,10 +1,11 @@
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { type Db, statementCache } from './database.js';
+import { deleteUndispatched } from './undispatched-delete.js';
 import type { Clock } from '../clock.js';
 import type { MasterEventBus } from '../events.js';
 import type { JobSubmission, TaskRange } from '../../protocol/job-spec.js';
-import type { AgentHello, TaskFinished, TaskUsage } from '../../protocol/agent-messages.js';
+import type { HostInventory, TaskFinished, TaskUsage } from '../../protocol/agent-messages.js';
 import { FailedCode } from '../../protocol/agent-messages.js';
 import { AttemptState, TaskState } from '../states.js';
 import { rangeHas, taskCount } from '../../protocol/task-ranges.js';
@@ -45,6 +46,16 @@ export const CommitOutcome = {
   Unknown: 'unknown',
 } as const;
 export type CommitOutcome = (typeof CommitOutcome)[keyof typeof CommitOutcome];
+
+/** What acceptOutputSeq made of an output chunk. */
+export const OutputSeq = {
+  New: 'new',
+  /** Already stored (a replay after reconnect): drop it. */
+  Replay: 'replay',
+  /** Beyond the allowed gap: drop it, the stream's position stays. */
+  TooFarAhead: 'too-far-ahead',
+} as const;
+export type OutputSeq = (typeof OutputSeq)[keyof typeof OutputSeq];
 
 /** Outcome of a delete request for one job: texts as SGE prints them, and attempts to kill. */
 export interface DeleteOutcome {
@@ -233,18 +244,14 @@ export class Transitions {
         deletedPending += this.reader.undispatchedCount(job);
         this.q('UPDATE jobs SET deleted = 1 WHERE id = ?').run(jobId);
       } else {
-        const insert = this.q(`INSERT OR IGNORE INTO tasks (job_id, task_id, state) VALUES (?, ?, 'deleted')`);
-        const start = Math.max(job.next_task, tasks.first);
-        for (let id = start; id <= Math.min(job.last_task, tasks.last); id++) {
-          if (selected(id) && insert.run(jobId, id).changes > 0) deletedPending++;
-        }
+        deletedPending += deleteUndispatched(this.q, this.reader, job, tasks);
       }
       const label = job.is_array ? 'job-array task' : 'job';
       if (tasks && job.is_array) {
         if (deletedPending + registered === 0) {
           outcome.messages.push({ ok: false, text: `denied: job "${jobId}" has no tasks matching ${tasks.first}-${tasks.last}:${tasks.step}` });
         } else {
-          for (const id of this.reader.idsIn(range, tasks).slice(0, 1000)) {
+          for (const id of this.reader.idsIn(range, tasks, 1000)) {
             // A running task is only registered for deletion (its kill is under way), as SGE says.
             const text = registeredIds.has(id) ? `${requester} has registered the ${label} ${jobId}.${id} for deletion` : `${requester} has deleted ${label} ${jobId}.${id}`;
             outcome.messages.push({ ok: true, text });
@@ -454,12 +461,16 @@ export class Transitions {
   }
 
   /**
-   * Keeps output replay idempotent: true if `seq` is new for the attempt. Chunks arrive in order;
-   * a gap (the agent dropped its oldest buffered output during a long disconnect) is accepted.
+   * Keeps output replay idempotent: New if `seq` is new for the attempt. Chunks arrive in order;
+   * a gap (the agent dropped its oldest buffered output during a long disconnect) is accepted up
+   * to `maxJump` ahead of the next expected seq. A chunk further ahead is TooFarAhead and leaves
+   * the position where it was: one absurd seq must not make every later real chunk a "replay".
    */
-  acceptOutputSeq(attemptId: string, seq: number): boolean {
-    const info = this.q('UPDATE attempts SET output_seq = ? WHERE id = ? AND output_seq <= ?').run(seq + 1, attemptId, seq);
-    return info.changes > 0;
+  acceptOutputSeq(attemptId: string, seq: number, maxJump: number): OutputSeq {
+    const info = this.q('UPDATE attempts SET output_seq = ? WHERE id = ? AND output_seq <= ? AND ? - output_seq <= ?').run(seq + 1, attemptId, seq, seq, maxJump);
+    if (info.changes > 0) return OutputSeq.New;
+    const next = this.q('SELECT output_seq FROM attempts WHERE id = ?').pluck().get(attemptId) as number | undefined;
+    return next !== undefined && seq > next ? OutputSeq.TooFarAhead : OutputSeq.Replay;
   }
 
   recordUsage(attemptId: string, usage: TaskUsage): void {
@@ -468,7 +479,7 @@ export class Transitions {
 
   // ------------------------------------------------------------------ hosts
 
-  upsertHost(hello: AgentHello): void {
+  upsertHost(hello: HostInventory): void {
     const now = this.clock.now();
     this.db
       .prepare(

@@ -1,5 +1,5 @@
 import type { HostView } from '../../protocol/api.js';
-import type { AgentHello } from '../../protocol/agent-messages.js';
+import type { HostInventory } from '../../protocol/agent-messages.js';
 import type { AgentHub } from '../agent-hub.js';
 import type { Db } from '../store/database.js';
 
@@ -12,7 +12,7 @@ export function hostViews(db: Db, hub: AgentHub): HostView[] {
     last_seen: number;
   }[];
   return rows.map((row) => {
-    const hello = JSON.parse(row.hello) as AgentHello;
+    const hello = JSON.parse(row.hello) as HostInventory;
     const session = hub.session(row.agent_id);
     return {
       hostname: hello.hostname,

@@ -43,6 +43,20 @@ t.test('qfarm up runs a master and local agents in the foreground; Ctrl-C stops 
   t.equal(sub.status, 0, sub.stderr);
   t.ok(processesMentioning(home).length >= 2, 'the agents run');
 
+  // An agent that dies is restarted, with the backoff announced.
+  const agentPid = processesMentioning(`agents/${os.hostname()}-1`)[0]!;
+  process.kill(agentPid, 'SIGKILL');
+  while (!/agent \S+-1 exited \(SIGKILL\); restarting it in 1s \(restart 1/.test(stderr) && Date.now() < deadline + 30_000) await new Promise((r) => setTimeout(r, 50));
+  t.match(stderr, /qfarm up: agent \S+-1 exited \(SIGKILL\); restarting it in 1s \(restart 1, backoff doubles up to 60s\); see \S+agent-\S+-1\.log/);
+  let back: number[] = [];
+  while (back.length === 0 && Date.now() < deadline + 30_000) {
+    back = processesMentioning(`agents/${os.hostname()}-1`).filter((p) => p !== agentPid);
+    if (back.length === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.equal(back.length, 1, 'a new agent process took its place');
+  const again = spawnSync(path.join(ROOT, 'bin', 'qsub'), ['-sync', 'y', '-b', 'y', '-o', '/dev/null', '-e', '/dev/null', 'true'], { env, encoding: 'utf8' });
+  t.equal(again.status, 0, again.stderr);
+
   up.kill('SIGINT');
   t.equal(await exited, 0, 'exits 0 after a graceful stop');
   t.match(stderr, /stopping agents and master/);

@@ -1,0 +1,28 @@
+import type { AgentSession } from './agent-session.js';
+import type { Db } from './store/database.js';
+
+/**
+ * Whose attempt is it? Every frame naming an attempt is believed only from the agent the
+ * attempt was leased to. An attempt keeps its agent for life (rows are never reassigned), so a
+ * replay of an agent's own, long-committed attempt still passes and is acknowledged as moot,
+ * while another agent's attempt (or an id the master never made) is refused.
+ */
+export class AttemptOwnership {
+  private readonly ownerOf;
+
+  constructor(db: Db) {
+    this.ownerOf = db.prepare('SELECT agent_id FROM attempts WHERE id = ?').pluck();
+  }
+
+  /** The attempt's agent id, or undefined for an id the master never made. */
+  owner(attemptId: string): string | undefined {
+    return this.ownerOf.get(attemptId) as string | undefined;
+  }
+
+  /** True when `attemptId` was leased to this session's agent (now or in the past). */
+  isOwnedBy(session: AgentSession, attemptId: string): boolean {
+    // In-memory first: the hot path (output chunks of running attempts) needs no query.
+    if (session.attempts.has(attemptId)) return true;
+    return this.owner(attemptId) === session.agentId;
+  }
+}
