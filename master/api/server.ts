@@ -1,31 +1,32 @@
 import Fastify from 'fastify';
 import { API_PREFIX } from '../../protocol/version.js';
-import { tokenMatches } from '../tokens.js';
 import type { ApiContext } from './context.js';
+import { sendError } from './errors.js';
+import { type Authenticator, setIdentity } from './identity.js';
+import { registerIdentityRoutes } from './identity-routes.js';
 import { registerJobRoutes } from './job-routes.js';
 import { registerHostRoutes } from './host-routes.js';
 import { registerLogRoutes } from './log-routes.js';
 import { registerGroupRoutes } from './group-routes.js';
 
 /**
- * The HTTP API. Every route under /api/v1 needs the API token; bodies are validated with the
+ * The HTTP API. Every route under /api/v1 knows who asks before it runs (Authenticator: the
+ * unix socket's peer uid, or a bearer token over TCP); bodies are validated with the
  * protocol's compiled schemas in the routes (not fastify's coercing validator: a wrong type is
  * an error, not silently converted).
  */
-export function buildApiServer(ctx: ApiContext, apiToken: string) {
+export function buildApiServer(ctx: ApiContext, auth: Authenticator) {
   const app = Fastify({ loggerInstance: ctx.log.child({ component: 'api' }), disableRequestLogging: true, bodyLimit: 16 * 1024 * 1024 });
   app.register(
     async (api) => {
       api.addHook('onRequest', async (req, reply) => {
-        const auth = req.headers.authorization ?? '';
-        const token = auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : '';
-        if (!tokenMatches(token, apiToken)) {
-          return reply.code(401).send({
-            error: 'missing or wrong API token',
-            hint: 'the CLI reads it from QFARM_HOME/api-token (or QFARM_TOKEN); check that QFARM_HOME points at this farm',
-          });
+        try {
+          setIdentity(req, await auth.identify(req));
+        } catch (err) {
+          return sendError(reply, err);
         }
       });
+      registerIdentityRoutes(api, ctx);
       registerJobRoutes(api, ctx);
       registerHostRoutes(api, ctx);
       registerLogRoutes(api, ctx);
