@@ -42,7 +42,7 @@ export function qfarmHome(environment: NodeJS.ProcessEnv = process.env): string 
 export function locateMaster(environment: NodeJS.ProcessEnv = process.env): MasterLocation {
   const home = qfarmHome(environment);
   const explicit = environment.QFARM_MASTER;
-  if (explicit) return { url: explicit.replace(/\/+$/, ''), token: environment.QFARM_TOKEN || remoteToken(home) };
+  if (explicit) return { url: explicit.replace(/\/+$/, ''), token: environment.QFARM_TOKEN || remoteToken(home, environment) };
   const socketPath = path.join(home, 'api.sock');
   if (existsSync(socketPath)) return { url: 'http://localhost', token: '', socketPath };
   const file = path.join(home, 'master.json');
@@ -51,7 +51,7 @@ export function locateMaster(environment: NodeJS.ProcessEnv = process.env): Mast
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new CliError(
-      `error: cannot find the qfarm master: neither ${socketPath} nor ${file} exists${describeReadError(err) === 'does not exist' ? '' : ` (${file} ${describeReadError(err)})`}`,
+      `error: cannot find the qfarm master: ${file} ${describeReadError(err)}, and there is no ${socketPath}`,
       1,
       "start the master with 'qfarm up' or 'qfarm master', or set QFARM_HOME to the farm's directory, or QFARM_MASTER to its URL",
     );
@@ -68,8 +68,8 @@ export function locateMaster(environment: NodeJS.ProcessEnv = process.env): Mast
 }
 
 /** A remote user's own token (qfarm token create wrote it), else the farm's admin token. */
-function remoteToken(home: string): string {
-  const own = path.join(os.homedir(), '.qfarm', 'api-token');
+function remoteToken(home: string, environment: NodeJS.ProcessEnv): string {
+  const own = path.join(environment.HOME || os.homedir(), '.qfarm', 'api-token');
   return existsSync(own) ? readToken(own) : readToken(path.join(home, 'api-token'));
 }
 
