@@ -190,7 +190,7 @@ export function renderSubmission(
   };
   if (options.queue !== undefined) submission.queue = options.queue;
   if (data !== undefined) submission.data = data;
-  return validators.jobSubmission.parse(submission);
+  return validators.jobSubmitRequest.parse(submission);
 }
 
 function printDryRun(job: RenderJob, out: (line: string) => void): void {
