@@ -4,7 +4,7 @@ import { API_PREFIX } from '../protocol/version.js';
 import type { Validator } from '../protocol/validate.js';
 import { apiChecks } from './precompiled/api-checks.js';
 import { CliError } from './cli-errors.js';
-import type { MasterLocation } from './master-location.js';
+import { connectOptions, describeMaster, type MasterLocation } from './master-location.js';
 
 /** The master could not be reached at all. */
 export class MasterUnreachableError extends CliError {
@@ -67,7 +67,8 @@ export interface RequestOptions {
 /**
  * A small HTTP client over node:http (global fetch costs tens of milliseconds to load, and
  * qsub is called once per job by workflow engines). Every answer is validated against its
- * schema from protocol/api.ts. The token is sent, never printed.
+ * schema from protocol/api.ts. On the master machine it talks over QFARM_HOME/api.sock and
+ * sends no token (the master asks the kernel who is calling); else the token is sent, never printed.
  */
 export class ApiClient {
   constructor(readonly master: MasterLocation) {}
@@ -123,7 +124,8 @@ export class ApiClient {
   private async send(method: string, route: string, body: unknown, timeoutMs: number): Promise<{ status: number; text: string }> {
     const url = new URL(API_PREFIX + route, this.master.url);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers: http.OutgoingHttpHeaders = { authorization: `Bearer ${this.master.token}`, accept: 'application/json' };
+    const { socketPath, headers: auth } = connectOptions(this.master);
+    const headers: http.OutgoingHttpHeaders = { ...auth, accept: 'application/json' };
     if (payload) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = payload.length;
@@ -136,16 +138,16 @@ export class ApiClient {
     // never written to an impostor. Without a pin, https falls back to the system CAs.
     const connection: http.RequestOptions = secure && fingerprint ? { createConnection: await pinnedConnectionFor(fingerprint) } : { agent: false };
     return new Promise((resolve, reject) => {
-      const req = transport.request(url, { method, headers, ...connection }, (res) => {
+      const req = transport.request(url, { method, headers, ...connection, ...(socketPath ? { socketPath } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', (err) => reject(new MasterUnreachableError(this.master.url, `connection lost while reading the answer (${err.message})`)));
+        res.on('error', (err) => reject(new MasterUnreachableError(describeMaster(this.master), `connection lost while reading the answer (${err.message})`)));
       });
       if (timeoutMs > 0) {
         req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'QFARM_TIMEOUT' })));
       }
-      req.on('error', (err: NodeJS.ErrnoException) => reject(certificateError(this.master.url, err) ?? new MasterUnreachableError(this.master.url, describeNetworkError(err, timeoutMs))));
+      req.on('error', (err: NodeJS.ErrnoException) => reject(certificateError(this.master.url, err) ?? new MasterUnreachableError(describeMaster(this.master), describeNetworkError(err, timeoutMs))));
       req.end(payload);
     });
   }

@@ -1,9 +1,11 @@
 import path from 'node:path';
-import type { JobCommand, JobSubmission, Submitter } from '../protocol/job-spec.js';
+import type { JobCommand, Submitter } from '../protocol/job-spec.js';
+import type { JobSubmitRequest } from '../protocol/api.js';
 import { CliError } from './cli-errors.js';
 import { resourceRequest, type QsubOptions } from './qsub-options.js';
 
 export interface SubmissionContext {
+  /** The local user, for SGE's defaults (home as working directory, $HOME/$USER in -o/-e); never sent. */
   submitter: Submitter;
   submitHost: string;
   /** The directory qsub runs in. */
@@ -33,8 +35,11 @@ export function submitterEnvironment(ctx: SubmissionContext): Record<string, str
 /** Variables qsub never exports, even with -V: qfarm's own credentials. */
 export const SECRET_VARIABLES = ['QFARM_TOKEN', 'QFARM_AGENT_TOKEN'] as const;
 
-/** Turns merged options and the command into the request body of `POST /jobs`. */
-export function buildSubmission(options: QsubOptions, command: JobCommand, ctx: SubmissionContext): JobSubmission {
+/**
+ * Turns merged options and the command into the request body of `POST /jobs`. Who submits is
+ * not in it: the master takes that from the connection.
+ */
+export function buildSubmission(options: QsubOptions, command: JobCommand, ctx: SubmissionContext): JobSubmitRequest {
   // SGE's default working directory is the submitter's home, not the current directory.
   const cwd = options.cwd ?? ctx.submitter.home;
   const env: Record<string, string> = {};
@@ -47,9 +52,8 @@ export function buildSubmission(options: QsubOptions, command: JobCommand, ctx: 
   const defaultName = command.kind === 'binary' ? path.basename(command.argv[0]!) : command.scriptName === 'STDIN' ? 'STDIN' : path.basename(command.scriptName);
   const name = options.name ?? defaultName;
   checkJobName(name);
-  const submission: JobSubmission = {
+  const submission: JobSubmitRequest = {
     name,
-    submitter: ctx.submitter,
     submitHost: ctx.submitHost,
     command,
     cwd,

@@ -13,6 +13,8 @@ export const ExitCode = {
   BadOption: 2,
   /** qhold/qrls on a job that does not exist (SGE's qhold exits 3 there). */
   HoldDenied: 3,
+  /** qhold/qrls on another user's job (SGE 8.1.9 exits 18 there: test/fixtures/sge/ownership.txt). */
+  NotOwner: 18,
   /** qsub read no script from stdin. */
   EmptyStdin: 4,
   /** An option's argument is malformed (`qsub -p 2000`, `qsub -j maybe`). */

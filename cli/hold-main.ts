@@ -3,7 +3,6 @@ import { printActionMessages } from './action-output.js';
 import { BadOptionValueError, CliError, ExitCode, UnsupportedOptionError } from './cli-errors.js';
 import { connect } from './connect.js';
 import { parseJobTargets } from './job-targets.js';
-import { requesterName } from './requester.js';
 import { parseVerbArgs } from './simple-args.js';
 
 export type HoldVerb = 'qhold' | 'qrls';
@@ -28,8 +27,10 @@ export async function holdMain(verb: HoldVerb, argv: string[], environment: Node
   }
   const targets = parseJobTargets(verb, parsed.positional);
   if (targets.length === 0) throw new CliError(`${verb}: ERROR! no option argument`, ExitCode.Failure, `name the jobs: ${verb} 8 or ${verb} 9.2`);
-  const request: HoldRequest = { targets, requester: requesterName() };
+  const request: HoldRequest = { targets };
   const route = verb === 'qhold' ? '/jobs/hold' : '/jobs/release';
   const answer = await connect(environment).post(route, validators.holdRequest.parse(request), 'actionResponse');
-  return printActionMessages(answer) ? ExitCode.Ok : ExitCode.HoldDenied;
+  if (printActionMessages(answer)) return ExitCode.Ok;
+  // SGE 8.1.9 exits 18 when a job is another user's, 3 when it does not exist (fixtures/sge).
+  return answer.messages.some((m) => m.denied === 'permission') ? ExitCode.NotOwner : ExitCode.HoldDenied;
 }

@@ -5,7 +5,6 @@ import { CliError, ExitCode } from './cli-errors.js';
 import { connect } from './connect.js';
 import { parseJobTargets } from './job-targets.js';
 import { emptyQsubOptions, parseQsubWords, resourceRequest } from './qsub-options.js';
-import { requesterName } from './requester.js';
 import { parseVerbArgs } from './simple-args.js';
 
 export function qalterUsage(): string {
@@ -65,7 +64,7 @@ export async function qalterMain(argv: string[], environment: NodeJS.ProcessEnv 
   const targets = parseJobTargets('qalter', parsed.positional);
   if (targets.length === 0) throw new CliError('qalter: ERROR! no option argument', ExitCode.Failure, 'name the jobs to change: qalter -p 5 8');
   if (Object.keys(changes).length === 0) throw new CliError('qalter: no change requested', ExitCode.Failure, 'give at least one of -p -N -hold_jid -q -l -pe');
-  const request: AlterRequest = { targets, requester: requesterName(), changes };
+  const request: AlterRequest = { targets, changes };
   const answer = await connect(environment).post('/jobs/alter', validators.alterRequest.parse(request), 'actionResponse');
   return printActionMessages(answer) ? ExitCode.Ok : ExitCode.Failure;
 }

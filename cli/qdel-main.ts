@@ -3,7 +3,6 @@ import { printActionMessages } from './action-output.js';
 import { CliError, ExitCode } from './cli-errors.js';
 import { connect } from './connect.js';
 import { parseJobTargets } from './job-targets.js';
-import { requesterName } from './requester.js';
 import { lastValue, parseVerbArgs } from './simple-args.js';
 
 export function qdelUsage(): string {
@@ -35,7 +34,7 @@ export async function qdelMain(argv: string[], environment: NodeJS.ProcessEnv = 
   if (targets.length === 0 && users.length === 0) {
     throw new CliError('qdel: ERROR! no option argument', ExitCode.Failure, 'name the jobs to delete (qdel 8, qdel 9.2, qdel 1,2,3) or a user (qdel -u alice)');
   }
-  const request: DeleteRequest = { targets, users, requester: requesterName(), force: parsed.options.has('-f') };
+  const request: DeleteRequest = { targets, users, force: parsed.options.has('-f') };
   const answer = await connect(environment).post('/jobs/delete', validators.deleteRequest.parse(request), 'actionResponse');
   return printActionMessages(answer) ? ExitCode.Ok : ExitCode.Failure;
 }

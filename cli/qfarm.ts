@@ -10,6 +10,7 @@ import { printLogs } from './admin/follow-logs.js';
 import { getOutputs } from './admin/get-outputs.js';
 import { registerRenderCommands } from './render/register.js';
 import { registerGroupCommands } from './admin/group-commands.js';
+import { registerIdentityCommands } from './admin/identity-commands.js';
 
 /** `qfarm`: the administrator's verbs (SGE's own verbs are separate commands: qsub, qstat...). */
 
@@ -110,6 +111,7 @@ export function buildProgram(): Command {
 
   registerRenderCommands(program);
   registerGroupCommands(program);
+  registerIdentityCommands(program);
   return program;
 }
 

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { JobCommand, JobSubmission } from '../protocol/job-spec.js';
+import type { JobCommand } from '../protocol/job-spec.js';
+import type { JobSubmitRequest } from '../protocol/api.js';
 import type { JobWaitResponse } from '../protocol/api.js';
 import { ApiRequestError, MasterUnreachableError, type ApiClient } from './api-client.js';
 import { buildSubmission } from './build-submission.js';
@@ -93,7 +94,7 @@ export async function qsubMain(argv: string[], environment: NodeJS.ProcessEnv = 
   // SGE's precedence: default request files < the script's #$ lines < the command line.
   const options = mergeQsubOptions([...defaults, scriptOptions, cmdOptions]);
   const submission = buildSubmission(options, command, { submitter, submitHost: os.hostname(), processCwd, environment });
-  // The body is checked by the master against the same schema (protocol JobSubmission); qsub
+  // The body is checked by the master against the same schema (protocol JobSubmitRequest); qsub
   // does not load TypeBox before sending, to stay fast (see api-client.ts).
 
   const client = connect(environment);
@@ -130,7 +131,7 @@ export async function qsubMain(argv: string[], environment: NodeJS.ProcessEnv = 
  * part of the farm). Returns qsub's exit status when it ends here (`-w v`, or an error), or null
  * to go on submitting. Messages and streams as SGE 8.1.9 prints them (test/fixtures/sge/).
  */
-async function verifyAgainstHosts(submission: JobSubmission, mode: VerifyMode, client: ApiClient): Promise<number | null> {
+async function verifyAgainstHosts(submission: JobSubmitRequest, mode: VerifyMode, client: ApiClient): Promise<number | null> {
   const { hosts } = await client.get('/hosts', 'hostsResponse');
   const found = verifySubmission(submission, hosts);
   if (found.unknownQueue !== null) {
@@ -178,7 +179,7 @@ async function waitImmediate(jobId: number, client: ApiClient, environment: Node
     if (Date.now() >= deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  await client.post('/jobs/delete', { targets: [{ job: String(jobId) }], users: [], requester: currentSubmitter().user, force: false }, 'actionResponse');
+  await client.post('/jobs/delete', { targets: [{ job: String(jobId) }], users: [], force: false }, 'actionResponse');
   err('Your qsub request could not be scheduled; try again later.');
   return false;
 }

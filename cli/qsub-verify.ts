@@ -1,5 +1,5 @@
 import type { HostView } from '../protocol/api.js';
-import type { JobSubmission } from '../protocol/job-spec.js';
+import type { JobSubmitRequest as JobSubmission } from '../protocol/api.js';
 import type { AgentHello } from '../protocol/agent-messages.js';
 import { hostMismatch } from '../master/host-match.js';
 

@@ -9,6 +9,8 @@ export interface FarmHome {
   apiTokenFile: string;
   agentTokenFile: string;
   masterInfoFile: string;
+  /** The API for local users: identity from the peer's uid, no token (master/api/unix-socket.ts). */
+  apiSocketFile: string;
   logsDir: string;
 }
 
@@ -20,15 +22,53 @@ export function resolveHome(env: NodeJS.ProcessEnv = process.env): FarmHome {
     apiTokenFile: path.join(root, 'api-token'),
     agentTokenFile: path.join(root, 'agent-token'),
     masterInfoFile: path.join(root, 'master.json'),
+    apiSocketFile: path.join(root, 'api.sock'),
     logsDir: path.join(root, 'logs'),
   };
 }
 
-/** Creates QFARM_HOME private to its owner (it holds tokens). */
+/**
+ * Creates QFARM_HOME as 0711: every user may reach api.sock and master.json by name, nobody but
+ * its owner may list it or read anything else (store, tokens, logs are private: see
+ * privateStateWarnings).
+ */
 export function ensureHome(home: FarmHome): void {
-  fs.mkdirSync(home.root, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(home.root, { recursive: true, mode: 0o711 });
+  fs.chmodSync(home.root, 0o711);
   fs.mkdirSync(home.logsDir, { recursive: true, mode: 0o700 });
 }
+
+/** Files of QFARM_HOME that only the master's user may read, with the mode each should have. */
+function privateFiles(home: FarmHome): Array<{ file: string; mode: number }> {
+  return [
+    ...['', '-wal', '-shm'].map((suffix) => ({ file: home.storeFile + suffix, mode: 0o600 })),
+    { file: home.apiTokenFile, mode: 0o600 },
+    { file: home.agentTokenFile, mode: 0o600 },
+    { file: home.logsDir, mode: 0o700 },
+  ];
+}
+
+/**
+ * One line per private file that others can read or write, naming the chmod that fixes it: the
+ * store holds every job's environment, the tokens are root's and the agents' keys. Warned
+ * about, not changed behind the administrator's back.
+ */
+export function privateStateWarnings(home: FarmHome): string[] {
+  const warnings: string[] = [];
+  for (const { file, mode } of privateFiles(home)) {
+    let stat: fs.Stats;
+    try {
+      stat = fs.lstatSync(file);
+    } catch {
+      continue; // Not created yet (-wal, -shm come and go with SQLite's checkpoints).
+    }
+    if ((stat.mode & 0o077) !== 0) {
+      warnings.push(`${file} is accessible by other users (mode ${(stat.mode & 0o777).toString(8)}): run chmod ${mode.toString(8)} ${file}`);
+    }
+  }
+  return warnings;
+}
+
 
 /**
  * Published so the CLI and agents on this machine find the master without configuration; with

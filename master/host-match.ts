@@ -29,7 +29,7 @@ function glob(pattern: string, value: string): boolean {
  * names the host does not define are not constraints (SGE would reject unknown complexes at
  * submission with -w e; see the compatibility table).
  */
-export function hostMismatch(spec: JobSubmission, host: HostFacts): string | null {
+export function hostMismatch(spec: Omit<JobSubmission, 'submitter'>, host: HostFacts): string | null {
   const { hello } = host;
   if (!queueMatches(spec.queue, hello.group, hello.hostname)) return `queue ${spec.queue} does not match ${hello.group}@${hello.hostname}`;
   if (spec.slots > hello.slots) return `host ${hello.hostname} has ${hello.slots} slots, the job needs ${spec.slots}`;

@@ -1,10 +1,15 @@
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { pino, destination, type Logger } from 'pino';
 import { AgentHub } from './agent-hub.js';
 import { buildApiServer } from './api/server.js';
 import { systemClock, type Clock } from './clock.js';
 import { MasterEventBus } from './events.js';
-import { ensureHome, removeMasterInfo, writeMasterInfo, type FarmHome } from './home.js';
+import { ensureHome, privateStateWarnings, removeMasterInfo, writeMasterInfo, type FarmHome } from './home.js';
+import { Authenticator } from './api/identity.js';
+import { checkPeerCredentialsAvailable } from './api/peer-credentials.js';
+import { closeUnixSocket, listenOnUnixSocket } from './api/unix-socket.js';
+import { UserDatabase } from './api/user-database.js';
+import { IdentityStore } from './store/identity-store.js';
 import { LogStore } from './log-store.js';
 import type { MasterOptions } from './options.js';
 import { Scheduler } from './scheduler.js';
@@ -31,6 +36,8 @@ export class Master {
   /** Groups' autoscaler, running once the master listens (providers need its URL). */
   autoscale: AutoscaleLoop | undefined;
   private readonly app;
+  private readonly auth: Authenticator;
+  private localApi: NetServer | undefined;
   private readonly agentToken: string;
   private readonly clock: Clock;
   /** Set when the master serves https/wss (see options.tls). */
@@ -74,9 +81,14 @@ export class Master {
           warn: (msg) => log.warn(msg),
         })
       : undefined;
+    // Identity (issue 9): who asks comes from the API socket's peer or from a token, never a body.
+    checkPeerCredentialsAvailable();
+    const identities = new IdentityStore(this.db, clock);
+    const users = new UserDatabase();
+    this.auth = new Authenticator(users, identities, apiToken);
     this.app = buildApiServer(
-      { db: this.db, reader: this.reader, transitions: this.transitions, hub: this.hub, scheduler: this.scheduler, events: this.events, logs, log, version: QFARM_VERSION, groups: this.groups },
-      apiToken,
+      { db: this.db, reader: this.reader, transitions: this.transitions, hub: this.hub, scheduler: this.scheduler, events: this.events, logs, log, version: QFARM_VERSION, groups: this.groups, identities, users },
+      this.auth,
       this.tls,
     );
   }
@@ -84,6 +96,8 @@ export class Master {
   async start(): Promise<string> {
     await this.app.listen({ host: this.options.host, port: this.options.port });
     this.hub.attach(this.app.server);
+    this.localApi = await listenOnUnixSocket(this.home.apiSocketFile, this.app.server, this.auth, this.log.child({ component: 'api' }));
+    for (const warning of privateStateWarnings(this.home)) this.log.warn(warning);
     const address = this.app.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const reachable = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
@@ -124,6 +138,7 @@ export class Master {
     // Before the hub: stopping local agents is quicker while their master still answers.
     await this.autoscale?.stop();
     await this.hub.close();
+    closeUnixSocket(this.localApi, this.home.apiSocketFile);
     await this.app.close();
     this.db.close();
     removeMasterInfo(this.home);

@@ -3,12 +3,16 @@ import { JobSubmission, SubmitResponse, TaskRange, ResourceRequest, Submitter, J
 import { TaskUsage } from './agent-messages.js';
 import { compile } from './validate.js';
 import { JobData } from './job-data.js';
+import { IdentityResponse, ManagerListResponse, ManagerRequest, TokenCreateRequest, TokenCreateResponse, TokenListResponse, TokenRevokeRequest } from './identity-api.js';
 
 /**
  * Bodies of the HTTP API (`/api/v1`), shared by the master's routes and the CLI, which
- * validates every response it reads. All routes need `Authorization: Bearer <api token>`.
+ * validates every response it reads. Who asks comes from the connection, never from a body:
+ * the peer uid on the unix socket QFARM_HOME/api.sock (no token), or over TCP
+ * `Authorization: Bearer <token>` (the admin token is root, a per-user token that user).
+ * Identity, token and manager routes: protocol/identity-api.ts.
  *
- *   POST /jobs                      JobSubmission        → SubmitResponse
+ *   POST /jobs                      JobSubmitRequest     → SubmitResponse
  *   GET  /jobs?user=&finished=1     —                    → QstatResponse
  *   GET  /jobs/:id                  —                    → JobDetail           (qstat -j)
  *   GET  /jobs/:id/wait             —                    → JobWaitResponse     (qsub -sync y; long poll)
@@ -138,7 +142,7 @@ export const JobWaitResponse = Type.Object({
 });
 export type JobWaitResponse = Static<typeof JobWaitResponse>;
 
-/** `job` or `job.task` or `job.first-last:step`, or a job name; `user` is who asks. */
+/** `job` or `job.task` or `job.first-last:step`, or a job name. */
 export const JobTarget = Type.Object({
   job: Type.String({ minLength: 1 }),
   tasks: Type.Optional(TaskRange),
@@ -149,21 +153,18 @@ export const DeleteRequest = Type.Object({
   targets: Type.Array(JobTarget),
   /** `qdel -u user`: every job of these users. */
   users: Type.Array(Type.String()),
-  requester: Type.String(),
   force: Type.Boolean(),
 });
 export type DeleteRequest = Static<typeof DeleteRequest>;
 
 export const HoldRequest = Type.Object({
   targets: Type.Array(JobTarget),
-  requester: Type.String(),
 });
 export type HoldRequest = Static<typeof HoldRequest>;
 
 /** `qalter`: the fields to change; absent fields stay as they are. */
 export const AlterRequest = Type.Object({
   targets: Type.Array(JobTarget),
-  requester: Type.String(),
   changes: Type.Object({
     name: Type.Optional(Type.String({ minLength: 1 })),
     priority: Type.Optional(Type.Integer({ minimum: -1023, maximum: 1024 })),
@@ -177,7 +178,14 @@ export type AlterRequest = Static<typeof AlterRequest>;
 
 /** One line per target, as SGE prints them (`root has deleted job 8`); failed ones are errors. */
 export const ActionResponse = Type.Object({
-  messages: Type.Array(Type.Object({ ok: Type.Boolean(), text: Type.String() })),
+  messages: Type.Array(
+    Type.Object({
+      ok: Type.Boolean(),
+      text: Type.String(),
+      /** Set when the target belongs to another user (SGE's qhold/qrls exit 18 then, not 3). */
+      denied: Type.Optional(Type.Literal('permission')),
+    }),
+  ),
 });
 export type ActionResponse = Static<typeof ActionResponse>;
 
@@ -242,8 +250,16 @@ export const HealthResponse = Type.Object({
 });
 export type HealthResponse = Static<typeof HealthResponse>;
 
+/**
+ * What the CLI sends to submit: the job without `submitter`, which the master fills from the
+ * connection's identity (the stored JobSubmission keeps it).
+ */
+export const JobSubmitRequest = Type.Omit(JobSubmission, ['submitter']);
+export type JobSubmitRequest = Static<typeof JobSubmitRequest>;
+
 export const validators = {
   jobSubmission: compile('job submission', JobSubmission),
+  jobSubmitRequest: compile('job submission', JobSubmitRequest),
   submitResponse: compile('submit response', SubmitResponse),
   qstatResponse: compile('qstat response', QstatResponse),
   jobDetailResponse: compile('job detail response', JobDetailResponse),
@@ -256,4 +272,11 @@ export const validators = {
   accountingResponse: compile('accounting response', AccountingResponse),
   healthResponse: compile('health response', HealthResponse),
   apiError: compile('API error', ApiError),
+  identityResponse: compile('identity response', IdentityResponse),
+  tokenCreateRequest: compile('token create request', TokenCreateRequest),
+  tokenCreateResponse: compile('token create response', TokenCreateResponse),
+  tokenListResponse: compile('token list response', TokenListResponse),
+  tokenRevokeRequest: compile('token revoke request', TokenRevokeRequest),
+  managerRequest: compile('manager request', ManagerRequest),
+  managerListResponse: compile('manager list response', ManagerListResponse),
 };

@@ -6,7 +6,10 @@ import { JobData } from './job-data.js';
  * API validates, the master stores, and (per task) the agent executes.
  */
 
-/** Who submitted the job; tasks run as this user (the agent drops privileges to uid/gid). */
+/**
+ * Who submitted the job; tasks run as this user (the agent drops privileges to uid/gid). Filled
+ * by the master from the connection's identity, never sent by a client (protocol/api.ts JobSubmitRequest).
+ */
 export const Submitter = Type.Object({
   user: Type.String({ minLength: 1, maxLength: 64 }),
   uid: Type.Integer({ minimum: 0 }),

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { qfarmHome } from '../master-location.js';
+import { ownFarmHome } from '../master-location.js';
 import { CliError } from '../cli-errors.js';
 import { AGENT_ENTRY, MASTER_ENTRY } from './dist-paths.js';
 import { Supervisor } from './agent-supervisor.js';
@@ -26,7 +26,7 @@ export interface FarmUpOptions {
  * one kills them.
  */
 export async function farmUp(options: FarmUpOptions): Promise<number> {
-  const home = qfarmHome();
+  const home = ownFarmHome();
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
   const infoFile = path.join(home, 'master.json');
   const agents: Supervisor[] = [];

@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import { API_PREFIX } from '../../protocol/version.js';
 import { CliError } from '../cli-errors.js';
-import { locateMaster } from '../master-location.js';
+import { connectOptions, describeMaster, locateMaster } from '../master-location.js';
 
 /**
  * `qfarm logs JOB[.TASK] [-f] [--stderr]`: prints a task's output as the master received it;
@@ -15,7 +15,7 @@ export async function printLogs(ref: string, options: { follow: boolean; stderr:
   url.searchParams.set('stream', options.stderr ? 'stderr' : 'stdout');
   if (options.follow) url.searchParams.set('follow', '1');
   await new Promise<void>((resolve, reject) => {
-    const req = http.get(url, { headers: { authorization: `Bearer ${master.token}` } }, (res) => {
+    const req = http.get(url, connectOptions(master), (res) => {
       if (res.statusCode !== 200) {
         let body = '';
         res.setEncoding('utf8');
@@ -37,6 +37,6 @@ export async function printLogs(ref: string, options: { follow: boolean; stderr:
       res.on('end', () => resolve());
       res.on('error', reject);
     });
-    req.on('error', (err) => reject(new CliError(`qfarm logs: cannot reach the master at ${master.url}: ${err.message}`, 1, "is it running? start it with 'qfarm up'")));
+    req.on('error', (err) => reject(new CliError(`qfarm logs: cannot reach the master at ${describeMaster(master)}: ${err.message}`, 1, "is it running? start it with 'qfarm up'")));
   });
 }

@@ -15,6 +15,11 @@ export async function getOutputs(jobRef: string, dir: string, log: (line: string
   const answer = await client.get(`/jobs/${jobRef}`, 'jobDetailResponse');
   const job = answer.jobs[0];
   if (!job) throw new CliError(`qfarm get: job ${jobRef} does not exist`, 1);
+  // Outputs are the owner's (as a job's -o files are in SGE): refuse before touching them.
+  const me = await client.get('/identity', 'identityResponse');
+  if (job.submitter.user !== me.user && !me.mayActOnAll) {
+    throw new CliError(`qfarm get: job ${jobRef} belongs to ${job.submitter.user}; ${me.user} may not download its outputs`, 1, 'only the owner, root and managers may');
+  }
   const outputUrl = job.data?.outputUrl;
   if (!outputUrl) throw new CliError(`qfarm get: job ${jobRef} has no output location`, 1, 'submit with qsub -outdir oss://bucket/prefix/ (or file:///dir/) so that each task\'s $OUTDIR is kept');
   const dest = path.resolve(dir);

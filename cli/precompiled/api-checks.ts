@@ -63,6 +63,56 @@ export const apiChecks = {
       )
     }
   })(),
+  jobSubmitRequest: (function () {
+    const local_0 = /^(.*)$/
+    const local_1 = /^(.*)$/
+    const local_2 = /^(oss|nas|file):\/\//;
+    const local_3 = /^\//;
+    const local_4 = /^(oss|file):\/\//;
+    return function check(value) {
+      return (
+        (typeof value === 'object' && value !== null && !Array.isArray(value)) &&
+        (typeof value['name'] === 'string') &&
+        value['name'].length <= 256 &&
+        value['name'].length >= 1 &&
+        (typeof value['submitHost'] === 'string') &&
+        (((typeof value['command'] === 'object' && value['command'] !== null && !Array.isArray(value['command'])) && (value['command']['kind'] === 'binary') && Array.isArray(value['command']['argv']) && value['command']['argv'].length >= 1 && ((array) => { for(const value of array) if(!(((typeof value === 'string')))) { return false }; return true; })(value['command']['argv'])) || ((typeof value['command'] === 'object' && value['command'] !== null && !Array.isArray(value['command'])) && (value['command']['kind'] === 'script') && (typeof value['command']['script'] === 'string') && value['command']['script'].length <= 8388608 && (typeof value['command']['scriptName'] === 'string') && Array.isArray(value['command']['args']) && ((array) => { for(const value of array) if(!(((typeof value === 'string')))) { return false }; return true; })(value['command']['args']))) &&
+        (value['shell'] !== undefined ? ((typeof value['shell'] === 'string') && value['shell'].length >= 1) : true) &&
+        (typeof value['cwd'] === 'string') &&
+        value['cwd'].length >= 1 &&
+        (typeof value['submitCwd'] === 'string') &&
+        value['submitCwd'].length >= 1 &&
+        (value['stdoutPath'] !== undefined ? ((typeof value['stdoutPath'] === 'string') && value['stdoutPath'].length >= 1) : true) &&
+        (value['stderrPath'] !== undefined ? ((typeof value['stderrPath'] === 'string') && value['stderrPath'].length >= 1) : true) &&
+        (typeof value['joinOutput'] === 'boolean') &&
+        (typeof value['env'] === 'object' && value['env'] !== null && !Array.isArray(value['env']) && !(value['env'] instanceof Date) && !(value['env'] instanceof Uint8Array)) &&
+        (Object.entries(value['env']).every(([key, value]) => (local_0.test(key) ? ((typeof value === 'string')) : true))) &&
+        (value['array'] !== undefined ? ((typeof value['array'] === 'object' && value['array'] !== null && !Array.isArray(value['array'])) && Number.isInteger(value['array']['first']) && value['array']['first'] >= 1 && Number.isInteger(value['array']['last']) && value['array']['last'] >= 1 && Number.isInteger(value['array']['step']) && value['array']['step'] >= 1) : true) &&
+        (typeof value['hold'] === 'boolean') &&
+        Array.isArray(value['holdJobs']) &&
+        ((array) => { for(const value of array) if(!(((typeof value === 'string') && value.length >= 1))) { return false }; return true; })(value['holdJobs']) &&
+        (value['holdJobsArray'] !== undefined ? (Array.isArray(value['holdJobsArray']) && ((array) => { for(const value of array) if(!(((typeof value === 'string') && value.length >= 1))) { return false }; return true; })(value['holdJobsArray'])) : true) &&
+        Number.isInteger(value['priority']) &&
+        value['priority'] <= 1024 &&
+        value['priority'] >= -1023 &&
+        (value['queue'] !== undefined ? ((typeof value['queue'] === 'string') && value['queue'].length >= 1) : true) &&
+        Number.isInteger(value['slots']) &&
+        value['slots'] <= 4096 &&
+        value['slots'] >= 1 &&
+        (typeof value['resources'] === 'object' && value['resources'] !== null && !Array.isArray(value['resources'])) &&
+        (value['resources']['wallclockSeconds'] !== undefined ? (Number.isFinite(value['resources']['wallclockSeconds']) && value['resources']['wallclockSeconds'] > 0) : true) &&
+        (value['resources']['vmemBytes'] !== undefined ? (Number.isFinite(value['resources']['vmemBytes']) && value['resources']['vmemBytes'] > 0) : true) &&
+        (value['resources']['memFreeBytes'] !== undefined ? (Number.isFinite(value['resources']['memFreeBytes']) && value['resources']['memFreeBytes'] > 0) : true) &&
+        (typeof value['resources']['other'] === 'object' && value['resources']['other'] !== null && !Array.isArray(value['resources']['other']) && !(value['resources']['other'] instanceof Date) && !(value['resources']['other'] instanceof Uint8Array)) &&
+        (Object.entries(value['resources']['other']).every(([key, value]) => (local_1.test(key) ? ((typeof value === 'string')) : true))) &&
+        (typeof value['pty'] === 'boolean') &&
+        (value['data'] !== undefined ? ((typeof value['data'] === 'object' && value['data'] !== null && !Array.isArray(value['data'])) && Array.isArray(value['data']['inputs']) && value['data']['inputs'].length <= 64 && ((array) => { for(const value of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (((value['kind'] === 'oss')) || ((value['kind'] === 'nas')) || ((value['kind'] === 'file'))) && (typeof value['source'] === 'string') && value['source'].length <= 2048 && value['source'].length >= 1 && local_2.test(value['source']) && (typeof value['target'] === 'string') && value['target'].length <= 4096 && value['target'].length >= 1 && local_3.test(value['target']) && (typeof value['readOnly'] === 'boolean')))) { return false }; return true; })(value['data']['inputs']) && (value['data']['outputUrl'] !== undefined ? ((typeof value['data']['outputUrl'] === 'string') && value['data']['outputUrl'].length <= 2048 && value['data']['outputUrl'].length >= 1 && local_4.test(value['data']['outputUrl'])) : true)) : true) &&
+        (value['notify'] !== undefined ? ((typeof value['notify'] === 'boolean')) : true) &&
+        (value['startAfter'] !== undefined ? (Number.isFinite(value['startAfter']) && value['startAfter'] >= 0) : true) &&
+        (value['rerun'] !== undefined ? ((typeof value['rerun'] === 'boolean')) : true)
+      )
+    }
+  })(),
   submitResponse: (function () {
     return function check(value) {
       return (
@@ -117,7 +167,6 @@ export const apiChecks = {
         ((array) => { for(const value of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (typeof value['job'] === 'string') && value['job'].length >= 1 && (value['tasks'] !== undefined ? ((typeof value['tasks'] === 'object' && value['tasks'] !== null && !Array.isArray(value['tasks'])) && Number.isInteger(value['tasks']['first']) && value['tasks']['first'] >= 1 && Number.isInteger(value['tasks']['last']) && value['tasks']['last'] >= 1 && Number.isInteger(value['tasks']['step']) && value['tasks']['step'] >= 1) : true)))) { return false }; return true; })(value['targets']) &&
         Array.isArray(value['users']) &&
         ((array) => { for(const value of array) if(!(((typeof value === 'string')))) { return false }; return true; })(value['users']) &&
-        (typeof value['requester'] === 'string') &&
         (typeof value['force'] === 'boolean')
       )
     }
@@ -127,8 +176,7 @@ export const apiChecks = {
       return (
         (typeof value === 'object' && value !== null && !Array.isArray(value)) &&
         Array.isArray(value['targets']) &&
-        ((array) => { for(const value of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (typeof value['job'] === 'string') && value['job'].length >= 1 && (value['tasks'] !== undefined ? ((typeof value['tasks'] === 'object' && value['tasks'] !== null && !Array.isArray(value['tasks'])) && Number.isInteger(value['tasks']['first']) && value['tasks']['first'] >= 1 && Number.isInteger(value['tasks']['last']) && value['tasks']['last'] >= 1 && Number.isInteger(value['tasks']['step']) && value['tasks']['step'] >= 1) : true)))) { return false }; return true; })(value['targets']) &&
-        (typeof value['requester'] === 'string')
+        ((array) => { for(const value of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (typeof value['job'] === 'string') && value['job'].length >= 1 && (value['tasks'] !== undefined ? ((typeof value['tasks'] === 'object' && value['tasks'] !== null && !Array.isArray(value['tasks'])) && Number.isInteger(value['tasks']['first']) && value['tasks']['first'] >= 1 && Number.isInteger(value['tasks']['last']) && value['tasks']['last'] >= 1 && Number.isInteger(value['tasks']['step']) && value['tasks']['step'] >= 1) : true)))) { return false }; return true; })(value['targets'])
       )
     }
   })(),
@@ -139,7 +187,6 @@ export const apiChecks = {
         (typeof value === 'object' && value !== null && !Array.isArray(value)) &&
         Array.isArray(value['targets']) &&
         ((array) => { for(const value of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (typeof value['job'] === 'string') && value['job'].length >= 1 && (value['tasks'] !== undefined ? ((typeof value['tasks'] === 'object' && value['tasks'] !== null && !Array.isArray(value['tasks'])) && Number.isInteger(value['tasks']['first']) && value['tasks']['first'] >= 1 && Number.isInteger(value['tasks']['last']) && value['tasks']['last'] >= 1 && Number.isInteger(value['tasks']['step']) && value['tasks']['step'] >= 1) : true)))) { return false }; return true; })(value['targets']) &&
-        (typeof value['requester'] === 'string') &&
         (typeof value['changes'] === 'object' && value['changes'] !== null && !Array.isArray(value['changes'])) &&
         (value['changes']['name'] !== undefined ? ((typeof value['changes']['name'] === 'string') && value['changes']['name'].length >= 1) : true) &&
         (value['changes']['priority'] !== undefined ? (Number.isInteger(value['changes']['priority']) && value['changes']['priority'] <= 1024 && value['changes']['priority'] >= -1023) : true) &&
@@ -155,7 +202,7 @@ export const apiChecks = {
       return (
         (typeof value === 'object' && value !== null && !Array.isArray(value)) &&
         Array.isArray(value['messages']) &&
-        ((array) => { for(const value of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (typeof value['ok'] === 'boolean') && (typeof value['text'] === 'string')))) { return false }; return true; })(value['messages'])
+        ((array) => { for(const value of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (typeof value['ok'] === 'boolean') && (typeof value['text'] === 'string') && (value['denied'] !== undefined ? ((value['denied'] === 'permission')) : true)))) { return false }; return true; })(value['messages'])
       )
     }
   })(),
@@ -197,6 +244,89 @@ export const apiChecks = {
         (typeof value === 'object' && value !== null && !Array.isArray(value)) &&
         (typeof value['error'] === 'string') &&
         (value['hint'] !== undefined ? ((typeof value['hint'] === 'string')) : true)
+      )
+    }
+  })(),
+  identityResponse: (function () {
+    return function check(value) {
+      return (
+        (typeof value === 'object' && value !== null && !Array.isArray(value)) &&
+        (typeof value['user'] === 'string') &&
+        Number.isInteger(value['uid']) &&
+        value['uid'] >= 0 &&
+        Number.isInteger(value['gid']) &&
+        value['gid'] >= 0 &&
+        (typeof value['group'] === 'string') &&
+        (typeof value['home'] === 'string') &&
+        (((value['via'] === 'socket')) || ((value['via'] === 'admin-token')) || ((value['via'] === 'user-token'))) &&
+        (typeof value['mayActOnAll'] === 'boolean')
+      )
+    }
+  })(),
+  tokenCreateRequest: (function () {
+    return function check(value) {
+      return (
+        (typeof value === 'object' && value !== null && !Array.isArray(value)) &&
+        (typeof value['user'] === 'string') &&
+        value['user'].length <= 64 &&
+        value['user'].length >= 1 &&
+        Object.getOwnPropertyNames(value).length === 1
+      )
+    }
+  })(),
+  tokenCreateResponse: (function () {
+    return function check(value) {
+      return (
+        (typeof value === 'object' && value !== null && !Array.isArray(value)) &&
+        (typeof value['id'] === 'string') &&
+        (typeof value['user'] === 'string') &&
+        Number.isInteger(value['uid']) &&
+        value['uid'] >= 0 &&
+        Number.isInteger(value['gid']) &&
+        value['gid'] >= 0 &&
+        (typeof value['home'] === 'string') &&
+        (typeof value['token'] === 'string') &&
+        value['token'].length >= 16
+      )
+    }
+  })(),
+  tokenListResponse: (function () {
+    return function check(value) {
+      return (
+        (typeof value === 'object' && value !== null && !Array.isArray(value)) &&
+        Array.isArray(value['tokens']) &&
+        ((array) => { for(const value of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (typeof value['id'] === 'string') && (typeof value['user'] === 'string') && Number.isInteger(value['uid']) && Number.isFinite(value['createdAt']) && ((Number.isFinite(value['lastUsed'])) || ((value['lastUsed'] === null)))))) { return false }; return true; })(value['tokens'])
+      )
+    }
+  })(),
+  tokenRevokeRequest: (function () {
+    return function check(value) {
+      return (
+        (typeof value === 'object' && value !== null && !Array.isArray(value)) &&
+        (typeof value['target'] === 'string') &&
+        value['target'].length <= 64 &&
+        value['target'].length >= 1 &&
+        Object.getOwnPropertyNames(value).length === 1
+      )
+    }
+  })(),
+  managerRequest: (function () {
+    return function check(value) {
+      return (
+        (typeof value === 'object' && value !== null && !Array.isArray(value)) &&
+        (typeof value['user'] === 'string') &&
+        value['user'].length <= 64 &&
+        value['user'].length >= 1 &&
+        Object.getOwnPropertyNames(value).length === 1
+      )
+    }
+  })(),
+  managerListResponse: (function () {
+    return function check(value) {
+      return (
+        (typeof value === 'object' && value !== null && !Array.isArray(value)) &&
+        Array.isArray(value['managers']) &&
+        ((array) => { for(const value of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (typeof value['user'] === 'string') && Number.isFinite(value['addedAt'])))) { return false }; return true; })(value['managers'])
       )
     }
   })(),

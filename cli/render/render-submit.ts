@@ -2,7 +2,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { validators } from '../../protocol/api.js';
-import type { JobSubmission, SubmitResponse } from '../../protocol/job-spec.js';
+import type { SubmitResponse } from '../../protocol/job-spec.js';
+import type { JobSubmitRequest } from '../../protocol/api.js';
 import { buildRenderJob, buildStitchJob, renderLogDir, stitchJobName, type RenderJob } from '../../render/render-job.js';
 import { parseOutputLocation } from '../../render/output-location.js';
 import { adHocSoftware, findSoftware, type SoftwareConfig } from '../../render/software.js';
@@ -161,14 +162,13 @@ export function renderSubmission(
   ctx: Pick<RenderSubmitContext, 'cwd' | 'environment'>,
   holdJobs: string[] = [],
   data: JobData | undefined = job.data,
-): JobSubmission {
+): JobSubmitRequest {
   const submitter = currentSubmitter();
   const submitHost = os.hostname();
   const logs = renderLogDir(job.request.output);
   const output = job.request.output;
-  const submission: JobSubmission = {
+  const submission: JobSubmitRequest = {
     name,
-    submitter,
     submitHost,
     command: { kind: 'script', script, scriptName, args: [] },
     shell: '/bin/sh',
@@ -190,7 +190,7 @@ export function renderSubmission(
   };
   if (options.queue !== undefined) submission.queue = options.queue;
   if (data !== undefined) submission.data = data;
-  return validators.jobSubmission.parse(submission);
+  return validators.jobSubmitRequest.parse(submission);
 }
 
 function printDryRun(job: RenderJob, out: (line: string) => void): void {

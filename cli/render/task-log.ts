@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { API_PREFIX } from '../../protocol/version.js';
-import type { MasterLocation } from '../master-location.js';
+import { connectOptions, describeMaster, type MasterLocation } from '../master-location.js';
 import { MasterUnreachableError } from '../api-client.js';
 
 /**
@@ -13,14 +13,14 @@ export function fetchTaskLog(master: MasterLocation, jobId: number, taskId: numb
   url.searchParams.set('stream', stream);
   const transport = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = transport.get(url, { headers: { authorization: `Bearer ${master.token}` }, agent: false }, (res) => {
+    const req = transport.get(url, { ...connectOptions(master), agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve(res.statusCode === 200 ? Buffer.concat(chunks).toString('utf8') : ''));
       res.on('error', reject);
     });
     req.setTimeout(30_000, () => req.destroy(new Error('no answer within 30 s')));
-    req.on('error', (err) => reject(new MasterUnreachableError(master.url, err.message)));
+    req.on('error', (err) => reject(new MasterUnreachableError(describeMaster(master), err.message)));
   });
 }
 

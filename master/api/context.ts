@@ -7,6 +7,8 @@ import type { Scheduler } from '../scheduler.js';
 import type { Db } from '../store/database.js';
 import type { JobReader } from '../store/job-reader.js';
 import type { Transitions } from '../store/transitions.js';
+import type { IdentityStore } from '../store/identity-store.js';
+import type { UserDatabase } from './user-database.js';
 
 /** What the HTTP routes work with. */
 export interface ApiContext {
@@ -19,6 +21,10 @@ export interface ApiContext {
   logs: LogStore;
   log: Logger;
   version: string;
+  /** Per-user tokens and managers. */
+  identities: IdentityStore;
+  /** Accounts of the master machine (getent), for identities and token issuing. */
+  users: UserDatabase;
   /** Groups and autoscaling (set by the master once it listens). */
   groups?: GroupService;
 }

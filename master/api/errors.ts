@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { ProtocolValidationError } from '../../protocol/validate.js';
-import { JobNotFoundError, PermissionError } from '../store/transitions.js';
+import { JobNotFoundError } from '../store/transitions.js';
+import { PermissionError } from '../store/ownership.js';
 
 /** Raised by routes for a request that cannot be served; becomes an ApiError body. */
 export class ApiRequestError extends Error {
@@ -21,7 +22,7 @@ export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
     return reply.code(400).send({ error: err.message, hint: 'the request does not match the API schema: are the CLI and master the same qfarm version?' });
   }
   if (err instanceof JobNotFoundError) return reply.code(404).send({ error: err.message });
-  if (err instanceof PermissionError) return reply.code(403).send({ error: err.message, hint: 'only the job owner or root can change a job' });
+  if (err instanceof PermissionError) return reply.code(403).send({ error: err.message, hint: 'only the job owner, root and managers can change a job' });
   reply.log.error({ err }, 'request failed');
   return reply.code(500).send({ error: `internal error: ${(err as Error).message}`, hint: 'see the master log' });
 }

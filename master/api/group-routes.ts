@@ -4,6 +4,7 @@ import { groupValidators } from '../../protocol/groups.js';
 import { GroupRequestError } from '../groups/group-service.js';
 import type { ApiContext } from './context.js';
 import { ApiRequestError, sendError } from './errors.js';
+import { requireAdmin } from './identity.js';
 
 /** Groups of worker machines (`qfarm group|cluster`) and `qfarm perf`. */
 export function registerGroupRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -17,6 +18,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ApiContext): void
 
   app.post('/groups', async (req, reply) => {
     try {
+      requireAdmin(req, 'create groups');
       return await service().create(groupValidators.groupSpecInput.parse(req.body));
     } catch (err) {
       return fail(reply, err);
@@ -41,6 +43,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ApiContext): void
 
   app.post('/groups/:name/resize', async (req, reply) => {
     try {
+      requireAdmin(req, `resize group ${name(req.params)}`);
       return await service().resize(name(req.params), groupValidators.groupResizeRequest.parse(req.body));
     } catch (err) {
       return fail(reply, err);
@@ -49,6 +52,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ApiContext): void
 
   app.patch('/groups/:name', async (req, reply) => {
     try {
+      requireAdmin(req, `change group ${name(req.params)}`);
       return await service().update(name(req.params), groupApiValidators.groupUpdateRequest.parse(req.body));
     } catch (err) {
       return fail(reply, err);
@@ -57,6 +61,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ApiContext): void
 
   app.delete('/groups/:name', async (req, reply) => {
     try {
+      requireAdmin(req, `delete group ${name(req.params)}`);
       const res = await service().delete(name(req.params));
       return reply.code(res.deleted ? 200 : 202).send(res);
     } catch (err) {

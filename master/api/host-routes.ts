@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { PROTOCOL_VERSION } from '../../protocol/version.js';
 import type { ApiContext } from './context.js';
 import { ApiRequestError, sendError } from './errors.js';
+import { requireAdmin } from './identity.js';
 import { hostViews } from '../views/hosts.js';
 import { accountingRecords } from '../views/accounting.js';
 
@@ -19,6 +20,7 @@ export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void 
     app.post(`/hosts/:name/${action}`, async (req, reply) => {
       try {
         const name = (req.params as { name: string }).name;
+        requireAdmin(req, `${action} host ${name}`);
         if (!ctx.transitions.setHostDisabled(name, disabled)) {
           throw new ApiRequestError(404, `host "${name}" is not known to this master`, `'qhost' lists the hosts`);
         }

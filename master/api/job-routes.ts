@@ -7,13 +7,19 @@ import { TaskRangeTooLargeError } from '../store/undispatched-delete.js';
 import { qstatRows } from '../views/qstat-rows.js';
 import { jobDetail } from '../views/job-detail.js';
 import type { JobRow } from '../store/job-reader.js';
-import { JobNotFoundError, PermissionError } from '../store/transitions.js';
+import { JobNotFoundError } from '../store/transitions.js';
+import { PermissionError } from '../store/ownership.js';
+import type { JobSubmission } from '../../protocol/job-spec.js';
+import { identityOf, type Identity } from './identity.js';
 
 /** Jobs: submit, list, detail, wait, delete, hold, release, alter. */
 export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post('/jobs', { bodyLimit: RequestLimits.submissionBodyBytes }, async (req, reply) => {
     try {
-      const sub = validators.jobSubmission.parse(req.body);
+      refuseIdentityFields(req.body, ['submitter']);
+      const who = identityOf(req);
+      const request = validators.jobSubmitRequest.parse(req.body);
+      const sub: JobSubmission = { ...request, submitter: submitterOf(who) };
       if (sub.array && sub.array.last < sub.array.first) throw new ApiRequestError(400, `invalid task range ${sub.array.first}-${sub.array.last}`);
       const { jobId } = ctx.transitions.submitJob(sub);
       return { jobId, name: sub.name, ...(sub.array ? { array: sub.array } : {}) };
@@ -78,6 +84,8 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.post('/jobs/delete', async (req, reply) => {
     try {
+      refuseIdentityFields(req.body, ['requester']);
+      const who = identityOf(req);
       const body = validators.deleteRequest.parse(req.body);
       const messages: ActionResponse['messages'] = [];
       const targets: JobTarget[] = [...body.targets];
@@ -93,11 +101,12 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
         }
         for (const job of jobs) {
           try {
-            const outcome = ctx.transitions.deleteJob(job.id, body.requester, target.tasks, ctx.hub.connectedAgentIds());
-            for (const kill of outcome.kill) ctx.hub.sendKill(kill.agentId, kill.attemptId, `deleted by ${body.requester} (qdel)`);
+            const outcome = ctx.transitions.deleteJob(job.id, who, target.tasks, ctx.hub.connectedAgentIds());
+            for (const kill of outcome.kill) ctx.hub.sendKill(kill.agentId, kill.attemptId, `deleted by ${who.user} (qdel)`);
             messages.push(...outcome.messages);
           } catch (err) {
-            if (err instanceof PermissionError || err instanceof TaskRangeTooLargeError) messages.push({ ok: false, text: err.message });
+            if (err instanceof PermissionError) messages.push({ ok: false, text: err.message, denied: 'permission' });
+            else if (err instanceof TaskRangeTooLargeError) messages.push({ ok: false, text: err.message });
             else throw err;
           }
         }
@@ -111,8 +120,10 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
   for (const [route, hold] of [['/jobs/hold', true], ['/jobs/release', false]] as const) {
     app.post(route, async (req, reply) => {
       try {
+        refuseIdentityFields(req.body, ['requester']);
+        const who = identityOf(req);
         const body = validators.holdRequest.parse(req.body);
-        return { messages: forEachTarget(ctx, body.targets, (job) => ctx.transitions.setUserHold(job.id, body.requester, hold)) };
+        return { messages: forEachTarget(ctx, body.targets, (job) => ctx.transitions.setUserHold(job.id, who, hold)) };
       } catch (err) {
         return sendError(reply, err);
       }
@@ -121,10 +132,12 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.post('/jobs/alter', async (req, reply) => {
     try {
+      refuseIdentityFields(req.body, ['requester']);
+      const who = identityOf(req);
       const body = validators.alterRequest.parse(req.body);
       return {
         messages: forEachTarget(ctx, body.targets, (job) => {
-          const text = ctx.transitions.alterJob(job.id, body.requester, body.changes);
+          const text = ctx.transitions.alterJob(job.id, who, body.changes);
           ctx.scheduler.forgetSpec(job.id);
           return text;
         }),
@@ -150,12 +163,30 @@ function forEachTarget(ctx: ApiContext, targets: JobTarget[], action: (job: JobR
       try {
         messages.push({ ok: true, text: action(job) });
       } catch (err) {
-        if (err instanceof PermissionError) messages.push({ ok: false, text: err.message });
+        if (err instanceof PermissionError) messages.push({ ok: false, text: err.message, denied: 'permission' });
         else throw err;
       }
     }
   }
   return messages;
+}
+
+/**
+ * Who submits and who asks come from the connection (identity.ts). A body that still names
+ * them is refused rather than ignored: an old CLI, or someone trying to be somebody else.
+ */
+function refuseIdentityFields(body: unknown, fields: readonly string[]): void {
+  if (typeof body !== 'object' || body === null) return;
+  for (const field of fields) {
+    if (Object.hasOwn(body, field)) {
+      throw new ApiRequestError(400, `the request carries "${field}": identity comes from the connection (the API socket's peer or the API token), never from the request`, 'remove the field; an older qfarm CLI sends it: upgrade it');
+    }
+  }
+}
+
+function submitterOf(who: Identity): JobSubmission['submitter'] {
+  const { user, uid, gid, group, home } = who.account;
+  return { user, uid, gid, group, home };
 }
 
 function waitResponse(ctx: ApiContext, jobId: number): JobWaitResponse {

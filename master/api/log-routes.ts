@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from './context.js';
 import { ApiRequestError, sendError } from './errors.js';
+import { identityOf } from './identity.js';
 
 /**
  * `qfarm logs JOB[.TASK] [-f]`: the latest attempt's output as plain text; with follow=1 the
@@ -16,7 +17,11 @@ export function registerLogRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const jobId = Number(job);
       const taskId = Number(task);
       if (!Number.isInteger(jobId) || !Number.isInteger(taskId)) throw new ApiRequestError(400, `bad task reference ${job}.${task}`);
-      if (!ctx.reader.job(jobId)) throw new ApiRequestError(404, `job ${jobId} does not exist`);
+      const owner = ctx.reader.job(jobId)?.owner;
+      if (owner === undefined) throw new ApiRequestError(404, `job ${jobId} does not exist`);
+      const who = identityOf(req);
+      // A task's output is its owner's data (SGE writes it to files only the owner reads).
+      if (owner !== who.user && !who.mayActOnAll) throw new ApiRequestError(403, `${who.user} may not read the output of job ${jobId}: it belongs to ${owner}`, 'only the owner, root and managers read a job\'s output');
       const attempt = ctx.db
         .prepare('SELECT id, state FROM attempts WHERE job_id = ? AND task_id = ? ORDER BY leased_at DESC, rowid DESC LIMIT 1')
         .get(jobId, taskId) as { id: string; state: string } | undefined;

@@ -1,7 +1,9 @@
 import Fastify from 'fastify';
 import { API_PREFIX } from '../../protocol/version.js';
-import { tokenMatches } from '../tokens.js';
 import type { ApiContext } from './context.js';
+import { sendError } from './errors.js';
+import { type Authenticator, setIdentity } from './identity.js';
+import { registerIdentityRoutes } from './identity-routes.js';
 import { registerJobRoutes } from './job-routes.js';
 import { registerHostRoutes } from './host-routes.js';
 import { registerLogRoutes } from './log-routes.js';
@@ -9,11 +11,12 @@ import { registerGroupRoutes } from './group-routes.js';
 import { installRequestBounds, RequestLimits } from './request-bounds.js';
 
 /**
- * The HTTP API. Every route under /api/v1 needs the API token; bodies are validated with the
+ * The HTTP API. Every route under /api/v1 knows who asks before it runs (Authenticator: the
+ * unix socket's peer uid, or a bearer token over TCP); bodies are validated with the
  * protocol's compiled schemas in the routes (not fastify's coercing validator: a wrong type is
  * an error, not silently converted).
  */
-export function buildApiServer(ctx: ApiContext, apiToken: string, tls?: { key: string; cert: string }) {
+export function buildApiServer(ctx: ApiContext, auth: Authenticator, tls?: { key: string; cert: string }) {
   // With TLS, https and the agents' wss share the one port (the hub listens for upgrades on it).
   const app = Fastify({
     loggerInstance: ctx.log.child({ component: 'api' }),
@@ -26,15 +29,13 @@ export function buildApiServer(ctx: ApiContext, apiToken: string, tls?: { key: s
     async (api) => {
       installRequestBounds(api);
       api.addHook('onRequest', async (req, reply) => {
-        const auth = req.headers.authorization ?? '';
-        const token = auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : '';
-        if (!tokenMatches(token, apiToken)) {
-          return reply.code(401).send({
-            error: 'missing or wrong API token',
-            hint: 'the CLI reads it from QFARM_HOME/api-token (or QFARM_TOKEN); check that QFARM_HOME points at this farm',
-          });
+        try {
+          setIdentity(req, await auth.identify(req));
+        } catch (err) {
+          return sendError(reply, err);
         }
       });
+      registerIdentityRoutes(api, ctx);
       registerJobRoutes(api, ctx);
       registerHostRoutes(api, ctx);
       registerLogRoutes(api, ctx);

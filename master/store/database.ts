@@ -25,12 +25,17 @@ export class StoreOpenError extends Error {
  */
 export function openDatabase(file: string): Db {
   let db: Db;
+  // The store holds every job's environment: created 0600 (SQLite gives -wal and -shm the
+  // database file's mode, so they follow).
+  const umask = process.umask(0o077);
   try {
     db = new Database(file);
+    db.pragma('journal_mode = WAL');
   } catch (err) {
     throw new StoreOpenError(file, err);
+  } finally {
+    process.umask(umask);
   }
-  db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');

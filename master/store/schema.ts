@@ -107,4 +107,20 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE hosts ADD COLUMN spot_termination TEXT;
   ALTER TABLE hosts ADD COLUMN draining INTEGER NOT NULL DEFAULT 0;
   `,
+  // Identity (issue 9): per-user API tokens (only a hash is kept) and the farm's managers.
+  `
+  CREATE TABLE user_tokens (
+    id          TEXT PRIMARY KEY,               -- public id shown by 'qfarm token list'
+    user        TEXT NOT NULL,                  -- the one user the token acts as
+    uid         INTEGER NOT NULL,
+    hash        TEXT NOT NULL UNIQUE,           -- sha256 of the token, hex; the token itself is never stored
+    created_at  INTEGER NOT NULL,
+    last_used   INTEGER
+  );
+  CREATE INDEX user_tokens_user ON user_tokens (user);
+  CREATE TABLE managers (
+    user      TEXT PRIMARY KEY,
+    added_at  INTEGER NOT NULL
+  );
+  `,
 ];

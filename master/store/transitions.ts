@@ -10,6 +10,9 @@ import { FailedCode } from '../../protocol/agent-messages.js';
 import { AttemptState, TaskState } from '../states.js';
 import { rangeHas, taskCount } from '../../protocol/task-ranges.js';
 import { type JobRow, JobReader } from './job-reader.js';
+import { type Actor, checkOwner, PermissionError } from './ownership.js';
+
+export { PermissionError };
 
 /**
  * Every write to jobs, tasks, attempts and hosts, each a named function running in one
@@ -61,17 +64,6 @@ export type OutputSeq = (typeof OutputSeq)[keyof typeof OutputSeq];
 export interface DeleteOutcome {
   messages: { ok: boolean; text: string }[];
   kill: { attemptId: string; agentId: string }[];
-}
-
-export class PermissionError extends Error {
-  constructor(
-    readonly requester: string,
-    readonly jobId: number,
-    readonly owner: string,
-  ) {
-    super(`${requester} - you do not have the necessary privileges to modify job "${jobId}" (owned by ${owner})`);
-    this.name = 'PermissionError';
-  }
 }
 
 export class Transitions {
@@ -148,9 +140,9 @@ export class Transitions {
     return [...ids];
   }
 
-  setUserHold(jobId: number, requester: string, hold: boolean): string {
+  setUserHold(jobId: number, requester: Actor, hold: boolean): string {
     const job = this.requireJob(jobId);
-    this.checkOwner(job, requester);
+    checkOwner(job, requester, 'hold');
     this.q('UPDATE jobs SET user_hold = ? WHERE id = ?').run(hold ? 1 : 0, jobId);
     if (!hold) this.events.emit('schedule:wanted', `job ${jobId} released`);
     // SGE 8.1.9 names each waiting task of an array (`modified hold of job-array task 149.1`).
@@ -164,11 +156,11 @@ export class Transitions {
   /** `qalter`: changes what has not started yet; running tasks keep what they were started with. */
   alterJob(
     jobId: number,
-    requester: string,
+    requester: Actor,
     changes: { name?: string; priority?: number; queue?: string; holdJobs?: string[]; slots?: number; resources?: JobSubmission['resources'] },
   ): string {
     const job = this.requireJob(jobId);
-    this.checkOwner(job, requester);
+    checkOwner(job, requester, 'alter');
     this.db.transaction(() => {
       const spec = JSON.parse(job.spec) as JobSubmission;
       if (changes.name !== undefined) spec.name = changes.name;
@@ -188,7 +180,7 @@ export class Transitions {
     this.events.emit('schedule:wanted', `job ${jobId} altered`);
     // One line per change, in SGE 8.1.9's words and order (test/fixtures/sge/holds-alter-delete.txt).
     const lines: string[] = [];
-    if (changes.priority !== undefined) lines.push(`${requester}@${os.hostname().split('.')[0]} sets scheduling priority of job ${jobId} to ${changes.priority}`);
+    if (changes.priority !== undefined) lines.push(`${requester.user}@${os.hostname().split('.')[0]} sets scheduling priority of job ${jobId} to ${changes.priority}`);
     if (changes.name !== undefined) lines.push(`modified job name of job ${jobId}`);
     if (changes.queue !== undefined) lines.push(`modified hard queue list of job ${jobId}`);
     if (changes.resources !== undefined) lines.push(`modified hard resource list of job ${jobId}`);
@@ -205,10 +197,11 @@ export class Transitions {
    * kill them (the kill's result is committed like any other, as SGE's `failed 100`).
    * With `tasks`, only those task ids of an array job.
    */
-  deleteJob(jobId: number, requester: string, tasks: TaskRange | undefined, activeAgents: ReadonlySet<string>): DeleteOutcome {
+  deleteJob(jobId: number, actor: Actor, tasks: TaskRange | undefined, activeAgents: ReadonlySet<string>): DeleteOutcome {
     const outcome: DeleteOutcome = { messages: [], kill: [] };
     const job = this.requireJob(jobId);
-    this.checkOwner(job, requester);
+    checkOwner(job, actor, 'delete');
+    const requester = actor.user;
     const finishedJobs: number[] = [];
     this.db.transaction(() => {
       const range = { first: job.first_task, last: job.last_task, step: job.step };
@@ -616,9 +609,6 @@ export class Transitions {
     return job;
   }
 
-  private checkOwner(job: JobRow, requester: string): void {
-    if (requester !== job.owner && requester !== 'root') throw new PermissionError(requester, job.id, job.owner);
-  }
 }
 
 export class JobNotFoundError extends Error {

@@ -1,5 +1,7 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -19,7 +21,14 @@ t.test('finds the master from QFARM_HOME, or from QFARM_MASTER and QFARM_TOKEN',
   await writeFile(path.join(home, 'api-token'), 'secret-token\n', { mode: 0o600 });
   t.same(locateMaster({ QFARM_HOME: home }), { url: 'http://127.0.0.1:9', token: 'secret-token' });
   t.same(locateMaster({ QFARM_HOME: home, QFARM_MASTER: 'http://other:1', QFARM_TOKEN: 't2' }), { url: 'http://other:1', token: 't2' });
-  t.same(locateMaster({ QFARM_HOME: home, QFARM_MASTER: 'http://other:1' }), { url: 'http://other:1', token: 'secret-token' }, 'the token may still come from QFARM_HOME');
+  t.same(locateMaster({ QFARM_HOME: home, HOME: home, QFARM_MASTER: 'http://other:1' }), { url: 'http://other:1', token: 'secret-token' }, 'the token may still come from QFARM_HOME');
+  await mkdir(path.join(home, '.qfarm'));
+  await writeFile(path.join(home, '.qfarm', 'api-token'), 'own-token\n', { mode: 0o600 });
+  t.same(locateMaster({ QFARM_HOME: home, HOME: home, QFARM_MASTER: 'http://other:1' }), { url: 'http://other:1', token: 'own-token' }, "a remote user's own token (qfarm token create) comes first");
+  const socket = net.createServer().listen(path.join(home, 'api.sock'));
+  await once(socket, 'listening');
+  t.same(locateMaster({ QFARM_HOME: home }), { url: 'http://localhost', token: '', socketPath: path.join(home, 'api.sock') }, 'the local socket wins over master.json: no token');
+  await new Promise((resolve) => socket.close(resolve));
   await writeFile(path.join(home, 'master.json'), '{"pid": 1}');
   t.throws(() => locateMaster({ QFARM_HOME: home }), { message: /not a valid master\.json: no "url" field/ });
 });

@@ -35,7 +35,8 @@ t.test('every supported option lands in the submission', async (t) => {
   t.equal(options.terse, true);
   t.equal(options.sync, true);
   const sub = buildSubmission(options, { kind: 'binary', argv: positional }, ctx);
-  t.ok(validators.jobSubmission.check(sub), 'the body passes the protocol schema');
+  t.ok(validators.jobSubmitRequest.check(sub), 'the body passes the protocol schema');
+    t.notOk('submitter' in sub, 'who submits is not in the body: the master takes it from the connection');
   t.equal(sub.name, 'align');
   t.equal(sub.cwd, '/work', '-cwd is the directory qsub runs in');
   t.equal(sub.stdoutPath, '/work/logs/out', 'relative output paths are relative to the working directory');
@@ -173,7 +174,7 @@ t.test('errors word and exit like SGE 8.1.9 (test/cli/fixtures/sge-probes.txt)',
 t.test('-hold_jid_ad: task N waits for task N of the named array jobs', async (t) => {
   const sub = buildSubmission(parse(['-t', '1-4', '-hold_jid_ad', '5,align', '-hold_jid_ad', '5', 'x']).options, { kind: 'binary', argv: ['x'] }, ctx);
   t.same(sub.holdJobsArray, ['5', 'align']);
-  t.ok(validators.jobSubmission.check(sub));
+  t.ok(validators.jobSubmitRequest.check(sub));
   const plain = buildSubmission(parse(['x']).options, { kind: 'binary', argv: ['x'] }, ctx);
   t.notOk('holdJobsArray' in plain, 'absent when not asked for');
   t.throws(() => buildSubmission(parse(['-hold_jid_ad', '5', 'x']).options, { kind: 'binary', argv: ['x'] }, ctx), {

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runAsUser, type UnixUser } from './unix-users.js';
 
 /** The repository root, from this file (test/helpers). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -181,6 +182,19 @@ export class TestFarm {
       child.on('error', reject);
       child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
       child.stdin.end(options.input ?? '');
+    });
+  }
+
+  /**
+   * Runs one of bin/ as `user` (an ordinary account: test/helpers/unix-users.ts) in their home,
+   * with QFARM_HOME set to this farm's: what that user typing the command would get. The
+   * master makes its home 0711, so the user reaches api.sock and nothing else.
+   */
+  runAs(user: UnixUser, verb: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
+    return runAsUser(user, [path.join(ROOT, 'bin', verb), ...args], {
+      cwd: options.cwd ?? user.home,
+      input: options.input ?? '',
+      env: { QFARM_HOME: this.home, PATH: `${path.join(ROOT, 'bin')}:${process.env['PATH'] ?? '/usr/bin:/bin'}`, ...options.env },
     });
   }
 

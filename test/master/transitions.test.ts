@@ -39,6 +39,9 @@ const result = (attemptId: string, exitStatus = 0): TaskFinished => ({
   type: 'finished', attemptId, exitStatus, signal: null, failedCode: 0, failedReason: '', startedAt: clock.t, endedAt: clock.t, usage,
 });
 
+/** The job owner of job() below, as the API would identify her. */
+const alice = { user: 'alice', mayActOnAll: false };
+
 t.test('an array job is one row until its tasks are dispatched', async (t) => {
   const { db, reader, transitions } = setup(t);
   const { jobId } = transitions.submitJob(job({ array: { first: 1, last: 100000, step: 1 } }));
@@ -82,11 +85,12 @@ t.test('qdel: pending tasks go at once, running ones are killed and committed as
   const { reader, transitions, finished } = setup(t);
   const { jobId } = transitions.submitJob(job({ array: { first: 1, last: 4, step: 1 } }));
   const [running] = transitions.leaseTasks(reader.job(jobId)!, host, 1);
-  const one = transitions.deleteJob(jobId, 'alice', { first: 3, last: 3, step: 1 }, new Set([host.agentId]));
+  const one = transitions.deleteJob(jobId, alice, { first: 3, last: 3, step: 1 }, new Set([host.agentId]));
   t.same(one.messages, [{ ok: true, text: `alice has deleted job-array task ${jobId}.3` }]);
   t.same(reader.undispatchedIds(reader.job(jobId)!, 10), [2, 4]);
-  t.throws(() => transitions.deleteJob(jobId, 'mallory', undefined, new Set()), PermissionError, 'only the owner or root');
-  const all = transitions.deleteJob(jobId, 'root', undefined, new Set([host.agentId]));
+  t.throws(() => transitions.deleteJob(jobId, { user: 'mallory', mayActOnAll: false }, undefined, new Set()), PermissionError, 'only the owner, root or a manager');
+  t.throws(() => transitions.deleteJob(jobId, { user: 'alice2', mayActOnAll: false }, undefined, new Set()), { message: `alice2 - you do not have the necessary privileges to delete the job "${jobId}"` }, "SGE 8.1.9's words");
+  const all = transitions.deleteJob(jobId, { user: 'root', mayActOnAll: true }, undefined, new Set([host.agentId]));
   t.same(all.kill, [{ attemptId: running!.attemptId, agentId: host.agentId }], 'the running task is to be killed');
   t.same(finished, [], 'not finished until the killed task reports');
   transitions.commitResult({ ...result(running!.attemptId, 137), signal: 'SIGKILL' });
@@ -99,7 +103,7 @@ t.test('deleting a task whose agent is gone ends it without waiting for a result
   const { reader, transitions, finished } = setup(t);
   const { jobId } = transitions.submitJob(job());
   transitions.leaseTasks(reader.job(jobId)!, host, 1);
-  const outcome = transitions.deleteJob(jobId, 'alice', undefined, new Set());
+  const outcome = transitions.deleteJob(jobId, alice, undefined, new Set());
   t.same(outcome.kill, []);
   t.same(finished, [jobId]);
 });

@@ -84,7 +84,7 @@ t.test('the submission bodies are valid POST /jobs requests', async (t) => {
   const dir = tempDir(t, 'qfarm-cli-');
   const job = renderJobFromOptions({ scene: 'shot.blend', start: 1, end: 4, tilesX: 2, tilesY: 2 }, { cwd: dir, environment: {} });
   const body = renderSubmission('shot', job.script, 'shot.render.sh', job.tasks.length, job, { slots: 2 }, { cwd: dir, environment: {} });
-  t.ok(validators.jobSubmission.check(body));
+  t.ok(validators.jobSubmitRequest.check(body));
   t.same(body.array, { first: 1, last: 16, step: 1 });
   t.equal(body.slots, 2);
   t.equal(body.shell, '/bin/sh');
