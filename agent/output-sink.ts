@@ -55,14 +55,15 @@ export interface OpenedOutput {
 }
 
 // Runs as the user with helperEnvironment: $1 umask, $2 cwd, $3 path, $4 default name (never
-// interpolated). Exit 4: cwd not enterable (the shell's reason on stderr); 3: a path ending in
-// "/" that is no directory. "R" (or "D": the path was a directory, the
+// interpolated). Exit 4: cwd not enterable (the shell's reason on stderr). A path ending in "/"
+// names a directory: the default name is opened in it even when -d said no, so the kernel says
+// why (Permission denied, or no such directory). "R" (or "D": the path was a directory, the
 // default name was used in it) on stdout says the file is open, then cat copies stdin into it.
 const WRITER_SCRIPT = [
   'umask "$1" || exit 1',
   'cd -- "$2" 2>/dev/null || { true <"$2/." && echo "qfarm-output: Permission denied" >&2; exit 4; }',
   'f=$3',
-  'd=R; if [ -d "$f" ]; then f="${f%/}/$4"; d=D; else case $f in */) exit 3;; esac; fi',
+  'd=R; if [ -d "$f" ]; then f="${f%/}/$4"; d=D; else case $f in */) f="${f%/}/$4"; d=D;; esac; fi',
   'exec 3>>"$f" || exit 1',
   'printf $d',
   'exec cat >&3',
@@ -117,10 +118,14 @@ export function openUserSink(request: OutputRequest, user: UserIdentity, groups:
     void exited.then((code) => {
       if (ready) return;
       if (code === 4) reject(new WorkingDirectoryError(request.cwd, user.name, shellReason(stderr) ?? 'cannot be entered'));
-      else if (code === 3) {
+      else {
+        const reason = shellReason(stderr) ?? `writer exited with ${code}`;
         const dir = request.path.replace(/\/+$/, '');
-        reject(new OutputFileError(`${dir}/`, user.name, `the directory does not exist: create it before submitting (mkdir -p ${dir})`));
-      } else reject(new OutputFileError(request.path, user.name, shellReason(stderr) ?? `writer exited with ${code}`));
+        // dash: "Directory nonexistent"; bash: "No such file or directory".
+        if (request.path.endsWith('/') && /nonexistent|No such file/i.test(reason)) {
+          reject(new OutputFileError(`${dir}/`, user.name, `the directory does not exist: create it before submitting (mkdir -p ${dir})`));
+        } else reject(new OutputFileError(request.path, user.name, reason));
+      }
     });
   });
 }
