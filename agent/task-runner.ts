@@ -6,7 +6,7 @@ import path from 'node:path';
 import pty from 'node-pty';
 import type { Logger } from 'pino';
 import { FailedCode, type OutputStream, type TaskAssignment, type TaskFinished, type TaskUsage } from '../protocol/agent-messages.js';
-import { helperEnvironment, launchAsUser, type UserLaunch } from './as-user.js';
+import { helperEnvironment, launchAsUser, spawnAsUser, type UserLaunch } from './as-user.js';
 import type { ChildCpuAccount } from './child-cpu.js';
 import type { GroupSetup } from './supplementary-groups.js';
 import { longTimeout } from './long-timer.js';
@@ -144,6 +144,7 @@ export class TaskRun {
     const sinks: OutputSink[] = [];
     let tmpdir: string | undefined;
     let specFd: number | undefined;
+    let handedOver = false;
     // Who the task's files are given to; null when the agent already is that user.
     const owner: Owner | null = runAs.kind === 'drop' ? { uid: runAs.uid, gid: runAs.gid } : null;
     const umask = a.umask ?? DEFAULT_UMASK;
@@ -162,7 +163,10 @@ export class TaskRun {
       // environment and execs the task (same pid throughout).
       const spec = writeSpecFile(tmpdir, { cwd: a.cwd, umask, env, argv: taskArgv(a, scriptFile) }, owner);
       specFd = spec.fd;
-      if (owner) handOverDirectory(tmpdir, owner);
+      if (owner) {
+        handOverDirectory(tmpdir, owner);
+        handedOver = true;
+      }
       const launch = launchAsUser([this.ctx.execHelper, spec.file], a.user, runAs.kind === 'drop' ? this.ctx.groups : undefined);
       const result = await this.execute(launch, env, specFd, outputs, startedAt, log);
       // Outputs are uploaded and verified before the result is reported: the master commits a
@@ -182,7 +186,7 @@ export class TaskRun {
       if (specFd !== undefined) fs.closeSync(specFd);
       // Before the result goes out: whoever reads the files after `finished` sees all of it.
       for (const sink of sinks) await sink.close().catch((err: unknown) => log.warn({ err }, 'closing an output file failed'));
-      if (tmpdir) await fsp.rm(tmpdir, { recursive: true, force: true }).catch((err: unknown) => log.warn({ err, tmpdir }, 'removing TMPDIR failed'));
+      if (tmpdir) await this.removeTmpdir(tmpdir, handedOver, log);
     }
   }
 
@@ -217,6 +221,33 @@ export class TaskRun {
     const dir = await fsp.mkdtemp(path.join(this.ctx.tmpRoot, `qfarm.${a.jobId}.${a.taskId ?? 'undefined'}.`));
     await fsp.chmod(dir, 0o700);
     return dir;
+  }
+
+  /**
+   * Once the user had the TMPDIR, its content is theirs and may change under a recursive
+   * delete (a directory swapped for a symlink to /etc between check and use, by a process that
+   * escaped the kill): it is removed by `rm` running as the user, which can only delete what the
+   * user could. Before that (or for the agent's own user) the agent removes it itself.
+   */
+  private async removeTmpdir(tmpdir: string, handedOver: boolean, log: Logger): Promise<void> {
+    if (!handedOver) {
+      await fsp.rm(tmpdir, { recursive: true, force: true }).catch((err: unknown) => log.warn({ err, tmpdir }, 'removing TMPDIR failed'));
+      return;
+    }
+    const user = this.assignment.user;
+    const rm = spawnAsUser(['/bin/rm', '-rf', '--', tmpdir], user, this.ctx.groups, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    rm.stderr!.on('data', (d: Buffer) => {
+      if (stderr.length < 4096) stderr += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => {
+      rm.once('error', (err) => {
+        stderr += err.message;
+        resolve(null);
+      });
+      rm.once('close', resolve);
+    });
+    if (code !== 0) log.warn({ tmpdir, user: user.name, code, stderr: stderr.trim() }, `TMPDIR could not be removed as user ${user.name}; left in place`);
   }
 
   /**

@@ -183,3 +183,17 @@ t.test('pty mode as the attacker: environment, cwd and umask applied after the s
   t.match(out, /0027/);
   await farmStillWorks(t);
 });
+
+t.test('symlinks the task plants in its TMPDIR are not followed when it is removed', async (t) => {
+  const { fin, out } = await run({
+    stdoutPath: '/dev/null',
+    command: { kind: 'binary', argv: ['/bin/sh', '-c', `ln -s ${secretDir} "$TMPDIR/link" && mkdir "$TMPDIR/sub" && ln -s /etc "$TMPDIR/sub/etc" && echo "$TMPDIR"`] },
+  });
+  t.equal(fin.exitStatus, 0);
+  const tmpdir = out.trim();
+  t.match(tmpdir, /qfarm\./);
+  await t.rejects(fs.lstat(tmpdir), 'the TMPDIR is gone when finished is sent');
+  t.equal(await fs.readFile(path.join(secretDir, 'secret.txt'), 'utf8'), 'the-root-secret\n', "root's directory is untouched");
+  await fs.access('/etc/passwd');
+  await farmStillWorks(t);
+});
