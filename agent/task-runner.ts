@@ -1,12 +1,11 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pty from 'node-pty';
 import type { Logger } from 'pino';
 import { FailedCode, type OutputStream, type TaskAssignment, type TaskFinished, type TaskUsage } from '../protocol/agent-messages.js';
-import { helperEnvironment, launchAsUser, spawnAsUser, type UserLaunch } from './as-user.js';
+import { launchAsUser, spawnAsUser, type UserLaunch } from './as-user.js';
+import { spawnPipes, spawnPty, type Started } from './task-process.js';
 import type { ChildCpuAccount } from './child-cpu.js';
 import type { GroupSetup } from './supplementary-groups.js';
 import { longTimeout } from './long-timer.js';
@@ -68,21 +67,7 @@ class TaskSetupError extends Error {
 const DEFAULT_UMASK = 0o022;
 
 const signalNumber = (name: string): number => (os.constants.signals as Record<string, number>)[name] ?? 0;
-const signalName = (num: number): string | null =>
-  Object.entries(os.constants.signals).find(([, n]) => n === num)?.[0] ?? null;
 
-/** A child process started either through pipes or in a pty, behind one small interface. */
-interface Started {
-  pid: number;
-  /** Resolves when the first process exited (its output may still be in flight). */
-  exited: Promise<{ code: number | null; signal: string | null }>;
-  /** Resolves when the output pipes are closed: every byte has been read. */
-  outputClosed: Promise<void>;
-  /** Stop waiting for output still held open by processes that escaped the kill. */
-  abandonOutput(): void;
-  /** CPU the kernel charged the agent for reaping this child (see child-cpu.ts). */
-  reapedCpu: Promise<{ utimeSeconds: number; stimeSeconds: number } | undefined>;
-}
 
 /**
  * Runs one attempt from assignment to result. `done` never rejects: every failure, including a
@@ -302,7 +287,7 @@ export class TaskRun {
 
     let started: Started;
     try {
-      started = a.pty ? this.spawnPty(launch, env, onStdout) : await this.spawnPipes(launch, onStdout, onStderr);
+      started = a.pty ? spawnPty(launch, a.user, env.TERM ?? 'xterm', this.ctx.childCpu, onStdout) : await spawnPipes(launch, a.user, this.ctx.childCpu, onStdout, onStderr);
     } catch (err) {
       return this.failure(setupStartedAt, FailedCode.BeforeJob, `cannot start ${launch.argv.join(' ').slice(0, 200)} for user ${a.user.name}: ${(err as Error).message}`);
     }
@@ -407,83 +392,5 @@ export class TaskRun {
     this.limitReason = reason;
     this.ctx.log.info({ attemptId: this.attemptId, reason }, 'task exceeded a limit; killing its process tree');
     this.killing ??= tree.kill(0);
-  }
-
-  private spawnPipes(
-    launch: UserLaunch,
-    onStdout: (b: Buffer) => void,
-    onStderr: (b: Buffer) => void,
-  ): Promise<Started> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(launch.argv[0]!, launch.argv.slice(1), {
-        // The root half's: the task's own cwd and environment are applied by qfarm-exec.
-        cwd: '/',
-        env: helperEnvironment(this.assignment.user),
-        // Own session and process group, so the tree can be signalled as a whole.
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        ...(launch.uid === undefined ? {} : { uid: launch.uid, gid: launch.gid }),
-      });
-      child.stdout!.on('data', onStdout);
-      child.stderr!.on('data', onStderr);
-      let resolveReaped!: (v: { utimeSeconds: number; stimeSeconds: number } | undefined) => void;
-      const reapedCpu = new Promise<{ utimeSeconds: number; stimeSeconds: number } | undefined>((r) => (resolveReaped = r));
-      const exited = new Promise<{ code: number | null; signal: string | null }>((resolveExited) => {
-        child.once('exit', (code, signal) => {
-          void this.ctx.childCpu.childExited().then(resolveReaped);
-          resolveExited({ code, signal });
-        });
-      });
-      let resolveClosed!: () => void;
-      const outputClosed = new Promise<void>((r) => (resolveClosed = r));
-      child.once('close', () => resolveClosed());
-      child.once('error', (err) => {
-        if (child.pid === undefined) reject(err);
-      });
-      child.once('spawn', () => {
-        resolve({
-          pid: child.pid!,
-          exited,
-          outputClosed,
-          reapedCpu,
-          abandonOutput: () => {
-            child.stdout!.destroy();
-            child.stderr!.destroy();
-            resolveClosed();
-          },
-        });
-      });
-    });
-  }
-
-  private spawnPty(launch: UserLaunch, env: Record<string, string>, onStdout: (b: Buffer) => void): Started {
-    const proc = pty.spawn(launch.argv[0]!, launch.argv.slice(1), {
-      name: env.TERM ?? 'xterm',
-      cols: 200,
-      rows: 50,
-      cwd: '/',
-      env: helperEnvironment(this.assignment.user),
-      encoding: null,
-      ...(launch.uid === undefined ? {} : { uid: launch.uid, gid: launch.gid }),
-    });
-    proc.onData((data: string | Buffer) => onStdout(Buffer.isBuffer(data) ? data : Buffer.from(data)));
-    let reapedCpu: Promise<{ utimeSeconds: number; stimeSeconds: number } | undefined> = Promise.resolve(undefined);
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-      proc.onExit(({ exitCode, signal }) => {
-        // node-pty reaps on its own thread, so this reading is later than for piped children.
-        reapedCpu = this.ctx.childCpu.childExited();
-        resolve(signal ? { code: null, signal: signalName(signal) } : { code: exitCode, signal: null });
-      });
-    });
-    return {
-      pid: proc.pid,
-      exited,
-      // node-pty reports the exit after draining the terminal.
-      outputClosed: exited.then(() => undefined),
-      abandonOutput: () => undefined,
-      get reapedCpu() {
-        return reapedCpu;
-      },
-    };
   }
 }
