@@ -11,11 +11,27 @@ export interface OutputSink {
   close(): Promise<void>;
 }
 
+/**
+ * Opens `file` for appending, creating it with exactly `mode`: the agent's own umask must not
+ * stand in for the job's (a new file is fchmod'ed; an existing one keeps its mode).
+ */
+function openAppending(file: string, mode: number): number {
+  const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL } = fs.constants;
+  try {
+    const fd = fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, mode);
+    fs.fchmodSync(fd, mode);
+    return fd;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return fs.openSync(file, O_WRONLY | O_APPEND);
+  }
+}
+
 /** A file opened by the agent itself (the task runs as the agent's own user, or it is /dev/null). */
 export function openFileSink(file: string, userName: string, umask: number, log: Logger): OutputSink {
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o666 & ~umask);
+    fd = openAppending(file, 0o666 & ~umask);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const problem = e.code === 'ENOENT' ? 'directory does not exist' : e.code === 'EACCES' ? 'permission denied' : e.message;
