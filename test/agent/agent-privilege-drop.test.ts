@@ -197,3 +197,22 @@ t.test('symlinks the task plants in its TMPDIR are not followed when it is remov
   await fs.access('/etc/passwd');
   await farmStillWorks(t);
 });
+
+t.test("a task's own exit status 121 is its exit status, not a setup failure", async (t) => {
+  const { fin } = await run({ stdoutPath: '/dev/null', command: { kind: 'binary', argv: ['/bin/sh', '-c', 'exit 121'] } });
+  t.equal(fin.exitStatus, 121);
+  t.equal(fin.failedCode, 0);
+  t.equal(fin.failedReason, '');
+});
+
+t.test('-o naming a missing directory (trailing slash) says so, as the user', async (t) => {
+  const { fin } = await run({ stdoutPath: `${work}/no-such-dir/`, command: { kind: 'binary', argv: ['/bin/true'] } });
+  t.equal(fin.failedCode, 26);
+  t.equal(fin.failedReason, `cannot open output file ${work}/no-such-dir/ for user ${mallory.name}: the directory does not exist: create it before submitting (mkdir -p ${work}/no-such-dir)`);
+  const dir = path.join(work, 'logs');
+  await fs.mkdir(dir);
+  await fs.chown(dir, mallory.uid, mallory.gid);
+  const ok = await run({ jobName: 'indir', jobId: 77, stdoutPath: `${dir}/`, command: { kind: 'binary', argv: ['/bin/echo', 'in-dir'] } });
+  t.equal(ok.fin.exitStatus, 0);
+  t.equal(await fs.readFile(path.join(dir, 'indir.o77'), 'utf8'), 'in-dir\n', 'an existing directory gets the default name');
+});
