@@ -15,6 +15,14 @@ export const SETUP_FAILED_EXIT = 121;
 const MAX_REASON_BYTES = 4096;
 const REASON_PREFIX = 'qfarm-exec: ';
 
+/** The task cannot be described to qfarm-exec (a NUL byte in its environment or argv). */
+export class TaskSpecError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TaskSpecError';
+  }
+}
+
 export interface Owner {
   uid: number;
   gid: number;
@@ -53,7 +61,9 @@ export interface ExecSpec {
 export function encodeExecSpec(spec: ExecSpec): Buffer {
   const env = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
   const fields = ['qfarm-exec/1', spec.cwd, spec.umask.toString(8), String(env.length), ...env, String(spec.argv.length), ...spec.argv];
-  for (const f of fields) if (f.includes('\0')) throw new Error(`a task field contains a NUL byte and cannot be passed to the task: ${JSON.stringify(f.slice(0, 80))}`);
+  for (const f of fields) {
+    if (f.includes('\0')) throw new TaskSpecError(`the job's environment or command line contains a NUL byte, which no program can receive: ${JSON.stringify(f.slice(0, 80))}`);
+  }
   return Buffer.from(fields.map((f) => `${f}\0`).join(''));
 }
 

@@ -14,7 +14,7 @@ import { openFileSink, openUserSink, type OutputSink } from './output-sink.js';
 import { ProcessTree } from './process-tree.js';
 import { TreeSampler } from './proc-stats.js';
 import { scriptFileName, taskArgv } from './task-command.js';
-import { handOverDirectory, readSetupFailure, SETUP_FAILED_EXIT, writeScriptFile, writeSpecFile, type Owner } from './task-files.js';
+import { handOverDirectory, readSetupFailure, SETUP_FAILED_EXIT, TaskSpecError, writeScriptFile, writeSpecFile, type Owner } from './task-files.js';
 import { TASK_TAG_VAR, taskEnvironment } from './task-environment.js';
 import { runAsFor, TaskUserError, type RunAs } from './task-user.js';
 import { makeOutdir, TaskDataError, type NodeData } from './task-data.js';
@@ -164,6 +164,7 @@ export class TaskRun {
     } catch (err) {
       if (err instanceof TaskDataError) return { ...this.failure(startedAt, FailedCode.BeforeJob, err.message), retryable: true };
       if (err instanceof TaskSetupError) return this.failure(startedAt, err.failedCode, err.message);
+      if (err instanceof TaskSpecError) return this.failure(startedAt, FailedCode.BeforeJob, err.message);
       if (err instanceof WorkingDirectoryError) return this.failure(startedAt, FailedCode.BeforeJob, err.onHost(this.ctx.hostname));
       if (err instanceof OutputFileError) return this.failure(startedAt, FailedCode.OpenOutput, err.message);
       throw err;

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { TaskAssignment } from '../../protocol/agent-messages.js';
 import { assignment, FakeMaster, startAgent, type FakeAgentLink } from '../helpers/fake-master.js';
 import { ATTACKER, ensureUser, requireRoot } from '../helpers/unix-users.js';
@@ -51,7 +51,7 @@ async function run(over: Partial<TaskAssignment>): Promise<{ fin: Awaited<Return
 }
 
 /** The farm keeps working: a normal task of the attacker and one of root both succeed. */
-async function farmStillWorks(t: Tap.Test): Promise<void> {
+async function farmStillWorks(t: Test): Promise<void> {
   const mine = await run({ command: { kind: 'binary', argv: ['/usr/bin/id', '-u'] }, stdoutPath: '/dev/null' });
   t.equal(mine.fin.exitStatus, 0, 'a follow-up task of the attacker succeeds');
   t.equal(mine.fin.failedCode, 0);
@@ -215,4 +215,11 @@ t.test('-o naming a missing directory (trailing slash) says so, as the user', as
   const ok = await run({ jobName: 'indir', jobId: 77, stdoutPath: `${dir}/`, command: { kind: 'binary', argv: ['/bin/echo', 'in-dir'] } });
   t.equal(ok.fin.exitStatus, 0);
   t.equal(await fs.readFile(path.join(dir, 'indir.o77'), 'utf8'), 'in-dir\n', 'an existing directory gets the default name');
+});
+
+t.test('a NUL byte in the environment fails the task with a reason', async (t) => {
+  const { fin } = await run({ stdoutPath: '/dev/null', env: { PATH: '/usr/bin:/bin', BAD: 'a\0b' }, command: { kind: 'binary', argv: ['/bin/true'] } });
+  t.equal(fin.failedCode, 1);
+  t.match(fin.failedReason, /^the job's environment or command line contains a NUL byte/);
+  await farmStillWorks(t);
 });
