@@ -13,6 +13,7 @@ import { Outbox } from './outbox.js';
 import { OutputBatcher } from './output-batcher.js';
 import { ResultStore } from './result-store.js';
 import { RunningRegistry } from './running-registry.js';
+import { installExecHelper, type ExecHelper } from './exec-helper.js';
 import { GroupSetup } from './supplementary-groups.js';
 import { TaskRun } from './task-runner.js';
 
@@ -50,6 +51,8 @@ export class Agent {
   private readonly connection: MasterConnection;
   private readonly childCpu = new ChildCpuAccount();
   private readonly groups: GroupSetup | undefined;
+  /** qfarm-exec, copied where every task user can execute it; removed by dispose(). */
+  private readonly execHelper: ExecHelper;
   private readonly registry: RunningRegistry;
   private readonly results: ResultStore;
   /** Staged inputs and uploads for jobs with data options; its cache lives in the state dir. */
@@ -68,6 +71,7 @@ export class Agent {
     this.results = new ResultStore(opts.stateDir, deps.log);
     this.data = new NodeData({ cacheDir: path.join(opts.stateDir, 'cache'), cacheMaxBytes: opts.cacheMaxBytes, log: deps.log });
     this.groups = process.getuid?.() === 0 ? new GroupSetup(deps.log) : undefined;
+    this.execHelper = installExecHelper(deps.tmpRoot ?? os.tmpdir());
     this.outbox = new Outbox(opts.outputBufferBytes, (w) =>
       deps.log.warn(w, 'output buffer of an attempt is full: dropping its oldest output (the output file keeps everything)'),
     );
@@ -97,6 +101,11 @@ export class Agent {
         fatal: (err) => deps.onFatal(err),
       },
     );
+  }
+
+  /** Removes what the agent put on the machine for its tasks (at process exit; synchronous). */
+  dispose(): void {
+    this.execHelper.remove();
   }
 
   async start(): Promise<void> {
@@ -191,7 +200,7 @@ export class Agent {
     });
     const run = new TaskRun(
       a,
-      { hostname: this.opts.name, agentUid: process.getuid?.() ?? 0, tmpRoot: this.deps.tmpRoot ?? os.tmpdir(), childCpu: this.childCpu, groups: this.groups, data: this.data, log: this.deps.log },
+      { hostname: this.opts.name, agentUid: process.getuid?.() ?? 0, tmpRoot: this.deps.tmpRoot ?? os.tmpdir(), execHelper: this.execHelper.path, childCpu: this.childCpu, groups: this.groups, data: this.data, log: this.deps.log },
       {
         started: (pid, startedAt, tag) => {
           this.registry.add(attemptId, pid, tag);

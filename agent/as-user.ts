@@ -35,21 +35,37 @@ export interface AsUserOptions {
   detached?: boolean;
 }
 
+/** How to start `argv` as a user: the command (maybe behind setpriv) and the uid/gid spawn must set. */
+export interface UserLaunch {
+  argv: string[];
+  /** Set only when spawn itself must switch (no setpriv); absent when no switch is needed. */
+  uid?: number;
+  gid?: number;
+}
+
 /**
- * Spawns `argv` as `user` with the user's supplementary groups (setpriv --init-groups) when the
- * agent is root and setpriv exists, else with Node's uid/gid switch (no supplementary groups).
- * `env` is given to setpriv, which runs as root for a moment: pass only helperEnvironment-like
- * values here; a task's own environment is applied after the switch by the exec helper.
+ * The launch plan for `argv` as `user`: nothing to switch when the agent already runs as that
+ * uid (a non-root agent's own tasks keep their groups); setpriv --init-groups when the agent is
+ * root and setpriv exists; else Node's uid/gid switch (no supplementary groups).
+ */
+export function launchAsUser(argv: string[], user: UserIdentity, groups: GroupSetup | undefined): UserLaunch {
+  if (user.uid === process.getuid?.()) return { argv };
+  const prefix = groups?.prefix(user.uid, user.gid) ?? null;
+  return prefix ? { argv: [...prefix, ...argv] } : { argv, uid: user.uid, gid: user.gid };
+}
+
+/**
+ * Spawns `argv` as `user` (see launchAsUser). `env` is given to the root half (setpriv), which
+ * runs as root for a moment: pass only helperEnvironment-like values here; a task's own
+ * environment is applied after the switch by the exec helper (agent/exec-helper.ts).
  */
 export function spawnAsUser(argv: string[], user: UserIdentity, groups: GroupSetup | undefined, options: AsUserOptions = {}): ChildProcess {
-  const env = options.env ?? helperEnvironment(user);
-  const prefix = groups?.prefix(user.uid, user.gid) ?? null;
-  const full = prefix ? [...prefix, ...argv] : argv;
-  return spawn(full[0]!, full.slice(1), {
+  const launch = launchAsUser(argv, user, groups);
+  return spawn(launch.argv[0]!, launch.argv.slice(1), {
     cwd: options.cwd ?? '/',
-    env,
+    env: options.env ?? helperEnvironment(user),
     stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
-    ...(prefix ? {} : { uid: user.uid, gid: user.gid }),
+    ...(launch.uid === undefined ? {} : { uid: launch.uid, gid: launch.gid }),
   });
 }

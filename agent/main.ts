@@ -69,6 +69,8 @@ async function main(): Promise<void> {
     exiting = true;
     void agent!.killAll('agent failed').finally(() => process.exit(70));
   });
+  // Every way out (clean stop, fatal, bug) ends in process.exit: clean up the helper copy there.
+  process.on('exit', () => agent!.dispose());
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   await agent.start();

@@ -13,13 +13,47 @@ export class OutputFileError extends Error {
   }
 }
 
+/**
+ * The task's working directory cannot be entered by its user (`-wd /root/secret`): decided by a
+ * process already running as the user, never by a root-side stat.
+ */
+export class WorkingDirectoryError extends Error {
+  constructor(
+    readonly cwd: string,
+    readonly user: string,
+    readonly problem: string,
+  ) {
+    super(`working directory ${cwd} cannot be entered by user ${user}: ${problem}`);
+    this.name = 'WorkingDirectoryError';
+  }
+
+  /** The task's failed reason, naming the host. */
+  onHost(hostname: string): string {
+    // dash says "No such file", strerror "No such file or directory".
+    if (/^No such file/.test(this.problem)) return `working directory ${this.cwd} does not exist on host ${hostname}`;
+    return `working directory ${this.cwd} cannot be entered by user ${this.user} on host ${hostname}: ${this.problem}`;
+  }
+}
+
 /** SGE's default output file name: `NAME.oJOB` or, for an array task, `NAME.oJOB.TASK`. */
 export function defaultOutputName(jobName: string, jobId: number, taskId: number | null, kind: 'o' | 'e'): string {
   return `${jobName}.${kind}${jobId}${taskId === null ? '' : `.${taskId}`}`;
 }
 
 /**
- * Where a stream goes: `$HOSTNAME` expanded (the master expands the rest), relative paths taken
+ * The path a stream names, without looking at the file system: `$HOSTNAME` expanded, relative
+ * paths taken from the task's cwd, an empty path the default file name in the cwd. Whether it
+ * is an existing directory is decided by the user's writer (output-sink.ts openUserSink).
+ */
+export function expandOutputPath(given: string, opts: { cwd: string; hostname: string; defaultName: string }): string {
+  const expanded = given.replace(/\$\{HOSTNAME\}|\$HOSTNAME\b/g, opts.hostname);
+  if (expanded === '') return path.join(opts.cwd, opts.defaultName);
+  return path.resolve(opts.cwd, expanded) + (expanded.endsWith('/') && expanded !== '/' ? '/' : '');
+}
+
+/**
+ * Where a stream goes, for a task of the agent's own user (the agent may look for itself):
+ * `$HOSTNAME` expanded (the master expands the rest), relative paths taken
  * from the task's cwd, an empty path or an existing directory gets SGE's default file name.
  */
 export function resolveOutputPath(

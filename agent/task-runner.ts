@@ -1,19 +1,20 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pty from 'node-pty';
 import type { Logger } from 'pino';
 import { FailedCode, type OutputStream, type TaskAssignment, type TaskFinished, type TaskUsage } from '../protocol/agent-messages.js';
+import { launchAsUser, spawnAsUser, type UserLaunch } from './as-user.js';
+import { spawnPipes, spawnPty, type Started } from './task-process.js';
 import type { ChildCpuAccount } from './child-cpu.js';
 import type { GroupSetup } from './supplementary-groups.js';
 import { longTimeout } from './long-timer.js';
-import { OutputFileError, resolveOutputPath } from './output-files.js';
+import { defaultOutputName, expandOutputPath, OutputFileError, resolveOutputPath, WorkingDirectoryError } from './output-files.js';
 import { openFileSink, openUserSink, type OutputSink } from './output-sink.js';
 import { ProcessTree } from './process-tree.js';
 import { TreeSampler } from './proc-stats.js';
 import { scriptFileName, taskArgv } from './task-command.js';
+import { handOverDirectory, readSetupFailure, SETUP_FAILED_EXIT, TaskSpecError, writeScriptFile, writeSpecFile, type Owner } from './task-files.js';
 import { TASK_TAG_VAR, taskEnvironment } from './task-environment.js';
 import { runAsFor, TaskUserError, type RunAs } from './task-user.js';
 import { makeOutdir, TaskDataError, type NodeData } from './task-data.js';
@@ -37,6 +38,8 @@ export interface RunnerContext {
   agentUid: number;
   /** Parent of per-task TMPDIRs; must be reachable by every task user (so not under /root). */
   tmpRoot: string;
+  /** The agent's private copy of qfarm-exec (agent/exec-helper.ts), executable by every user. */
+  execHelper: string;
   childCpu: ChildCpuAccount;
   /** Gives tasks of other users their supplementary groups (root agent only). */
   groups?: GroupSetup;
@@ -60,22 +63,11 @@ class TaskSetupError extends Error {
   }
 }
 
-const signalNumber = (name: string): number => (os.constants.signals as Record<string, number>)[name] ?? 0;
-const signalName = (num: number): string | null =>
-  Object.entries(os.constants.signals).find(([, n]) => n === num)?.[0] ?? null;
+/** The umask of a job from a client that does not send one (SGE's usual default). */
+const DEFAULT_UMASK = 0o022;
 
-/** A child process started either through pipes or in a pty, behind one small interface. */
-interface Started {
-  pid: number;
-  /** Resolves when the first process exited (its output may still be in flight). */
-  exited: Promise<{ code: number | null; signal: string | null }>;
-  /** Resolves when the output pipes are closed: every byte has been read. */
-  outputClosed: Promise<void>;
-  /** Stop waiting for output still held open by processes that escaped the kill. */
-  abandonOutput(): void;
-  /** CPU the kernel charged the agent for reaping this child (see child-cpu.ts). */
-  reapedCpu: Promise<{ utimeSeconds: number; stimeSeconds: number } | undefined>;
-}
+const signalNumber = (name: string): number => (os.constants.signals as Record<string, number>)[name] ?? 0;
+
 
 /**
  * Runs one attempt from assignment to result. `done` never rejects: every failure, including a
@@ -136,20 +128,32 @@ export class TaskRun {
     }
     const sinks: OutputSink[] = [];
     let tmpdir: string | undefined;
+    let specFd: number | undefined;
+    let handedOver = false;
+    // Who the task's files are given to; null when the agent already is that user.
+    const owner: Owner | null = runAs.kind === 'drop' ? { uid: runAs.uid, gid: runAs.gid } : null;
+    const umask = a.umask ?? DEFAULT_UMASK;
     try {
-      this.checkCwd();
-      tmpdir = await this.makeTmpdir(runAs);
-      const outputs = await this.openOutputs(runAs, sinks, log);
-      const scriptFile = await this.writeScript(tmpdir, runAs);
+      if (!path.isAbsolute(a.cwd)) throw new TaskSetupError(FailedCode.BeforeJob, `working directory "${a.cwd}" is not an absolute path`);
+      if (runAs.kind === 'self') this.checkOwnCwd();
+      // Root's own, 0700, until every file in it exists; given to the user last.
+      tmpdir = await this.makeTmpdir();
+      const outputs = await this.openOutputs(runAs, umask, sinks, log);
+      const scriptFile = this.writeScript(tmpdir, owner);
       const env = taskEnvironment(a, { tmpdir, hostname: this.ctx.hostname, runAs });
       const outdir = a.data ? await this.prepareData(a.data, tmpdir, env) : undefined;
       if (this.killRequest) return this.failure(startedAt, FailedCode.AfterJob, `${this.killRequest.reason} (before the task started)`);
-      // Dropping privileges through setpriv keeps the user's supplementary groups; the child is then
-      // spawned as root and setpriv switches identity before exec'ing the task (same pid).
-      const prefix = runAs.kind === 'drop' ? (this.ctx.groups?.prefix(runAs.uid, runAs.gid) ?? null) : null;
-      const argv = prefix ? [...prefix, ...taskArgv(a, scriptFile)] : taskArgv(a, scriptFile);
-      const spawnAs: RunAs = prefix ? { kind: 'self' } : runAs;
-      const result = await this.execute(argv, env, spawnAs, outputs, startedAt, log);
+      // The root half (setpriv, or spawn's own switch) runs with the agent's minimal environment
+      // in /; qfarm-exec, already the user, enters cwd, sets the umask, applies the task's
+      // environment and execs the task (same pid throughout).
+      const spec = writeSpecFile(tmpdir, { cwd: a.cwd, umask, env, argv: taskArgv(a, scriptFile) }, owner);
+      specFd = spec.fd;
+      if (owner) {
+        handOverDirectory(tmpdir, owner);
+        handedOver = true;
+      }
+      const launch = launchAsUser([this.ctx.execHelper, spec.file], a.user, runAs.kind === 'drop' ? this.ctx.groups : undefined);
+      const result = await this.execute(launch, env, specFd, outputs, startedAt, log);
       // Outputs are uploaded and verified before the result is reported: the master commits a
       // task only with its outputs in place. A failed upload fails this attempt, not the task.
       if (outdir && a.data?.outputUrl && result.exitStatus === 0 && result.failedCode === FailedCode.None) {
@@ -160,12 +164,15 @@ export class TaskRun {
     } catch (err) {
       if (err instanceof TaskDataError) return { ...this.failure(startedAt, FailedCode.BeforeJob, err.message), retryable: true };
       if (err instanceof TaskSetupError) return this.failure(startedAt, err.failedCode, err.message);
+      if (err instanceof TaskSpecError) return this.failure(startedAt, FailedCode.BeforeJob, err.message);
+      if (err instanceof WorkingDirectoryError) return this.failure(startedAt, FailedCode.BeforeJob, err.onHost(this.ctx.hostname));
       if (err instanceof OutputFileError) return this.failure(startedAt, FailedCode.OpenOutput, err.message);
       throw err;
     } finally {
+      if (specFd !== undefined) fs.closeSync(specFd);
       // Before the result goes out: whoever reads the files after `finished` sees all of it.
       for (const sink of sinks) await sink.close().catch((err: unknown) => log.warn({ err }, 'closing an output file failed'));
-      if (tmpdir) await fsp.rm(tmpdir, { recursive: true, force: true }).catch((err: unknown) => log.warn({ err, tmpdir }, 'removing TMPDIR failed'));
+      if (tmpdir) await this.removeTmpdir(tmpdir, handedOver, log);
     }
   }
 
@@ -179,9 +186,13 @@ export class TaskRun {
     return outdir;
   }
 
-  private checkCwd(): void {
+  /**
+   * For a task of the agent's own user only (the agent looks with that user's rights): a clear
+   * reason before output files are made. Tasks of other users are checked by their writer and
+   * by qfarm-exec, as the user.
+   */
+  private checkOwnCwd(): void {
     const cwd = this.assignment.cwd;
-    if (!path.isAbsolute(cwd)) throw new TaskSetupError(FailedCode.BeforeJob, `working directory "${cwd}" is not an absolute path`);
     let stat: fs.Stats;
     try {
       stat = fs.statSync(cwd);
@@ -191,47 +202,77 @@ export class TaskRun {
     if (!stat.isDirectory()) throw new TaskSetupError(FailedCode.BeforeJob, `working directory ${cwd} is not a directory on host ${this.ctx.hostname}`);
   }
 
-  private async makeTmpdir(runAs: RunAs): Promise<string> {
+  private async makeTmpdir(): Promise<string> {
     const a = this.assignment;
     const dir = await fsp.mkdtemp(path.join(this.ctx.tmpRoot, `qfarm.${a.jobId}.${a.taskId ?? 'undefined'}.`));
     await fsp.chmod(dir, 0o700);
-    if (runAs.kind === 'drop') await fsp.chown(dir, runAs.uid, runAs.gid);
     return dir;
   }
 
-  /** Opens the files SGE would write; `-j y` and pty mode write everything to the stdout file. */
-  private async openOutputs(runAs: RunAs, sinks: OutputSink[], log: Logger): Promise<{ stdout: OutputSink; stderr: OutputSink }> {
-    const a = this.assignment;
-    const common = { cwd: a.cwd, hostname: this.ctx.hostname, jobName: a.jobName, jobId: a.jobId, taskId: a.taskId, user: a.user.name };
-    const open = async (file: string): Promise<OutputSink> => {
-      const sink =
-        runAs.kind === 'drop' && file !== '/dev/null'
-          ? await openUserSink(file, a.user, this.ctx.groups?.prefix(runAs.uid, runAs.gid) ?? null, log)
-          : openFileSink(file, a.user.name, log);
-      sinks.push(sink);
-      return sink;
-    };
-    const stdoutFile = resolveOutputPath(a.stdoutPath, { ...common, kind: 'o' });
-    const stdout = await open(stdoutFile);
-    if (a.joinOutput || a.pty) return { stdout, stderr: stdout };
-    const stderrFile = resolveOutputPath(a.stderrPath, { ...common, kind: 'e' });
-    if (stderrFile === stdoutFile) return { stdout, stderr: stdout };
-    return { stdout, stderr: await open(stderrFile) };
+  /**
+   * Once the user had the TMPDIR, its content is theirs and may change under a recursive
+   * delete (a directory swapped for a symlink to /etc between check and use, by a process that
+   * escaped the kill): it is removed by `rm` running as the user, which can only delete what the
+   * user could. Before that (or for the agent's own user) the agent removes it itself.
+   */
+  private async removeTmpdir(tmpdir: string, handedOver: boolean, log: Logger): Promise<void> {
+    if (!handedOver) {
+      await fsp.rm(tmpdir, { recursive: true, force: true }).catch((err: unknown) => log.warn({ err, tmpdir }, 'removing TMPDIR failed'));
+      return;
+    }
+    const user = this.assignment.user;
+    const rm = spawnAsUser(['/bin/rm', '-rf', '--', tmpdir], user, this.ctx.groups, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    rm.stderr!.on('data', (d: Buffer) => {
+      if (stderr.length < 4096) stderr += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => {
+      rm.once('error', (err) => {
+        stderr += err.message;
+        resolve(null);
+      });
+      rm.once('close', resolve);
+    });
+    if (code !== 0) log.warn({ tmpdir, user: user.name, code, stderr: stderr.trim() }, `TMPDIR could not be removed as user ${user.name}; left in place`);
   }
 
-  private async writeScript(tmpdir: string, runAs: RunAs): Promise<string | null> {
+  /**
+   * Opens the files SGE would write; `-j y` and pty mode write everything to the stdout file.
+   * For another user, a writer running as that user decides everything about the path.
+   */
+  private async openOutputs(runAs: RunAs, umask: number, sinks: OutputSink[], log: Logger): Promise<{ stdout: OutputSink; stderr: OutputSink }> {
+    const a = this.assignment;
+    const open = async (given: string, kind: 'o' | 'e'): Promise<{ sink: OutputSink; file: string }> => {
+      const defaultName = defaultOutputName(a.jobName, a.jobId, a.taskId, kind);
+      let opened: { sink: OutputSink; file: string };
+      if (runAs.kind === 'drop') {
+        const file = expandOutputPath(given, { cwd: a.cwd, hostname: this.ctx.hostname, defaultName });
+        opened = file === '/dev/null' ? { sink: openFileSink(file, a.user.name, umask, log), file } : await openUserSink({ path: file, defaultName, cwd: a.cwd }, a.user, this.ctx.groups, umask, log);
+      } else {
+        const file = resolveOutputPath(given, { cwd: a.cwd, hostname: this.ctx.hostname, jobName: a.jobName, jobId: a.jobId, taskId: a.taskId, kind, user: a.user.name });
+        opened = { sink: openFileSink(file, a.user.name, umask, log), file };
+      }
+      sinks.push(opened.sink);
+      return opened;
+    };
+    const stdout = await open(a.stdoutPath, 'o');
+    if (a.joinOutput || a.pty) return { stdout: stdout.sink, stderr: stdout.sink };
+    // Two writers appending to one file would interleave badly: the same file shares one sink.
+    const stderrGiven = expandOutputPath(a.stderrPath, { cwd: a.cwd, hostname: this.ctx.hostname, defaultName: defaultOutputName(a.jobName, a.jobId, a.taskId, 'e') });
+    if (stderrGiven === stdout.file) return { stdout: stdout.sink, stderr: stdout.sink };
+    return { stdout: stdout.sink, stderr: (await open(a.stderrPath, 'e')).sink };
+  }
+
+  private writeScript(tmpdir: string, owner: Owner | null): string | null {
     const command = this.assignment.command;
     if (command.kind !== 'script') return null;
-    const file = path.join(tmpdir, scriptFileName(this.assignment));
-    await fsp.writeFile(file, command.script, { mode: 0o700, flag: 'wx' });
-    if (runAs.kind === 'drop') await fsp.chown(file, runAs.uid, runAs.gid);
-    return file;
+    return writeScriptFile(tmpdir, scriptFileName(this.assignment), command.script, owner);
   }
 
   private async execute(
-    argv: string[],
+    launch: UserLaunch,
     env: Record<string, string>,
-    runAs: RunAs,
+    specFd: number,
     outputs: { stdout: OutputSink; stderr: OutputSink },
     setupStartedAt: number,
     log: Logger,
@@ -247,9 +288,9 @@ export class TaskRun {
 
     let started: Started;
     try {
-      started = a.pty ? this.spawnPty(argv, env, runAs, onStdout) : await this.spawnPipes(argv, env, runAs, onStdout, onStderr);
+      started = a.pty ? spawnPty(launch, a.user, env.TERM ?? 'xterm', this.ctx.childCpu, onStdout) : await spawnPipes(launch, a.user, this.ctx.childCpu, onStdout, onStderr);
     } catch (err) {
-      return this.failure(setupStartedAt, FailedCode.BeforeJob, `cannot start ${argv.join(' ').slice(0, 200)}: ${(err as Error).message}`);
+      return this.failure(setupStartedAt, FailedCode.BeforeJob, `cannot start ${launch.argv.join(' ').slice(0, 200)} for user ${a.user.name}: ${(err as Error).message}`);
     }
     const startedAt = Date.now();
     const tree = new ProcessTree(started.pid, { name: TASK_TAG_VAR, value: env[TASK_TAG_VAR]! });
@@ -314,6 +355,10 @@ export class TaskRun {
     const reaped = await started.reapedCpu;
     if (reaped) sampler.addReapedCpu(reaped.utimeSeconds, reaped.stimeSeconds);
 
+    if (exit.code === SETUP_FAILED_EXIT) {
+      const reason = readSetupFailure(specFd);
+      if (reason !== undefined) return this.failure(setupStartedAt, FailedCode.BeforeJob, this.setupFailureReason(reason));
+    }
     const exitStatus = exit.code ?? 128 + signalNumber(exit.signal ?? '');
     let failedCode: number = FailedCode.None;
     let failedReason = '';
@@ -335,89 +380,18 @@ export class TaskRun {
     };
   }
 
+  /** qfarm-exec's reason as the task's: a working directory failure reads like the writer's. */
+  private setupFailureReason(reason: string): string {
+    const a = this.assignment;
+    const cwd = /^cannot enter working directory (.*): ([^:]+)$/.exec(reason);
+    if (cwd) return new WorkingDirectoryError(cwd[1]!, a.user.name, cwd[2]!).onHost(this.ctx.hostname);
+    return `the task could not be started for user ${a.user.name} on host ${this.ctx.hostname}: ${reason}`;
+  }
+
   private limitKill(reason: string, tree: ProcessTree): void {
     if (this.limitReason || this.killRequest) return;
     this.limitReason = reason;
     this.ctx.log.info({ attemptId: this.attemptId, reason }, 'task exceeded a limit; killing its process tree');
     this.killing ??= tree.kill(0);
-  }
-
-  private spawnPipes(
-    argv: string[],
-    env: Record<string, string>,
-    runAs: RunAs,
-    onStdout: (b: Buffer) => void,
-    onStderr: (b: Buffer) => void,
-  ): Promise<Started> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(argv[0]!, argv.slice(1), {
-        cwd: this.assignment.cwd,
-        env,
-        // Own session and process group, so the tree can be signalled as a whole.
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        ...(runAs.kind === 'drop' ? { uid: runAs.uid, gid: runAs.gid } : {}),
-      });
-      child.stdout!.on('data', onStdout);
-      child.stderr!.on('data', onStderr);
-      let resolveReaped!: (v: { utimeSeconds: number; stimeSeconds: number } | undefined) => void;
-      const reapedCpu = new Promise<{ utimeSeconds: number; stimeSeconds: number } | undefined>((r) => (resolveReaped = r));
-      const exited = new Promise<{ code: number | null; signal: string | null }>((resolveExited) => {
-        child.once('exit', (code, signal) => {
-          void this.ctx.childCpu.childExited().then(resolveReaped);
-          resolveExited({ code, signal });
-        });
-      });
-      let resolveClosed!: () => void;
-      const outputClosed = new Promise<void>((r) => (resolveClosed = r));
-      child.once('close', () => resolveClosed());
-      child.once('error', (err) => {
-        if (child.pid === undefined) reject(err);
-      });
-      child.once('spawn', () => {
-        resolve({
-          pid: child.pid!,
-          exited,
-          outputClosed,
-          reapedCpu,
-          abandonOutput: () => {
-            child.stdout!.destroy();
-            child.stderr!.destroy();
-            resolveClosed();
-          },
-        });
-      });
-    });
-  }
-
-  private spawnPty(argv: string[], env: Record<string, string>, runAs: RunAs, onStdout: (b: Buffer) => void): Started {
-    const proc = pty.spawn(argv[0]!, argv.slice(1), {
-      name: env.TERM ?? 'xterm',
-      cols: 200,
-      rows: 50,
-      cwd: this.assignment.cwd,
-      env,
-      encoding: null,
-      ...(runAs.kind === 'drop' ? { uid: runAs.uid, gid: runAs.gid } : {}),
-    });
-    proc.onData((data: string | Buffer) => onStdout(Buffer.isBuffer(data) ? data : Buffer.from(data)));
-    let reapedCpu: Promise<{ utimeSeconds: number; stimeSeconds: number } | undefined> = Promise.resolve(undefined);
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-      proc.onExit(({ exitCode, signal }) => {
-        // node-pty reaps on its own thread, so this reading is later than for piped children.
-        reapedCpu = this.ctx.childCpu.childExited();
-        resolve(signal ? { code: null, signal: signalName(signal) } : { code: exitCode, signal: null });
-      });
-    });
-    return {
-      pid: proc.pid,
-      exited,
-      // node-pty reports the exit after draining the terminal.
-      outputClosed: exited.then(() => undefined),
-      abandonOutput: () => undefined,
-      get reapedCpu() {
-        return reapedCpu;
-      },
-    };
   }
 }

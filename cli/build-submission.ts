@@ -12,6 +12,8 @@ export interface SubmissionContext {
   processCwd: string;
   /** qsub's environment. */
   environment: NodeJS.ProcessEnv;
+  /** qsub's umask: the job's tasks and output files follow it, as under SGE. */
+  umask?: number;
 }
 
 /**
@@ -81,6 +83,7 @@ export function buildSubmission(options: QsubOptions, command: JobCommand, ctx: 
   if (options.notify === true) submission.notify = true;
   if (options.startAfter !== undefined) submission.startAfter = options.startAfter;
   if (options.rerun !== undefined) submission.rerun = options.rerun;
+  if (ctx.umask !== undefined) submission.umask = ctx.umask;
   if (options.dataInputs !== undefined || options.outputUrl !== undefined) {
     submission.data = { inputs: options.dataInputs ?? [], ...(options.outputUrl !== undefined ? { outputUrl: options.outputUrl } : {}) };
   }

@@ -93,7 +93,7 @@ export async function qsubMain(argv: string[], environment: NodeJS.ProcessEnv = 
 
   // SGE's precedence: default request files < the script's #$ lines < the command line.
   const options = mergeQsubOptions([...defaults, scriptOptions, cmdOptions]);
-  const submission = buildSubmission(options, command, { submitter, submitHost: os.hostname(), processCwd, environment });
+  const submission = buildSubmission(options, command, { submitter, submitHost: os.hostname(), processCwd, environment, umask: process.umask() });
   // The body is checked by the master against the same schema (protocol JobSubmitRequest); qsub
   // does not load TypeBox before sending, to stay fast (see api-client.ts).
 

@@ -86,5 +86,6 @@ export function buildAssignment(job: JobRow, spec: JobSubmission, lease: Lease, 
     vmemBytes: spec.resources.vmemBytes ?? null,
     ...(spec.data ? { data: spec.data } : {}),
     ...(spec.notify === true ? { notify: true } : {}),
+    ...(spec.umask !== undefined ? { umask: spec.umask } : {}),
   };
 }

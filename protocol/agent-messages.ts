@@ -234,6 +234,8 @@ export const TaskAssignment = Type.Object({
   vmemBytes: Type.Union([Type.Number(), Type.Null()]),
   /** Inputs to mount or stage before the task runs, and where `$OUTDIR` goes after it succeeds. */
   data: Type.Optional(JobData),
+  /** The submitter's umask (0..0o777), applied to the task and its output files; absent: 022. */
+  umask: Type.Optional(Type.Integer({ minimum: 0, maximum: 0o777 })),
   /** `qsub -notify`: a kill sends SIGUSR2 first and SIGKILL after the agent's notify period. */
   notify: Type.Optional(Type.Boolean()),
 });

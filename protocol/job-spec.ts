@@ -115,6 +115,11 @@ export const JobSubmission = Type.Object({
    * does for a job that is not rerunnable). Absent means true (`-r y`, qfarm's default).
    */
   rerun: Type.Optional(Type.Boolean()),
+  /**
+   * The submitter's umask at qsub time (0..0o777): tasks run with it and their output files
+   * follow it, as under SGE. Absent (older clients) means 022.
+   */
+  umask: Type.Optional(Type.Integer({ minimum: 0, maximum: 0o777 })),
 });
 export type JobSubmission = Static<typeof JobSubmission>;
 

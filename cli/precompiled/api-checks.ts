@@ -59,7 +59,8 @@ export const apiChecks = {
         (value['data'] !== undefined ? ((typeof value['data'] === 'object' && value['data'] !== null && !Array.isArray(value['data'])) && Array.isArray(value['data']['inputs']) && value['data']['inputs'].length <= 64 && ((array) => { for(const value of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (((value['kind'] === 'oss')) || ((value['kind'] === 'nas')) || ((value['kind'] === 'file'))) && (typeof value['source'] === 'string') && value['source'].length <= 2048 && value['source'].length >= 1 && local_2.test(value['source']) && (typeof value['target'] === 'string') && value['target'].length <= 4096 && value['target'].length >= 1 && local_3.test(value['target']) && (typeof value['readOnly'] === 'boolean')))) { return false }; return true; })(value['data']['inputs']) && (value['data']['outputUrl'] !== undefined ? ((typeof value['data']['outputUrl'] === 'string') && value['data']['outputUrl'].length <= 2048 && value['data']['outputUrl'].length >= 1 && local_4.test(value['data']['outputUrl'])) : true)) : true) &&
         (value['notify'] !== undefined ? ((typeof value['notify'] === 'boolean')) : true) &&
         (value['startAfter'] !== undefined ? (Number.isFinite(value['startAfter']) && value['startAfter'] >= 0) : true) &&
-        (value['rerun'] !== undefined ? ((typeof value['rerun'] === 'boolean')) : true)
+        (value['rerun'] !== undefined ? ((typeof value['rerun'] === 'boolean')) : true) &&
+        (value['umask'] !== undefined ? (Number.isInteger(value['umask']) && value['umask'] <= 511 && value['umask'] >= 0) : true)
       )
     }
   })(),
@@ -109,7 +110,8 @@ export const apiChecks = {
         (value['data'] !== undefined ? ((typeof value['data'] === 'object' && value['data'] !== null && !Array.isArray(value['data'])) && Array.isArray(value['data']['inputs']) && value['data']['inputs'].length <= 64 && ((array) => { for(const value of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (((value['kind'] === 'oss')) || ((value['kind'] === 'nas')) || ((value['kind'] === 'file'))) && (typeof value['source'] === 'string') && value['source'].length <= 2048 && value['source'].length >= 1 && local_2.test(value['source']) && (typeof value['target'] === 'string') && value['target'].length <= 4096 && value['target'].length >= 1 && local_3.test(value['target']) && (typeof value['readOnly'] === 'boolean')))) { return false }; return true; })(value['data']['inputs']) && (value['data']['outputUrl'] !== undefined ? ((typeof value['data']['outputUrl'] === 'string') && value['data']['outputUrl'].length <= 2048 && value['data']['outputUrl'].length >= 1 && local_4.test(value['data']['outputUrl'])) : true)) : true) &&
         (value['notify'] !== undefined ? ((typeof value['notify'] === 'boolean')) : true) &&
         (value['startAfter'] !== undefined ? (Number.isFinite(value['startAfter']) && value['startAfter'] >= 0) : true) &&
-        (value['rerun'] !== undefined ? ((typeof value['rerun'] === 'boolean')) : true)
+        (value['rerun'] !== undefined ? ((typeof value['rerun'] === 'boolean')) : true) &&
+        (value['umask'] !== undefined ? (Number.isInteger(value['umask']) && value['umask'] <= 511 && value['umask'] >= 0) : true)
       )
     }
   })(),

@@ -164,7 +164,8 @@ export async function startAgent(
   if (opts.uid !== undefined) await fs.chown(stateDir, opts.uid, opts.gid ?? opts.uid);
   const child = spawnTs('agent/main.ts', [
     '--master', master.url,
-    '--token', opts.token ?? master.token,
+    // A token given in env (QFARM_AGENT_TOKEN) stays out of argv, which every user can read.
+    ...(opts.env?.QFARM_AGENT_TOKEN === undefined ? ['--token', opts.token ?? master.token] : []),
     '--name', 'testhost',
     '--slots', '4',
     '--state-dir', stateDir,

@@ -58,6 +58,8 @@ function transpileClosure(entry: string): string {
     const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { name: string; version: string };
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: pkg.name, version: pkg.version, type: 'module' }));
     fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+    // Native programs built by npm install (qfarm-exec), found by the agent next to its sources.
+    fs.symlinkSync(path.join(repoRoot, 'build'), path.join(dir, 'build'), 'dir');
     process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
     outDir = dir;
   }
