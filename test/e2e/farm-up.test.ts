@@ -64,7 +64,7 @@ t.test('qfarm up runs a master and local agents in the foreground; Ctrl-C stops 
   t.notOk(fs.existsSync(path.join(home, 'master.json')), 'the master withdrew its address');
 });
 
-t.test('qfarm up --tls: https master, local agents pin its fingerprint, qsub works pinned from master.json', async (t) => {
+t.test('qfarm up --tls: https master, local agents pin its fingerprint, qsub works over the socket and pinned over https', async (t) => {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-up-tls-'));
   t.teardown(() => fs.rmSync(home, { recursive: true, force: true }));
   const env = { ...process.env, QFARM_HOME: home, PATH: `${path.join(ROOT, 'bin')}:${process.env['PATH']}` };
@@ -81,6 +81,9 @@ t.test('qfarm up --tls: https master, local agents pin its fingerprint, qsub wor
   t.match(stderr, `TLS certificate fingerprint ${info.tlsFingerprint}`, 'the fingerprint is printed');
   const sub = spawnSync(path.join(ROOT, 'bin', 'qsub'), ['-sync', 'y', '-b', 'y', '-o', '/dev/null', '-e', '/dev/null', 'true'], { env, encoding: 'utf8', timeout: 30_000 });
   t.equal(sub.status, 0, `a job ran on the pinned local agent: ${sub.stderr}`);
+  const remote = { ...env, QFARM_MASTER: info.url, QFARM_TLS_FINGERPRINT: info.tlsFingerprint };
+  const overTls = spawnSync(path.join(ROOT, 'bin', 'qsub'), ['-sync', 'y', '-b', 'y', '-o', '/dev/null', '-e', '/dev/null', 'true'], { env: remote, encoding: 'utf8', timeout: 30_000 });
+  t.equal(overTls.status, 0, `the same over https with the pinned fingerprint: ${overTls.stderr}`);
   up.kill('SIGINT');
   t.equal(await exited, 0);
 });

@@ -68,7 +68,8 @@ t.test('a TLS farm publishes its fingerprint and runs a job end to end with qsub
 
   t.test('a CLI given another fingerprint is refused with both fingerprints named', async (t) => {
     const wrong = 'AA:'.repeat(31) + 'AA';
-    const res = await farm.run('qstat', [], { env: { QFARM_TLS_FINGERPRINT: wrong } });
+    // Over TCP (QFARM_MASTER): on the master's own machine the CLI would use the plain API socket.
+    const res = await farm.run('qstat', [], { env: { QFARM_MASTER: farm.url, QFARM_TLS_FINGERPRINT: wrong } });
     t.equal(res.code, 1);
     t.match(res.stderr, `has fingerprint ${info.tlsFingerprint}, but ${wrong} is pinned`);
     t.match(res.stderr, 'nothing was sent');
