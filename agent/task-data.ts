@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Logger } from 'pino';
@@ -7,7 +8,9 @@ import { findExecutable, nfsMountArgs, ossfsMountArgs } from '../storage/data-ma
 import { parseStorageUrl } from '../storage/object-store.js';
 import { StoreResolver } from '../storage/open-store.js';
 import { StageCache } from '../storage/stage-cache.js';
+import { streamTreeFromCache } from '../storage/stage-stream.js';
 import { uploadOutputs } from '../storage/upload-outputs.js';
+import { copyTreeAsUser, openUserTar, type TaskDataUser } from './user-side-data.js';
 
 /**
  * A task's data could not be provided or saved. Always a failure of the node, not of the job:
@@ -30,9 +33,11 @@ export interface NodeDataOptions {
 }
 
 /**
- * The data side of one node: inputs staged into a content cache shared by every task of the
- * node (concurrent tasks wait on one download), NFS exports mounted once, and `$OUTDIR`
- * uploaded with CRC-64 verification before a task's result is reported.
+ * The data side of one node: OSS inputs downloaded once per node into a content cache only the
+ * agent can read (concurrent tasks wait on one download) and streamed as copies to a writer
+ * running as the task's user; `file://` inputs copied by the user themselves; NFS exports
+ * mounted once; `$OUTDIR` uploaded with CRC-64 verification before a task's result is reported
+ * (read without following links for OSS, written by the user for `file://`).
  */
 export class NodeData {
   private cache: Promise<StageCache> | undefined;
@@ -46,12 +51,12 @@ export class NodeData {
   }
 
   /** Makes every input of the job available at its target path. */
-  async prepareInputs(data: JobData, owner: { uid: number; gid: number }): Promise<void> {
+  async prepareInputs(data: JobData, who: TaskDataUser): Promise<void> {
     for (const mapping of data.inputs) {
       try {
         if (mapping.kind === 'nas') await this.mountNfs(mapping);
         else if (mapping.kind === 'oss' && mapping.readOnly && (await this.ossfsUsable())) await this.mountOssfs(mapping);
-        else await this.stage(mapping, owner);
+        else await this.stage(mapping, who);
       } catch (err) {
         if (err instanceof TaskDataError) throw err;
         throw new TaskDataError(`input ${mapping.source} could not be staged to ${mapping.target}: ${(err as Error).message}`, { cause: err });
@@ -60,9 +65,13 @@ export class NodeData {
   }
 
   /** Uploads `$OUTDIR` to the job's output location; resolves only when every object is verified. */
-  async uploadOutputs(outdir: string, outputUrl: string): Promise<OutputManifest> {
+  async uploadOutputs(outdir: string, outputUrl: string, who: TaskDataUser): Promise<OutputManifest> {
     try {
-      return await uploadOutputs(outdir, outputUrl, { resolver: this.resolver });
+      return await uploadOutputs(outdir, outputUrl, {
+        resolver: this.resolver,
+        ownerUid: who.identity.uid,
+        openFileDestination: async (destDir) => openUserTar(destDir, who, `writing outputs to ${destDir}`),
+      });
     } catch (err) {
       throw new TaskDataError(`uploading $OUTDIR to ${outputUrl} failed: ${(err as Error).message}`, { cause: err });
     }
@@ -72,16 +81,32 @@ export class NodeData {
     if (this.cache) await (await this.cache).close();
   }
 
-  private async stage(mapping: DataMapping, owner: { uid: number; gid: number }): Promise<void> {
-    const key = `${mapping.source}\u0000${mapping.target}\u0000${mapping.readOnly}`;
+  private async stage(mapping: DataMapping, who: TaskDataUser): Promise<void> {
+    // Shared only between tasks of one user: the copy is made with that user's rights.
+    const key = `${mapping.source}\u0000${mapping.target}\u0000${mapping.readOnly}\u0000${who.identity.uid}`;
     let pending = this.inFlight.get(key);
     if (!pending) {
       pending = (async () => {
+        const what = `staging ${mapping.source} to ${mapping.target}`;
+        if (mapping.kind === 'file') {
+          const sourceDir = '/' + parseStorageUrl(mapping.source).prefix.replace(/\/+$/, '');
+          await copyTreeAsUser(sourceDir, mapping.target, mapping.readOnly, who, what);
+          this.opts.log.info({ source: mapping.source, target: mapping.target, user: who.identity.name }, 'input copied as the user');
+          return;
+        }
         const cache = await this.openCache();
-        await fsp.mkdir(mapping.target, { recursive: true });
-        // Read-only inputs are hard links to read-only cache entries; writable ones private copies.
-        const result = await cache.stageTree(mapping.source, mapping.target, mapping.readOnly ? {} : { copy: true, owner });
-        this.opts.log.info({ source: mapping.source, target: mapping.target, ...result }, 'input staged');
+        const writer = openUserTar(mapping.target, who, what);
+        try {
+          const result = await streamTreeFromCache(cache, this.resolver, mapping.source, writer.tar, { mode: mapping.readOnly ? 0o444 : 0o644 });
+          await writer.tar.finish();
+          await writer.done();
+          this.opts.log.info({ source: mapping.source, target: mapping.target, user: who.identity.name, ...result }, 'input staged');
+        } catch (err) {
+          writer.abort();
+          // The writer's own reason (e.g. Permission denied on the target) explains a broken stream best.
+          const own = await writer.done().then(() => undefined, (e: Error) => e);
+          throw own ?? err;
+        }
       })().finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, pending);
     }
@@ -160,11 +185,22 @@ export class NodeData {
   }
 }
 
-/** The directory a task's `$OUTDIR` points at: inside its TMPDIR, owned by the task's user. */
+/**
+ * The directory a task's `$OUTDIR` points at: inside its TMPDIR, owned by the task's user. The
+ * TMPDIR is the user's already, so the chown goes through a descriptor opened without following
+ * links: a symlink raced into its place cannot hand the user some other file.
+ */
 export async function makeOutdir(tmpdir: string, owner: { uid: number; gid: number }): Promise<string> {
   const outdir = path.join(tmpdir, 'outdir');
   await fsp.mkdir(outdir, { mode: 0o700 });
-  if (process.getuid?.() === 0) await fsp.chown(outdir, owner.uid, owner.gid);
+  if (process.getuid?.() === 0) {
+    const dir = await fsp.open(outdir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW);
+    try {
+      await dir.chown(owner.uid, owner.gid);
+    } finally {
+      await dir.close();
+    }
+  }
   return outdir;
 }
 

@@ -17,6 +17,7 @@ import { scriptFileName, taskArgv } from './task-command.js';
 import { TASK_TAG_VAR, taskEnvironment } from './task-environment.js';
 import { runAsFor, TaskUserError, type RunAs } from './task-user.js';
 import { makeOutdir, TaskDataError, type NodeData } from './task-data.js';
+import type { TaskDataUser } from './user-side-data.js';
 
 /** The end of an attempt, as the `finished` frame carries it. */
 export type TaskResult = Omit<TaskFinished, 'type' | 'attemptId'>;
@@ -142,7 +143,7 @@ export class TaskRun {
       const outputs = await this.openOutputs(runAs, sinks, log);
       const scriptFile = await this.writeScript(tmpdir, runAs);
       const env = taskEnvironment(a, { tmpdir, hostname: this.ctx.hostname, runAs });
-      const outdir = a.data ? await this.prepareData(a.data, tmpdir, env) : undefined;
+      const outdir = a.data ? await this.prepareData(a.data, tmpdir, env, runAs) : undefined;
       if (this.killRequest) return this.failure(startedAt, FailedCode.AfterJob, `${this.killRequest.reason} (before the task started)`);
       // Dropping privileges through setpriv keeps the user's supplementary groups; the child is then
       // spawned as root and setpriv switches identity before exec'ing the task (same pid).
@@ -154,7 +155,7 @@ export class TaskRun {
       // task only with its outputs in place. A failed upload fails this attempt, not the task.
       if (outdir && a.data?.outputUrl && result.exitStatus === 0 && result.failedCode === FailedCode.None) {
         this.events.uploading?.();
-        result.outputs = await this.ctx.data!.uploadOutputs(outdir, a.data.outputUrl);
+        result.outputs = await this.ctx.data!.uploadOutputs(outdir, a.data.outputUrl, this.dataUser(runAs));
       }
       return result;
     } catch (err) {
@@ -170,13 +171,18 @@ export class TaskRun {
   }
 
   /** Stages the job's inputs and gives the task its `$OUTDIR`; returns that directory. */
-  private async prepareData(data: NonNullable<TaskAssignment['data']>, tmpdir: string, env: Record<string, string>): Promise<string> {
+  private async prepareData(data: NonNullable<TaskAssignment['data']>, tmpdir: string, env: Record<string, string>, runAs: RunAs): Promise<string> {
     if (!this.ctx.data) throw new TaskDataError('this agent was started without a data cache (--state-dir) and cannot run jobs with -data/-outdir');
     const owner = { uid: this.assignment.user.uid, gid: this.assignment.user.gid };
     const outdir = await makeOutdir(tmpdir, owner);
     env['OUTDIR'] = outdir;
-    await this.ctx.data.prepareInputs(data, owner);
+    await this.ctx.data.prepareInputs(data, this.dataUser(runAs));
     return outdir;
+  }
+
+  /** Staging and `file://` uploads run as the task's user (agent/user-side-data.ts). */
+  private dataUser(runAs: RunAs): TaskDataUser {
+    return { identity: this.assignment.user, groups: this.ctx.groups, asSelf: runAs.kind === 'self' };
   }
 
   private checkCwd(): void {
