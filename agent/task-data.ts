@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { Logger } from 'pino';
 import type { DataMapping, JobData, OutputManifest } from '../protocol/job-data.js';
 import { findExecutable, nfsMountArgs, ossfsMountArgs } from '../storage/data-mappings.js';
+import { OutputUploadError } from '../storage/errors.js';
 import { parseStorageUrl } from '../storage/object-store.js';
 import { StoreResolver } from '../storage/open-store.js';
 import { StageCache } from '../storage/stage-cache.js';
@@ -73,7 +74,7 @@ export class NodeData {
         openFileDestination: async (destDir) => openUserTar(destDir, who, `writing outputs to ${destDir}`),
       });
     } catch (err) {
-      throw new TaskDataError(`uploading $OUTDIR to ${outputUrl} failed: ${(err as Error).message}`, { cause: err });
+      throw new TaskDataError(`uploading $OUTDIR to ${outputUrl} failed: ${uploadFailure(err, outdir)}`, { cause: err });
     }
   }
 
@@ -102,10 +103,8 @@ export class NodeData {
           await writer.done();
           this.opts.log.info({ source: mapping.source, target: mapping.target, user: who.identity.name, ...result }, 'input staged');
         } catch (err) {
-          writer.abort();
           // The writer's own reason (e.g. Permission denied on the target) explains a broken stream best.
-          const own = await writer.done().then(() => undefined, (e: Error) => e);
-          throw own ?? err;
+          throw (await writer.abort()) ?? err;
         }
       })().finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, pending);
@@ -202,6 +201,16 @@ export async function makeOutdir(tmpdir: string, owner: { uid: number; gid: numb
     }
   }
   return outdir;
+}
+
+/** The first failure of an upload, said once (the file's own error names the file). */
+function uploadFailure(err: unknown, outdir: string): string {
+  if (!(err instanceof OutputUploadError)) return (err as Error).message;
+  const first = err.failures[0];
+  if (!first) return err.message;
+  const more = err.failures.length > 1 ? ` (and ${err.failures.length - 1} more)` : '';
+  const named = first.path === outdir || first.path === err.destination || first.error.message.includes(first.path);
+  return `${named ? '' : `${first.path}: `}${first.error.message}${more}; ${err.uploaded} file(s) had been uploaded`;
 }
 
 function run(command: string, args: string[]): Promise<void> {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { FileDestination } from '../storage/upload-outputs.js';
 import { TarWriter } from '../storage/tar-writer.js';
 import { helperEnvironment, spawnAsUser, type UserIdentity } from './as-user.js';
@@ -65,9 +66,16 @@ export function openUserTar(targetDir: string, who: TaskDataUser, what: string):
   return {
     tar: new TarWriter(child.stdin!),
     done: () => done,
-    abort: () => {
+    abort: async () => {
+      // A writer that failed by itself has exited (that is why its pipe broke): wait a moment
+      // for its reason before stopping one that is merely waiting for more input.
+      const settled = await Promise.race([done.then(() => undefined, (err: Error) => err), delay(500).then(() => 'running' as const)]);
       child.stdin!.destroy();
-      child.kill('SIGKILL');
+      if (settled === 'running') {
+        child.kill('SIGKILL');
+        return undefined;
+      }
+      return settled;
     },
   };
 }

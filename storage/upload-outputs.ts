@@ -33,8 +33,8 @@ export type { OutputManifest, OutputManifestEntry };
 export interface FileDestination {
   tar: TarWriter;
   done(): Promise<void>;
-  /** Stop the writer after a failure on our side. */
-  abort(): void;
+  /** Stop the writer after a failure; resolves to the writer's own error if it had failed first. */
+  abort(): Promise<Error | undefined>;
 }
 
 export interface UploadOutputsOptions {
@@ -76,7 +76,9 @@ export async function uploadOutputs(localDir: string, destinationUrl: string, op
     });
     await upload.finish();
   } catch (err) {
-    upload?.abort();
+    // A writer that stopped first (e.g. Permission denied on the destination) has the real reason.
+    const writerReason = await upload?.abort();
+    if (writerReason) failures.splice(0, failures.length, { path: destinationUrl, error: writerReason });
     if (failures.length === 0) failures.push({ path: localDir, error: err instanceof Error ? err : new Error(String(err)) });
     throw new OutputUploadError(destinationUrl, failures, files.length);
   }
@@ -94,7 +96,8 @@ interface Uploader {
   concurrency?: number;
   one(file: OpenedFile, key: string): Promise<OutputManifestEntry>;
   finish(): Promise<void>;
-  abort(): void;
+  /** The destination writer's own error when it failed first. */
+  abort(): Promise<Error | undefined>;
 }
 
 function throughStore(resolver: StoreResolver, destinationUrl: string): Uploader {
@@ -110,12 +113,12 @@ function throughStore(resolver: StoreResolver, destinationUrl: string): Uploader
       return entry;
     },
     finish: async () => undefined,
-    abort: () => undefined,
+    abort: async () => undefined,
   };
 }
 
 async function throughFileDestination(open: (destDir: string) => Promise<FileDestination>, prefix: string): Promise<Uploader> {
-  const root = '/' + prefix.replace(/^\/+/, '');
+  const root = '/' + prefix.replace(/^\/+/, '').replace(/\/+$/, '');
   const dest = await open(root);
   return {
     concurrency: 1,
