@@ -11,7 +11,8 @@ import { StoreResolver } from '../storage/open-store.js';
 import { StageCache } from '../storage/stage-cache.js';
 import { streamTreeFromCache } from '../storage/stage-stream.js';
 import { uploadOutputs } from '../storage/upload-outputs.js';
-import { copyTreeAsUser, openUserTar, type TaskDataUser } from './user-side-data.js';
+import { openDirNoFollow } from '../storage/nofollow-walk.js';
+import { copyTreeAsUser, makeDirAsUser, openUserTar, type TaskDataUser } from './user-side-data.js';
 
 /**
  * A task's data could not be provided or saved. Always a failure of the node, not of the job:
@@ -55,9 +56,13 @@ export class NodeData {
   async prepareInputs(data: JobData, who: TaskDataUser): Promise<void> {
     for (const mapping of data.inputs) {
       try {
-        if (mapping.kind === 'nas') await this.mountNfs(mapping);
-        else if (mapping.kind === 'oss' && mapping.readOnly && (await this.ossfsUsable())) await this.mountOssfs(mapping);
-        else await this.stage(mapping, who);
+        if (mapping.kind === 'nas') {
+          await this.claimMountPoint(mapping.target, who);
+          await this.mountNfs(mapping);
+        } else if (mapping.kind === 'oss' && mapping.readOnly && (await this.ossfsUsable())) {
+          await this.claimMountPoint(mapping.target, who);
+          await this.mountOssfs(mapping);
+        } else await this.stage(mapping, who);
       } catch (err) {
         if (err instanceof TaskDataError) throw err;
         throw new TaskDataError(`input ${mapping.source} could not be staged to ${mapping.target}: ${(err as Error).message}`, { cause: err });
@@ -112,6 +117,26 @@ export class NodeData {
     await pending;
   }
 
+  /**
+   * Root mounts over the target, so it must be a directory the task's user made or owns: made
+   * by them (mkdir as the user), then checked through a descriptor opened without following
+   * links. Not closed here: mount(8) resolves the path again, so a user who owns the parent
+   * could still swap it in between (see README, "still open").
+   */
+  private async claimMountPoint(target: string, who: TaskDataUser): Promise<void> {
+    await makeDirAsUser(target, who, `creating the mount point ${target}`);
+    if (who.asSelf) return;
+    const dir = await openDirNoFollow(target);
+    try {
+      const st = await dir.stat();
+      if (st.uid !== who.identity.uid) {
+        throw new TaskDataError(`mount point ${target} belongs to uid ${st.uid}, not to user ${who.identity.name}: map the data to a directory that user owns`);
+      }
+    } finally {
+      await dir.close();
+    }
+  }
+
   private openCache(): Promise<StageCache> {
     this.cache ??= StageCache.open({ dir: this.opts.cacheDir, maxBytes: this.opts.cacheMaxBytes, resolver: this.resolver });
     return this.cache;
@@ -147,7 +172,6 @@ export class NodeData {
           await fsp.writeFile(passwdFile, `${bucket}:${id}:${secret}\n`, { mode: 0o600 });
         }
         const metadata = env['QFARM_ECS_METADATA_URL'] ?? 'http://100.100.100.200';
-        await fsp.mkdir(mapping.target, { recursive: true });
         const argv = ossfsMountArgs(mapping, {
           endpointUrl,
           ...(role && role !== 'auto' ? { ramRoleUrl: `${metadata}/latest/meta-data/ram/security-credentials/${role}` } : { passwdFile: passwdFile! }),
@@ -172,7 +196,6 @@ export class NodeData {
         if (!(await findExecutable('mount.nfs'))) {
           throw new TaskDataError(`mounting ${mapping.source} needs mount.nfs: install nfs-common in the worker image`);
         }
-        await fsp.mkdir(mapping.target, { recursive: true });
         const argv = nfsMountArgs(mapping);
         await run(argv[0]!, argv.slice(1));
         this.opts.log.info({ source: mapping.source, target: mapping.target }, 'NFS export mounted');

@@ -95,3 +95,8 @@ export async function copyTreeAsUser(sourceDir: string, targetDir: string, readO
   const child = startHelper(['/bin/sh', '-c', script, 'qfarm-copier', sourceDir, targetDir, readOnly ? 'ro' : 'rw'], who, 'ignore');
   await outcome(child, what, who);
 }
+
+/** `mkdir -p` as the user: a directory they may not create fails with mkdir's own reason. */
+export async function makeDirAsUser(dir: string, who: TaskDataUser, what: string): Promise<void> {
+  await outcome(startHelper(['/bin/mkdir', '-p', '--', dir], who, 'ignore'), what, who);
+}

@@ -90,6 +90,13 @@ t.test('a target the user may not create (/etc/…) fails; root creates nothing 
   t.equal(viaOss.failedCode, 1, 'OSS inputs are written by the user too');
   t.match(viaOss.failedReason, new RegExp(`as user ${ATTACKER} failed: .*Permission denied`));
   await t.rejects(fs.stat(etcTarget), { code: 'ENOENT' });
+  // Root mounts NFS exports: never over a directory the user does not own.
+  const overEtc = await run(task('true', { inputs: [parseDataMapping('nas://nas.example:/exports/x:/etc:ro')] }));
+  t.equal(overEtc.failedCode, 1);
+  t.match(overEtc.failedReason, new RegExp(`mount point /etc belongs to uid 0, not to user ${ATTACKER}`));
+  const newInEtc = await run(task('true', { inputs: [parseDataMapping(`nas://nas.example:/exports/x:${etcTarget}:ro`)] }));
+  t.match(newInEtc.failedReason, new RegExp(`creating the mount point ${etcTarget} as user ${ATTACKER} failed: .*Permission denied`));
+  await t.rejects(fs.stat(etcTarget), { code: 'ENOENT' });
 });
 
 t.test('OSS inputs come from a cache only root can read, as the user\'s own copies', async (t) => {
@@ -129,13 +136,15 @@ t.test('symlinks and hard links in $OUTDIR never carry root\'s files to the buck
   t.equal(sym.failedCode, 1);
   t.match(sym.failedReason, /loot: is a symbolic link/);
   t.equal(await readObject('sym/loot'), undefined);
-  // A hard link to a file of someone else (protected_hardlinks may already forbid making one).
+  // A hard link to root's file (protected_hardlinks lets a user link a file they may read and write).
   const other = path.join('/tmp', `qfarm-other-${process.pid}`);
   scratch.push(other);
-  await fs.writeFile(other, 'bob\'s\n', { mode: 0o644 });
-  const hard = await run(task(`ln ${other} "$OUTDIR/hard" 2>/dev/null || cp ${other} "$OUTDIR/copy"`, { inputs: [], outputUrl: `oss://${BUCKET}/hard/` }));
-  if (hard.failedCode === 0) t.equal(await readObject('hard/hard'), undefined, 'no link was made: only the user\'s copy went up');
-  else t.match(hard.failedReason, /hard: belongs to uid 0, not to the task's user/);
+  await fs.writeFile(other, 'root\'s\n');
+  await fs.chmod(other, 0o666);
+  const hard = await run(task(`ln ${other} "$OUTDIR/hard"`, { inputs: [], outputUrl: `oss://${BUCKET}/hard/` }));
+  t.equal(hard.failedCode, 1);
+  t.match(hard.failedReason, new RegExp(`hard: belongs to uid 0, not to the task's user \\(uid ${mallory.uid}\\)`));
+  t.equal(await readObject('hard/hard'), undefined);
 });
 
 t.test('a file flipped between regular file and symlink during the upload never uploads root-only content', async (t) => {
