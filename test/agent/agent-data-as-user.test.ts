@@ -136,6 +136,11 @@ t.test('symlinks and hard links in $OUTDIR never carry root\'s files to the buck
   t.equal(sym.failedCode, 1);
   t.match(sym.failedReason, /loot: is a symbolic link/);
   t.equal(await readObject('sym/loot'), undefined);
+  // $OUTDIR itself swapped for a link to root's directory (the task owns its TMPDIR).
+  const swapped = await run(task(`mv "$OUTDIR" "$OUTDIR.mine" && ln -s ${rootDir} "$OUTDIR"`, { inputs: [], outputUrl: `oss://${BUCKET}/swap/` }));
+  t.equal(swapped.failedCode, 1);
+  t.match(swapped.failedReason, /outdir: a component of this path is a symbolic link/);
+  t.equal(await readObject('swap/secret.txt'), undefined, 'root\'s directory was not walked');
   // A hard link to root's file (protected_hardlinks lets a user link a file they may read and write).
   const other = path.join('/tmp', `qfarm-other-${process.pid}`);
   scratch.push(other);
