@@ -47,6 +47,8 @@ export class NodeData {
   /** source→target pairs being staged or mounted now: concurrent tasks share one operation. */
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly mounts = new Map<string, Promise<void>>();
+  /** Mount point → the uid it was claimed for (only that user's tasks may use it). */
+  private readonly mountOwners = new Map<string, number>();
 
   constructor(private readonly opts: NodeDataOptions) {
     this.resolver = new StoreResolver({}, opts.env ?? process.env);
@@ -56,13 +58,9 @@ export class NodeData {
   async prepareInputs(data: JobData, who: TaskDataUser): Promise<void> {
     for (const mapping of data.inputs) {
       try {
-        if (mapping.kind === 'nas') {
-          await this.claimMountPoint(mapping.target, who);
-          await this.mountNfs(mapping);
-        } else if (mapping.kind === 'oss' && mapping.readOnly && (await this.ossfsUsable())) {
-          await this.claimMountPoint(mapping.target, who);
-          await this.mountOssfs(mapping);
-        } else await this.stage(mapping, who);
+        if (mapping.kind === 'nas') await this.mountFor(mapping, who, () => this.mountNfs(mapping));
+        else if (mapping.kind === 'oss' && mapping.readOnly && (await this.ossfsUsable())) await this.mountFor(mapping, who, () => this.mountOssfs(mapping));
+        else await this.stage(mapping, who);
       } catch (err) {
         if (err instanceof TaskDataError) throw err;
         throw new TaskDataError(`input ${mapping.source} could not be staged to ${mapping.target}: ${(err as Error).message}`, { cause: err });
@@ -93,7 +91,7 @@ export class NodeData {
     let pending = this.inFlight.get(key);
     if (!pending) {
       pending = (async () => {
-        const what = `staging ${mapping.source} to ${mapping.target}`;
+        const what = mapping.kind === 'file' ? 'copying' : 'writing the staged files';
         if (mapping.kind === 'file') {
           const sourceDir = '/' + parseStorageUrl(mapping.source).prefix.replace(/\/+$/, '');
           await copyTreeAsUser(sourceDir, mapping.target, mapping.readOnly, who, what);
@@ -117,24 +115,41 @@ export class NodeData {
     await pending;
   }
 
+  private async mountFor(mapping: DataMapping, who: TaskDataUser, mount: () => Promise<void>): Promise<void> {
+    await this.claimMountPoint(mapping.target, who);
+    try {
+      await mount();
+    } catch (err) {
+      if (!this.mounts.has(mapping.target)) this.mountOwners.delete(mapping.target); // nothing mounted: the claim lapses
+      throw err;
+    }
+  }
+
   /**
    * Root mounts over the target, so it must be a directory the task's user made or owns: made
    * by them (mkdir as the user), then checked through a descriptor opened without following
-   * links. Not closed here: mount(8) resolves the path again, so a user who owns the parent
-   * could still swap it in between (see README, "still open").
+   * links. A mount point then serves that user's tasks only. Still open: mount(8) resolves
+   * the path again, so a user who owns the parent could swap it in between.
    */
   private async claimMountPoint(target: string, who: TaskDataUser): Promise<void> {
-    await makeDirAsUser(target, who, `creating the mount point ${target}`);
-    if (who.asSelf) return;
-    const dir = await openDirNoFollow(target);
-    try {
-      const st = await dir.stat();
-      if (st.uid !== who.identity.uid) {
-        throw new TaskDataError(`mount point ${target} belongs to uid ${st.uid}, not to user ${who.identity.name}: map the data to a directory that user owns`);
-      }
-    } finally {
-      await dir.close();
+    const claimedBy = this.mountOwners.get(target);
+    if (claimedBy !== undefined) {
+      if (claimedBy === who.identity.uid) return; // mounted for this user already: its root is the export's now
+      throw new TaskDataError(`${target} is already a mount point for uid ${claimedBy} on this node; user ${who.identity.name} must map the data elsewhere`);
     }
+    await makeDirAsUser(target, who, `creating the mount point ${target}`);
+    if (!who.asSelf) {
+      const dir = await openDirNoFollow(target);
+      try {
+        const st = await dir.stat();
+        if (st.uid !== who.identity.uid) {
+          throw new TaskDataError(`mount point ${target} belongs to uid ${st.uid}, not to user ${who.identity.name}: map the data to a directory that user owns`);
+        }
+      } finally {
+        await dir.close();
+      }
+    }
+    this.mountOwners.set(target, who.identity.uid);
   }
 
   private openCache(): Promise<StageCache> {
