@@ -247,8 +247,11 @@ function uploadFailure(err: unknown, outdir: string): string {
   const first = err.failures[0];
   if (!first) return err.message;
   const more = err.failures.length > 1 ? ` (and ${err.failures.length - 1} more)` : '';
-  const named = first.path === outdir || first.path === err.destination || first.error.message.includes(first.path);
-  return `${named ? '' : `${first.path}: `}${first.error.message}${more}; ${err.uploaded} file(s) had been uploaded`;
+  // The destination's writer failed: what it had been sent is not written, so no count.
+  if (first.path === err.destination) return first.error.message;
+  const named = first.path === outdir || first.error.message.includes(first.path);
+  const partial = err.uploaded > 0 ? `; ${err.uploaded} other file(s) were uploaded but are not committed` : '';
+  return `${named ? '' : `${first.path}: `}${first.error.message}${more}${partial}`;
 }
 
 function run(command: string, args: string[]): Promise<void> {
