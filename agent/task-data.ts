@@ -99,7 +99,7 @@ export class NodeData {
           return;
         }
         const cache = await this.openCache();
-        const writer = openUserTar(mapping.target, who, what);
+        const writer = openUserTar(mapping.target, who, what, mapping.readOnly);
         try {
           const result = await streamTreeFromCache(cache, this.resolver, mapping.source, writer.tar, { mode: mapping.readOnly ? 0o444 : 0o644 });
           await writer.tar.finish();

@@ -53,12 +53,32 @@ function outcome(child: ChildProcess, what: string, who: TaskDataUser): Promise<
 }
 
 /**
- * A `tar -x` running as the user that creates `targetDir` (and parents) and writes every entry
- * of the stream under it, with the user's rights and ownership.
+ * The shell script of a writer running as the user: the files arrive in a private directory
+ * inside the target (`fill`), then each is renamed into place, so a task reading the target
+ * meanwhile (another task of the node re-staging the same path) sees the old file or the new
+ * one, never a missing or half-written one. $1 = target, $2 = ro|rw, $3 = source (cp only).
  */
-export function openUserTar(targetDir: string, who: TaskDataUser, what: string): FileDestination {
-  const script = 'umask 022; mkdir -p -- "$1" && exec tar -x -f - -C "$1" --no-same-owner --no-same-permissions';
-  const child = startHelper(['/bin/sh', '-c', script, 'qfarm-writer', targetDir], who, 'pipe');
+function writerScript(fill: string): string {
+  return [
+    'umask 022',
+    'mkdir -p -- "$1" || exit 1',
+    'tmp=$(mktemp -d -- "$1/.qfarm-incoming.XXXXXX") || exit 1',
+    'trap \'rm -rf -- "$tmp"\' EXIT',
+    `${fill} || exit 1`,
+    '[ "$2" = rw ] || find "$tmp" -type f -exec chmod a-w {} + || exit 1',
+    'cd -- "$tmp" || exit 1',
+    // One mv per directory: rename(2) of every file into its place in the target.
+    'find . -type d -exec sh -c \'for d; do mkdir -p -- "$0/$d" && { find "$d" -maxdepth 1 -type f -print0 | xargs -0 -r mv -f -t "$0/$d" --; } || exit 1; done\' "$1" {} +',
+  ].join('\n');
+}
+
+/**
+ * A writer running as the user that creates `targetDir` (and parents) and puts every file of
+ * the tar stream under it, with the user's rights and ownership.
+ */
+export function openUserTar(targetDir: string, who: TaskDataUser, what: string, readOnly = false): FileDestination {
+  const script = writerScript('tar -x -f - -C "$tmp" --no-same-owner --no-same-permissions');
+  const child = startHelper(['/bin/sh', '-c', script, 'qfarm-writer', targetDir, readOnly ? 'ro' : 'rw'], who, 'pipe');
   const done = outcome(child, what, who);
   done.catch(() => undefined); // awaited by done(); meanwhile a write error may come first
   // A writer that exits early (EACCES on mkdir) closes its stdin: EPIPE is reported by done().
@@ -83,16 +103,12 @@ export function openUserTar(targetDir: string, who: TaskDataUser, what: string):
 /**
  * Copies a local directory the user names (`file://` input) to `targetDir`, entirely as the
  * user: reading a directory they may not read fails with cp's own "Permission denied".
- * Read-only inputs end as files without write permission, owned by the user.
+ * Regular files are staged (links and special files are not, as before); read-only inputs end
+ * as files without write permission, owned by the user.
  */
 export async function copyTreeAsUser(sourceDir: string, targetDir: string, readOnly: boolean, who: TaskDataUser, what: string): Promise<void> {
-  const script = [
-    'umask 022',
-    'mkdir -p -- "$2" || exit 1',
-    'cp -R -f -- "$1/." "$2/" || exit 1',
-    '[ "$3" = rw ] || find "$2" -type f -exec chmod a-w {} +',
-  ].join('\n');
-  const child = startHelper(['/bin/sh', '-c', script, 'qfarm-copier', sourceDir, targetDir, readOnly ? 'ro' : 'rw'], who, 'ignore');
+  const script = writerScript('cp -R -- "$3/." "$tmp/"');
+  const child = startHelper(['/bin/sh', '-c', script, 'qfarm-copier', targetDir, readOnly ? 'ro' : 'rw', sourceDir], who, 'ignore');
   await outcome(child, what, who);
 }
 
