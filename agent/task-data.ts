@@ -1,13 +1,18 @@
 import { spawn } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Logger } from 'pino';
 import type { DataMapping, JobData, OutputManifest } from '../protocol/job-data.js';
 import { findExecutable, nfsMountArgs, ossfsMountArgs } from '../storage/data-mappings.js';
+import { OutputUploadError } from '../storage/errors.js';
 import { parseStorageUrl } from '../storage/object-store.js';
 import { StoreResolver } from '../storage/open-store.js';
 import { StageCache } from '../storage/stage-cache.js';
+import { streamTreeFromCache } from '../storage/stage-stream.js';
 import { uploadOutputs } from '../storage/upload-outputs.js';
+import { openDirNoFollow } from '../storage/nofollow-walk.js';
+import { copyTreeAsUser, makeDirAsUser, openUserTar, type TaskDataUser } from './user-side-data.js';
 
 /**
  * A task's data could not be provided or saved. Always a failure of the node, not of the job:
@@ -30,9 +35,11 @@ export interface NodeDataOptions {
 }
 
 /**
- * The data side of one node: inputs staged into a content cache shared by every task of the
- * node (concurrent tasks wait on one download), NFS exports mounted once, and `$OUTDIR`
- * uploaded with CRC-64 verification before a task's result is reported.
+ * The data side of one node: OSS inputs downloaded once per node into a content cache only the
+ * agent can read (concurrent tasks wait on one download) and streamed as copies to a writer
+ * running as the task's user; `file://` inputs copied by the user themselves; NFS exports
+ * mounted once; `$OUTDIR` uploaded with CRC-64 verification before a task's result is reported
+ * (read without following links for OSS, written by the user for `file://`).
  */
 export class NodeData {
   private cache: Promise<StageCache> | undefined;
@@ -40,18 +47,20 @@ export class NodeData {
   /** source→target pairs being staged or mounted now: concurrent tasks share one operation. */
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly mounts = new Map<string, Promise<void>>();
+  /** Mount point → the uid it was claimed for (only that user's tasks may use it). */
+  private readonly mountOwners = new Map<string, number>();
 
   constructor(private readonly opts: NodeDataOptions) {
     this.resolver = new StoreResolver({}, opts.env ?? process.env);
   }
 
   /** Makes every input of the job available at its target path. */
-  async prepareInputs(data: JobData, owner: { uid: number; gid: number }): Promise<void> {
+  async prepareInputs(data: JobData, who: TaskDataUser): Promise<void> {
     for (const mapping of data.inputs) {
       try {
-        if (mapping.kind === 'nas') await this.mountNfs(mapping);
-        else if (mapping.kind === 'oss' && mapping.readOnly && (await this.ossfsUsable())) await this.mountOssfs(mapping);
-        else await this.stage(mapping, owner);
+        if (mapping.kind === 'nas') await this.mountFor(mapping, who, () => this.mountNfs(mapping));
+        else if (mapping.kind === 'oss' && mapping.readOnly && (await this.ossfsUsable())) await this.mountFor(mapping, who, () => this.mountOssfs(mapping));
+        else await this.stage(mapping, who);
       } catch (err) {
         if (err instanceof TaskDataError) throw err;
         throw new TaskDataError(`input ${mapping.source} could not be staged to ${mapping.target}: ${(err as Error).message}`, { cause: err });
@@ -60,11 +69,15 @@ export class NodeData {
   }
 
   /** Uploads `$OUTDIR` to the job's output location; resolves only when every object is verified. */
-  async uploadOutputs(outdir: string, outputUrl: string): Promise<OutputManifest> {
+  async uploadOutputs(outdir: string, outputUrl: string, who: TaskDataUser): Promise<OutputManifest> {
     try {
-      return await uploadOutputs(outdir, outputUrl, { resolver: this.resolver });
+      return await uploadOutputs(outdir, outputUrl, {
+        resolver: this.resolver,
+        ownerUid: who.identity.uid,
+        openFileDestination: async (destDir) => openUserTar(destDir, who, `writing outputs to ${destDir}`),
+      });
     } catch (err) {
-      throw new TaskDataError(`uploading $OUTDIR to ${outputUrl} failed: ${(err as Error).message}`, { cause: err });
+      throw new TaskDataError(`uploading $OUTDIR to ${outputUrl} failed: ${uploadFailure(err, outdir)}`, { cause: err });
     }
   }
 
@@ -72,20 +85,71 @@ export class NodeData {
     if (this.cache) await (await this.cache).close();
   }
 
-  private async stage(mapping: DataMapping, owner: { uid: number; gid: number }): Promise<void> {
-    const key = `${mapping.source}\u0000${mapping.target}\u0000${mapping.readOnly}`;
+  private async stage(mapping: DataMapping, who: TaskDataUser): Promise<void> {
+    // Shared only between tasks of one user: the copy is made with that user's rights.
+    const key = `${mapping.source}\u0000${mapping.target}\u0000${mapping.readOnly}\u0000${who.identity.uid}`;
     let pending = this.inFlight.get(key);
     if (!pending) {
       pending = (async () => {
+        const what = mapping.kind === 'file' ? 'copying' : 'writing the staged files';
+        if (mapping.kind === 'file') {
+          const sourceDir = '/' + parseStorageUrl(mapping.source).prefix.replace(/\/+$/, '');
+          await copyTreeAsUser(sourceDir, mapping.target, mapping.readOnly, who, what);
+          this.opts.log.info({ source: mapping.source, target: mapping.target, user: who.identity.name }, 'input copied as the user');
+          return;
+        }
         const cache = await this.openCache();
-        await fsp.mkdir(mapping.target, { recursive: true });
-        // Read-only inputs are hard links to read-only cache entries; writable ones private copies.
-        const result = await cache.stageTree(mapping.source, mapping.target, mapping.readOnly ? {} : { copy: true, owner });
-        this.opts.log.info({ source: mapping.source, target: mapping.target, ...result }, 'input staged');
+        const writer = openUserTar(mapping.target, who, what, mapping.readOnly);
+        try {
+          const result = await streamTreeFromCache(cache, this.resolver, mapping.source, writer.tar, { mode: mapping.readOnly ? 0o444 : 0o644 });
+          await writer.tar.finish();
+          await writer.done();
+          this.opts.log.info({ source: mapping.source, target: mapping.target, user: who.identity.name, ...result }, 'input staged');
+        } catch (err) {
+          // The writer's own reason (e.g. Permission denied on the target) explains a broken stream best.
+          throw (await writer.abort()) ?? err;
+        }
       })().finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, pending);
     }
     await pending;
+  }
+
+  private async mountFor(mapping: DataMapping, who: TaskDataUser, mount: () => Promise<void>): Promise<void> {
+    await this.claimMountPoint(mapping.target, who);
+    try {
+      await mount();
+    } catch (err) {
+      if (!this.mounts.has(mapping.target)) this.mountOwners.delete(mapping.target); // nothing mounted: the claim lapses
+      throw err;
+    }
+  }
+
+  /**
+   * Root mounts over the target, so it must be a directory the task's user made or owns: made
+   * by them (mkdir as the user), then checked through a descriptor opened without following
+   * links. A mount point then serves that user's tasks only. Still open: mount(8) resolves
+   * the path again, so a user who owns the parent could swap it in between.
+   */
+  private async claimMountPoint(target: string, who: TaskDataUser): Promise<void> {
+    const claimedBy = this.mountOwners.get(target);
+    if (claimedBy !== undefined) {
+      if (claimedBy === who.identity.uid) return; // mounted for this user already: its root is the export's now
+      throw new TaskDataError(`${target} is already a mount point for uid ${claimedBy} on this node; user ${who.identity.name} must map the data elsewhere`);
+    }
+    await makeDirAsUser(target, who, `creating the mount point ${target}`);
+    if (!who.asSelf) {
+      const dir = await openDirNoFollow(target);
+      try {
+        const st = await dir.stat();
+        if (st.uid !== who.identity.uid) {
+          throw new TaskDataError(`mount point ${target} belongs to uid ${st.uid}, not to user ${who.identity.name}: map the data to a directory that user owns`);
+        }
+      } finally {
+        await dir.close();
+      }
+    }
+    this.mountOwners.set(target, who.identity.uid);
   }
 
   private openCache(): Promise<StageCache> {
@@ -123,7 +187,6 @@ export class NodeData {
           await fsp.writeFile(passwdFile, `${bucket}:${id}:${secret}\n`, { mode: 0o600 });
         }
         const metadata = env['QFARM_ECS_METADATA_URL'] ?? 'http://100.100.100.200';
-        await fsp.mkdir(mapping.target, { recursive: true });
         const argv = ossfsMountArgs(mapping, {
           endpointUrl,
           ...(role && role !== 'auto' ? { ramRoleUrl: `${metadata}/latest/meta-data/ram/security-credentials/${role}` } : { passwdFile: passwdFile! }),
@@ -148,7 +211,6 @@ export class NodeData {
         if (!(await findExecutable('mount.nfs'))) {
           throw new TaskDataError(`mounting ${mapping.source} needs mount.nfs: install nfs-common in the worker image`);
         }
-        await fsp.mkdir(mapping.target, { recursive: true });
         const argv = nfsMountArgs(mapping);
         await run(argv[0]!, argv.slice(1));
         this.opts.log.info({ source: mapping.source, target: mapping.target }, 'NFS export mounted');
@@ -160,12 +222,36 @@ export class NodeData {
   }
 }
 
-/** The directory a task's `$OUTDIR` points at: inside its TMPDIR, owned by the task's user. */
+/**
+ * The directory a task's `$OUTDIR` points at: inside its TMPDIR, owned by the task's user. The
+ * TMPDIR is the user's already, so the chown goes through a descriptor opened without following
+ * links: a symlink raced into its place cannot hand the user some other file.
+ */
 export async function makeOutdir(tmpdir: string, owner: { uid: number; gid: number }): Promise<string> {
   const outdir = path.join(tmpdir, 'outdir');
   await fsp.mkdir(outdir, { mode: 0o700 });
-  if (process.getuid?.() === 0) await fsp.chown(outdir, owner.uid, owner.gid);
+  if (process.getuid?.() === 0) {
+    const dir = await fsp.open(outdir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW);
+    try {
+      await dir.chown(owner.uid, owner.gid);
+    } finally {
+      await dir.close();
+    }
+  }
   return outdir;
+}
+
+/** The first failure of an upload, said once (the file's own error names the file). */
+function uploadFailure(err: unknown, outdir: string): string {
+  if (!(err instanceof OutputUploadError)) return (err as Error).message;
+  const first = err.failures[0];
+  if (!first) return err.message;
+  const more = err.failures.length > 1 ? ` (and ${err.failures.length - 1} more)` : '';
+  // The destination's writer failed: what it had been sent is not written, so no count.
+  if (first.path === err.destination) return first.error.message;
+  const named = first.path === outdir || first.error.message.includes(first.path);
+  const partial = err.uploaded > 0 ? `; ${err.uploaded} other file(s) were uploaded but are not committed` : '';
+  return `${named ? '' : `${first.path}: `}${first.error.message}${more}${partial}`;
 }
 
 function run(command: string, args: string[]): Promise<void> {

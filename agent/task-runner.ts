@@ -18,6 +18,7 @@ import { handOverDirectory, readSetupFailure, SETUP_FAILED_EXIT, TaskSpecError, 
 import { TASK_TAG_VAR, taskEnvironment } from './task-environment.js';
 import { runAsFor, TaskUserError, type RunAs } from './task-user.js';
 import { makeOutdir, TaskDataError, type NodeData } from './task-data.js';
+import type { TaskDataUser } from './user-side-data.js';
 
 /** The end of an attempt, as the `finished` frame carries it. */
 export type TaskResult = Omit<TaskFinished, 'type' | 'attemptId'>;
@@ -141,7 +142,7 @@ export class TaskRun {
       const outputs = await this.openOutputs(runAs, umask, sinks, log);
       const scriptFile = this.writeScript(tmpdir, owner);
       const env = taskEnvironment(a, { tmpdir, hostname: this.ctx.hostname, runAs });
-      const outdir = a.data ? await this.prepareData(a.data, tmpdir, env) : undefined;
+      const outdir = a.data ? await this.prepareData(a.data, tmpdir, env, runAs) : undefined;
       if (this.killRequest) return this.failure(startedAt, FailedCode.AfterJob, `${this.killRequest.reason} (before the task started)`);
       // The root half (setpriv, or spawn's own switch) runs with the agent's minimal environment
       // in /; qfarm-exec, already the user, enters cwd, sets the umask, applies the task's
@@ -158,7 +159,7 @@ export class TaskRun {
       // task only with its outputs in place. A failed upload fails this attempt, not the task.
       if (outdir && a.data?.outputUrl && result.exitStatus === 0 && result.failedCode === FailedCode.None) {
         this.events.uploading?.();
-        result.outputs = await this.ctx.data!.uploadOutputs(outdir, a.data.outputUrl);
+        result.outputs = await this.ctx.data!.uploadOutputs(outdir, a.data.outputUrl, this.dataUser(runAs));
       }
       return result;
     } catch (err) {
@@ -177,13 +178,18 @@ export class TaskRun {
   }
 
   /** Stages the job's inputs and gives the task its `$OUTDIR`; returns that directory. */
-  private async prepareData(data: NonNullable<TaskAssignment['data']>, tmpdir: string, env: Record<string, string>): Promise<string> {
+  private async prepareData(data: NonNullable<TaskAssignment['data']>, tmpdir: string, env: Record<string, string>, runAs: RunAs): Promise<string> {
     if (!this.ctx.data) throw new TaskDataError('this agent was started without a data cache (--state-dir) and cannot run jobs with -data/-outdir');
     const owner = { uid: this.assignment.user.uid, gid: this.assignment.user.gid };
     const outdir = await makeOutdir(tmpdir, owner);
     env['OUTDIR'] = outdir;
-    await this.ctx.data.prepareInputs(data, owner);
+    await this.ctx.data.prepareInputs(data, this.dataUser(runAs));
     return outdir;
+  }
+
+  /** Staging and `file://` uploads run as the task's user (agent/user-side-data.ts). */
+  private dataUser(runAs: RunAs): TaskDataUser {
+    return { identity: this.assignment.user, groups: this.ctx.groups, asSelf: runAs.kind === 'self' };
   }
 
   /**

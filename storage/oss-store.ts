@@ -529,7 +529,10 @@ export class OssStore implements ObjectStore {
           cb(null, chunk);
         },
       });
-      const body = createReadStream(path).pipe(hashing);
+      const source = createReadStream(path);
+      // pipe() does not forward errors: without this a read error would be an uncaught exception.
+      source.on('error', (err) => hashing.destroy(err));
+      const body = source.pipe(hashing);
       const r = await c.putStream(key, body, { contentLength: st.size, timeout: this.uploadTimeout(st.size), ...mimeOption(ct) });
       return this.verifyUpload(key, r.res.headers, crc.toString(), st.size);
     });

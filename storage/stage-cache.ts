@@ -6,8 +6,10 @@
  * - Atomic: downloads land in a temp file and are renamed into objects/ only when complete and
  *   verified (CRC-64 by the store), so a crash never leaves a half file that looks cached.
  * - Size-bounded LRU: after each insert, least recently used entries are deleted until the
- *   total fits, skipping entries in use (leased). Tasks get hard links (or copies across file
- *   systems), so evicting an entry never pulls a file from under a running task.
+ *   total fits, skipping entries in use (leased).
+ * - The directory is 0700: entries of many users' inputs are read only by the agent. The agent
+ *   streams them to a task as copies (stage-stream.ts); stageObject/stageTree, which hard-link,
+ *   are for a single-user caller (bench, `qfarm` tools), never for another user's task.
  * - Cache files are read-only (0444): a task writing into a hard-linked input fails instead of
  *   silently corrupting the cached copy for the next task.
  * - One StageCache per directory (one agent per node): a lock file enforces it.
@@ -116,7 +118,10 @@ export class StageCache {
   static async open(opts: StageCacheOptions): Promise<StageCache> {
     if (!(opts.maxBytes > 0)) throw new StorageError(`stage cache maxBytes must be > 0, got ${opts.maxBytes}`);
     const cache = new StageCache(opts);
-    await mkdir(cache.objectsDir, { recursive: true });
+    await mkdir(cache.objectsDir, { recursive: true, mode: 0o700 });
+    // Entries of every user's inputs live here: only the agent may look in (tasks get copies).
+    await chmod(opts.dir, 0o700);
+    await chmod(cache.objectsDir, 0o700);
     await cache.lock();
     const found: { id: string; size: number; mtime: number }[] = [];
     for (const name of await readdir(cache.objectsDir)) {

@@ -31,3 +31,26 @@ t.test('a key that would escape the destination is refused', async (t) => {
   await fx.server.seed(BUCKET, 'evil/../../escape.txt', Buffer.from('x'));
   await t.rejects(downloadTree(`oss://${BUCKET}/evil/`, join(fx.tmp, 'evil-out'), { resolver: fx.resolver() }), /refusing to download/);
 });
+
+t.test('symlinks planted in the destination are never followed', async (t) => {
+  const { mkdir, readdir, readFile, symlink, writeFile, lstat } = await import('node:fs/promises');
+  await fx.server.seed(BUCKET, 'planted/sub/a.txt', Buffer.from('from the bucket'));
+  await fx.server.seed(BUCKET, 'planted/b.txt', Buffer.from('fresh'));
+  const elsewhere = join(fx.tmp, 'elsewhere');
+  await mkdir(elsewhere);
+  await writeFile(join(elsewhere, 'b-target.txt'), 'precious');
+  const dest = join(fx.tmp, 'planted-out');
+  await mkdir(dest);
+  await symlink(elsewhere, join(dest, 'sub'));
+  await t.rejects(downloadTree(`oss://${BUCKET}/planted/`, dest, { resolver: fx.resolver(), concurrency: 1 }), /planted-out\/sub is a symbolic link or not a directory/);
+  t.same((await readdir(elsewhere)).sort(), ['b-target.txt'], 'nothing was written through the directory link');
+  // A link in place of a file is replaced by the file, not written through.
+  const { rm } = await import('node:fs/promises');
+  await rm(join(dest, 'sub'));
+  await rm(join(dest, 'b.txt'), { force: true });
+  await symlink(join(elsewhere, 'b-target.txt'), join(dest, 'b.txt'));
+  await downloadTree(`oss://${BUCKET}/planted/`, dest, { resolver: fx.resolver() });
+  t.equal(await readFile(join(elsewhere, 'b-target.txt'), 'utf8'), 'precious');
+  t.ok((await lstat(join(dest, 'b.txt'))).isFile());
+  t.equal(await readFile(join(dest, 'sub', 'a.txt'), 'utf8'), 'from the bucket');
+});
