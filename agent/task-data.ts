@@ -12,16 +12,21 @@ import { StageCache } from '../storage/stage-cache.js';
 import { streamTreeFromCache } from '../storage/stage-stream.js';
 import { uploadOutputs } from '../storage/upload-outputs.js';
 import { openDirNoFollow } from '../storage/nofollow-walk.js';
+import { failureIsTheUsers } from './data-failure.js';
 import { copyTreeAsUser, makeDirAsUser, openUserTar, type TaskDataUser } from './user-side-data.js';
 
 /**
- * A task's data could not be provided or saved. Always a failure of the node, not of the job:
- * the master runs the task again (elsewhere) rather than committing it as failed.
+ * A task's data could not be provided or saved. `retryable` (the default): a failure of the
+ * node, so the master runs the task again (elsewhere) rather than committing it as failed;
+ * false when the cause is the user's own rights or outputs (agent/data-failure.ts), which no
+ * other node would change.
  */
 export class TaskDataError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly retryable: boolean;
+  constructor(message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TaskDataError';
+    this.retryable = options?.retryable ?? true;
   }
 }
 
@@ -63,7 +68,7 @@ export class NodeData {
         else await this.stage(mapping, who);
       } catch (err) {
         if (err instanceof TaskDataError) throw err;
-        throw new TaskDataError(`input ${mapping.source} could not be staged to ${mapping.target}: ${(err as Error).message}`, { cause: err });
+        throw new TaskDataError(`input ${mapping.source} could not be staged to ${mapping.target}: ${(err as Error).message}`, { cause: err, retryable: !failureIsTheUsers(err) });
       }
     }
   }
@@ -77,7 +82,7 @@ export class NodeData {
         openFileDestination: async (destDir) => openUserTar(destDir, who, `writing outputs to ${destDir}`),
       });
     } catch (err) {
-      throw new TaskDataError(`uploading $OUTDIR to ${outputUrl} failed: ${uploadFailure(err, outdir)}`, { cause: err });
+      throw new TaskDataError(`uploading $OUTDIR to ${outputUrl} failed: ${uploadFailure(err, outdir)}`, { cause: err, retryable: !failureIsTheUsers(err) });
     }
   }
 
@@ -143,7 +148,7 @@ export class NodeData {
       try {
         const st = await dir.stat();
         if (st.uid !== who.identity.uid) {
-          throw new TaskDataError(`mount point ${target} belongs to uid ${st.uid}, not to user ${who.identity.name}: map the data to a directory that user owns`);
+          throw new TaskDataError(`mount point ${target} belongs to uid ${st.uid}, not to user ${who.identity.name}: map the data to a directory that user owns`, { retryable: false });
         }
       } finally {
         await dir.close();

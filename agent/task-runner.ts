@@ -163,7 +163,11 @@ export class TaskRun {
       }
       return result;
     } catch (err) {
-      if (err instanceof TaskDataError) return { ...this.failure(startedAt, FailedCode.BeforeJob, err.message), retryable: true };
+      if (err instanceof TaskDataError) {
+        const failed = this.failure(startedAt, FailedCode.BeforeJob, err.message);
+        // The user's own rights or outputs: final, with the reason in qacct; the node's: run again.
+        return err.retryable ? { ...failed, retryable: true } : failed;
+      }
       if (err instanceof TaskSetupError) return this.failure(startedAt, err.failedCode, err.message);
       if (err instanceof TaskSpecError) return this.failure(startedAt, FailedCode.BeforeJob, err.message);
       if (err instanceof WorkingDirectoryError) return this.failure(startedAt, FailedCode.BeforeJob, err.onHost(this.ctx.hostname));

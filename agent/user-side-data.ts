@@ -20,11 +20,17 @@ export interface TaskDataUser {
   asSelf: boolean;
 }
 
-/** A helper running as the task's user failed; the message carries the tool's own reason. */
+/**
+ * A helper running as the task's user failed; the message carries the tool's own reason.
+ * `deniedToUser`: the kernel refused that user (EACCES/EPERM, a read-only file system): the
+ * user's own rights, the same on every node, so running the task again elsewhere cannot help.
+ */
 export class UserSideError extends Error {
-  constructor(message: string) {
+  readonly deniedToUser: boolean;
+  constructor(message: string, toolStderr = '') {
     super(message);
     this.name = 'UserSideError';
+    this.deniedToUser = /Permission denied|Operation not permitted|Read-only file system/.test(toolStderr);
   }
 }
 
@@ -47,7 +53,7 @@ function outcome(child: ChildProcess, what: string, who: TaskDataUser): Promise<
     child.once('error', (err) => reject(new UserSideError(`${what} as user ${who.identity.name}: could not start ${err.message}`)));
     child.once('close', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new UserSideError(`${what} as user ${who.identity.name} failed: ${stderr.trim() || (signal ? `killed by ${signal}` : `exit status ${code}`)}`));
+      else reject(new UserSideError(`${what} as user ${who.identity.name} failed: ${stderr.trim() || (signal ? `killed by ${signal}` : `exit status ${code}`)}`, stderr));
     });
   });
 }
