@@ -136,6 +136,8 @@ export const JobWaitResponse = Type.Object({
       taskId: Type.Union([Type.Integer(), Type.Null()]),
       exitStatus: Type.Integer(),
       failedCode: Type.Integer(),
+      /** Why, when failedCode is not 0 (the agent's words: what failed, for which user). */
+      failedReason: Type.Optional(Type.String()),
       deleted: Type.Boolean(),
     }),
   ),
