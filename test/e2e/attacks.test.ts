@@ -133,6 +133,13 @@ t.test('every escape of issue 9 through qsub fails with a reason the attacker ca
     t.equal((await acct(unreadable)).match(/^=+$/gm)?.length, 1, 'one attempt: the user\'s own rights are not retried on other nodes');
   });
 
+  t.test('qsub -sync y says why a job never ran, on stderr, and exits 1', async (t) => {
+    const res = await farm.runAs(mallory, 'qsub', ['-sync', 'y', '-data', `file://${rootPrivate}/:${home('y')}:rw`, '-b', 'y', 'true']);
+    t.equal(res.code, 1);
+    const id = /Your job (\d+)/.exec(res.stdout)?.[1];
+    t.match(res.stderr, new RegExp(`^Unable to run job ${id}\nJob ${id} failed before it ran: input file://${rootPrivate}/ could not be staged .*Permission denied`));
+  });
+
   t.test('a :ro input is the user\'s own read-only copy, no hard link into a cache', async (t) => {
     t.match(await acct(readOnly), /\nfailed\s+0\s/);
     for (const file of ['a.txt', 'sub/b.txt']) {
