@@ -18,6 +18,7 @@ import { IdentityResponse, ManagerListResponse, ManagerRequest, TokenCreateReque
  *   GET  /jobs/:id/wait             —                    → JobWaitResponse     (qsub -sync y; long poll)
  *   POST /jobs/delete               DeleteRequest        → ActionResponse
  *   POST /jobs/hold | /jobs/release HoldRequest          → ActionResponse
+ *   POST /jobs/clear-error          HoldRequest          → ActionResponse      (qmod -cj)
  *   POST /jobs/alter                AlterRequest         → ActionResponse
  *   GET  /hosts                     —                    → HostsResponse       (qhost)
  *   GET  /accounting?job=&owner=    —                    → AccountingResponse  (qacct)

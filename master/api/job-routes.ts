@@ -9,6 +9,7 @@ import { jobDetail } from '../views/job-detail.js';
 import type { JobRow } from '../store/job-reader.js';
 import { JobNotFoundError } from '../store/transitions.js';
 import { PermissionError } from '../store/ownership.js';
+import { clearErrorState } from '../store/error-state.js';
 import type { JobSubmission } from '../../protocol/job-spec.js';
 import { identityOf, type Identity } from './identity.js';
 
@@ -129,6 +130,31 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
       }
     });
   }
+
+  // qmod -cj: SGE's answers for a job not in error state (qfarm has none), owners only.
+  app.post('/jobs/clear-error', async (req, reply) => {
+    try {
+      refuseIdentityFields(req.body, ['requester']);
+      const who = identityOf(req);
+      const body = validators.holdRequest.parse(req.body);
+      const messages: ActionResponse['messages'] = [];
+      for (const target of body.targets) {
+        const jobs = resolveJobs(ctx, target.job, { includeFinished: false });
+        if (jobs.length === 0) messages.push({ ok: false, text: `invalid queue or job "${target.job}"` });
+        for (const job of jobs) {
+          try {
+            messages.push(...clearErrorState(ctx.db, ctx.reader, job, who));
+          } catch (err) {
+            if (err instanceof PermissionError) messages.push({ ok: false, text: err.message, denied: 'permission' });
+            else throw err;
+          }
+        }
+      }
+      return { messages };
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
 
   app.post('/jobs/alter', async (req, reply) => {
     try {
