@@ -73,13 +73,16 @@ export class NodeData {
     }
   }
 
-  /** Uploads `$OUTDIR` to the job's output location; resolves only when every object is verified. */
-  async uploadOutputs(outdir: string, outputUrl: string, who: TaskDataUser): Promise<OutputManifest> {
+  /**
+   * Uploads `$OUTDIR` to the job's output location; resolves only when every object is verified.
+   * `file://` outputs are created with the job's `umask`.
+   */
+  async uploadOutputs(outdir: string, outputUrl: string, who: TaskDataUser, umask = 0o022): Promise<OutputManifest> {
     try {
       return await uploadOutputs(outdir, outputUrl, {
         resolver: this.resolver,
         ownerUid: who.identity.uid,
-        openFileDestination: async (destDir) => openUserTar(destDir, who, `writing outputs to ${destDir}`),
+        openFileDestination: async (destDir) => openUserTar(destDir, who, `writing outputs to ${destDir}`, false, umask),
       });
     } catch (err) {
       throw new TaskDataError(`uploading $OUTDIR to ${outputUrl} failed: ${uploadFailure(err, outdir)}`, { cause: err, retryable: !failureIsTheUsers(err) });

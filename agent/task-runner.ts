@@ -159,7 +159,7 @@ export class TaskRun {
       // task only with its outputs in place. A failed upload fails this attempt, not the task.
       if (outdir && a.data?.outputUrl && result.exitStatus === 0 && result.failedCode === FailedCode.None) {
         this.events.uploading?.();
-        result.outputs = await this.ctx.data!.uploadOutputs(outdir, a.data.outputUrl, this.dataUser(runAs));
+        result.outputs = await this.ctx.data!.uploadOutputs(outdir, a.data.outputUrl, this.dataUser(runAs), umask);
       }
       return result;
     } catch (err) {
