@@ -12,16 +12,21 @@ import { StageCache } from '../storage/stage-cache.js';
 import { streamTreeFromCache } from '../storage/stage-stream.js';
 import { uploadOutputs } from '../storage/upload-outputs.js';
 import { openDirNoFollow } from '../storage/nofollow-walk.js';
+import { failureIsTheUsers } from './data-failure.js';
 import { copyTreeAsUser, makeDirAsUser, openUserTar, type TaskDataUser } from './user-side-data.js';
 
 /**
- * A task's data could not be provided or saved. Always a failure of the node, not of the job:
- * the master runs the task again (elsewhere) rather than committing it as failed.
+ * A task's data could not be provided or saved. `retryable` (the default): a failure of the
+ * node, so the master runs the task again (elsewhere) rather than committing it as failed;
+ * false when the cause is the user's own rights or outputs (agent/data-failure.ts), which no
+ * other node would change.
  */
 export class TaskDataError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly retryable: boolean;
+  constructor(message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TaskDataError';
+    this.retryable = options?.retryable ?? true;
   }
 }
 
@@ -63,21 +68,24 @@ export class NodeData {
         else await this.stage(mapping, who);
       } catch (err) {
         if (err instanceof TaskDataError) throw err;
-        throw new TaskDataError(`input ${mapping.source} could not be staged to ${mapping.target}: ${(err as Error).message}`, { cause: err });
+        throw new TaskDataError(`input ${mapping.source} could not be staged to ${mapping.target}: ${(err as Error).message}`, { cause: err, retryable: !failureIsTheUsers(err) });
       }
     }
   }
 
-  /** Uploads `$OUTDIR` to the job's output location; resolves only when every object is verified. */
-  async uploadOutputs(outdir: string, outputUrl: string, who: TaskDataUser): Promise<OutputManifest> {
+  /**
+   * Uploads `$OUTDIR` to the job's output location; resolves only when every object is verified.
+   * `file://` outputs are created with the job's `umask`.
+   */
+  async uploadOutputs(outdir: string, outputUrl: string, who: TaskDataUser, umask = 0o022): Promise<OutputManifest> {
     try {
       return await uploadOutputs(outdir, outputUrl, {
         resolver: this.resolver,
         ownerUid: who.identity.uid,
-        openFileDestination: async (destDir) => openUserTar(destDir, who, `writing outputs to ${destDir}`),
+        openFileDestination: async (destDir) => openUserTar(destDir, who, `writing outputs to ${destDir}`, false, umask),
       });
     } catch (err) {
-      throw new TaskDataError(`uploading $OUTDIR to ${outputUrl} failed: ${uploadFailure(err, outdir)}`, { cause: err });
+      throw new TaskDataError(`uploading $OUTDIR to ${outputUrl} failed: ${uploadFailure(err, outdir)}`, { cause: err, retryable: !failureIsTheUsers(err) });
     }
   }
 
@@ -143,7 +151,7 @@ export class NodeData {
       try {
         const st = await dir.stat();
         if (st.uid !== who.identity.uid) {
-          throw new TaskDataError(`mount point ${target} belongs to uid ${st.uid}, not to user ${who.identity.name}: map the data to a directory that user owns`);
+          throw new TaskDataError(`mount point ${target} belongs to uid ${st.uid}, not to user ${who.identity.name}: map the data to a directory that user owns`, { retryable: false });
         }
       } finally {
         await dir.close();

@@ -159,11 +159,15 @@ export class TaskRun {
       // task only with its outputs in place. A failed upload fails this attempt, not the task.
       if (outdir && a.data?.outputUrl && result.exitStatus === 0 && result.failedCode === FailedCode.None) {
         this.events.uploading?.();
-        result.outputs = await this.ctx.data!.uploadOutputs(outdir, a.data.outputUrl, this.dataUser(runAs));
+        result.outputs = await this.ctx.data!.uploadOutputs(outdir, a.data.outputUrl, this.dataUser(runAs), umask);
       }
       return result;
     } catch (err) {
-      if (err instanceof TaskDataError) return { ...this.failure(startedAt, FailedCode.BeforeJob, err.message), retryable: true };
+      if (err instanceof TaskDataError) {
+        const failed = this.failure(startedAt, FailedCode.BeforeJob, err.message);
+        // The user's own rights or outputs: final, with the reason in qacct; the node's: run again.
+        return err.retryable ? { ...failed, retryable: true } : failed;
+      }
       if (err instanceof TaskSetupError) return this.failure(startedAt, err.failedCode, err.message);
       if (err instanceof TaskSpecError) return this.failure(startedAt, FailedCode.BeforeJob, err.message);
       if (err instanceof WorkingDirectoryError) return this.failure(startedAt, FailedCode.BeforeJob, err.onHost(this.ctx.hostname));

@@ -20,11 +20,17 @@ export interface TaskDataUser {
   asSelf: boolean;
 }
 
-/** A helper running as the task's user failed; the message carries the tool's own reason. */
+/**
+ * A helper running as the task's user failed; the message carries the tool's own reason.
+ * `deniedToUser`: the kernel refused that user (EACCES/EPERM, a read-only file system): the
+ * user's own rights, the same on every node, so running the task again elsewhere cannot help.
+ */
 export class UserSideError extends Error {
-  constructor(message: string) {
+  readonly deniedToUser: boolean;
+  constructor(message: string, toolStderr = '') {
     super(message);
     this.name = 'UserSideError';
+    this.deniedToUser = /Permission denied|Operation not permitted|Read-only file system/.test(toolStderr);
   }
 }
 
@@ -47,7 +53,7 @@ function outcome(child: ChildProcess, what: string, who: TaskDataUser): Promise<
     child.once('error', (err) => reject(new UserSideError(`${what} as user ${who.identity.name}: could not start ${err.message}`)));
     child.once('close', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new UserSideError(`${what} as user ${who.identity.name} failed: ${stderr.trim() || (signal ? `killed by ${signal}` : `exit status ${code}`)}`));
+      else reject(new UserSideError(`${what} as user ${who.identity.name} failed: ${stderr.trim() || (signal ? `killed by ${signal}` : `exit status ${code}`)}`, stderr));
     });
   });
 }
@@ -57,10 +63,11 @@ function outcome(child: ChildProcess, what: string, who: TaskDataUser): Promise<
  * inside the target (`fill`), then each is renamed into place, so a task reading the target
  * meanwhile (another task of the node re-staging the same path) sees the old file or the new
  * one, never a missing or half-written one. $1 = target, $2 = ro|rw, $3 = source (cp only).
+ * `umask` decides the modes of what is created (the tar entries carry 0666).
  */
-function writerScript(fill: string): string {
+function writerScript(fill: string, umask = 0o022): string {
   return [
-    'umask 022',
+    `umask ${(umask & 0o777).toString(8).padStart(4, '0')}`,
     'mkdir -p -- "$1" || exit 1',
     'tmp=$(mktemp -d -- "$1/.qfarm-incoming.XXXXXX") || exit 1',
     'trap \'rm -rf -- "$tmp"\' EXIT',
@@ -74,10 +81,11 @@ function writerScript(fill: string): string {
 
 /**
  * A writer running as the user that creates `targetDir` (and parents) and puts every file of
- * the tar stream under it, with the user's rights and ownership.
+ * the tar stream under it, with the user's rights and ownership; modes are the entries' minus
+ * `umask` (outputs pass the job's, as SGE's files follow the submitter's umask).
  */
-export function openUserTar(targetDir: string, who: TaskDataUser, what: string, readOnly = false): FileDestination {
-  const script = writerScript('tar -x -f - -C "$tmp" --no-same-owner --no-same-permissions');
+export function openUserTar(targetDir: string, who: TaskDataUser, what: string, readOnly = false, umask = 0o022): FileDestination {
+  const script = writerScript('tar -x -f - -C "$tmp" --no-same-owner --no-same-permissions', umask);
   const child = startHelper(['/bin/sh', '-c', script, 'qfarm-writer', targetDir, readOnly ? 'ro' : 'rw'], who, 'pipe');
   const done = outcome(child, what, who);
   done.catch(() => undefined); // awaited by done(); meanwhile a write error may come first

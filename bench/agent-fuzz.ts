@@ -6,10 +6,14 @@
  * the master's RSS before and after. Verdict: PASS when RSS grew by at most 50 MB, the master
  * still runs, and the victim task's real result (exit 7) is the one committed; exits 1 otherwise.
  *
- * "Before" is measured after a warm-up of 5,000 frames (not counted in --frames): a master
- * fresh from start sizes its V8 heap and malloc arenas for this load once (about +60 MB, the
- * same as any busy period does); what the verdict must catch is growth *with* the number of
- * frames, i.e. a leak. The RSS at start is printed too.
+ * Two growths are printed. From start (cold): about +60 MB, over 50 MB, and it comes within
+ * the first few thousand frames, not with their number: the first oversized frames (2 MiB
+ * output chunks, 20,000-attempt hellos, arriving on 4 connections at once) make V8 grow its
+ * heap and glibc its malloc arenas, which are kept for the next burst. After a 5,000-frame
+ * warm-up the RSS stays on that plateau for the next 100,000 frames (the min–max sampled
+ * during the run is printed): nothing is kept per frame or per connection (the hub's sessions
+ * and grace timers are keyed by agent id, and the fuzzer's ids are few). The verdict is on
+ * the growth after the warm-up, which is what a leak would move.
  *
  *   node dist/bench/agent-fuzz.js [--frames 100000] [--seed N] [--concurrency 4]
  */
@@ -67,11 +71,15 @@ async function main(): Promise<number> {
     const before = rssBytes(master.pid);
     console.log(`agent-fuzz: RSS after warm-up ${mb(before)}; sending ${frames} frames`);
     const started = Date.now();
+    const during: number[] = [];
     const report = await fuzzAgentProtocol({
       ...common,
       frames,
       seed,
-      onProgress: (sent) => console.log(`  ${sent} frames sent, master RSS ${mb(rssBytes(master.pid))}`),
+      onProgress: (sent) => {
+        during.push(rssBytes(master.pid));
+        console.log(`  ${sent} frames sent, master RSS ${mb(during.at(-1)!)}`);
+      },
     });
     const seconds = (Date.now() - started) / 1000;
     // Let the master finish what is queued on its sockets before measuring.
@@ -87,7 +95,10 @@ async function main(): Promise<number> {
     console.log(`master closes:      ${JSON.stringify(report.closes)}`);
     console.log(`master RSS at start: ${mb(atStart)} (before the ${WARM_UP_FRAMES}-frame warm-up)`);
     console.log(`master RSS before:  ${mb(before)} (after the warm-up)`);
-    console.log(`master RSS after:   ${mb(after)} (growth ${mb(after - before)}, limit ${mb(MAX_GROWTH_BYTES)})`);
+    console.log(`master RSS during:  ${mb(Math.min(...during))} – ${mb(Math.max(...during))} (sampled every progress line)`);
+    console.log(`master RSS after:   ${mb(after)}`);
+    console.log(`growth from start:  ${mb(after - atStart)} (cold: one-time heap and malloc sizing, see the header; not the verdict)`);
+    console.log(`growth after warm-up: ${mb(after - before)} (limit ${mb(MAX_GROWTH_BYTES)}: the verdict)`);
     console.log(`victim task result: exit ${exit} (expected 7: the real agent's result, not a forged one)`);
     const ok = report.sent >= frames && after - before <= MAX_GROWTH_BYTES && exit === 7;
     console.log(`verdict:            ${ok ? 'PASS' : 'FAIL'}`);

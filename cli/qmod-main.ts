@@ -1,9 +1,11 @@
 import os from 'node:os';
-import type { HostView } from '../protocol/api.js';
+import { validators, type HostView } from '../protocol/api.js';
+import { printActionMessages } from './action-output.js';
 import { ApiRequestError } from './api-client.js';
 import { CliError, ExitCode } from './cli-errors.js';
 import { connect } from './connect.js';
 import { requesterName } from './requester.js';
+import { parseJobTargets } from './job-targets.js';
 import { out } from './run-command.js';
 import { parseVerbArgs } from './simple-args.js';
 
@@ -11,6 +13,7 @@ export function qmodUsage(): string {
   return [
     'qfarm (SGE-compatible qmod)',
     'usage: qmod [options]',
+    '   [-cj job_list]          clear error state of jobs (qfarm: no job has one; prints SGE\'s answer)',
     '   [-d wc_queue_list]      disable',
     '   [-e wc_queue_list]      enable',
     '   [-help]                 print this help',
@@ -50,11 +53,15 @@ export async function qmodMain(argv: string[], environment: NodeJS.ProcessEnv = 
   const parsed = parseVerbArgs(argv, {
     verb: 'qmod',
     usage: qmodUsage,
-    withArg: ['-d', '-e'],
+    withArg: ['-d', '-e', '-cj'],
     flags: ['-f'],
-    unsupported: ['-c', '-cj', '-cq', '-r', '-rj', '-rq', '-s', '-sj', '-sq', '-us', '-usj', '-usq'],
+    unsupported: ['-c', '-cq', '-r', '-rj', '-rq', '-s', '-sj', '-sq', '-us', '-usj', '-usq'],
     badOptionExit: ExitCode.Failure,
   });
+  if (parsed.options.has('-cj')) {
+    if (parsed.options.has('-d') || parsed.options.has('-e')) throw new CliError('qmod: -cj cannot be combined with -d or -e in qfarm', ExitCode.Failure, 'run qmod twice');
+    return clearJobErrors([...(parsed.options.get('-cj') ?? []), ...parsed.positional], environment);
+  }
   const actions: Array<{ disable: boolean; entry: string }> = [];
   for (const [option, disable] of [['-d', true], ['-e', false]] as const) {
     for (const value of parsed.options.get(option) ?? []) {
@@ -94,4 +101,15 @@ export async function qmodMain(argv: string[], environment: NodeJS.ProcessEnv = 
     }
   }
   return ok ? ExitCode.Ok : ExitCode.Failure;
+}
+
+/**
+ * `qmod -cj job_list`: owners (and root, managers) get SGE 8.1.9's answer for a job not in
+ * error state; another user's job SGE's refusal. Exit 1 when any line is a failure, as SGE.
+ */
+async function clearJobErrors(words: string[], environment: NodeJS.ProcessEnv): Promise<number> {
+  const targets = parseJobTargets('qmod', words.flatMap((w) => w.split(',')).filter((w) => w !== ''));
+  if (targets.length === 0) throw new CliError('qmod: ERROR! no option argument', ExitCode.Failure, 'name the jobs: qmod -cj 8');
+  const answer = await connect(environment).post('/jobs/clear-error', validators.holdRequest.parse({ targets }), 'actionResponse');
+  return printActionMessages(answer) ? ExitCode.Ok : ExitCode.Failure;
 }

@@ -39,6 +39,11 @@ export function syncReport(wait: JobWaitResponse, isArray: boolean): SyncReport 
     if (task.deleted) {
       lines.push({ stream: 'stderr', text: `Unable to run job ${label}` });
       code = 1;
+    } else if (task.exitStatus === 0 && (task.failedCode === 1 || task.failedCode === 26)) {
+      // Never ran (set-up, staging or output file failed): SGE's "never ran" line, then qfarm's reason.
+      lines.push({ stream: 'stderr', text: `Unable to run job ${label}` });
+      if (task.failedReason) lines.push({ stream: 'stderr', text: `Job ${label} failed before it ran: ${task.failedReason}` });
+      code = 1;
     } else if (task.exitStatus > 128 && signalNames[task.exitStatus - 128] !== undefined) {
       lines.push({ stream: 'stderr', text: `Job ${label} exited because of signal ${signalNames[task.exitStatus - 128]}` });
       code = 1;

@@ -18,6 +18,7 @@ import { IdentityResponse, ManagerListResponse, ManagerRequest, TokenCreateReque
  *   GET  /jobs/:id/wait             —                    → JobWaitResponse     (qsub -sync y; long poll)
  *   POST /jobs/delete               DeleteRequest        → ActionResponse
  *   POST /jobs/hold | /jobs/release HoldRequest          → ActionResponse
+ *   POST /jobs/clear-error          HoldRequest          → ActionResponse      (qmod -cj)
  *   POST /jobs/alter                AlterRequest         → ActionResponse
  *   GET  /hosts                     —                    → HostsResponse       (qhost)
  *   GET  /accounting?job=&owner=    —                    → AccountingResponse  (qacct)
@@ -136,6 +137,8 @@ export const JobWaitResponse = Type.Object({
       taskId: Type.Union([Type.Integer(), Type.Null()]),
       exitStatus: Type.Integer(),
       failedCode: Type.Integer(),
+      /** Why, when failedCode is not 0 (the agent's words: what failed, for which user). */
+      failedReason: Type.Optional(Type.String()),
       deleted: Type.Boolean(),
     }),
   ),

@@ -112,7 +112,8 @@ async function* walkDir(dir: FileHandle, relDir: string, opts: WalkOptions, dept
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw new OutputChangedError(rel, 'vanished');
-      if (code === 'ELOOP') throw new OutputChangedError(rel, 'was replaced by a symbolic link');
+      // A link put in place of a file is the user's doing, not a node's hiccup: as final as one found by lstat.
+      if (code === 'ELOOP') throw new UnsafeOutputError(rel, 'was replaced by a symbolic link during the upload; only regular files and directories are uploaded');
       throw err;
     }
     let handedOver = false;

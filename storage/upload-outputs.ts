@@ -130,7 +130,8 @@ async function throughFileDestination(open: (destDir: string) => Promise<FileDes
           yield chunk;
         }
       }
-      await dest.tar.addFile(file.rel, file.stat.size, 0o644, hashed());
+      // 0666: the writer's umask (the job's) decides, as it does for files the task creates.
+      await dest.tar.addFile(file.rel, file.stat.size, 0o666, hashed());
       await checkUnchanged(file);
       const sum = crc.toString();
       // The writer is another process: its inode is not ours to stat, so the tag is the content's.

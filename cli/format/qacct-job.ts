@@ -53,7 +53,11 @@ function wallclockSeconds(r: AccountingRecord): number {
  */
 export function formatAccountingRecord(r: AccountingRecord): string {
   const u = r.usage;
-  const failed = r.failedCode === 0 ? '' : (failedDescriptions[r.failedCode] ?? r.failedReason);
+  // A task that never ran (set-up, staging, output file): SGE's words first (scripts match
+  // them), then the master's reason, which says what failed and what the user can fix.
+  const description = failedDescriptions[r.failedCode];
+  const neverRan = (r.failedCode === 1 || r.failedCode === 26) && r.failedReason !== '';
+  const failed = r.failedCode === 0 ? '' : description === undefined ? r.failedReason : neverRan ? `${description}: ${r.failedReason}` : description;
   const signal = r.signal !== null ? (signalDescriptions[r.signal] ?? r.signal) : null;
   let text = SEPARATOR;
   text += padded('qname', r.qname);

@@ -157,7 +157,7 @@ export const apiChecks = {
         Number.isInteger(value['jobId']) &&
         (typeof value['finished'] === 'boolean') &&
         Array.isArray(value['tasks']) &&
-        ((array) => { for(const value of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && ((Number.isInteger(value['taskId'])) || ((value['taskId'] === null))) && Number.isInteger(value['exitStatus']) && Number.isInteger(value['failedCode']) && (typeof value['deleted'] === 'boolean')))) { return false }; return true; })(value['tasks'])
+        ((array) => { for(const value of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && ((Number.isInteger(value['taskId'])) || ((value['taskId'] === null))) && Number.isInteger(value['exitStatus']) && Number.isInteger(value['failedCode']) && (value['failedReason'] !== undefined ? ((typeof value['failedReason'] === 'string')) : true) && (typeof value['deleted'] === 'boolean')))) { return false }; return true; })(value['tasks'])
       )
     }
   })(),

@@ -9,6 +9,7 @@ import { jobDetail } from '../views/job-detail.js';
 import type { JobRow } from '../store/job-reader.js';
 import { JobNotFoundError } from '../store/transitions.js';
 import { PermissionError } from '../store/ownership.js';
+import { clearErrorState } from '../store/error-state.js';
 import type { JobSubmission } from '../../protocol/job-spec.js';
 import { identityOf, type Identity } from './identity.js';
 
@@ -130,6 +131,31 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     });
   }
 
+  // qmod -cj: SGE's answers for a job not in error state (qfarm has none), owners only.
+  app.post('/jobs/clear-error', async (req, reply) => {
+    try {
+      refuseIdentityFields(req.body, ['requester']);
+      const who = identityOf(req);
+      const body = validators.holdRequest.parse(req.body);
+      const messages: ActionResponse['messages'] = [];
+      for (const target of body.targets) {
+        const jobs = resolveJobs(ctx, target.job, { includeFinished: false });
+        if (jobs.length === 0) messages.push({ ok: false, text: `invalid queue or job "${target.job}"` });
+        for (const job of jobs) {
+          try {
+            messages.push(...clearErrorState(ctx.db, ctx.reader, job, who));
+          } catch (err) {
+            if (err instanceof PermissionError) messages.push({ ok: false, text: err.message, denied: 'permission' });
+            else throw err;
+          }
+        }
+      }
+      return { messages };
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
   app.post('/jobs/alter', async (req, reply) => {
     try {
       refuseIdentityFields(req.body, ['requester']);
@@ -192,8 +218,11 @@ function submitterOf(who: Identity): JobSubmission['submitter'] {
 function waitResponse(ctx: ApiContext, jobId: number): JobWaitResponse {
   const job = ctx.reader.job(jobId)!;
   const rows = ctx.db
-    .prepare(`SELECT task_id, state, exit_status, failed_code FROM tasks WHERE job_id = ? AND state IN ('done', 'deleted') ORDER BY task_id`)
-    .all(jobId) as { task_id: number; state: string; exit_status: number | null; failed_code: number | null }[];
+    .prepare(
+      `SELECT t.task_id, t.state, t.exit_status, t.failed_code, a.failed_reason FROM tasks t LEFT JOIN attempts a ON a.id = t.attempt_id
+        WHERE t.job_id = ? AND t.state IN ('done', 'deleted') ORDER BY t.task_id`,
+    )
+    .all(jobId) as { task_id: number; state: string; exit_status: number | null; failed_code: number | null; failed_reason: string | null }[];
   return {
     jobId,
     finished: job.finished === 1,
@@ -201,6 +230,7 @@ function waitResponse(ctx: ApiContext, jobId: number): JobWaitResponse {
       taskId: job.is_array ? r.task_id : null,
       exitStatus: r.exit_status ?? 0,
       failedCode: r.failed_code ?? 0,
+      ...(r.failed_code && r.failed_reason ? { failedReason: r.failed_reason } : {}),
       deleted: r.state === 'deleted',
     })),
   };

@@ -39,15 +39,27 @@ export class JobReader {
     return this.q('SELECT * FROM jobs WHERE name = ? ORDER BY id').all(name) as JobRow[];
   }
 
-  /** Task ids at or past the cursor that have no row yet (never dispatched, not deleted). */
+  /** Ranges of never-dispatched ids deleted without rows (master/store/undispatched-delete.ts), by first id. */
+  deletedRanges(jobId: number): DeletedRange[] {
+    return this.q('SELECT first, last FROM deleted_ranges WHERE job_id = ? ORDER BY first').all(jobId) as DeletedRange[];
+  }
+
+  /** Task ids at or past the cursor that have no row yet and are in no deleted range. */
   undispatchedCount(job: JobRow): number {
     if (job.deleted || job.next_task > job.last_task) return 0;
-    const inRange = Math.floor((job.last_task - job.next_task) / job.step) + 1;
+    const inRange = idsBetween(job, job.next_task, job.last_task);
     const withRows = this
       .q('SELECT COUNT(*) FROM tasks WHERE job_id = ? AND task_id >= ?')
       .pluck()
       .get(job.id, job.next_task) as number;
-    return inRange - withRows;
+    let inDeletedRanges = 0;
+    for (const r of this.deletedRanges(job.id)) inDeletedRanges += idsBetween(job, Math.max(r.first, job.next_task), r.last);
+    // Rows inside a deleted range (tasks dispatched ahead of the cursor) were subtracted twice.
+    const rowsInRanges = this
+      .q('SELECT COUNT(*) FROM tasks t JOIN deleted_ranges r ON r.job_id = t.job_id AND t.task_id BETWEEN r.first AND r.last WHERE t.job_id = ? AND t.task_id >= ?')
+      .pluck()
+      .get(job.id, job.next_task) as number;
+    return inRange - withRows - inDeletedRanges + rowsInRanges;
   }
 
   /** Undispatched task ids (up to `limit`), for display. */
@@ -56,8 +68,9 @@ export class JobReader {
     const rows = new Set(
       this.q('SELECT task_id FROM tasks WHERE job_id = ? AND task_id >= ?').pluck().all(job.id, job.next_task) as number[],
     );
+    const skip = rangeSkipper(job, this.deletedRanges(job.id));
     const ids: number[] = [];
-    for (let id = job.next_task; id <= job.last_task && ids.length < limit; id += job.step) if (!rows.has(id)) ids.push(id);
+    for (let id = skip(job.next_task); id <= job.last_task && ids.length < limit; id = skip(id + job.step)) if (!rows.has(id)) ids.push(id);
     return ids;
   }
 
@@ -152,4 +165,35 @@ export class JobReader {
     }
     return true;
   }
+}
+
+/** A run of a job's ids deleted before dispatch; both bounds are ids of the job. */
+export interface DeletedRange {
+  first: number;
+  last: number;
+}
+
+/** How many ids of the job (first_task + k·step) lie in [from, to]. */
+export function idsBetween(job: Pick<JobRow, 'first_task' | 'step'>, from: number, to: number): number {
+  const first = alignUp(job, from);
+  return first > to ? 0 : Math.floor((to - first) / job.step) + 1;
+}
+
+/** The smallest id of the job that is ≥ `id`. */
+export function alignUp(job: Pick<JobRow, 'first_task' | 'step'>, id: number): number {
+  if (id <= job.first_task) return job.first_task;
+  return id + ((job.step - ((id - job.first_task) % job.step)) % job.step);
+}
+
+/**
+ * For walking ids in increasing order: maps an id to itself, or, when it lies in a deleted
+ * range, to the first id of the job past that range. `ranges` sorted by first, disjoint.
+ */
+export function rangeSkipper(job: Pick<JobRow, 'first_task' | 'step'>, ranges: readonly DeletedRange[]): (id: number) => number {
+  let i = 0;
+  return (id: number): number => {
+    while (i < ranges.length && ranges[i]!.last < id) i++;
+    const r = ranges[i];
+    return r && r.first <= id ? r.last + job.step : id;
+  };
 }

@@ -123,4 +123,15 @@ export const MIGRATIONS: readonly string[] = [
     added_at  INTEGER NOT NULL
   );
   `,
+  // qdel -t of never-dispatched ids in the middle of an array (issue 9): one row per deleted
+  // range, not per task. Bounds are ids of the job; ranges of a job are disjoint, never
+  // adjacent, and lie past its cursor (the dispatch transition skips and drops them).
+  `
+  CREATE TABLE deleted_ranges (
+    job_id  INTEGER NOT NULL REFERENCES jobs(id),
+    first   INTEGER NOT NULL,
+    last    INTEGER NOT NULL,
+    PRIMARY KEY (job_id, first)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -9,7 +9,7 @@ import type { HostInventory, TaskFinished, TaskUsage } from '../../protocol/agen
 import { FailedCode } from '../../protocol/agent-messages.js';
 import { AttemptState, TaskState } from '../states.js';
 import { rangeHas, taskCount } from '../../protocol/task-ranges.js';
-import { type JobRow, JobReader } from './job-reader.js';
+import { type JobRow, JobReader, rangeSkipper } from './job-reader.js';
 import { type Actor, checkOwner, PermissionError } from './ownership.js';
 
 export { PermissionError };
@@ -302,11 +302,14 @@ export class Transitions {
         // The cursor moves past ids that have rows; a gated id that is not ready stops it, and
         // the scan looks a bounded distance beyond for ready ones (they get rows: rows past the
         // cursor are allowed, undispatchedCount subtracts them).
+        // Ids in deleted ranges (qdel -t in the middle) are jumped over, and so is the cursor.
+        const ranges = this.reader.deletedRanges(job.id);
+        const skip = rangeSkipper(job, ranges);
         let cursor = job.next_task;
         let cursorFixed = false;
         const scanLimit = gates.length === 0 ? Infinity : 10_000;
         let scanned = 0;
-        for (let taskId = job.next_task; taskId <= job.last_task && leases.length < count && scanned < scanLimit; taskId += job.step, scanned++) {
+        for (let taskId = skip(job.next_task); taskId <= job.last_task && leases.length < count && scanned < scanLimit; taskId = skip(taskId + job.step), scanned++) {
           if (exists.get(job.id, taskId)) {
             if (!cursorFixed) cursor = taskId + job.step;
             continue;
@@ -318,8 +321,10 @@ export class Transitions {
           insertTask.run(job.id, taskId, lease(taskId));
           if (!cursorFixed) cursor = taskId + job.step;
         }
+        if (ranges.length > 0) cursor = rangeSkipper(job, ranges)(cursor);
         if (cursor !== job.next_task) {
           this.q('UPDATE jobs SET next_task = ? WHERE id = ?').run(cursor, job.id);
+          this.q('DELETE FROM deleted_ranges WHERE job_id = ? AND last < ?').run(job.id, cursor);
           job.next_task = cursor;
         }
       }

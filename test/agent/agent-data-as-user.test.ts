@@ -63,7 +63,7 @@ t.test('a file:// input the user cannot read is refused with the kernel\'s reaso
   const fin = await run(task('cat "$HOME/stolen/secret.txt"', { inputs: [parseDataMapping(`file://${rootDir}/:${target}:rw`)] }));
   t.equal(fin.failedCode, 1, 'failed before the job ran');
   t.match(fin.failedReason, new RegExp(`as user ${ATTACKER} failed: .*Permission denied`));
-  t.equal(fin.retryable, true);
+  t.notOk(fin.retryable, 'the user\'s own rights: final, not run again on another node');
   await t.rejects(fs.readFile(path.join(target, 'secret.txt')), { code: 'ENOENT' }, 'the secret did not reach the user');
   t.notMatch(link.output(fin.attemptId), /root-only/);
 });
@@ -85,17 +85,21 @@ t.test('a target the user may not create (/etc/…) fails; root creates nothing 
   const fin = await run(task('true', { inputs: [parseDataMapping(`file://${project}/:${etcTarget}:ro`)] }));
   t.equal(fin.failedCode, 1);
   t.match(fin.failedReason, new RegExp(`${etcTarget}.*Permission denied`));
+  t.notOk(fin.retryable, 'final');
   await t.rejects(fs.stat(etcTarget), { code: 'ENOENT' });
   const viaOss = await run(task('true', { inputs: [parseDataMapping(`oss://${BUCKET}/scene/:${etcTarget}:ro`)] }));
   t.equal(viaOss.failedCode, 1, 'OSS inputs are written by the user too');
   t.match(viaOss.failedReason, new RegExp(`as user ${ATTACKER} failed: .*Permission denied`));
+  t.notOk(viaOss.retryable, 'final');
   await t.rejects(fs.stat(etcTarget), { code: 'ENOENT' });
   // Root mounts NFS exports: never over a directory the user does not own.
   const overEtc = await run(task('true', { inputs: [parseDataMapping('nas://nas.example:/exports/x:/etc:ro')] }));
   t.equal(overEtc.failedCode, 1);
   t.match(overEtc.failedReason, new RegExp(`mount point /etc belongs to uid 0, not to user ${ATTACKER}`));
+  t.notOk(overEtc.retryable, 'final');
   const newInEtc = await run(task('true', { inputs: [parseDataMapping(`nas://nas.example:/exports/x:${etcTarget}:ro`)] }));
   t.match(newInEtc.failedReason, new RegExp(`creating the mount point ${etcTarget} as user ${ATTACKER} failed: .*Permission denied`));
+  t.notOk(newInEtc.retryable, 'final');
   await t.rejects(fs.stat(etcTarget), { code: 'ENOENT' });
 });
 
@@ -119,6 +123,7 @@ t.test('file:// outputs to /etc or over root\'s files fail with the path and the
   const fin = await run(task('echo pwned > "$OUTDIR/x"', { inputs: [], outputUrl: `file://${etcTarget}-out/` }));
   t.equal(fin.failedCode, 1);
   t.match(fin.failedReason, new RegExp(`writing outputs to ${etcTarget}-out as user ${ATTACKER} failed: .*Permission denied`));
+  t.notOk(fin.retryable, 'final');
   await t.rejects(fs.stat(`${etcTarget}-out`), { code: 'ENOENT' });
   const over = await run(task('echo pwned > "$OUTDIR/victim.txt"', { inputs: [], outputUrl: `file://${rootDir}/` }));
   t.equal(over.failedCode, 1);
@@ -135,6 +140,7 @@ t.test('symlinks and hard links in $OUTDIR never carry root\'s files to the buck
   const sym = await run(task(`ln -s ${rootDir}/secret.txt "$OUTDIR/loot"`, { inputs: [], outputUrl: `oss://${BUCKET}/sym/` }));
   t.equal(sym.failedCode, 1);
   t.match(sym.failedReason, /loot: is a symbolic link/);
+  t.notOk(sym.retryable, 'a symlink in $OUTDIR is the user\'s: final');
   t.equal(await readObject('sym/loot'), undefined);
   // $OUTDIR itself swapped for a link to root's directory (the task owns its TMPDIR).
   const swapped = await run(task(`mv "$OUTDIR" "$OUTDIR.mine" && ln -s ${rootDir} "$OUTDIR"`, { inputs: [], outputUrl: `oss://${BUCKET}/swap/` }));
@@ -149,6 +155,7 @@ t.test('symlinks and hard links in $OUTDIR never carry root\'s files to the buck
   const hard = await run(task(`ln ${other} "$OUTDIR/hard"`, { inputs: [], outputUrl: `oss://${BUCKET}/hard/` }));
   t.equal(hard.failedCode, 1);
   t.match(hard.failedReason, new RegExp(`hard: belongs to uid 0, not to the task's user \\(uid ${mallory.uid}\\)`));
+  t.notOk(hard.retryable, 'final');
   t.equal(await readObject('hard/hard'), undefined);
 });
 

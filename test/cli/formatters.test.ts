@@ -259,7 +259,11 @@ t.test('qacct -j matches SGE byte for byte (except counters qfarm does not sampl
     record({ jobnumber: 428, taskid: 3, qsubTime: at('08:35:04'), startTime: at('08:35:06'), endTime: at('08:35:06'), usage: { utimeSeconds: 0.003, stimeSeconds: 0.004, cpuSeconds: 0.007, maxRssBytes: 4880 } }),
   ];
   t.equal(tasks.map(formatAccountingRecord).join(''), zeroCounters(sgeOutput('qacct -j 428')), 'an array prints one block per task');
-  t.match(formatAccountingRecord({ ...killed, failedCode: 1, failedReason: 'cwd /nope does not exist' }), /^failed {7}1   : assumedly before job$/m);
+  t.match(
+    formatAccountingRecord({ ...killed, failedCode: 1, failedReason: 'cwd /nope does not exist' }),
+    /^failed {7}1   : assumedly before job: cwd \/nope does not exist$/m,
+    'a task that never ran: SGE\'s words, then the reason (awk $2 still reads the code)',
+  );
 });
 
 t.test('qacct totals and per-owner table match SGE byte for byte', async (t) => {

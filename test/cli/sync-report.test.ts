@@ -37,3 +37,13 @@ t.test('qsub -sync y prints each line on the stream SGE uses and exits as SGE do
     t.equal(report.exitCode, probe.exit, `${probe.command}: exit status`);
   }
 });
+
+t.test('a task that never ran: SGE\'s "Unable to run job" line, then the reason, exit 1', async (t) => {
+  const reason = 'input file:///root/private/ could not be staged to /home/u/x: copying as user u failed: cp: cannot stat \'/root/private/.\': Permission denied';
+  const report = syncReport({ jobId: 7, finished: true, tasks: [{ taskId: null, exitStatus: 0, failedCode: 1, failedReason: reason, deleted: false }] }, false);
+  t.same(report.lines, [
+    { stream: 'stderr', text: 'Unable to run job 7' },
+    { stream: 'stderr', text: `Job 7 failed before it ran: ${reason}` },
+  ]);
+  t.equal(report.exitCode, 1);
+});

@@ -5,7 +5,7 @@ import { TestFarm } from '../helpers/farm.js';
 
 /**
  * qsub sends its umask with the job (as SGE does); the master passes it on and the agent applies
- * it to the task and its output files.
+ * it to the task, its output files and the files of a `file://` -outdir.
  */
 t.test("tasks and their output files follow qsub's umask", async (t) => {
   const farm = await TestFarm.start(t, { agents: 1, slots: 2 });
@@ -18,7 +18,8 @@ t.test("tasks and their output files follow qsub's umask", async (t) => {
     // qsub inherits the test process's umask, as it would a shell's.
     process.umask(umask);
     const made = path.join(farm.work, `made-${umask.toString(8)}`);
-    const jobId = await farm.submit(['-cwd', '-N', `u${umask.toString(8)}`, '-b', 'y', 'sh', '-c', `umask; touch ${made}`]);
+    const outputs = path.join(farm.work, `outputs-${umask.toString(8)}`);
+    const jobId = await farm.submit(['-cwd', '-N', `u${umask.toString(8)}`, '-outdir', `file://${outputs}/`, '-b', 'y', 'sh', '-c', `umask; touch ${made}; echo r > "$OUTDIR/r.txt"`]);
     process.umask(saved);
     await farm.waitForJob(jobId);
     const out = path.join(farm.work, `u${umask.toString(8)}.o${jobId}`);
@@ -26,5 +27,6 @@ t.test("tasks and their output files follow qsub's umask", async (t) => {
     t.equal(fs.statSync(out).mode & 0o777, mode, `stdout file with umask ${umask.toString(8)}`);
     t.equal(fs.statSync(path.join(farm.work, `u${umask.toString(8)}.e${jobId}`)).mode & 0o777, mode, 'stderr file too');
     t.equal(fs.statSync(made).mode & 0o777, mode, 'files the task makes too');
+    t.equal(fs.statSync(path.join(outputs, 'r.txt')).mode & 0o777, mode, 'file:// outputs too');
   }
 });
