@@ -76,7 +76,8 @@ export function blenderOverrides(variables: Readonly<Record<string, string>>, ti
 const DENOISER_CHECK = [
   'oidn = getattr(bpy.app.build_options, "openimagedenoise", None)',
   'if oidn is None:\n    import _cycles\n    oidn = bool(getattr(_cycles, "with_openimagedenoise", False))',
-  `if r.engine == "CYCLES" and s.cycles.use_denoising and s.cycles.denoiser == "OPENIMAGEDENOISE" and not oidn:\n    s.cycles.use_denoising = False\n    print("${SETUP_WARNING} the scene asks for the OpenImageDenoise denoiser, which the Blender " + bpy.app.version_string + " of " + socket.gethostname() + " lacks (bpy.app.build_options): rendered without denoising, so frames are noisier than the artist's", flush=True)`,
+  // Without any denoiser built in, Blender reads the scene's denoiser as "" (an empty enum).
+  `if r.engine == "CYCLES" and s.cycles.use_denoising and s.cycles.denoiser != "OPTIX" and not oidn:\n    s.cycles.use_denoising = False\n    print("${SETUP_WARNING} the scene asks for the denoiser (OpenImageDenoise), which the Blender " + bpy.app.version_string + " of " + socket.gethostname() + " lacks (bpy.app.build_options): rendered without denoising, so frames are noisier than the artist's", flush=True)`,
 ];
 
 export function blenderSetupPython(variables: Readonly<Record<string, string>>, tile: TileSpec | null): string {

@@ -23,6 +23,40 @@ export interface BlenderStitchOptions {
   parameters: Readonly<Record<string, string>>;
 }
 
+/**
+ * `exr_passes(file)`: the passes of a multilayer EXR by layer, `{layer: {pass: (chanid, type)}}`,
+ * read from its header's channel list (`ViewLayer.Normal.X`...); Combined is always there.
+ */
+const EXR_PASSES_PYTHON = [
+  'def exr_channels(path):',
+  '    with open(path, "rb") as f:',
+  '        data = f.read(1 << 20)',
+  '    if data[:4] != b"\\x76\\x2f\\x31\\x01": fail("tile %s is not an OpenEXR file" % path)',
+  '    at = 8',
+  '    while True:',
+  '        end = data.index(b"\\0", at); name = data[at:end].decode("latin-1"); at = data.index(b"\\0", end + 1) + 1',
+  '        if name == "": return []',
+  '        size = struct.unpack_from("<i", data, at)[0]; value = data[at + 4:at + 4 + size]; at += 4 + size',
+  '        if name == "channels":',
+  '            out, p = [], 0',
+  '            while value[p] != 0:',
+  '                end = value.index(b"\\0", p); out.append(value[p:end].decode("latin-1")); p = end + 17',
+  '            return out',
+  'def exr_passes(path):',
+  '    letters_of = {}',
+  '    for channel in exr_channels(path):',
+  '        parts = channel.split(".")',
+  '        if len(parts) == 3 and parts[1] != "Combined":',
+  '            letters_of.setdefault((parts[0], parts[1]), set()).add(parts[2])',
+  '    out = {}',
+  '    for (layer, name), letters in letters_of.items():',
+  '        order = "RGBA" if letters <= set("RGBA") else "XYZW" if letters <= set("XYZW") else "".join(sorted(letters))',
+  '        chanid = "".join(c for c in order if c in letters)',
+  '        kind = "VALUE" if len(chanid) == 1 else "COLOR" if letters <= set("RGBA") else "VECTOR"',
+  '        out.setdefault(layer, {})[name] = (chanid, kind)',
+  '    return out',
+];
+
 /** Python for `--python-expr` of the stitch render (values are numbers or JSON strings). */
 export function blenderStitchPython(options: BlenderStitchOptions): string {
   const tiles = frameTiles(options.tilesX, options.tilesY).map((t) => [t.minX, t.maxX, t.minY, t.maxY, `${options.tileDir}/${tileDirName(t)}`]);
@@ -37,14 +71,23 @@ export function blenderStitchPython(options: BlenderStitchOptions): string {
     'f32 = lambda v: struct.unpack("f", struct.pack("f", v))[0]',
     '# Blender: disprect.xmin = rd->border.xmin * winx, in float, truncated.',
     'px = lambda fraction, size: int(f32(f32(fraction) * size))',
+    'def tile_files(frame):',
+    '    name = re.sub("#+", lambda run: str(frame).zfill(len(run.group(0))), STEM) + ".exr"',
+    '    return [os.path.join(t[4], name) for t in TILES]',
+    ...EXR_PASSES_PYTHON,
     'class QfarmTiles(bpy.types.RenderEngine):',
     '    bl_idname = "QFARM_TILES"',
     '    bl_label = "qfarm tiles"',
     '    bl_use_postprocess = True',
+    '    # The passes of the tiles (normal, AO, cryptomatte...) exist in the result only when registered.',
+    '    def update_render_passes(self, scene=None, renderlayer=None):',
+    '        first = tile_files(scene.frame_current)[0]',
+    '        if not os.path.isfile(first): return',
+    '        for name, (chanid, kind) in exr_passes(first).get(renderlayer.name, {}).items():',
+    '            self.register_pass(scene, renderlayer, name, len(chanid), chanid, kind)',
     '    def render(self, depsgraph):',
     '        frame = depsgraph.scene.frame_current',
-    '        name = re.sub("#+", lambda run: str(frame).zfill(len(run.group(0))), STEM) + ".exr"',
-    '        files = [os.path.join(t[4], name) for t in TILES]',
+    '        files = tile_files(frame)',
     '        missing = [f for f in files if not os.path.isfile(f)]',
     '        if missing:',
     '            fail("frame %d: %d of %d tiles missing: %s; rerun the failed tile tasks of the render job (qfarm render status JOB lists them), then this stitch task" % (frame, len(missing), len(files), ", ".join(missing)))',
