@@ -244,7 +244,8 @@ export async function renderSubmit(options: RenderSubmitOptions, ctx: RenderSubm
     printDryRun(job, ctx.out);
     return { job, renderJobId: null, stitchJobId: null };
   }
-  const stitchCommand = job.tiled ? (ctx.stitchCommand ?? defaultStitchCommand()) : [];
+  // Blender stitches its own tiles (blender-stitch.ts); other software's PNG tiles need qfarm-stitch.
+  const stitchCommand = job.tiled && job.request.software.stitcher !== 'blender' ? (ctx.stitchCommand ?? defaultStitchCommand()) : [];
   const api = client ?? new ApiClient(locateMaster(ctx.environment));
   // file:// output: the directory (and the log directory) must exist before tasks write there.
   const logDir = renderLogDir(job.request.output);
