@@ -80,10 +80,18 @@ const DENOISER_CHECK = [
   `if r.engine == "CYCLES" and s.cycles.use_denoising and s.cycles.denoiser != "OPTIX" and not oidn:\n    s.cycles.use_denoising = False\n    print("${SETUP_WARNING} the scene asks for the denoiser (OpenImageDenoise), which the Blender " + bpy.app.version_string + " of " + socket.gethostname() + " lacks (bpy.app.build_options): rendered without denoising, so frames are noisier than the artist's", flush=True)`,
 ];
 
+/** Exit status of a task whose scene writes a movie: the farm renders frames, one file each. */
+export const MOVIE_FORMAT_EXIT = 65;
+
+/** A movie format writes one file per task, not per frame: refuse it with what to do instead. */
+const MOVIE_CHECK = [
+  `if r.is_movie_format:\n    import os, sys\n    sys.stderr.write("${SETUP_LOG_PREFIX} the scene writes a movie (" + r.image_settings.file_format + "), but the farm renders frames, one file each, and tasks render chunks of them; render frames with -P FORMAT=PNG or -P FORMAT=OPEN_EXR and encode the movie from them\\n")\n    sys.stderr.flush()\n    os._exit(${MOVIE_FORMAT_EXIT})`,
+];
+
 export function blenderSetupPython(variables: Readonly<Record<string, string>>, tile: TileSpec | null): string {
   const lines = ['import bpy, socket', 's = bpy.context.scene', 'r = s.render'];
   for (const { setting, value } of givenSettings(variables)) lines.push(setting.python(value));
-  lines.push('r.use_file_extension = True', ...DENOISER_CHECK);
+  lines.push('r.use_file_extension = True', ...MOVIE_CHECK, ...DENOISER_CHECK);
   if (tile !== null) {
     lines.push(
       'r.image_settings.file_format = "OPEN_EXR_MULTILAYER"',

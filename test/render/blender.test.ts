@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { createDemoScene } from '../../render/demo-scene.js';
@@ -7,6 +7,7 @@ import { localOutputDir, parseOutputLocation } from '../../render/output-locatio
 import { buildRenderJob, buildStitchJob, type RenderJob } from '../../render/render-job.js';
 import { adHocSoftware, BLENDER } from '../../render/software.js';
 import { MISSING_OUTPUT_EXIT } from '../../render/task-script.js';
+import { MOVIE_FORMAT_EXIT } from '../../render/blender-setup.js';
 import type { PlanOptions } from '../../render/plan.js';
 import { pixelData } from './image-data.js';
 import { ROOT, run, runTaskScript, stitchCommandFromSource, tempDir } from './helpers.js';
@@ -127,6 +128,11 @@ t.test("4x2 tiles of an 8-bit PNG scene with the scene's dither 1.0, stitched, e
   const reference = await blenderItself(scene, 'dither-blender', ['-f', '2']);
   // Measured with Blender 3.4.1: 0 differing bytes (dither applied once, over the whole frame).
   samePixels(t, path.join(localOutputDir(tiles.request.output), 'frame_00002.png'), path.join(reference, 'frame_00002.png'), 'stitched frame 2');
+  rmSync(path.join(localOutputDir(tiles.request.output), 'tiles', 'tile-x3-y1', 'frame_00002.exr'));
+  const again = await runTaskScript(buildStitchJob(tiles, 1, []).script, 1, dir);
+  t.equal(again.code, 75, 'a missing tile fails the stitch');
+  t.match(again.stderr, /qfarm-stitch: frame 2: 1 of 8 tiles missing: .*tile-x3-y1\/frame_00002\.exr; rerun the failed tile tasks/);
+  t.same(frames(localOutputDir(tiles.request.output)), [], 'and leaves no frame behind');
 });
 
 t.test('-P overrides change only what they name: FORMAT=PNG, COLOR_DEPTH=8 and SEED=9 on the EXR scene', async (t) => {
@@ -162,4 +168,13 @@ t.test('Blender exiting 0 without the expected file fails the task', async (t) =
   t.equal(res.code, MISSING_OUTPUT_EXIT, 'the check turns a silent success into a failure');
   t.match(res.stderr, /the renderer exited 0 but 1 of 1 expected file\(s\) are missing/);
   t.same(readdirSync(localOutputDir(j.request.output)), ['frame_00001'], 'Blender did write something, just not what was expected');
+});
+
+t.test('a scene that writes a movie is refused with what to do, before anything renders', async (t) => {
+  const scene = await sceneWith('movie', 'r.image_settings.file_format = "FFMPEG"');
+  const j = job('movie', scene, { start: 1, end: 2, framesPerTask: 2 });
+  const res = await runTaskScript(j.script, 1, dir);
+  t.equal(res.code, MOVIE_FORMAT_EXIT);
+  t.match(res.stderr, /the scene writes a movie \(FFMPEG\), but the farm renders frames.*-P FORMAT=PNG/);
+  t.same(frames(localOutputDir(j.request.output)), []);
 });
