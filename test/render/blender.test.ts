@@ -135,6 +135,17 @@ t.test("4x2 tiles of an 8-bit PNG scene with the scene's dither 1.0, stitched, e
   t.same(frames(localOutputDir(tiles.request.output)), [], 'and leaves no frame behind');
 });
 
+t.test('Workbench (-P ENGINE=BLENDER_WORKBENCH): 3x2 tiles of frame 2, stitched, equal the whole frame', async (t) => {
+  const scene = await sceneWith('workbench', 'r.image_settings.file_format = "PNG"');
+  const params = { ENGINE: 'BLENDER_WORKBENCH' };
+  const whole = job('wb-whole', scene, { start: 2, end: 2 }, params);
+  const tiles = job('wb-tiles', scene, { start: 2, end: 2, tilesX: 3, tilesY: 2 }, params);
+  await runAll(whole);
+  await runAll(tiles);
+  await stitch(tiles);
+  samePixels(t, path.join(localOutputDir(tiles.request.output), 'frame_00002.png'), path.join(localOutputDir(whole.request.output), 'frame_00002.png'), 'stitched frame 2');
+});
+
 t.test('-P overrides change only what they name: FORMAT=PNG, COLOR_DEPTH=8 and SEED=9 on the EXR scene', async (t) => {
   const scene = path.join(dir, 'scenes', 'exr.blend');
   const j = job('exr-as-png', scene, { start: 1, end: 1 }, { FORMAT: 'PNG', COLOR_DEPTH: '8', SEED: '9' });
