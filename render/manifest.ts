@@ -26,6 +26,8 @@ export const RenderManifest = Type.Object({
   tilesY: Type.Integer({ minimum: 1 }),
   /** Per task id (index + 1): [start, end, tileX, tileY]; tile -1 for whole frames. */
   tasks: Type.Array(Type.Tuple([Type.Integer(), Type.Integer(), Type.Integer(), Type.Integer()])),
+  /** Every change made to the scene's own settings (-P values, the farm's own), for status. */
+  overrides: Type.Optional(Type.Array(Type.String())),
 });
 export type RenderManifest = Static<typeof RenderManifest>;
 
@@ -44,6 +46,8 @@ export const StitchManifest = Type.Object({
   tilesY: Type.Integer({ minimum: 1 }),
   /** Frame of each task id (index + 1). */
   frames: Type.Array(Type.Integer()),
+  /** Who stitches: Blender rendering the scene from its tiles (blender-stitch.ts), else qfarm-stitch (PNG). */
+  stitcher: Type.Optional(Type.Union([Type.Literal('blender'), Type.Literal('png')])),
 });
 export type StitchManifest = Static<typeof StitchManifest>;
 

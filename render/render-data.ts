@@ -57,9 +57,12 @@ export function tilesUrl(output: OutputLocation & { kind: 'oss' }): string {
   return `${output.url}${TILES_DIR}/`;
 }
 
-/** The stitch job's data: the render job's tiles staged on the node, frames uploaded beside them. */
-export function stitchJobData(output: OutputLocation & { kind: 'oss' }): { data: JobData; tileDir: string } {
+/**
+ * The stitch job's data: the render job's tiles staged on the node, frames uploaded beside them,
+ * and the render job's own inputs (a Blender stitch renders the scene again, from its tiles).
+ */
+export function stitchJobData(output: OutputLocation & { kind: 'oss' }, inputs: readonly DataMapping[] = []): { data: JobData; tileDir: string } {
   const source = tilesUrl(output);
   const tileDir = stagedInputPath(source);
-  return { data: { inputs: [{ kind: 'oss', source, target: tileDir, readOnly: true }], outputUrl: output.url }, tileDir };
+  return { data: { inputs: [...inputs, { kind: 'oss', source, target: tileDir, readOnly: true }], outputUrl: output.url }, tileDir };
 }

@@ -5,7 +5,7 @@ import type { OutputLocation } from './output-location.js';
 import { renderJobData, stitchJobData } from './render-data.js';
 import { planRender, type PlanOptions, type RenderPlan } from './plan.js';
 import type { SoftwareConfig } from './software.js';
-import { renderTaskScript, stitchTaskScript } from './task-script.js';
+import { blenderStitchTaskScript, renderTaskScript, stitchTaskScript } from './task-script.js';
 import { expandTasks, type ExpandedTask } from './task-variables.js';
 import { RenderError } from './errors.js';
 
@@ -53,8 +53,8 @@ export function buildRenderJob(request: RenderRequest): RenderJob {
   if (tiled && request.software.output === null) {
     throw new RenderError('tiles need to know the file each frame writes, to stitch them', 'give --expect PATTERN (e.g. frame_#####.png) with -T');
   }
-  if (tiled && !request.software.output!.toLowerCase().endsWith('.png')) {
-    throw new RenderError(`tiles are stitched from PNG files, but ${request.software.name} writes ${request.software.output}`, 'render tiles to PNG (8-bit), or render whole frames');
+  if (tiled && request.software.stitcher !== 'blender' && !request.software.output!.toLowerCase().endsWith('.png')) {
+    throw new RenderError(`tiles of ${request.software.name} are stitched from PNG files by qfarm-stitch, but it writes ${request.software.output}`, 'render tiles to PNG (8-bit), or render whole frames');
   }
   const tasks = expandTasks(plan, { software: request.software, parameters: request.parameters, scene: request.scene, outputDir: request.output.kind === 'file' ? request.output.dir : null, cpu: request.cpu });
   const manifest: RenderManifest = {
@@ -70,6 +70,7 @@ export function buildRenderJob(request: RenderRequest): RenderJob {
     tilesX: plan.tilesX,
     tilesY: plan.tilesY,
     tasks: tasks.map((t) => [t.start, t.end, t.tile?.x ?? -1, t.tile?.y ?? -1]),
+    overrides: renderOverrides(request.software, request.parameters, tiled),
   };
   const script = renderTaskScript(tasks, manifest);
   const bytes = Buffer.byteLength(script);
@@ -91,7 +92,8 @@ export interface StitchJob {
 /** The stitch job of a tiled render job, once the render job has its id. */
 export function buildStitchJob(job: RenderJob, renderJobId: number, stitchCommand: readonly string[]): StitchJob {
   const output = job.request.output;
-  const staged = output.kind === 'oss' ? stitchJobData(output) : null;
+  const blender = job.request.software.stitcher === 'blender';
+  const staged = output.kind === 'oss' ? stitchJobData(output, blender ? (job.request.inputs ?? []) : []) : null;
   const manifest: StitchManifest = {
     version: 1,
     kind: 'stitch',
@@ -103,8 +105,19 @@ export function buildStitchJob(job: RenderJob, renderJobId: number, stitchComman
     tilesX: job.plan.tilesX,
     tilesY: job.plan.tilesY,
     frames: job.plan.frames,
+    stitcher: blender ? 'blender' : 'png',
   };
-  return { manifest, script: stitchTaskScript(manifest, stitchCommand), data: staged?.data };
+  const script = blender ? blenderStitchTaskScript(manifest, job.request.scene!, job.request.parameters, job.request.cpu) : stitchTaskScript(manifest, stitchCommand);
+  return { manifest, script, data: staged?.data };
+}
+
+/**
+ * Every change to the scene's settings, for `-d` and `qfarm render status`: the software's own
+ * list when it has one, else each -P value given.
+ */
+export function renderOverrides(software: SoftwareConfig, parameters: Readonly<Record<string, string>>, tiled: boolean): string[] {
+  if (software.overrides !== undefined) return software.overrides(parameters, tiled);
+  return Object.entries(parameters).map(([name, value]) => `-P ${name}=${value}`);
 }
 
 export function stitchJobName(renderName: string): string {

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { compile } from '../protocol/validate.js';
+import { blenderOverrides, blenderSetupPython } from './blender-setup.js';
 import { SoftwareConfigError } from './errors.js';
 import type { TileSpec } from './plan.js';
 import { checkTemplateVariables, templateVariableNames } from './template.js';
@@ -49,57 +50,14 @@ export interface SoftwareConfig extends SoftwareConfigFile {
   derive?: (variables: Readonly<Record<string, string>>, tile: TileSpec | null) => Record<string, string>;
   /** Names `derive` adds (so templates can be checked before any task exists). */
   derivedNames?: readonly string[];
+  /** Every change this software makes to the scene's own settings, for `-d` and status. */
+  overrides?: (values: Readonly<Record<string, string>>, tiled: boolean) => string[];
+  /** Who stitches tiles: Blender itself (any format it writes), else qfarm-stitch (PNG). */
+  stitcher?: 'blender' | 'png';
 }
 
-const INTEGER = /^(0|[1-9][0-9]*)$/;
-const DECIMAL = /^[0-9]+(\.[0-9]+)?$/;
-
-/**
- * Python for `--python-expr`, run after the scene loads and before `-a` renders: PNG 8-bit
- * output, a fixed Cycles seed, denoising off (Debian's Blender has no OpenImageDenoise and
- * would fail), dither off by default (Blender's dither noise depends on a pixel's place in the
- * rendered buffer, so with it tiles differ from the whole frame by up to 2/255; without it a
- * stitched Cycles frame is bit-identical to the whole one, measured with Blender 3.4), and for a
- * tile its border, cropped so the tile file holds only its pixels.
- * Every value interpolated here is a number we produced or checked against a pattern.
- */
-export function blenderSetupPython(variables: Readonly<Record<string, string>>, tile: TileSpec | null): string {
-  const number = (name: string, pattern: RegExp, fallback: string): string => {
-    const value = variables[name] ?? fallback;
-    if (value !== '' && !pattern.test(value)) throw new SoftwareConfigError('blender', `${name} must be a number or empty, not ${JSON.stringify(value)}`);
-    return value;
-  };
-  const seed = number('SEED', INTEGER, '0');
-  const samples = number('SAMPLES', INTEGER, '');
-  const dither = number('DITHER', DECIMAL, '0');
-  const resolution = { x: number('RESOLUTION_X', INTEGER, ''), y: number('RESOLUTION_Y', INTEGER, ''), percent: number('RESOLUTION_PERCENT', INTEGER, '') };
-  const lines = [
-    'import bpy',
-    's = bpy.context.scene',
-    'r = s.render',
-    'r.image_settings.file_format = "PNG"',
-    'r.image_settings.color_depth = "8"',
-    's.cycles.use_animated_seed = False',
-    's.cycles.use_denoising = False',
-  ];
-  if (seed !== '') lines.push(`s.cycles.seed = ${seed}`);
-  if (samples !== '') lines.push(`s.cycles.samples = ${samples}`);
-  if (dither !== '') lines.push(`r.dither_intensity = ${dither}`);
-  if (resolution.x !== '') lines.push(`r.resolution_x = ${resolution.x}`);
-  if (resolution.y !== '') lines.push(`r.resolution_y = ${resolution.y}`);
-  if (resolution.percent !== '') lines.push(`r.resolution_percentage = ${resolution.percent}`);
-  if (tile !== null) {
-    lines.push(
-      'r.use_border = True',
-      'r.use_crop_to_border = True',
-      `r.border_min_x = ${tile.minX}`,
-      `r.border_max_x = ${tile.maxX}`,
-      `r.border_min_y = ${tile.minY}`,
-      `r.border_max_y = ${tile.maxY}`,
-    );
-  }
-  return lines.join('; ');
-}
+/** An output pattern ending in this takes whatever extension the renderer gives the scene's format. */
+export const ANY_EXTENSION = '.*';
 
 /**
  * Blender, headless. Arguments are processed in order, so everything that configures the
@@ -109,18 +67,26 @@ export const BLENDER: SoftwareConfig = {
   name: 'blender',
   description: 'Blender (Cycles, Workbench or EEVEE) headless: blender -b scene.blend ... -a',
   sceneSuffixes: ['.blend'],
-  template: 'blender -b $SCENE -E $ENGINE -o $OUTDIR/frame_##### --python-expr $BLENDER_SETUP -t $CPU -s $START -e $END -j $STEP -a',
+  template: 'blender -b $SCENE -o $OUTDIR/frame_##### --python-expr $BLENDER_SETUP -t $CPU -s $START -e $END -j $STEP -a',
+  // Empty: the scene's own setting. Only what is given changes the scene (and is listed).
   parameters: [
-    { name: 'ENGINE', default: 'CYCLES', description: 'render engine: CYCLES, BLENDER_WORKBENCH or BLENDER_EEVEE (the last two use OpenGL; headless they fall back to Mesa surfaceless EGL)', pattern: '[A-Z][A-Z0-9_]*' },
-    { name: 'SEED', default: '0', description: 'Cycles seed, fixed so tiles and reruns match', pattern: '[0-9]+' },
+    { name: 'ENGINE', default: '', description: "render engine: CYCLES, BLENDER_WORKBENCH or BLENDER_EEVEE (empty: the scene's)", pattern: '([A-Z][A-Z0-9_]*)?' },
+    { name: 'FORMAT', default: '', description: "output format: PNG, OPEN_EXR, OPEN_EXR_MULTILAYER, TIFF, JPEG... (empty: the scene's)", pattern: '([A-Z][A-Z0-9_]*)?' },
+    { name: 'COLOR_DEPTH', default: '', description: "colour depth: 8 or 16 (PNG, TIFF), 16 (half) or 32 (EXR) (empty: the scene's)", pattern: '(8|10|12|16|32)?' },
+    { name: 'SEED', default: '', description: "Cycles seed (empty: the scene's)", pattern: '[0-9]*' },
+    { name: 'ANIMATED_SEED', default: '', description: "Cycles animated seed, 1 on or 0 off (empty: the scene's)", pattern: '[01]?' },
     { name: 'SAMPLES', default: '', description: "Cycles samples per pixel (empty: the scene's)", pattern: '[0-9]*' },
-    { name: 'DITHER', default: '0', description: "dither intensity (0 keeps tiles bit-identical to whole frames; empty: the scene's)", pattern: '([0-9]+(\\.[0-9]+)?)?' },
+    { name: 'DITHER', default: '', description: "dither intensity (empty: the scene's)", pattern: '([0-9]+(\\.[0-9]+)?)?' },
+    { name: 'DENOISE', default: '', description: "Cycles denoiser, 1 on or 0 off (empty: the scene's; off where the worker's Blender lacks OpenImageDenoise, with a warning)", pattern: '[01]?' },
     { name: 'RESOLUTION_X', default: '', description: "image width in pixels (empty: the scene's)", pattern: '[0-9]*' },
     { name: 'RESOLUTION_Y', default: '', description: "image height in pixels (empty: the scene's)", pattern: '[0-9]*' },
     { name: 'RESOLUTION_PERCENT', default: '', description: "resolution scale in percent (empty: the scene's)", pattern: '[0-9]*' },
   ],
-  output: 'frame_#####.png',
+  // The scene's format decides the extension (.png, .exr, .tif...); tiles are always .exr.
+  output: `frame_#####${ANY_EXTENSION}`,
   derive: (variables, tile) => ({ BLENDER_SETUP: blenderSetupPython(variables, tile) }),
+  overrides: blenderOverrides,
+  stitcher: 'blender',
   derivedNames: ['BLENDER_SETUP'],
 };
 

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { shellJoin, shellQuote } from './shell-quote.js';
 import type { ExpandedTask } from './task-variables.js';
 import { RUNTIME_OUTDIR } from './manifest.js';
+import { blenderStitchPython } from './blender-stitch.js';
+import { ANY_EXTENSION } from './software.js';
 
 /**
  * The scripts of a render job. One script serves every task of the array job: a `case` on
@@ -53,6 +55,7 @@ export function renderTaskScript(tasks: readonly ExpandedTask[], manifest: Rende
       `    what=${shellQuote(describeTask(task))}`,
       `    outdir=${task.outdirWord}`,
       `    set --${task.expectedWords.length > 0 ? ' ' + task.expectedWords.join(' ') : ''}`,
+      `    ext=${shellQuote(task.expectedExtension)}`,
       '    qfarm_render() {',
       `      ${task.command}`,
       '    }',
@@ -64,8 +67,9 @@ export function renderTaskScript(tasks: readonly ExpandedTask[], manifest: Rende
     '',
     'echo "qfarm render: task $task: $what"',
     'mkdir -p -- "$outdir" || { echo "qfarm render: task $task ($what): cannot create the output directory $outdir" >&2; exit ' + MISSING_OUTPUT_EXIT + '; }',
-    '# Stale files from an earlier attempt must not pass the check below.',
-    'rm -f -- "$@"',
+    '# Stale files from an earlier attempt must not pass the check below. $ext is empty or .*',
+    '# (any extension: the scene\'s format decides it), left unquoted so that it globs.',
+    'for file in "$@"; do rm -f -- "$file"$ext; done',
     'qfarm_render',
     'status=$?',
     'if [ "$status" -ne 0 ]; then',
@@ -73,9 +77,11 @@ export function renderTaskScript(tasks: readonly ExpandedTask[], manifest: Rende
     '  exit "$status"',
     'fi',
     'missing=0',
-    'for file in "$@"; do',
-    '  if [ ! -s "$file" ]; then',
-    '    echo "qfarm render: task $task ($what): expected output $file was not written" >&2',
+    'for stem in "$@"; do',
+    '  found=0',
+    '  for file in "$stem"$ext; do if [ -s "$file" ]; then found=1; fi; done',
+    '  if [ "$found" -eq 0 ]; then',
+    '    echo "qfarm render: task $task ($what): expected output $stem$ext was not written" >&2',
     '    missing=$((missing + 1))',
     '  fi',
     'done',
@@ -116,6 +122,45 @@ export function stitchTaskScript(manifest: StitchManifest, stitchCommand: readon
     '',
   );
   return lines.join('\n');
+}
+
+/**
+ * The stitch job of a Blender render: one task per frame renders the scene from its tiles
+ * (blender-stitch.ts) with the scene's compositing, format and dither, into the output
+ * directory; then checks that the frame (whatever its extension) was written.
+ */
+export function blenderStitchTaskScript(manifest: StitchManifest, scene: string, parameters: Readonly<Record<string, string>>, cpu: number | null): string {
+  const stem = stitchStem(manifest.pattern);
+  const python = blenderStitchPython({ tilesX: manifest.tilesX, tilesY: manifest.tilesY, tileDir: stitchTileDir(manifest), stem, parameters });
+  const lines = header(`qfarm render stitch job ${JSON.stringify(manifest.name).slice(1, -1)}: ${manifest.frames.length} frame(s) from job ${manifest.renderJobId}, by Blender`, manifest);
+  lines.push('case "$task" in');
+  manifest.frames.forEach((frame, i) => {
+    lines.push(`  ${i + 1}) frame=${shellQuote(String(frame))}; name=${shellQuote(frameFileName(stem, frame))} ;;`);
+  });
+  lines.push(...unknownTaskArm(manifest.frames.length));
+  lines.push(
+    '',
+    `outdir=${stitchOutputDirWord(manifest)}`,
+    'mkdir -p -- "$outdir" || { echo "qfarm render: stitch of frame $frame: cannot create the output directory $outdir" >&2; exit ' + MISSING_OUTPUT_EXIT + '; }',
+    'rm -f -- "$outdir/$name".*',
+    `blender -b ${shellQuote(scene)} -o "$outdir"/${shellQuote(stem)} --python-expr ${shellQuote(python)} -t ${cpu === null ? '"${NSLOTS:-0}"' : shellQuote(String(cpu))} -f "$frame"`,
+    'status=$?',
+    'if [ "$status" -ne 0 ]; then echo "qfarm render: stitch of frame $frame: blender exited with status $status" >&2; exit "$status"; fi',
+    'found=0',
+    'for file in "$outdir/$name".*; do if [ -s "$file" ]; then found=1; fi; done',
+    'if [ "$found" -eq 0 ]; then',
+    `  echo "qfarm render: stitch of frame $frame: blender exited 0 but wrote no $outdir/$name.*; see the log above" >&2`,
+    `  exit ${MISSING_OUTPUT_EXIT}`,
+    'fi',
+    'echo "qfarm render: stitched frame $frame into $outdir"',
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** A frame pattern without its extension (`frame_#####.*` or `frame_#####.png` → `frame_#####`). */
+export function stitchStem(pattern: string): string {
+  return pattern.endsWith(ANY_EXTENSION) ? pattern.slice(0, -ANY_EXTENSION.length) : pattern.replace(/\.[^.#/]*$/, '');
 }
 
 /** The stitch's --output-dir as a shell word: the agent's `$OUTDIR` for oss:// outputs. */

@@ -3,7 +3,7 @@ import { RenderError } from './errors.js';
 import { expectedOutputs, taskOutdir, taskOutdirRelative } from './output-layout.js';
 import { shellQuote } from './shell-quote.js';
 import type { RenderPlan, TaskSpec } from './plan.js';
-import { checkSoftwareUse, type SoftwareConfig } from './software.js';
+import { ANY_EXTENSION, checkSoftwareUse, type SoftwareConfig } from './software.js';
 import { RuntimeShellValue, expandTemplate, templateVariableNames, type TemplateValue } from './template.js';
 
 /**
@@ -40,8 +40,13 @@ export interface ExpandedTask extends TaskSpec {
   outdir: string;
   /** The same as one shell word for the job script (`'/dir'` or `"$OUTDIR"/'tiles/...'`). */
   outdirWord: string;
-  /** Expected files as shell words, relative to `"$outdir"` when the directory is a runtime one. */
+  /**
+   * Expected files as shell words, relative to `"$outdir"` when the directory is a runtime one;
+   * without the extension when `expectedExtension` is a glob (the scene's format decides it).
+   */
   expectedWords: string[];
+  /** '' (the words are the files) or ANY_EXTENSION: each word plus `.*` must match a file. */
+  expectedExtension: string;
   variables: Record<string, TemplateValue>;
   command: string;
   /** Files the task must have written when it exits (empty when the software declares none). */
@@ -87,6 +92,9 @@ export function expandTasks(plan: RenderPlan, ctx: TaskContext): ExpandedTask[] 
     }
     if (!path.isAbsolute(ctx.scene)) throw new RenderError(`scene path ${ctx.scene} must be absolute (workers do not share your working directory)`);
   }
+  const anyExtension = ctx.software.output?.endsWith(ANY_EXTENSION) ?? false;
+  const expectedExtension = anyExtension ? ANY_EXTENSION : '';
+  const stem = (name: string): string => (anyExtension ? name.slice(0, -ANY_EXTENSION.length) : name);
   return plan.tasks.map((task) => {
     const variables = taskVariables(task, ctx, parameterValues);
     const command = expandTemplate(ctx.software.template, variables);
@@ -98,7 +106,8 @@ export function expandTasks(plan: RenderPlan, ctx: TaskContext): ExpandedTask[] 
         ...task,
         outdir,
         outdirWord: `"\${OUTDIR:?qfarm render: the agent set no OUTDIR for this task (oss:// output needs an agent with the data layer)}"${sub === '' ? '' : '/' + shellQuote(sub)}`,
-        expectedWords: names.map((name) => `"$outdir"/${shellQuote(name)}`),
+        expectedWords: names.map((name) => `"$outdir"/${shellQuote(stem(name))}`),
+        expectedExtension,
         variables,
         command,
         expected: names.map((name) => `${outdir}/${name}`),
@@ -106,6 +115,6 @@ export function expandTasks(plan: RenderPlan, ctx: TaskContext): ExpandedTask[] 
     }
     const outdir = taskOutdir(ctx.outputDir, task.tile);
     const expected = ctx.software.output === null ? [] : expectedOutputs(outdir, ctx.software.output, task.frames);
-    return { ...task, outdir, outdirWord: shellQuote(outdir), expectedWords: expected.map(shellQuote), variables, command, expected };
+    return { ...task, outdir, outdirWord: shellQuote(outdir), expectedWords: expected.map((file) => shellQuote(stem(file))), expectedExtension, variables, command, expected };
   });
 }

@@ -4,6 +4,7 @@ import { stitchJobName } from '../../render/render-job.js';
 import { RenderError } from '../../render/errors.js';
 import type { ApiClient } from '../api-client.js';
 import { lastLines } from './task-log.js';
+import { SETUP_WARNING } from '../../render/blender-setup.js';
 
 /**
  * `qfarm render status JOB`: frames done of total, failed frames with the last lines of their
@@ -37,6 +38,10 @@ export interface RenderStatus {
   tilesX: number;
   tilesY: number;
   stitchJobId: number | null;
+  /** Every change made to the scene's own settings (from the job's manifest). */
+  overrides: string[];
+  /** Warnings the render printed on the workers (e.g. denoiser off: no OpenImageDenoise), per host. */
+  warnings: string[];
   /** Seconds of render time per finished frame (tiles summed). */
   secondsPerFrame: { mean: number; min: number; max: number; frames: number } | null;
 }
@@ -144,6 +149,7 @@ export async function renderStatus(api: ApiClient, jobId: number, logs: (job: nu
       }
     }
   }
+  const warnings = await workerWarnings(records, render.jobId, logs);
   const RUNNING = new Set(['t', 'r', 'Rr', 'dr', 'dt']);
   const running = new Set<number>();
   for (const task of render.tasks) {
@@ -176,7 +182,29 @@ export async function renderStatus(api: ApiClient, jobId: number, logs: (job: nu
     tilesY: manifest.tilesY,
     stitchJobId: stitch?.jobId ?? null,
     secondsPerFrame,
+    overrides: manifest.overrides ?? [],
+    warnings,
   };
+}
+
+/**
+ * The setup's `qfarm-render: warning:` lines, from one finished task's log per host: what a
+ * worker's Blender changed on its own (the denoiser where it lacks OpenImageDenoise) differs by
+ * host, not by task, so one log per host is enough and keeps status cheap on big jobs.
+ */
+async function workerWarnings(records: readonly AccountingRecord[], jobId: number, logs: (job: number, task: number) => Promise<string>): Promise<string[]> {
+  const seen = new Set<string>();
+  const warnings: string[] = [];
+  for (const record of records) {
+    if (seen.has(record.hostname)) continue;
+    seen.add(record.hostname);
+    for (const line of (await logs(jobId, record.taskid ?? 1)).split('\n')) {
+      if (!line.startsWith(SETUP_WARNING)) continue;
+      const text = `${record.hostname}: ${line.slice(SETUP_WARNING.length).trim()}`;
+      if (!warnings.includes(text)) warnings.push(text);
+    }
+  }
+  return warnings;
 }
 
 function frameList(frames: readonly number[]): string {
@@ -192,6 +220,9 @@ export function formatRenderStatus(status: RenderStatus): string[] {
   if (status.tilesX * status.tilesY > 1) {
     lines.push(status.stitchJobId === null ? 'stitch job: not found (frames stay as tiles under tiles/)' : `stitch job: ${status.stitchJobId}`);
   }
+  lines.push(status.overrides.length === 0 ? "scene settings: the scene's own, unchanged" : 'scene settings changed (everything else is the scene\'s own):');
+  for (const line of status.overrides) lines.push(`  ${line}`);
+  for (const line of status.warnings) lines.push(`warning: ${line}`);
   const t = status.secondsPerFrame;
   if (t !== null) lines.push(`time per frame: ${t.mean.toFixed(1)} s mean (min ${t.min.toFixed(1)} s, max ${t.max.toFixed(1)} s) over ${t.frames} rendered frame(s)`);
   if (status.failedTasks.length > 0) {

@@ -16,7 +16,7 @@ import type { DataMapping, JobData } from '../../protocol/job-data.js';
 import { ApiClient } from '../api-client.js';
 import { waitForJob } from './render-wait.js';
 import { downloadFrames, type DownloadFramesResult } from '../../render/download-frames.js';
-import { stitchOutputDirWord, stitchTileDir } from '../../render/task-script.js';
+import { stitchOutputDirWord, stitchStem, stitchTileDir } from '../../render/task-script.js';
 import { StoreResolver } from '../../storage/open-store.js';
 import { submitterEnvironment } from '../build-submission.js';
 import { locateMaster, qfarmHome } from '../master-location.js';
@@ -196,6 +196,9 @@ export function renderSubmission(
 function printDryRun(job: RenderJob, out: (line: string) => void): void {
   const { plan } = job;
   out(`# qfarm render ${job.request.name}: ${plan.frames.length} frame(s), ${job.tasks.length} task(s)${job.tiled ? `, ${plan.tilesX}x${plan.tilesY} tiles per frame` : ''}; output ${job.request.output.url}`);
+  const overrides = job.manifest.overrides ?? [];
+  out(overrides.length === 0 ? "# scene settings: the scene's own, unchanged" : `# scene settings changed (everything else is the scene's own):`);
+  for (const line of overrides) out(`#   ${line}`);
   for (const task of job.tasks) {
     const tile = task.tile === null ? '' : ` tile x${task.tile.x} y${task.tile.y}`;
     out(`# task ${task.taskId}: frames ${task.start}-${task.end}${task.step > 1 ? `:${task.step}` : ''}${tile} -> ${task.outdir}`);
@@ -203,10 +206,12 @@ function printDryRun(job: RenderJob, out: (line: string) => void): void {
   }
   if (job.tiled) {
     const stitch = buildStitchJob(job, 0, ['qfarm-stitch']);
-    out(`# then stitch job ${stitch.manifest.name}: one task per frame, after every tile task has finished`);
+    const byBlender = stitch.manifest.stitcher === 'blender';
+    out(`# then stitch job ${stitch.manifest.name}: one task per frame, after every tile task has finished${byBlender ? "; Blender renders the scene from its tiles (the scene's compositing, format and dither)" : ''}`);
     stitch.manifest.frames.forEach((frame, i) => {
       out(`# stitch task ${i + 1}: frame ${frame}`);
-      out(`qfarm-stitch --frame ${frame} --tiles ${plan.tilesX}x${plan.tilesY} --tile-dir ${shellJoin([stitchTileDir(stitch.manifest)])} --pattern ${shellJoin([stitch.manifest.pattern])} --output-dir ${stitchOutputDirWord(stitch.manifest)}`);
+      if (byBlender) out(`blender -b ${shellJoin([job.request.scene ?? ''])} -o ${stitchOutputDirWord(stitch.manifest)}/${shellJoin([stitchStem(stitch.manifest.pattern)])} --python-expr '<stitch from ${stitchTileDir(stitch.manifest)}>' -f ${frame}`);
+      else out(`qfarm-stitch --frame ${frame} --tiles ${plan.tilesX}x${plan.tilesY} --tile-dir ${shellJoin([stitchTileDir(stitch.manifest)])} --pattern ${shellJoin([stitch.manifest.pattern])} --output-dir ${stitchOutputDirWord(stitch.manifest)}`);
     });
     if (stitch.data !== undefined) out(`# stitch job data: ${describeData(stitch.data)}`);
   }
@@ -239,7 +244,8 @@ export async function renderSubmit(options: RenderSubmitOptions, ctx: RenderSubm
     printDryRun(job, ctx.out);
     return { job, renderJobId: null, stitchJobId: null };
   }
-  const stitchCommand = job.tiled ? (ctx.stitchCommand ?? defaultStitchCommand()) : [];
+  // Blender stitches its own tiles (blender-stitch.ts); other software's PNG tiles need qfarm-stitch.
+  const stitchCommand = job.tiled && job.request.software.stitcher !== 'blender' ? (ctx.stitchCommand ?? defaultStitchCommand()) : [];
   const api = client ?? new ApiClient(locateMaster(ctx.environment));
   // file:// output: the directory (and the log directory) must exist before tasks write there.
   const logDir = renderLogDir(job.request.output);

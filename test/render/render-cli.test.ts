@@ -24,7 +24,7 @@ t.test('dry run prints every task command, needs no master', async (t) => {
   t.match(lines[0], /^# qfarm render it's a "test" \$\(touch pwned\) `id`: 10 frame\(s\), 3 task\(s\)/);
   const commands = lines.filter((l) => !l.startsWith('#'));
   t.equal(commands.length, 3);
-  t.match(lines[1], /^# task 1: frames 1-4 -> /);
+  t.ok(lines.some((l) => /^# task 1: frames 1-4 -> /.test(l)));
   t.match(commands[2], /-s '9' -e '10' -j '1' -a$/);
 });
 
@@ -37,19 +37,22 @@ t.test('the scene path with spaces, quotes and $(...) reaches blender intact', a
   const command = lines.filter((l) => !l.startsWith('#') && l.startsWith('blender'))[1]!;
   const res = await run('/bin/sh', ['-c', command], { env: cleanEnv({ PATH: `${bin}:${process.env.PATH}`, NSLOTS: '4' }), cwd: dir });
   t.equal(res.code, 0, res.stderr);
-  const argv = res.stdout.trim().split('\n').map((l) => l.slice(1, -1));
+  // One <arg> per argument; the setup Python spans lines.
+  const argv = res.stdout.trim().slice(1, -1).split('>\n<');
   t.equal(argv[0], '-b');
   t.equal(argv[1], path.join(dir, HOSTILE_SCENE), 'one argument, exactly the absolute scene path');
   t.equal(argv[argv.indexOf('-t') + 1], '4', '$CPU is the task slots');
   const python = argv[argv.indexOf('--python-expr') + 1]!;
-  t.match(python, /r\.border_min_x = 0\.5; r\.border_max_x = 1; r\.border_min_y = 0; r\.border_max_y = 1/);
-  t.match(python, /s\.cycles\.samples = 8/);
-  t.match(python, /s\.cycles\.use_denoising = False/);
+  t.match(python, /r\.border_min_x = 0\.5\nr\.border_max_x = 1\nr\.border_min_y = 0\nr\.border_max_y = 1/);
+  t.match(python, /s\.cycles\.samples = 8/, 'the -P value given');
+  t.notMatch(python, /^s\.cycles\.(seed|use_animated_seed|use_denoising) = /m, "the scene's seed, animated seed and denoiser are kept");
+  t.match(python, /file_format = "OPEN_EXR_MULTILAYER"/, 'a tile is written as multilayer float EXR for the stitch');
   t.same(argv.slice(-7), ['-s', '3', '-e', '3', '-j', '1', '-a'], 'the range comes last, right before -a renders');
   t.match(argv[argv.indexOf('-o') + 1], /tiles\/tile-x1-y0\/frame_#####$/);
   t.notOk(existsSync(path.join(dir, 'pwned')), 'nothing in the path ran');
   t.match(lines.join('\n'), /# then stitch job .*\.stitch: one task per frame/);
-  t.match(lines.join('\n'), /qfarm-stitch --frame 3 --tiles 2x1 --tile-dir '.*\/tiles' --pattern 'frame_#####.png' --output-dir /);
+  t.match(lines.join('\n'), /# stitch task 1: frame 3\nblender -b '.*' -o '.*'\/'frame_#####' --python-expr '<stitch from .*\/tiles>' -f 3/);
+  t.match(lines.join('\n'), /# scene settings changed \(everything else is the scene's own\):\n# {3}Cycles samples 8 \(-P SAMPLES=8\)\n# {3}file extension on/, '-d lists every override');
 });
 
 t.test('unknown variables and parameters are errors that list what is known', async (t) => {
@@ -58,14 +61,14 @@ t.test('unknown variables and parameters are errors that list what is known', as
   t.ok(unknown);
   t.rejects(dryRun({ template: 'render $SCNE', start: 1 }, dir), UnknownTemplateVariableError);
   t.rejects(dryRun({ template: 'render $SCNE', start: 1 }, dir), { message: /unknown variable \$SCNE .*\$SCENE/ });
-  t.rejects(dryRun({ scene: 'a.blend', start: 1, param: ['SAMPLE=8'] }, dir), { message: /blender has no parameter SAMPLE; its parameters: ENGINE SEED SAMPLES/ });
+  t.rejects(dryRun({ scene: 'a.blend', start: 1, param: ['SAMPLE=8'] }, dir), { message: /blender has no parameter SAMPLE; its parameters: ENGINE FORMAT COLOR_DEPTH SEED ANIMATED_SEED SAMPLES/ });
   t.rejects(dryRun({ scene: 'a.blend', start: 1, param: ['SAMPLES=8; import os'] }, dir), SoftwareConfigError);
   t.rejects(dryRun({ scene: 'a.blend', start: 1, param: ['START=3'] }, dir), { message: /-P START/ });
   t.rejects(dryRun({ scene: 'a.mb', start: 1 }, dir), { message: /not a blender scene \(expected a file ending in .blend\)/ });
   t.rejects(dryRun({ start: 1 }, dir), { message: /uses \$SCENE but no scene was given/ });
   t.rejects(dryRun({ scene: 'a.blend' }, dir), { message: /no frame range/ });
   t.rejects(dryRun({ template: 'echo $START', expect: 'f_#.png', start: 1, tilesX: 2 }, dir), { message: /tiles need a template that uses \$SF_MIN_X/ });
-  t.rejects(dryRun({ template: 'r $SF_MIN_X', expect: 'f_#.exr', start: 1, tilesX: 2 }, dir), { message: /tiles are stitched from PNG files, but template writes f_#.exr/ });
+  t.rejects(dryRun({ template: 'r $SF_MIN_X', expect: 'f_#.exr', start: 1, tilesX: 2 }, dir), { message: /tiles of template are stitched from PNG files by qfarm-stitch, but it writes f_#.exr/ });
   t.rejects(dryRun({ scene: 'a.blend', output: 'oss://Bad_Bucket/x/', start: 1 }, dir), { message: /output location oss:\/\/Bad_Bucket\/x\/ is not a valid oss:\/\/ URL/ });
   t.rejects(dryRun({ scene: 'a.blend', output: 'oss://bucket/a/../b/', start: 1 }, dir), { message: /has an empty, \. or \.\. path segment/ });
 });
@@ -110,7 +113,7 @@ t.test('commander wiring: qfarm render submit -d parses every option', async (t)
   }
   const text = written.join('');
   t.match(text, /# qfarm render shotA: 3 frame\(s\), 2 task\(s\); output file:\/\/.*\/frames\//);
-  t.match(text, /-E 'BLENDER_WORKBENCH'/);
+  t.match(text, /r\.engine = "BLENDER_WORKBENCH"/);
   t.match(text, /-t '2'/);
   t.match(text, /'.*x y\.blend'/);
   t.same(program.commands.find((c) => c.name() === 'render')!.commands.map((c) => c.name()), ['submit', 'status', 'get', 'stitch', 'software']);
@@ -138,7 +141,7 @@ t.test('a project gives scene location, output, software and parameter defaults;
   const job = renderJobFromOptions({ project: 'shot010', scene: 'a.blend', start: 1, param: ['ENGINE=CYCLES'] }, { cwd: dir, environment: env }, (l) => warnings.push(l));
   t.equal(job.request.scene, path.join(dir, 'scenes', 'a.blend'), 'relative scene found in the project scene location');
   t.equal(localOutputDir(job.request.output), path.join(dir, 'renders', 'a'), 'frames in <project output>/<job name>');
-  t.match(job.tasks[0]!.command, /-E 'CYCLES'/, '-P wins over the project');
+  t.match(job.tasks[0]!.command, /r\.engine = "CYCLES"/, '-P wins over the project');
   t.match(job.tasks[0]!.command, /s\.cycles\.samples = 16/, 'project parameters apply');
   t.same(warnings.length, 1);
   t.match(warnings[0], /input \/no\/such\/dir \(for x\) does not exist/);
@@ -171,11 +174,16 @@ t.test('oss:// scene, inputs and output become the jobs\' data options', async (
   t.equal(job.data!.outputUrl, 'oss://studio/renders/a/');
   t.match(job.tasks[0]!.command, /-o "\$outdir"\/frame_#####/, "the renderer writes into the agent's $OUTDIR");
   t.match(job.script, /outdir="\$\{OUTDIR:\?[^}]*\}"\/'tiles\/tile-x0-y0'/);
-  t.match(job.script, /set -- "\$outdir"\/'frame_00001\.png'/);
+  t.match(job.script, /set -- "\$outdir"\/'frame_00001'\n {4}ext='\.\*'/, "any extension: the scene's format decides it");
   const stitch = buildStitchJob(job, 7, ['qfarm-stitch']);
-  t.same(stitch.data!.inputs.map((i) => [i.source, i.readOnly]), [['oss://studio/renders/a/tiles/', true]]);
+  t.same(
+    stitch.data!.inputs.map((i) => [i.source, i.readOnly]),
+    [['oss://studio/textures/', true], ['oss://studio/scenes/shots/', true], ['oss://studio/renders/a/tiles/', true]],
+    'the Blender stitch renders the scene again: its inputs, then the tiles',
+  );
   t.equal(stitch.data!.outputUrl, 'oss://studio/renders/a/');
-  t.match(stitch.script, new RegExp(`--tile-dir '${stitch.manifest.tileDir}' .* --output-dir "\\$\\{OUTDIR`));
+  t.match(stitch.script, /outdir="\$\{OUTDIR/);
+  t.ok(stitch.script.includes(`TILES = [[0,0.5,0,1,"${stitch.manifest.tileDir}/tile-x0-y0"]`), 'tiles read from the staged tiles/ prefix');
   const body = renderSubmission('a', job.script, 'a.sh', job.tasks.length, job, {}, { cwd: dir, environment: { HOME: dir } });
   t.same(body.data, job.data);
   t.equal(body.stdoutPath, undefined, 'no log directory of ours on the node');

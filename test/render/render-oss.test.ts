@@ -74,10 +74,10 @@ t.test('render jobs with oss:// scene and output, through the local OSS', async 
   t.test('frames and tiles land in the bucket with their names', async (t) => {
     t.same(await keys('renders/'), [
       'renders/tiled/frame_00002.png',
-      'renders/tiled/tiles/tile-x0-y0/frame_00002.png',
-      'renders/tiled/tiles/tile-x0-y1/frame_00002.png',
-      'renders/tiled/tiles/tile-x1-y0/frame_00002.png',
-      'renders/tiled/tiles/tile-x1-y1/frame_00002.png',
+      'renders/tiled/tiles/tile-x0-y0/frame_00002.exr',
+      'renders/tiled/tiles/tile-x0-y1/frame_00002.exr',
+      'renders/tiled/tiles/tile-x1-y0/frame_00002.exr',
+      'renders/tiled/tiles/tile-x1-y1/frame_00002.exr',
       'renders/whole/frame_00001.png',
       'renders/whole/frame_00002.png',
     ]);
@@ -88,7 +88,7 @@ t.test('render jobs with oss:// scene and output, through the local OSS', async 
     t.same(status.failedFrames, []);
   });
 
-  t.test('the stitched frame, from tiles staged out of the bucket, equals the whole-frame render', async (t) => {
+  t.test('the frame Blender stitched from float EXR tiles staged out of the bucket (scene and tiles staged) equals the whole-frame render', async (t) => {
     const stitched = decodePng(object('renders/tiled/frame_00002.png'));
     const wholeFrame = decodePng(object('renders/whole/frame_00002.png'));
     t.ok(stitched.data.equals(wholeFrame.data), 'bit-identical');

@@ -116,3 +116,22 @@ t.test("oss:// output: each task writes into the agent's $OUTDIR (tiles in their
   t.not(noOutdir.code, 0, 'no OUTDIR: the task fails instead of writing into /tiles');
   t.match(noOutdir.stderr, /the agent set no OUTDIR for this task/);
 });
+
+t.test("an output pattern ending in .* takes the renderer's extension; stale files of any extension go first", async (t) => {
+  const dir = tempDir(t, 'qfarm-script-');
+  const renderer = writeFakeRenderer(dir);
+  // The fake writes .png; the pattern accepts whatever extension the scene's format gives.
+  const out = path.join(dir, `out [*] it's $(touch ${path.join(dir, 'pwned')})`);
+  const mk = (mode: string) =>
+    buildRenderJob({ name: 'any', software: adHocSoftware(`${renderer} $OUTDIR $START $END $STEP ${mode}`, 'frame_####.*'), scene: null, parameters: {}, plan: { start: 1, end: 2, framesPerTask: 2 }, output: parseOutputLocation(out), cpu: null });
+  mkdirSync(out, { recursive: true });
+  writeFileSync(path.join(out, 'frame_0001.exr'), 'stale, from an attempt with another format');
+  writeFileSync(path.join(out, 'frame_0010.exr'), 'another frame: not ours to remove');
+  const ok = await runTaskScript(mk('ok').script, 1, dir);
+  t.equal(ok.code, 0, ok.stderr);
+  t.same(readdirSync(out).sort(), ['frame_0001.png', 'frame_0002.png', 'frame_0010.exr'], 'the stale .exr of frame 1 was removed, frame 10 left alone');
+  const nothing = await runTaskScript(mk('nothing').script, 1, dir);
+  t.equal(nothing.code, MISSING_OUTPUT_EXIT);
+  t.match(nothing.stderr, /expected output .*frame_0001\.\* was not written/);
+  t.notOk(existsSync(path.join(dir, 'pwned')));
+});
