@@ -795,7 +795,7 @@ export class FakeOssServer {
     for (const p of parts.slice(0, -1)) {
       if (p.size < 100 * 1024) throw new OssError(400, 'EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size.');
     }
-    const obj = await this.data.completeMultipart(upload, parts);
+    const obj = await this.data.completeMultipart(upload, parts, ctx.fault?.kind === 'corrupt');
     this.send(
       ctx,
       200,
