@@ -68,10 +68,10 @@ export class FakeOssStats {
   inFlight = 0;
   maxInFlight = 0;
 
-  /** Requests for an operation (and optionally a key regexp), counting only those answered < 300 when `ok`. */
+  /** Requests for an operation (and optionally a key regexp); `ok: true` counts only those answered < 300, `ok: false` only the others. */
   count(op: string, opts: { key?: RegExp; ok?: boolean } = {}): number {
     return this.requests.filter(
-      (r) => r.op === op && (!opts.key || opts.key.test(r.key)) && (!opts.ok || r.status < 300),
+      (r) => r.op === op && (!opts.key || opts.key.test(r.key)) && (opts.ok === undefined || r.status < 300 === opts.ok),
     ).length;
   }
 
