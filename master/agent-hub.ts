@@ -210,6 +210,8 @@ export class AgentHub {
     this.graceTimers.delete(hello.agentId);
 
     const session = new AgentSession(ws, hostInventory(hello), remote, this.clock.now());
+    // A draining agent hands back any assignment; giving it none avoids a requeue per reconnect.
+    if (hello.draining === true) session.draining = true;
     this.transitions.upsertHost(session.hello);
 
     // Reattach: the agent's running attempts that the master still leases to it stay; attempts
