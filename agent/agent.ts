@@ -157,6 +157,8 @@ export class Agent {
       swapTotalBytes: inv.swapTotalBytes,
       labels: this.opts.labels,
       attempts: [...attempts],
+      // Said on every hello, so a master that assigned work during a drain stops after one hand-back.
+      ...(this.draining ? { draining: true } : {}),
     };
   }
 

@@ -11,6 +11,7 @@ import {
   type AgentMessage,
   type TaskFinished,
 } from '../protocol/agent-messages.js';
+import type { JobSubmission } from '../protocol/job-spec.js';
 import { closeReason } from '../protocol/close-reason.js';
 import { jsonDepthExceeds } from '../protocol/json-depth.js';
 import { AGENT_SOCKET_PATH, CloseCode, PROTOCOL_VERSION } from '../protocol/version.js';
@@ -23,6 +24,7 @@ import type { LogStore } from './log-store.js';
 import type { Db } from './store/database.js';
 import { CommitOutcome, OutputSeq, type Transitions } from './store/transitions.js';
 import { tokenMatches } from './tokens.js';
+import { withVerifiedOutputs } from './verified-outputs.js';
 
 export interface AgentHubOptions {
   agentToken: string;
@@ -208,6 +210,8 @@ export class AgentHub {
     this.graceTimers.delete(hello.agentId);
 
     const session = new AgentSession(ws, hostInventory(hello), remote, this.clock.now());
+    // A draining agent hands back any assignment; giving it none avoids a requeue per reconnect.
+    if (hello.draining === true) session.draining = true;
     this.transitions.upsertHost(session.hello);
 
     // Reattach: the agent's running attempts that the master still leases to it stay; attempts
@@ -326,7 +330,11 @@ export class AgentHub {
     session.ws.close(CloseCode.NotYourAttempt, closeReason(`attempt ${attemptId} is not leased to agent ${session.hostname}`));
   }
 
-  private onFinished(session: AgentSession, result: TaskFinished): void {
+  private onFinished(session: AgentSession, reported: TaskFinished): void {
+    const { result, refused } = withVerifiedOutputs(reported, this.outputUrlOf(reported.attemptId));
+    if (refused) {
+      this.log.warn({ agent: session.hostname, attempt: result.attemptId, reason: result.failedReason }, 'refused a success without verified outputs; the task runs again');
+    }
     const outcome = this.transitions.commitResult(result);
     session.attempts.delete(result.attemptId);
     if (outcome === CommitOutcome.Stale) {
@@ -335,6 +343,12 @@ export class AgentHub {
     // Acknowledge in every case: the agent may forget the result; it is committed or moot.
     session.send({ type: 'ack', attemptId: result.attemptId });
     if (outcome !== CommitOutcome.Committed) this.events.emit('schedule:wanted', 'slot freed');
+  }
+
+  /** The output location (`-outdir`) of the job an attempt belongs to, if it has one. */
+  private outputUrlOf(attemptId: string): string | undefined {
+    const spec = this.db.prepare('SELECT j.spec FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.id = ?').pluck().get(attemptId) as string | undefined;
+    return spec === undefined ? undefined : (JSON.parse(spec) as JobSubmission).data?.outputUrl;
   }
 
   private attemptRef(attemptId: string): { jobId: number; taskId: number } | undefined {

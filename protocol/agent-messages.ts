@@ -83,6 +83,8 @@ export const AgentHello = Type.Object({
   ),
   /** Attempts this agent is still running or holds unacknowledged results for (reattach). */
   attempts: Type.Array(AttemptId, { maxItems: AgentLimits.attempts }),
+  /** The agent takes no new work (SIGTERM, spot reclaim, master drain): assign it nothing. */
+  draining: Type.Optional(Type.Boolean()),
 });
 export type AgentHello = Static<typeof AgentHello>;
 

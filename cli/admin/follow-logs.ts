@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import { LogHeaders } from '../../protocol/log-headers.js';
 import { API_PREFIX } from '../../protocol/version.js';
 import { CliError } from '../cli-errors.js';
 import { connectOptions, describeMaster, locateMaster } from '../master-location.js';
@@ -34,9 +35,27 @@ export async function printLogs(ref: string, options: { follow: boolean; stderr:
         return;
       }
       res.pipe(process.stdout, { end: false });
-      res.on('end', () => resolve());
+      res.on('end', () => {
+        printFailure(ref, m[1]!, m[2] ?? '1', res.headers);
+        resolve();
+      });
       res.on('error', reject);
     });
     req.on('error', (err) => reject(new CliError(`qfarm logs: cannot reach the master at ${describeMaster(master)}: ${err.message}`, 1, "is it running? start it with 'qfarm up'")));
   });
+}
+
+/** A task that ended failed: why, on stderr (stdout stays the task's own output). */
+function printFailure(ref: string, job: string, task: string, headers: http.IncomingHttpHeaders): void {
+  const encoded = headers[LogHeaders.failedReason];
+  if (typeof encoded !== 'string') return;
+  let reason: string;
+  try {
+    reason = decodeURIComponent(encoded);
+  } catch {
+    reason = encoded;
+  }
+  const attempts = Number(headers[LogHeaders.attempts]);
+  const after = Number.isInteger(attempts) && attempts > 0 ? ` after ${attempts} attempt${attempts === 1 ? '' : 's'}` : '';
+  process.stderr.write(`qfarm logs ${ref}: task ${job}.${task} failed${after}: ${reason}\n`);
 }

@@ -9,6 +9,8 @@
  *   kind=reset,op=GetObject,afterBytes=65536
  *   kind=slow,delayMs=2000
  *   kind=corrupt,op=PutObject
+ *   kind=corrupt,op=CompleteMultipartUpload   (the assembled object is stored with one bit
+ *     flipped and its CRC-64 is that of the stored bytes: no Content-MD5 can see it)
  */
 
 export const FaultKind = { Status: 'status', Slow: 'slow', Reset: 'reset', Corrupt: 'corrupt' } as const;

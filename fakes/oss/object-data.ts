@@ -8,7 +8,7 @@ import { createReadStream, createWriteStream, readFileSync, readdirSync } from '
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { combineCrc64 } from '../../storage/crc64.js';
+import { combineCrc64, Crc64 } from '../../storage/crc64.js';
 
 export interface StoredObject {
   bucket: string;
@@ -119,18 +119,31 @@ export class ObjectData {
     await rm(obj.file, { force: true });
   }
 
-  /** Concatenate parts into a new object; CRC from the parts' CRCs, ETag as OSS builds it. */
-  async completeMultipart(upload: MultipartUpload, parts: StoredPart[]): Promise<StoredObject> {
+  /**
+   * Concatenates parts into a new object; CRC from the parts' CRCs, ETag as OSS builds it. `corruptStored` flips one bit of the first part as it
+   * is written (bad disk or memory on the storage side): every part's MD5 checked out, so only
+   * the whole-object CRC-64, computed here from what was stored, can tell.
+   */
+  async completeMultipart(upload: MultipartUpload, parts: StoredPart[], corruptStored = false): Promise<StoredObject> {
     const tmp = this.tempPath();
     const out = createWriteStream(tmp);
     let crc = 0n;
     let size = 0;
     const md5s: Buffer[] = [];
+    let corruptPending = corruptStored;
     for (const part of parts) {
-      for await (const chunk of createReadStream(part.file, { highWaterMark: 1024 * 1024 })) {
+      const storedCrc = new Crc64();
+      for await (const read of createReadStream(part.file, { highWaterMark: 1024 * 1024 })) {
+        let chunk = read as Buffer;
+        if (corruptPending && chunk.length > 0) {
+          chunk = Buffer.from(chunk);
+          chunk[chunk.length >> 1]! ^= 0x01;
+          corruptPending = false;
+        }
+        if (corruptStored) storedCrc.update(chunk);
         if (!out.write(chunk)) await once(out, 'drain');
       }
-      crc = combineCrc64(crc, BigInt(part.crc64), part.size);
+      crc = combineCrc64(crc, corruptStored ? BigInt(storedCrc.toString()) : BigInt(part.crc64), part.size);
       size += part.size;
       md5s.push(part.md5);
     }

@@ -68,10 +68,10 @@ export class FakeOssStats {
   inFlight = 0;
   maxInFlight = 0;
 
-  /** Requests for an operation (and optionally a key regexp), counting only those answered < 300 when `ok`. */
+  /** Requests for an operation (and optionally a key regexp); `ok: true` counts only those answered < 300, `ok: false` only the others. */
   count(op: string, opts: { key?: RegExp; ok?: boolean } = {}): number {
     return this.requests.filter(
-      (r) => r.op === op && (!opts.key || opts.key.test(r.key)) && (!opts.ok || r.status < 300),
+      (r) => r.op === op && (!opts.key || opts.key.test(r.key)) && (opts.ok === undefined || r.status < 300 === opts.ok),
     ).length;
   }
 
@@ -795,7 +795,7 @@ export class FakeOssServer {
     for (const p of parts.slice(0, -1)) {
       if (p.size < 100 * 1024) throw new OssError(400, 'EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size.');
     }
-    const obj = await this.data.completeMultipart(upload, parts);
+    const obj = await this.data.completeMultipart(upload, parts, ctx.fault?.kind === 'corrupt');
     this.send(
       ctx,
       200,

@@ -1,8 +1,12 @@
 import * as fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { LogHeaders } from '../../protocol/log-headers.js';
 import type { ApiContext } from './context.js';
 import { ApiRequestError, sendError } from './errors.js';
 import { identityOf } from './identity.js';
+
+/** A failed reason longer than this is cut in the header (agents' reasons are short; the store is not). */
+const MAX_REASON_CHARS = 2000;
 
 /**
  * `qfarm logs JOB[.TASK] [-f]`: the latest attempt's output as plain text; with follow=1 the
@@ -23,8 +27,8 @@ export function registerLogRoutes(app: FastifyInstance, ctx: ApiContext): void {
       // A task's output is its owner's data (SGE writes it to files only the owner reads).
       if (owner !== who.user && !who.mayActOnAll) throw new ApiRequestError(403, `${who.user} may not read the output of job ${jobId}: it belongs to ${owner}`, 'only the owner, root and managers read a job\'s output');
       const attempt = ctx.db
-        .prepare('SELECT id, state FROM attempts WHERE job_id = ? AND task_id = ? ORDER BY leased_at DESC, rowid DESC LIMIT 1')
-        .get(jobId, taskId) as { id: string; state: string } | undefined;
+        .prepare('SELECT id, state, failed_code, failed_reason FROM attempts WHERE job_id = ? AND task_id = ? ORDER BY leased_at DESC, rowid DESC LIMIT 1')
+        .get(jobId, taskId) as { id: string; state: string; failed_code: number | null; failed_reason: string | null } | undefined;
       if (!attempt) {
         throw new ApiRequestError(404, `task ${jobId}.${taskId} has not started yet`, `'qstat -j ${jobId}' says why it waits`);
       }
@@ -33,6 +37,12 @@ export function registerLogRoutes(app: FastifyInstance, ctx: ApiContext): void {
       // together on the event loop, so no chunk falls between the two.
       const existing = fs.existsSync(file) ? fs.readFileSync(file) : Buffer.alloc(0);
       const active = attempt.state === 'leased' || attempt.state === 'running';
+      // qacct keeps SGE's `failed N : text`; the reason in words travels beside the output.
+      if (attempt.state === 'done' && attempt.failed_code && attempt.failed_reason) {
+        const attempts = ctx.db.prepare('SELECT attempts FROM tasks WHERE job_id = ? AND task_id = ?').pluck().get(jobId, taskId) as number;
+        reply.header(LogHeaders.failedReason, encodeURIComponent(attempt.failed_reason.slice(0, MAX_REASON_CHARS)));
+        reply.header(LogHeaders.attempts, String(attempts));
+      }
       if (query.follow !== '1' || !active) return reply.type('text/plain; charset=utf-8').send(existing);
       reply.hijack();
       const res = reply.raw;

@@ -161,6 +161,7 @@ t.test('an assignment during a drain is handed back by a fresh hello that does n
   const hello = await again.waitFor((f) => f.type === 'hello');
   if (hello.type !== 'hello') throw new Error();
   t.same(hello.attempts, [running.attemptId], 'the running task is listed, the late assignment is not');
+  t.equal(hello.draining, true, 'and it says it drains, so the master assigns it nothing more');
   again.welcome();
   const fin = await again.finished(running.attemptId);
   t.equal(fin.exitStatus, 0);
@@ -218,6 +219,7 @@ t.test('drain from the master: running work finishes, new assignments are handed
   const hello = await again.waitFor((f) => f.type === 'hello');
   if (hello.type !== 'hello') throw new Error();
   t.notOk(hello.attempts.includes(late.attemptId), 'the late assignment is not claimed');
+  t.equal(hello.draining, true, 'the fresh hello says it drains');
   again.welcome();
   const fin = await again.finished(running.attemptId);
   t.equal(fin.exitStatus, 0, 'the running task finished normally');

@@ -4,6 +4,24 @@ import path from 'node:path';
 import t from 'tap';
 import { assignment, FakeMaster, startAgent } from '../helpers/fake-master.js';
 
+/** Where the agent keeps an unacknowledged result (agent/result-store.ts). */
+function resultFile(stateDir: string, attemptId: string): string {
+  return path.join(stateDir, 'results', `${encodeURIComponent(attemptId)}.json`);
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.stat(file).then(() => true, () => false);
+}
+
+/** Waits for what the agent did, not for a fixed time. */
+async function until(done: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const workdir = await fs.mkdtemp(path.join(os.tmpdir(), 'qfarm-agent-conn-'));
 t.teardown(() => fs.rm(workdir, { recursive: true, force: true }));
 
@@ -39,7 +57,8 @@ t.test('reconnect: an unacknowledged result is replayed and acknowledged exactly
   const started = second.frames.findIndex((f) => f.type === 'started');
   t.ok(started > 0 && started < second.frames.findIndex((f) => f.type === 'finished'), 'started replayed before finished');
   second.send({ type: 'ack', attemptId: a.attemptId });
-  await new Promise((r) => setTimeout(r, 200));
+  // The ack's effect: the agent deletes the result it kept on disk.
+  await until(async () => !(await exists(resultFile(agent.stateDir, a.attemptId))), 'the agent to forget the acknowledged result');
   second.ws.terminate();
 
   const third = await master.connection(2);
@@ -105,7 +124,8 @@ t.test('welcome.cancel kills the attempt and drops its result', async (t) => {
   await second.waitFor((f) => f.type === 'hello');
   second.welcome([a.attemptId]);
   // The next hello (after another drop) must not list it: it was killed and forgotten.
-  await new Promise((r) => setTimeout(r, 500));
+  await until(async () => !(await exists(`/proc/${started.pid}`)), `the cancelled task (pid ${started.pid}) to be killed`);
+  await until(async () => !(await exists(resultFile(agent.stateDir, a.attemptId))), 'no result to be kept for it');
   second.ws.terminate();
   const third = await master.connection(2);
   const hello = await third.waitFor((f) => f.type === 'hello');

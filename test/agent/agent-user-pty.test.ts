@@ -4,6 +4,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import t from 'tap';
 import { assignment, FakeMaster, startAgent } from '../helpers/fake-master.js';
+import { requireRoot } from '../helpers/unix-users.js';
 
 const master = await FakeMaster.start();
 const agent = await startAgent(master);
@@ -20,7 +21,6 @@ await link.waitFor((f) => f.type === 'hello');
 link.welcome();
 
 const nobody = { name: 'nobody', uid: 65534, gid: 65534, home: '/nonexistent' };
-const asRoot = process.getuid?.() === 0;
 
 t.test('pty mode: output comes through a terminal', async (t) => {
   const a = assignment({
@@ -55,7 +55,8 @@ t.test('pty mode: exit status and kill', async (t) => {
   t.equal(fin.failedReason, 'deleted by carol');
 });
 
-t.test('runs as the submitting user when the agent is root', { skip: asRoot ? false : 'needs root' }, async (t) => {
+t.test('runs as the submitting user when the agent is root', async (t) => {
+  requireRoot();
   const a = assignment({
     cwd: workdir,
     jobName: 'who',
@@ -73,7 +74,8 @@ t.test('runs as the submitting user when the agent is root', { skip: asRoot ? fa
   link.send({ type: 'ack', attemptId: a.attemptId });
 });
 
-t.test('output files are opened with the user\'s rights, not the root agent\'s', { skip: asRoot ? false : 'needs root' }, async (t) => {
+t.test('output files are opened with the user\'s rights, not the root agent\'s', async (t) => {
+  requireRoot();
   const victim = path.join(workdir, 'root-owned');
   await fs.writeFile(victim, 'precious\n');
   const a = assignment({ cwd: workdir, user: nobody, stdoutPath: victim, command: { kind: 'binary', argv: ['/bin/echo', 'overwrite'] } });
@@ -107,7 +109,8 @@ t.test('output files are opened with the user\'s rights, not the root agent\'s',
   for (const x of [a, b, c, d]) link.send({ type: 'ack', attemptId: x.attemptId });
 });
 
-t.test('pty mode as another user', { skip: asRoot ? false : 'needs root' }, async (t) => {
+t.test('pty mode as another user', async (t) => {
+  requireRoot();
   const a = assignment({ cwd: workdir, pty: true, user: nobody, command: { kind: 'binary', argv: ['id', '-u'] } });
   link.send(a);
   const fin = await link.finished(a.attemptId);
@@ -115,7 +118,8 @@ t.test('pty mode as another user', { skip: asRoot ? false : 'needs root' }, asyn
   t.match(link.output(a.attemptId), /^65534\r?\n$/);
 });
 
-t.test('an agent that is not root refuses tasks of other users', { skip: asRoot ? false : 'needs root to start an agent as nobody' }, async (t) => {
+t.test('an agent that is not root refuses tasks of other users', async (t) => {
+  requireRoot();
   const m2 = await FakeMaster.start();
   const unprivileged = await startAgent(m2, [], { uid: 65534, gid: 65534 });
   t.teardown(async () => {
@@ -157,7 +161,8 @@ function userWithSupplementaryGroup(): { name: string; uid: number; gid: number;
 }
 
 const member = userWithSupplementaryGroup();
-t.test('a task gets its user\'s supplementary groups (as SGE\'s initgroups)', { skip: !asRoot ? 'needs root' : !member ? 'no user with supplementary groups on this host' : false }, async (t) => {
+t.test('a task gets its user\'s supplementary groups (as SGE\'s initgroups)', { skip: member ? false : 'no user with supplementary groups on this host' }, async (t) => {
+  requireRoot();
   const u = member!;
   const a = assignment({ cwd: workdir, user: { name: u.name, uid: u.uid, gid: u.gid, home: u.home }, command: { kind: 'binary', argv: ['id', '-G'] } });
   link.send(a);
@@ -169,7 +174,8 @@ t.test('a task gets its user\'s supplementary groups (as SGE\'s initgroups)', { 
   link.send({ type: 'ack', attemptId: a.attemptId });
 });
 
-t.test('a uid unknown to this host still runs, with no supplementary groups', { skip: asRoot ? false : 'needs root' }, async (t) => {
+t.test('a uid unknown to this host still runs, with no supplementary groups', async (t) => {
+  requireRoot();
   const a = assignment({ cwd: workdir, user: { name: 'ghost', uid: 54321, gid: 54321, home: '/tmp' }, command: { kind: 'binary', argv: ['id'] } });
   link.send(a);
   const fin = await link.finished(a.attemptId);

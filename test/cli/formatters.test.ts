@@ -15,6 +15,9 @@ import { formatOwnerUsage, formatTotalUsage } from '../../cli/format/qacct-summa
 import { ctimeDate, qstatDate } from '../../cli/format/sge-time.js';
 import { sgeOutput } from './sge-sample.js';
 
+/** The README, whose compatibility table lists where qfarm differs from SGE. */
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
 const at = (hms: string, day = 23): number => {
   const [h, m, s] = hms.split(':').map(Number) as [number, number, number];
   return Date.UTC(2026, 10, day, h, m, s);
@@ -167,6 +170,9 @@ t.test('qstat -j matches SGE byte for byte', async (t) => {
 });
 
 t.test('qstat -j shows the optional fields SGE shows for a script job with requests', async (t) => {
+  // What qfarm's qsub stores for the recorded submission (test/cli/fixtures/sge-probes.txt, job 23):
+  // qsub -h -cwd -v FOO=bar,BAZ -l h_vmem=1G,mem_free=500M -q all.q -p -5 -hold_jid 1,sl.sh -o out.txt -j y s.sh arg1 arg2
+  // (BAZ unset in the submitting shell).
   const job: JobDetail = {
     ...detail(23, 'dirjob', ['x'], '09:42:16', []),
     command: { kind: 'script', script: 'sleep 100\n', scriptName: 's.sh', args: ['arg1', 'arg2'] },
@@ -174,30 +180,40 @@ t.test('qstat -j shows the optional fields SGE shows for a script job with reque
     stdoutPath: '/tmp/sgew/out.txt',
     stderrPath: null,
     joinOutput: true,
-    env: { SGE_O_HOME: '/root', SGE_O_WORKDIR: '/tmp/sgew', SGE_O_HOST: 'localhost', FOO: 'bar' },
+    env: { SGE_O_HOME: '/root', SGE_O_WORKDIR: '/tmp/sgew', SGE_O_HOST: 'localhost', FOO: 'bar', BAZ: '' },
     holdJobs: [1],
+    holdJobsRequested: ['1', 'sl.sh'],
     priority: -5,
     queue: 'all.q',
     resources: { wallclockSeconds: 600, vmemBytes: GB, memFreeBytes: 500 * MB, other: {} },
     schedulingInfo: ['Job is in hold state'],
   };
   const text = formatJobDetail(job);
-  // Recorded from real SGE for the same submission (test/cli/fixtures/sge-probes.txt).
+  const recording = readFileSync(new URL('./fixtures/sge-probes.txt', import.meta.url), 'utf8');
+  // Lines as real SGE printed them for that submission: each is checked against the recording.
   for (const line of [
     'cwd:                        /tmp/sgew',
     'merge:                      y',
     'hard resource_list:         h_rt=600,h_vmem=1G,mem_free=500M',
-    'stdout_path_list:           NONE:NONE:/tmp/sgew/out.txt',
     'priority:                   -5',
     'hard_queue_list:            all.q',
-    'env_list:                   FOO=bar',
     'job_args:                   arg1,arg2',
     'script_file:                s.sh',
-    'jid_predecessor_list (req): 1',
+    'jid_predecessor_list (req): 1,sl.sh',
     'job_type:                   NONE',
     'scheduling info:            Job is in hold state',
   ]) {
+    t.ok(recording.includes(`\nout: ${line}\n`), `recorded from SGE: ${line}`);
     t.ok(text.includes(`\n${line}\n`), line);
+  }
+  // Where qfarm differs on purpose; each difference is a row of the README's compatibility table.
+  for (const [ours, sge, readmeRow] of [
+    ['stdout_path_list:           NONE:NONE:/tmp/sgew/out.txt', 'stdout_path_list:           NONE:NONE:out.txt', '`-o/-e` relative paths'],
+    ['env_list:                   FOO=bar,BAZ=', 'env_list:                   TERM=NONE,FOO=bar,BAZ=NONE', '`qstat -j` `env_list`'],
+  ]) {
+    t.ok(recording.includes(`\nout: ${sge}\n`), `SGE prints: ${sge}`);
+    t.ok(text.includes(`\n${ours}\n`), `qfarm prints: ${ours}`);
+    t.ok(readme.includes(`| ${readmeRow} |`), `the README lists the difference (${readmeRow})`);
   }
   t.notMatch(text, /stderr_path_list|sge_o_path|SGE_O_/, 'unset fields and SGE_O_ variables are not listed');
   t.notMatch(text, /^usage/m, 'no usage before a task runs');

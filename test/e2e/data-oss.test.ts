@@ -59,7 +59,8 @@ t.test('jobs read oss:// inputs and write outputs through the local OSS, verifie
   t.test('upload faults: retried transparently, or the attempt is rerun — never a committed task without its outputs', async (t) => {
     // Three 503s for one object: the adapter's own retries absorb them.
     oss.faults.add({ kind: 'status', status: 503, code: 'SlowDown', op: 'PutObject', key: /out2\/result\.1\./, times: 3 });
-    // A corrupted body for another: CRC-64 catches it, the upload is retried.
+    // A body corrupted in transit for another: OSS's Content-MD5 check refuses it, the upload is
+    // retried (damage MD5 cannot see is in verified-outputs.test.ts).
     oss.faults.add({ kind: 'corrupt', op: 'PutObject', key: /out2\/result\.2\./, times: 1 });
     // Far more failures than the adapter retries for a third: the attempt fails and the task runs again.
     oss.faults.add({ kind: 'status', status: 503, op: 'PutObject', key: /out2\/result\.3\./, times: 12 });

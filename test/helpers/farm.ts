@@ -115,12 +115,13 @@ export class TestFarm {
     return fs.existsSync(this.masterLog) ? fs.readFileSync(this.masterLog, 'utf8') : '';
   }
 
-  /** Starts an agent process and waits until the master lists it online. */
-  async startAgent(name: string, options: { slots?: number; group?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ChildProcess> {
+  /** Starts an agent process and waits until the master lists it online; `args` are extra agent flags. */
+  async startAgent(name: string, options: { slots?: number; group?: string; env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<ChildProcess> {
     const log = fs.openSync(path.join(this.home, `agent-${name}.log`), 'a');
     const args = [path.join(DIST, 'agent', 'main.js'), '--master', this.url, '--name', name, '--slots', String(options.slots ?? 1)];
     args.push('--state-dir', path.join(this.home, 'agents', name), '--group', options.group ?? 'default');
     if (this.tlsFingerprint) args.push('--tls-fingerprint', this.tlsFingerprint);
+    args.push(...(options.args ?? []));
     const agent = spawn(process.execPath, args, { env: { ...this.env, ...options.env, QFARM_AGENT_TOKEN: this.token('agent') }, stdio: ['ignore', log, log] });
     fs.closeSync(log);
     this.agents.set(name, agent);

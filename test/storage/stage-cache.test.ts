@@ -4,6 +4,7 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StageCache, StageCacheLockedError } from '../../storage/stage-cache.js';
 import { BUCKET, startOss } from './oss-fixture.js';
+import { requireRoot } from '../helpers/unix-users.js';
 
 const fx = await startOss();
 t.teardown(() => fx.close());
@@ -190,7 +191,8 @@ t.test('a cached file removed behind the cache is fetched again', async (t) => {
   t.equal(fx.server.stats.count('GetObject'), 1, 'downloaded again');
 });
 
-t.test('writable (:rw) inputs: private copies owned by the task user, directories too', { skip: process.getuid?.() !== 0 ? 'needs root to chown' : false }, async (t) => {
+t.test('writable (:rw) inputs: private copies owned by the task user, directories too', async (t) => {
+  requireRoot();
   const cache = await openCache(10 * 1024 * 1024);
   await fx.server.seed(BUCKET, 'rw/sub/a.txt', Buffer.from('A'));
   await fx.server.seed(BUCKET, 'rw/b.txt', Buffer.from('B'));
