@@ -1,0 +1,30 @@
+import uPlot from 'uplot';
+import { html } from 'htm/preact';
+import { useEffect, useRef } from 'preact/hooks';
+
+/** A small uPlot line chart; `data[0]` is time in seconds. Redrawn in place when data changes. */
+export function Chart(props: { data: number[][]; series: { label: string; stroke: string; fill?: string }[]; width?: number; height?: number; yLabel?: string; bars?: boolean; xTime?: boolean; title?: string }) {
+  const el = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  useEffect(() => {
+    if (!el.current) return;
+    const opts: uPlot.Options = {
+      width: props.width ?? 260,
+      height: props.height ?? 80,
+      legend: { show: false },
+      cursor: { show: true, y: false },
+      scales: { x: { time: props.xTime !== false } },
+      axes: [
+        { stroke: '#8a93a6', grid: { stroke: '#2a3040', width: 1 }, ticks: { show: false }, size: 24, font: '10px system-ui' },
+        { stroke: '#8a93a6', grid: { stroke: '#2a3040', width: 1 }, ticks: { show: false }, size: 32, font: '10px system-ui', ...(props.yLabel ? { label: props.yLabel, labelSize: 14 } : {}) },
+      ],
+      series: [{}, ...props.series.map((s) => ({ label: s.label, stroke: s.stroke, fill: s.fill ?? 'transparent', width: 1.5, ...(props.bars ? { paths: uPlot.paths.bars!({ size: [0.8, 40] }) } : {}) }))],
+    };
+    plot.current = new uPlot(opts, props.data as uPlot.AlignedData, el.current);
+    return () => plot.current?.destroy();
+  }, []);
+  useEffect(() => {
+    plot.current?.setData(props.data as uPlot.AlignedData);
+  }, [props.data]);
+  return html`<div class="chart" ref=${el} aria-label=${props.title ?? 'chart'}></div>`;
+}
