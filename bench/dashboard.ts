@@ -77,7 +77,8 @@ async function main(): Promise<void> {
     for (const p of pages) p.close();
     await new Promise((r) => setTimeout(r, 1_000));
     const after = await measure(info.pid, WINDOW_MS);
-    const tasks = Number((farm.run('qacct', ['-t']).match(/\d+/) ?? ['0'])[0]);
+    const busy = (await farm.api('GET', '/web/jobs?state=all&limit=1')) as { rows: { done: number }[] };
+    const tasks = busy.rows[0]?.done ?? 0;
     const baseline = (before.cpu + after.cpu) / (before.wall + after.wall);
     const loaded = withPages.cpu / withPages.wall;
     const extra = loaded - baseline;
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
         `master CPU without pages: ${pct(before.cpu / before.wall)} and ${pct(after.cpu / after.wall)} of a core (${WINDOW_MS / 1000} s windows)`,
         `master CPU with ${PAGES} pages: ${pct(loaded)} of a core; ${(updates / PAGES / withPages.wall).toFixed(2)} updates/s per page`,
         `cost of the pages: ${pct(extra)} of a core (target < 5 %); ratio with/without ${(loaded / baseline).toFixed(2)}x`,
-        `tasks accounted during the run: ${tasks}`,
+        `tasks done during the run: ${tasks} (${(tasks / (before.wall + withPages.wall + after.wall + 7)).toFixed(0)}/s)`,
         '',
       ].join('\n'),
     );

@@ -89,7 +89,7 @@ export class Master {
     const identities = new IdentityStore(this.db, clock);
     const users = new UserDatabase();
     this.auth = new Authenticator(users, identities, apiToken);
-    this.web = new WebDashboard(this.db, this.hub, this.events, useTls);
+    this.web = new WebDashboard(this.db, this.hub, this.events, logs, useTls);
     this.app = buildApiServer(
       { db: this.db, reader: this.reader, transitions: this.transitions, hub: this.hub, scheduler: this.scheduler, events: this.events, logs, log, version: QFARM_VERSION, groups: this.groups, identities, users },
       this.auth,

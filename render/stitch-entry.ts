@@ -16,3 +16,9 @@ export function defaultStitchCommand(): string[] {
   }
   return [process.execPath, js];
 }
+
+/** The same for the thumbnailer render task scripts run (`qfarm-thumbnail` on PATH wins). */
+export function defaultThumbnailCommand(): string[] {
+  const js = path.join(path.dirname(fileURLToPath(import.meta.url)), 'thumbnail-main.js');
+  return [process.execPath, js];
+}

@@ -15,7 +15,7 @@ export function Chart(props: { data: number[][]; series: { label: string; stroke
       cursor: { show: true, y: false },
       scales: { x: { time: props.xTime !== false } },
       axes: [
-        { stroke: '#8a93a6', grid: { stroke: '#2a3040', width: 1 }, ticks: { show: false }, size: 24, font: '10px system-ui' },
+        { stroke: '#8a93a6', grid: { stroke: '#2a3040', width: 1 }, ticks: { show: false }, size: 22, font: '10px system-ui', ...(props.xTime !== false ? { values: (_u: uPlot, ticks: number[]) => ticks.map((t) => new Date(t * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })) } : {}) },
         { stroke: '#8a93a6', grid: { stroke: '#2a3040', width: 1 }, ticks: { show: false }, size: 32, font: '10px system-ui', ...(props.yLabel ? { label: props.yLabel, labelSize: 14 } : {}) },
       ],
       series: [{}, ...props.series.map((s) => ({ label: s.label, stroke: s.stroke, fill: s.fill ?? 'transparent', width: 1.5, ...(props.bars ? { paths: uPlot.paths.bars!({ size: [0.8, 40] }) } : {}) }))],

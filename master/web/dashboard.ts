@@ -4,6 +4,8 @@ import type { Identity } from '../api/identity.js';
 import { ApiRequestError } from '../api/errors.js';
 import type { MasterEventBus } from '../events.js';
 import type { Db } from '../store/database.js';
+import type { LogStore } from '../log-store.js';
+import { FrameViews } from './frames.js';
 import { HostHistory } from './host-history.js';
 import { LiveStreams } from './live-stream.js';
 import { SESSION_COOKIE, SESSION_MS, WebSessions } from './sessions.js';
@@ -17,6 +19,7 @@ export class WebDashboard {
   readonly sessions = new WebSessions();
   readonly streams: LiveStreams;
   readonly history: HostHistory;
+  readonly frames: FrameViews;
   /** Set once the master listens: the base of sign-in links. */
   publicUrl: () => string = () => '';
 
@@ -24,8 +27,10 @@ export class WebDashboard {
     db: Db,
     hub: AgentHub,
     events: MasterEventBus,
+    logs: LogStore,
     readonly secureCookies: boolean,
   ) {
+    this.frames = new FrameViews(db, logs);
     this.streams = new LiveStreams(db, events);
     this.history = new HostHistory(hub, () => this.streams.mark('hosts'));
   }

@@ -74,6 +74,32 @@ export function registerWebApiRoutes(app: FastifyInstance, ctx: ApiContext, web:
     }
   });
 
+  app.get('/web/jobs/:id/frames', async (req, reply) => {
+    try {
+      const job = ctx.reader.job(Number((req.params as { id: string }).id));
+      if (!job) throw new ApiRequestError(404, `job ${(req.params as { id: string }).id} does not exist`);
+      const { offset, limit } = pageArgs(req.query as Record<string, string>);
+      return web.frames.page(job, offset, limit, mayRead(identityOf(req), job.owner));
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  app.get('/web/jobs/:id/thumbnails/:task/:frame', async (req, reply) => {
+    try {
+      const { id, task, frame } = req.params as { id: string; task: string; frame: string };
+      const job = ctx.reader.job(Number(id));
+      if (!job) throw new ApiRequestError(404, `job ${id} does not exist`);
+      const who = identityOf(req);
+      if (!mayRead(who, job.owner)) throw new ApiRequestError(403, `${who.user} may not see the frames of job ${id}: it belongs to ${job.owner}`, "only the owner, root and managers see a job's output");
+      const png = web.frames.thumbnail(job, Number(task), Number(frame));
+      if (!png) throw new ApiRequestError(404, `no thumbnail of frame ${frame} (task ${id}.${task})`);
+      return reply.type('image/png').header('x-content-type-options', 'nosniff').header('cache-control', 'private, max-age=3600').send(png);
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
   app.get('/web/hosts/history', async (_req, reply) => {
     try {
       const hosts: Record<string, ReturnType<WebDashboard['history']['series']>> = {};

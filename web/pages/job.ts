@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { get, live, type Session } from '../api.js';
 import { Chart } from '../chart.js';
 import { ago, bytes, duration } from '../format.js';
+import { FrameGrid } from './frames.js';
 import { ConfirmButton, jobAction } from './jobs.js';
 
 interface TaskRow {
@@ -22,6 +23,12 @@ type Detail = Record<string, unknown> & { jobId: number; name: string; submitter
 
 const PAGE = 100;
 
+/** A job's command as a person reads it: the argv, or the script's name and arguments. */
+function commandText(command: unknown): string {
+  const c = command as { kind: string; argv?: string[]; scriptName?: string; args?: string[] };
+  return c.kind === 'binary' ? (c.argv ?? []).join(' ') : [c.scriptName ?? 'script', ...(c.args ?? [])].join(' ');
+}
+
 /** `qstat -j`'s options as a definition list: every value as text. */
 function Options(props: { job: Detail }) {
   const j = props.job;
@@ -29,7 +36,7 @@ function Options(props: { job: Detail }) {
   const fields: [string, unknown][] = [
     ['owner', j.submitter.user],
     ['submitted', ago(j['submitTime'] as number)],
-    ['command', j.command],
+    ['command', commandText(j.command)],
     ['working dir', j['cwd']],
     ['queue', j['queue'] ?? 'default'],
     ['slots', j['slots']],
@@ -115,6 +122,7 @@ export function JobPage(props: { id: number; session: Session; notify: (text: st
         : ''}
     </div>
     <${Options} job=${job} />
+    <${FrameGrid} jobId=${job.jobId} tick=${tick} />
     ${running.length
       ? html`<div class="usage"><h3>running tasks: CPU (cores) and memory (MiB)</h3><div class="charts">${running.slice(0, 8).map(
           (r) => html`<div class="usage-chart"><span>task ${r.taskId} on ${r.host}</span><${Chart} data=${[usage[r.taskId]!.t, usage[r.taskId]!.cpu, usage[r.taskId]!.rss]} series=${[{ label: 'cores', stroke: '#f5a524' }, { label: 'MiB', stroke: '#5ab0ff' }]} width=${240} height=${70} /></div>`,
