@@ -29,6 +29,14 @@ function commandText(command: unknown): string {
   return c.kind === 'binary' ? (c.argv ?? []).join(' ') : [c.scriptName ?? 'script', ...(c.args ?? [])].join(' ');
 }
 
+/** `-l` requests as `qstat -j` words them: h_rt, h_vmem, mem_free and the rest by name. */
+function resourcesText(resources: unknown): string {
+  const r = resources as { wallclockSeconds?: number; vmemBytes?: number; memFreeBytes?: number; other?: Record<string, string> };
+  const parts = [r.wallclockSeconds ? `h_rt=${r.wallclockSeconds}` : '', r.vmemBytes ? `h_vmem=${bytes(r.vmemBytes)}` : '', r.memFreeBytes ? `mem_free=${bytes(r.memFreeBytes)}` : ''];
+  for (const [k, v] of Object.entries(r.other ?? {})) parts.push(`${k}=${v}`);
+  return parts.filter(Boolean).join(', ');
+}
+
 /** `qstat -j`'s options as a definition list: every value as text. */
 function Options(props: { job: Detail }) {
   const j = props.job;
@@ -42,7 +50,7 @@ function Options(props: { job: Detail }) {
     ['slots', j['slots']],
     ['priority', j.priority],
     ['tasks', j.array ? `${j.array.first}-${j.array.last}:${j.array.step}` : 'single'],
-    ['resources', j['resources']],
+    ['resources', resourcesText(j['resources'])],
     ['hold', j.hold ? 'user hold' : ''],
     ['data', j['data']],
   ];
@@ -136,7 +144,7 @@ export function JobPage(props: { id: number; session: Session; notify: (text: st
             (r) => html`<tr key=${r.taskId} data-task=${r.taskId} class=${selected === r.taskId ? 'selected' : ''} onClick=${() => (setSelected(r.taskId), setLog(''))}>
               <td>${r.taskId}</td><td><span class=${`state ${r.state}`}>${r.state}</span></td><td>${r.host ?? ''}</td><td>${r.attempts || ''}</td>
               <td>${ago(r.started)}</td><td>${r.started ? duration((r.ended ?? Date.now()) - r.started) : ''}</td>
-              <td class="reason">${r.failedReason ?? (r.exitStatus ?? '')}</td><td>${r.cpuSeconds !== null ? r.cpuSeconds.toFixed(1) + 's' : ''}</td><td>${bytes(r.rssBytes)}</td>
+              <td class="reason">${r.failedReason ?? (r.exitStatus ?? '')}</td><td>${r.cpuSeconds !== null ? r.cpuSeconds.toFixed(1) + 's' : ''}</td><td>${r.rssBytes ? bytes(r.rssBytes) : ''}</td>
             </tr>`,
           )}</tbody>
         </table>
