@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../api/context.js';
 import { ApiRequestError, sendError } from '../api/errors.js';
 import { identityOf, type Identity } from '../api/identity.js';
+import { PermissionError } from '../store/ownership.js';
 import type { WebDashboard } from './dashboard.js';
 import { jobListPage, MAX_PAGE } from './job-list.js';
 import { taskPage } from './task-page.js';
@@ -69,6 +70,22 @@ export function registerWebApiRoutes(app: FastifyInstance, ctx: ApiContext, web:
       const job = ctx.reader.job(Number((req.params as { id: string }).id));
       if (!job) throw new ApiRequestError(404, `job ${(req.params as { id: string }).id} does not exist`);
       return taskPage(ctx.db, job, ...Object.values(pageArgs(req.query as Record<string, string>)) as [number, number]);
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  // Not a CLI verb: the dashboard's "rerun failed tasks", under the same ownership rule (qmod -cj's).
+  app.post('/web/jobs/:id/rerun-failed', async (req, reply) => {
+    try {
+      const jobId = Number((req.params as { id: string }).id);
+      if (!ctx.reader.job(jobId)) throw new ApiRequestError(404, `job ${(req.params as { id: string }).id} does not exist`);
+      try {
+        return { messages: [{ ok: true, text: ctx.transitions.rerunFailedTasks(jobId, identityOf(req)) }] };
+      } catch (err) {
+        if (err instanceof PermissionError) return { messages: [{ ok: false, text: err.message, denied: 'permission' }] };
+        throw err;
+      }
     } catch (err) {
       return sendError(reply, err);
     }

@@ -1,4 +1,5 @@
 import t from 'tap';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { TestFarm } from '../helpers/farm.js';
@@ -106,6 +107,22 @@ t.test('the web dashboard, in a real browser', async (t) => {
     await row(page, jobId).locator('.state.deleted').waitFor({ timeout: 20_000 });
     await farm.waitForJob(jobId);
     t.pass('the row turned to deleted live, and the master finished the job');
+  });
+
+  await t.test('rerun failed tasks puts only the failed ones back in the queue', async (t) => {
+    const flag = path.join(bob.home, 'rerun-ok');
+    fs.rmSync(flag, { force: true });
+    const jobId = await submitAs(farm, bob, ['-N', 'flaky', '-t', '1-2', '-b', 'y', 'sh', '-c', `[ "$SGE_TASK_ID" = 1 ] || [ -e ${flag} ]`]);
+    await farm.waitForJob(jobId);
+    await page.goto(`${farm.url}/#/job/${jobId}`);
+    await page.locator('tr[data-task="2"] .state.failed').waitFor({ timeout: 10_000 });
+    fs.writeFileSync(flag, '');
+    await page.getByRole('button', { name: 'rerun failed tasks' }).click();
+    await page.locator('.note.ok').getByText(`${BYSTANDER} reran 1 failed task of job ${jobId}`).waitFor();
+    await page.locator('tr[data-task="2"] .state.done').waitFor({ timeout: 20_000 });
+    t.equal(await page.locator('tr[data-task="1"] td').nth(3).textContent(), '1', 'task 1 ran once');
+    t.equal(await page.locator('tr[data-task="2"] td').nth(3).textContent(), '2', 'task 2 ran again');
+    await farm.waitForJob(jobId);
   });
 
   await t.test("another user's job has no action buttons, and the API refuses the action", async (t) => {

@@ -125,6 +125,7 @@ export function JobPage(props: { id: number; session: Session; notify: (text: st
               <input type="number" min="-1023" max="1024" placeholder=${String(job.priority)} value=${newPriority} onInput=${(e: Event) => setNewPriority((e.target as HTMLInputElement).value)} aria-label="priority" size="5" />
               <button type="submit">set priority</button>
             </form>
+            ${tasks?.rows.some((r) => r.state === 'failed') ? html`<button onClick=${() => jobAction(`/web/jobs/${job.jobId}/rerun-failed`, {}, props.notify).then(() => setTick((t) => t + 1))}>rerun failed tasks</button>` : ''}
             <${ConfirmButton} label="delete job" confirmLabel="really delete?" onConfirm=${() => act('/jobs/delete', { users: [], force: false })} />
           </div>`
         : ''}
