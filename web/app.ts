@@ -1,7 +1,7 @@
 import { html } from 'htm/preact';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, loadSession, type Session } from './api.js';
+import { ApiError, loadSession, post, type Session } from './api.js';
 import { AccountingPage } from './pages/accounting.js';
 import { GroupsPage } from './pages/groups.js';
 import { HostsPage } from './pages/hosts.js';
@@ -51,6 +51,7 @@ function App() {
       <span class="logo">qfarm</span>
       <nav>${tab('jobs', 'Jobs')}${tab('hosts', 'Hosts')}${tab('groups', 'Groups')}${tab('accounting', 'Accounting')}</nav>
       <span class="who">${session.user}${session.mayActOnAll ? ' (admin)' : ''}</span>
+      <button class="sign-out" onClick=${() => post('/web/sign-out').finally(() => setFailure('signed-out'))}>sign out</button>
     </header>
     <main>
       ${page === 'job' && arg ? html`<${JobPage} id=${Number(arg)} session=${session} notify=${notify} key=${arg} />` : ''}

@@ -21,7 +21,8 @@ export interface FrameView {
 
 /** How much of a task's stdout is read for thumbnail lines: they are printed at its end. */
 const LOG_TAIL_BYTES = 1024 * 1024;
-const CACHE_ENTRIES = 2_000;
+/** Thumbnails kept in memory, oldest dropped first. */
+const CACHE_BYTES = 32 * 1024 * 1024;
 
 /**
  * The frame grid of a render (or stitch) job, a page of tasks at a time. Thumbnails come from
@@ -31,6 +32,7 @@ const CACHE_ENTRIES = 2_000;
 export class FrameViews {
   /** Thumbnails per committed attempt: a done attempt's log no longer changes. */
   private readonly cache = new Map<string, Map<string, Buffer>>();
+  private cachedBytes = 0;
 
   constructor(
     private readonly db: Db,
@@ -91,8 +93,14 @@ export class FrameViews {
     const cached = this.cache.get(attemptId);
     if (cached) return cached;
     const found = parseThumbnails(this.tail(this.logs.file(jobId, taskId, attemptId, 'stdout'), LOG_TAIL_BYTES));
-    if (this.cache.size >= CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
+    const size = (m: Map<string, Buffer>): number => [...m.values()].reduce((n, b) => n + b.length, 0);
     this.cache.set(attemptId, found);
+    this.cachedBytes += size(found);
+    while (this.cachedBytes > CACHE_BYTES && this.cache.size > 1) {
+      const oldest = this.cache.keys().next().value as string;
+      this.cachedBytes -= size(this.cache.get(oldest)!);
+      this.cache.delete(oldest);
+    }
     return found;
   }
 

@@ -175,4 +175,23 @@ t.test('the web dashboard, in a real browser', async (t) => {
     await page.locator('.accounting canvas').first().waitFor({ timeout: 10_000 });
     await screenshot(page, 'accounting');
   });
+
+  await t.test('an admin (root, signed in with its own link) disables and enables a host', async (t) => {
+    const admin = await (await browser.newContext({ viewport: { width: 1360, height: 820 } })).newPage();
+    const link = /(http\S+\/web\/sign-in\?token=\S+)/.exec((await farm.run('qfarm', ['web'])).stdout)?.[1];
+    await admin.goto(link!);
+    await admin.locator('header .who').getByText('root (admin)').waitFor();
+    await admin.goto(farm.url + '/#/hosts');
+    const card = admin.locator('.host-card[data-host="node1"]');
+    await card.getByRole('button', { name: 'disable' }).click();
+    await card.locator('.state.disabled').waitFor();
+    t.equal(await farm.hostState('node1'), 'disabled', 'the master disabled it (as qmod -d)');
+    await card.getByRole('button', { name: 'enable' }).click();
+    await card.locator('.state.online').waitFor();
+    t.equal(await farm.hostState('node1'), 'online');
+    await admin.locator('.sign-out').click();
+    await admin.getByText('You are not signed in').waitFor();
+    const after = await admin.request.get(farm.url + '/api/v1/web/session');
+    t.equal(after.status(), 401, 'signed out: the cookie no longer works');
+  });
 });
