@@ -53,6 +53,7 @@ export function buildProgram(): Command {
         onReady: (url, tlsFingerprint) =>
           process.stderr.write(
             `qfarm up: master at ${url} with ${opts.agents} local agent(s); Ctrl-C stops them\n` +
+              `qfarm up: web dashboard at ${url}/ (sign in with the link qfarm web prints)\n` +
               (tlsFingerprint ? `qfarm up: TLS certificate fingerprint ${tlsFingerprint} (remote agents: --tls-fingerprint; remote CLIs: QFARM_TLS_FINGERPRINT)\n` : ''),
           ),
       });
