@@ -4,6 +4,7 @@ import { ApiRequestError, sendError } from '../api/errors.js';
 import { identityOf, type Identity } from '../api/identity.js';
 import { PermissionError } from '../store/ownership.js';
 import type { WebDashboard } from './dashboard.js';
+import { streamFramesTar } from './frame-download.js';
 import { jobListPage, MAX_PAGE } from './job-list.js';
 import { taskPage } from './task-page.js';
 
@@ -97,6 +98,24 @@ export function registerWebApiRoutes(app: FastifyInstance, ctx: ApiContext, web:
       if (!job) throw new ApiRequestError(404, `job ${(req.params as { id: string }).id} does not exist`);
       const { offset, limit } = pageArgs(req.query as Record<string, string>);
       return web.frames.page(job, offset, limit, mayRead(identityOf(req), job.owner));
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  app.get('/web/jobs/:id/frames.tar', async (req, reply) => {
+    try {
+      const id = (req.params as { id: string }).id;
+      const job = ctx.reader.job(Number(id));
+      const manifest = job ? web.frames.manifestOf(job) : null;
+      if (!job || !manifest) throw new ApiRequestError(404, `job ${id} is not a render job`);
+      const who = identityOf(req);
+      if (!mayRead(who, job.owner)) throw new ApiRequestError(403, `${who.user} may not download the frames of job ${id}: it belongs to ${job.owner}`, "only the owner, root and managers get a job's output");
+      const done = ctx.db.prepare(`SELECT task_id FROM tasks WHERE job_id = ? AND state = 'done' AND COALESCE(exit_status, 0) = 0 ORDER BY task_id`).pluck().all(job.id) as number[];
+      const raw = reply.raw;
+      streamFramesTar(job, manifest, done, raw);
+      reply.hijack();
+      return reply;
     } catch (err) {
       return sendError(reply, err);
     }

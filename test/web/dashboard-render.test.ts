@@ -41,7 +41,17 @@ t.test('thumbnails of a Blender render appear in the frame grid', async (t) => {
   const link = /(http\S+\/web\/sign-in\?token=\S+)/.exec((await farm.runAs(bob, 'qfarm', ['web'])).stdout)?.[1];
   await page.goto(link!);
   await page.goto(`${farm.url}/#/job/${jobId}`);
-  for (const frame of [1, 2, 3, 4]) await page.locator(`figure[data-frame="${frame}"] img`).waitFor({ timeout: 180_000 });
+  // Wait on what the page shows, but say why when a frame failed instead of timing out blind.
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const grid = (await (await page.request.get(`${farm.url}/api/v1/web/jobs/${jobId}/frames?offset=0&limit=10`)).json()) as { frames: { frame: number; state: string; thumbnail: string | null; lastLines: string[] }[] };
+    const failed = grid.frames.filter((f) => f.state === 'failed');
+    if (failed.length > 0) throw new Error(`frames failed: ${JSON.stringify(failed)}`);
+    if (grid.frames.length === 4 && grid.frames.every((f) => f.thumbnail)) break;
+    if (Date.now() > deadline) throw new Error(`no thumbnails after 180 s: ${JSON.stringify(grid.frames.map((f) => [f.frame, f.state, f.thumbnail !== null]))}`);
+    await page.waitForTimeout(1000);
+  }
+  for (const frame of [1, 2, 3, 4]) await page.locator(`figure[data-frame="${frame}"] img`).waitFor({ timeout: 10_000 });
   t.pass('every frame got its thumbnail, pushed live as tasks finished');
   const src = await page.locator('figure[data-frame="2"] img').getAttribute('src');
   const res = await page.request.get(farm.url + src!);
@@ -53,6 +63,20 @@ t.test('thumbnails of a Blender render appear in the frame grid', async (t) => {
   await page.locator('.frame-times canvas').waitFor({ timeout: 10_000 });
   await screenshot(page, 'render');
   t.ok(fs.existsSync(path.join(outdir, 'frame_00004.png')), 'the frames themselves are where the user asked');
+
+  // The download link: a tar made by tar running as bob (his home is 0700 to everyone else).
+  const href = await page.locator('a.download').getAttribute('href');
+  const tar = await (await page.request.get(farm.url + href!)).body();
+  const names: string[] = [];
+  for (let at = 0; at + 512 <= tar.length; ) {
+    const name = tar.subarray(at, at + 100).toString('utf8').replace(/\0.*$/s, '');
+    if (name === '') break;
+    const size = Number.parseInt(tar.subarray(at + 124, at + 136).toString('utf8').replace(/\0.*$/s, '').trim(), 8);
+    names.push(name);
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  t.same(names, ['frame_00001.png', 'frame_00002.png', 'frame_00003.png', 'frame_00004.png']);
+  t.ok(tar.includes(fs.readFileSync(path.join(outdir, 'frame_00002.png'))), 'with the frames\' bytes');
   t.same(watch.errors, []);
   t.same(watch.dialogs, []);
 });

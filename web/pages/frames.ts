@@ -32,7 +32,7 @@ export function FrameGrid(props: { jobId: number; tick: number }) {
   return html`<div class="frames">
     <div class="frames-head">
       <h3>frames</h3>
-      <span class="muted">${page.frames.filter((f) => f.state === 'done').length}/${page.frames.length} done · download: <code>qfarm render get ${props.jobId} DIR</code></span>
+      <span class="muted">${page.frames.filter((f) => f.state === 'done').length}/${page.frames.length} done · <a class="download" href=${`/api/v1/web/jobs/${props.jobId}/frames.tar`} download>download frames (.tar)</a> <span class="muted">or</span> <code>qfarm render get ${props.jobId} DIR</code></span>
     </div>
     <div class="frame-grid">
       ${page.frames.map(
