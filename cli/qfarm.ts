@@ -11,6 +11,7 @@ import { getOutputs } from './admin/get-outputs.js';
 import { registerRenderCommands } from './render/register.js';
 import { registerGroupCommands } from './admin/group-commands.js';
 import { registerIdentityCommands } from './admin/identity-commands.js';
+import { registerWebCommand } from './admin/web-command.js';
 
 /** `qfarm`: the administrator's verbs (SGE's own verbs are separate commands: qsub, qstat...). */
 
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
         onReady: (url, tlsFingerprint) =>
           process.stderr.write(
             `qfarm up: master at ${url} with ${opts.agents} local agent(s); Ctrl-C stops them\n` +
+              `qfarm up: web dashboard at ${url}/ (sign in with the link qfarm web prints)\n` +
               (tlsFingerprint ? `qfarm up: TLS certificate fingerprint ${tlsFingerprint} (remote agents: --tls-fingerprint; remote CLIs: QFARM_TLS_FINGERPRINT)\n` : ''),
           ),
       });
@@ -112,6 +114,7 @@ export function buildProgram(): Command {
   registerRenderCommands(program);
   registerGroupCommands(program);
   registerIdentityCommands(program);
+  registerWebCommand(program);
   return program;
 }
 

@@ -22,6 +22,7 @@ import { AutoscaleLoop } from './groups/autoscale-loop.js';
 import { GroupService } from './groups/group-service.js';
 import { defaultGroupSpec, groupRows } from './groups/group-store.js';
 import { ProviderRegistry } from './providers/provider-registry.js';
+import { WebDashboard } from './web/dashboard.js';
 import { isLoopbackHost, loadOrCreateMasterTls, type MasterTls } from './tls/master-tls.js';
 
 /** The master daemon, composed: store, transitions, agent hub, scheduler and HTTP API. */
@@ -36,6 +37,8 @@ export class Master {
   /** Groups' autoscaler, running once the master listens (providers need its URL). */
   autoscale: AutoscaleLoop | undefined;
   private readonly app;
+  /** The web dashboard served at / (issue 10). */
+  readonly web: WebDashboard;
   private readonly auth: Authenticator;
   private localApi: NetServer | undefined;
   private readonly agentToken: string;
@@ -86,10 +89,12 @@ export class Master {
     const identities = new IdentityStore(this.db, clock);
     const users = new UserDatabase();
     this.auth = new Authenticator(users, identities, apiToken);
+    this.web = new WebDashboard(this.db, this.hub, this.events, logs, useTls);
     this.app = buildApiServer(
       { db: this.db, reader: this.reader, transitions: this.transitions, hub: this.hub, scheduler: this.scheduler, events: this.events, logs, log, version: QFARM_VERSION, groups: this.groups, identities, users },
       this.auth,
       this.tls,
+      this.web,
     );
   }
 
@@ -102,6 +107,8 @@ export class Master {
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const reachable = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
     this.url = `${this.tls ? 'https' : 'http'}://${reachable}:${address.port}`;
+    this.web.publicUrl = () => process.env['QFARM_WEB_URL'] ?? this.url;
+    this.web.start();
     const tlsFingerprint = this.tls?.fingerprint;
     const scalerLog = this.log.child({ component: 'autoscaler' });
     const providers = new ProviderRegistry({
@@ -135,6 +142,7 @@ export class Master {
 
   async stop(): Promise<void> {
     this.scheduler.stop();
+    this.web.stop();
     // Before the hub: stopping local agents is quicker while their master still answers.
     await this.autoscale?.stop();
     await this.hub.close();

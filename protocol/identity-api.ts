@@ -22,7 +22,7 @@ export const IdentityResponse = Type.Object({
   group: Type.String(),
   home: Type.String(),
   /** How the master knows: the socket's peer uid, the admin token, or a per-user token. */
-  via: Type.Union([Type.Literal('socket'), Type.Literal('admin-token'), Type.Literal('user-token')]),
+  via: Type.Union([Type.Literal('socket'), Type.Literal('admin-token'), Type.Literal('user-token'), Type.Literal('web-session')]),
   /** Root or a manager: may act on every job, hosts and groups. */
   mayActOnAll: Type.Boolean(),
 });

@@ -30,6 +30,8 @@ export interface RenderRequest {
   inputs?: readonly DataMapping[];
   /** `--cpu`; null uses the task's slots (NSLOTS) at run time. */
   cpu: number | null;
+  /** How workers run render/thumbnail-main.js (dashboard thumbnails); none prints no thumbnails. */
+  thumbnailCommand?: readonly string[];
 }
 
 export interface RenderJob {
@@ -72,7 +74,7 @@ export function buildRenderJob(request: RenderRequest): RenderJob {
     tasks: tasks.map((t) => [t.start, t.end, t.tile?.x ?? -1, t.tile?.y ?? -1]),
     overrides: renderOverrides(request.software, request.parameters, tiled),
   };
-  const script = renderTaskScript(tasks, manifest);
+  const script = renderTaskScript(tasks, manifest, request.thumbnailCommand);
   const bytes = Buffer.byteLength(script);
   if (bytes > MAX_SCRIPT_BYTES) {
     throw new RenderError(

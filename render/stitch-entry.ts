@@ -16,3 +16,11 @@ export function defaultStitchCommand(): string[] {
   }
   return [process.execPath, js];
 }
+
+/** The same for the thumbnailer render task scripts run (`qfarm-thumbnail` on PATH wins). */
+export function defaultThumbnailCommand(): string[] {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // Run from the .ts sources (tests), the built thumbnailer is under dist/.
+  const js = [path.join(here, 'thumbnail-main.js'), path.join(here, '..', 'dist', 'render', 'thumbnail-main.js')].find((f) => existsSync(f));
+  return [process.execPath, js ?? path.join(here, 'thumbnail-main.js')];
+}

@@ -2,6 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { thumbnailLine } from './thumbnail.js';
 import { RenderError } from './errors.js';
 import { stitchFrame } from './stitch.js';
 
@@ -51,10 +52,21 @@ export function stitchMain(argv: readonly string[], io: StitchIo): number {
   try {
     const result = stitchFrame({ frame, tilesX: Number(tiles[1]), tilesY: Number(tiles[2]), tileDir, pattern, outputDir });
     io.out(`qfarm-stitch: frame ${frame}: ${result.tiles} tiles -> ${result.file} (${result.width}x${result.height})`);
+    printThumbnail(result.file, io);
     return 0;
   } catch (err) {
     if (err instanceof RenderError) return fail(err.message, err.hint);
     throw err;
+  }
+}
+
+/** The stitched frame's thumbnail for the dashboard (render/thumbnail.ts); a failure only warns. */
+function printThumbnail(file: string, io: StitchIo): void {
+  try {
+    const line = thumbnailLine(file);
+    if (line) io.out(line);
+  } catch (err) {
+    io.err(`qfarm-stitch: no thumbnail for ${file}: ${(err as Error).message}`);
   }
 }
 

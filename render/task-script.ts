@@ -46,7 +46,12 @@ function unknownTaskArm(count: number): string[] {
   ];
 }
 
-export function renderTaskScript(tasks: readonly ExpandedTask[], manifest: RenderManifest): string {
+/**
+ * `thumbnailCommand`: how the worker runs render/thumbnail-main.js when `qfarm-thumbnail` is
+ * not on its PATH; with none, the script prints no thumbnails. Tiles get none (the stitch prints
+ * the frame's).
+ */
+export function renderTaskScript(tasks: readonly ExpandedTask[], manifest: RenderManifest, thumbnailCommand?: readonly string[]): string {
   const lines = header(`qfarm render job ${JSON.stringify(manifest.name).slice(1, -1)}: ${tasks.length} task(s)`, manifest);
   lines.push('case "$task" in');
   for (const task of tasks) {
@@ -90,9 +95,18 @@ export function renderTaskScript(tasks: readonly ExpandedTask[], manifest: Rende
     `  exit ${MISSING_OUTPUT_EXIT}`,
     'fi',
     'echo "qfarm render: task $task ($what): wrote $# file(s) in $outdir"',
+    ...(thumbnailCommand && manifest.tilesX * manifest.tilesY === 1 ? thumbnailLines(thumbnailCommand) : []),
     '',
   );
   return lines.join('\n');
+}
+
+/** Thumbnails of the checked frames for the dashboard, on stdout; never fails the task. */
+function thumbnailLines(thumbnailCommand: readonly string[]): string[] {
+  return [
+    'if command -v qfarm-thumbnail >/dev/null 2>&1; then qfarm-thumbnail "$@"; else ' + shellJoin(thumbnailCommand) + ' "$@"; fi || echo "qfarm render: task $task: no thumbnails (the frames are fine)" >&2',
+    'exit 0',
+  ];
 }
 
 /** One stitch task per frame: finds the frame's tiles under tiles/ and writes the frame. */

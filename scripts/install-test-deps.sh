@@ -2,7 +2,7 @@
 # Debian packages the test suite needs, installed only when missing (idempotent; needs root or sudo).
 # Installed here, before tap starts, so that parallel test files never race for the dpkg lock.
 set -euo pipefail
-packages=(procps snakemake bwa samtools bcftools blender)
+packages=(procps snakemake bwa samtools bcftools blender chromium)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -260,7 +260,7 @@ export const apiChecks = {
         value['gid'] >= 0 &&
         (typeof value['group'] === 'string') &&
         (typeof value['home'] === 'string') &&
-        (((value['via'] === 'socket')) || ((value['via'] === 'admin-token')) || ((value['via'] === 'user-token'))) &&
+        (((value['via'] === 'socket')) || ((value['via'] === 'admin-token')) || ((value['via'] === 'user-token')) || ((value['via'] === 'web-session'))) &&
         (typeof value['mayActOnAll'] === 'boolean')
       )
     }

@@ -7,7 +7,7 @@ import type { JobSubmitRequest } from '../../protocol/api.js';
 import { buildRenderJob, buildStitchJob, renderLogDir, stitchJobName, type RenderJob } from '../../render/render-job.js';
 import { parseOutputLocation } from '../../render/output-location.js';
 import { adHocSoftware, findSoftware, type SoftwareConfig } from '../../render/software.js';
-import { defaultStitchCommand } from '../../render/stitch-entry.js';
+import { defaultStitchCommand, defaultThumbnailCommand } from '../../render/stitch-entry.js';
 import { shellJoin } from '../../render/shell-quote.js';
 import { RenderError } from '../../render/errors.js';
 import { checkProjectInputs, loadProject, projectDataInputs, projectOutput, projectScenePath } from '../../render/project.js';
@@ -148,6 +148,7 @@ export function renderJobFromOptions(options: RenderSubmitOptions, ctx: Pick<Ren
     output,
     inputs,
     cpu: options.cpu ?? null,
+    thumbnailCommand: defaultThumbnailCommand(),
   });
 }
 

@@ -10,7 +10,7 @@ import { type Account, UnknownUserError, type UserDatabase } from './user-databa
 /** Who sent a request, as the master established it: never a field of the request. */
 export interface Identity extends Actor {
   account: Account;
-  via: 'socket' | 'admin-token' | 'user-token';
+  via: 'socket' | 'admin-token' | 'user-token' | 'web-session';
 }
 
 /** The admin token means root even where the user database has no root entry (a minimal container). */
@@ -64,7 +64,8 @@ export class Authenticator {
     }
   }
 
-  private withRole(account: Account, via: Identity['via']): Identity {
+  /** The identity of an account the master established earlier (a dashboard session), with its role as of now. */
+  withRole(account: Account, via: Identity['via']): Identity {
     return { account, via, user: account.user, mayActOnAll: account.uid === 0 || this.store.isManager(account.user) };
   }
 }

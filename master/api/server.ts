@@ -9,6 +9,9 @@ import { registerHostRoutes } from './host-routes.js';
 import { registerLogRoutes } from './log-routes.js';
 import { registerGroupRoutes } from './group-routes.js';
 import { installRequestBounds, RequestLimits } from './request-bounds.js';
+import type { WebDashboard } from '../web/dashboard.js';
+import { registerWebApiRoutes } from '../web/web-api-routes.js';
+import { registerWebRoutes } from '../web/web-routes.js';
 
 /**
  * The HTTP API. Every route under /api/v1 knows who asks before it runs (Authenticator: the
@@ -16,7 +19,7 @@ import { installRequestBounds, RequestLimits } from './request-bounds.js';
  * protocol's compiled schemas in the routes (not fastify's coercing validator: a wrong type is
  * an error, not silently converted).
  */
-export function buildApiServer(ctx: ApiContext, auth: Authenticator, tls?: { key: string; cert: string }) {
+export function buildApiServer(ctx: ApiContext, auth: Authenticator, tls?: { key: string; cert: string }, web?: WebDashboard) {
   // With TLS, https and the agents' wss share the one port (the hub listens for upgrades on it).
   const app = Fastify({
     loggerInstance: ctx.log.child({ component: 'api' }),
@@ -30,7 +33,9 @@ export function buildApiServer(ctx: ApiContext, auth: Authenticator, tls?: { key
       installRequestBounds(api);
       api.addHook('onRequest', async (req, reply) => {
         try {
-          setIdentity(req, await auth.identify(req));
+          // A browser is known by its dashboard session (web/dashboard.ts), anything else as before.
+          const browser = web?.identify(req, (session) => auth.withRole(session.account, 'web-session'));
+          setIdentity(req, browser ?? (await auth.identify(req)));
         } catch (err) {
           return sendError(reply, err);
         }
@@ -40,8 +45,10 @@ export function buildApiServer(ctx: ApiContext, auth: Authenticator, tls?: { key
       registerHostRoutes(api, ctx);
       registerLogRoutes(api, ctx);
       registerGroupRoutes(api, ctx);
+      if (web) registerWebApiRoutes(api, ctx, web);
     },
     { prefix: API_PREFIX },
   );
+  if (web) registerWebRoutes(app, web);
   return app;
 }

@@ -153,6 +153,27 @@ export class Transitions {
     return waiting.map((id) => `modified hold of job-array task ${jobId}.${id}`).join('\n');
   }
 
+  /**
+   * The dashboard's "rerun failed tasks": tasks that ended with a non-zero exit or failed code go
+   * back to the queue (their finished attempts stay in the history and accounting, as a rerun
+   * does in SGE), and a finished job becomes unfinished again. Deleted jobs are not revived.
+   */
+  rerunFailedTasks(jobId: number, requester: Actor): string {
+    const job = this.requireJob(jobId);
+    checkOwner(job, requester, 'clear');
+    if (job.deleted) return `job ${jobId} was deleted: nothing to rerun`;
+    const count = this.db.transaction((): number => {
+      const rerun = this.q(
+        `UPDATE tasks SET state = 'pending', exit_status = NULL, failed_code = NULL
+         WHERE job_id = ? AND state = 'done' AND (COALESCE(exit_status, 0) <> 0 OR COALESCE(failed_code, 0) <> 0)`,
+      ).run(jobId).changes;
+      if (rerun > 0) this.q('UPDATE jobs SET finished = 0, finish_time = NULL WHERE id = ?').run(jobId);
+      return rerun;
+    })();
+    if (count > 0) this.events.emit('schedule:wanted', `${count} failed task(s) of job ${jobId} rerun by ${requester.user}`);
+    return count === 0 ? `job ${jobId} has no failed tasks` : `${requester.user} reran ${count} failed task${count === 1 ? '' : 's'} of job ${jobId}`;
+  }
+
   /** `qalter`: changes what has not started yet; running tasks keep what they were started with. */
   alterJob(
     jobId: number,

@@ -1,0 +1,100 @@
+import type { Db } from '../store/database.js';
+import type { JobRow } from '../store/job-reader.js';
+
+/** One row of the dashboard's job table: counts per state, never a row per task. */
+export interface JobListRow {
+  id: number;
+  name: string;
+  user: string;
+  group: string;
+  priority: number;
+  submitted: number;
+  started: number | null;
+  finishedAt: number | null;
+  state: 'waiting' | 'held' | 'running' | 'finished' | 'deleted';
+  total: number;
+  running: number;
+  done: number;
+  failed: number;
+  deleted: number;
+  pending: number;
+}
+
+export interface JobListQuery {
+  user?: string | undefined;
+  group?: string | undefined;
+  /** active (default), finished or all. */
+  state?: string | undefined;
+  /** A part of the job name. */
+  search?: string | undefined;
+  offset: number;
+  limit: number;
+}
+
+export const MAX_PAGE = 200;
+
+/**
+ * A page of jobs, newest first, filtered in SQL. Task counts come from one grouped query over
+ * the page's jobs; an array job's undispatched ids are arithmetic on its range, so a
+ * 100,000-task job costs what its dispatched rows cost.
+ */
+export function jobListPage(db: Db, query: JobListQuery): { rows: JobListRow[]; total: number } {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  if (query.state === 'finished') where.push('finished = 1');
+  else if (query.state !== 'all') where.push('finished = 0');
+  if (query.user) (where.push('owner = ?'), args.push(query.user));
+  if (query.group) (where.push(`COALESCE(queue, 'default') = ?`), args.push(query.group));
+  if (query.search) (where.push(`instr(lower(name), lower(?)) > 0`), args.push(query.search));
+  const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  const total = db.prepare(`SELECT COUNT(*) FROM jobs ${clause}`).pluck().get(...args) as number;
+  const jobs = db.prepare(`SELECT * FROM jobs ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`).all(...args, query.limit, query.offset) as JobRow[];
+  if (jobs.length === 0) return { rows: [], total };
+  const ids = jobs.map((j) => j.id);
+  const marks = ids.map(() => '?').join(',');
+  const counts = db
+    .prepare(
+      `SELECT job_id, state, COUNT(*) AS n, SUM(CASE WHEN state = 'done' AND (COALESCE(exit_status, 0) <> 0 OR COALESCE(failed_code, 0) <> 0) THEN 1 ELSE 0 END) AS bad
+       FROM tasks WHERE job_id IN (${marks}) GROUP BY job_id, state`,
+    )
+    .all(...ids) as { job_id: number; state: string; n: number; bad: number }[];
+  const starts = db.prepare(`SELECT job_id, MIN(COALESCE(started_at, leased_at)) AS t FROM attempts WHERE job_id IN (${marks}) GROUP BY job_id`).all(...ids) as { job_id: number; t: number }[];
+  const startOf = new Map(starts.map((s) => [s.job_id, s.t]));
+  const rows = jobs.map((job): JobListRow => {
+    const total = Math.floor((job.last_task - job.first_task) / job.step) + 1;
+    const row: JobListRow = {
+      id: job.id,
+      name: job.name,
+      user: job.owner,
+      group: job.queue ?? 'default',
+      priority: job.priority,
+      submitted: job.submit_time,
+      started: startOf.get(job.id) ?? null,
+      finishedAt: job.finish_time,
+      state: 'waiting',
+      total,
+      running: 0,
+      done: 0,
+      failed: 0,
+      deleted: 0,
+      pending: 0,
+    };
+    for (const c of counts) {
+      if (c.job_id !== job.id) continue;
+      if (c.state === 'leased' || c.state === 'running') row.running += c.n;
+      else if (c.state === 'done') (row.done += c.n - c.bad, (row.failed += c.bad));
+      else if (c.state === 'deleted') row.deleted += c.n;
+    }
+    // Ids without a row are pending, unless the whole job was deleted.
+    const accounted = row.running + row.done + row.failed + row.deleted;
+    if (job.deleted) row.deleted += total - accounted - countPendingRows(counts, job.id);
+    row.pending = Math.max(0, total - row.running - row.done - row.failed - row.deleted);
+    row.state = job.finished ? (job.deleted ? 'deleted' : 'finished') : row.running > 0 ? 'running' : job.user_hold ? 'held' : 'waiting';
+    return row;
+  });
+  return { rows, total };
+}
+
+function countPendingRows(counts: readonly { job_id: number; state: string; n: number }[], jobId: number): number {
+  return counts.filter((c) => c.job_id === jobId && c.state === 'pending').reduce((s, c) => s + c.n, 0);
+}

@@ -1,0 +1,118 @@
+import type { ServerResponse } from 'node:http';
+import type { MasterEventBus } from '../events.js';
+import type { Db } from '../store/database.js';
+
+/** At most this many updates a second reach one page. */
+export const FLUSH_MS = 250;
+/** Log text buffered for one page between flushes; beyond it the page is told it missed some. */
+const MAX_LOG_BUFFER = 64 * 1024;
+const MAX_CLIENTS = 1_000;
+const MAX_TOPICS = 16;
+
+/** A topic a page listens to: `jobs`, `hosts`, `groups`, `job:ID`, or a task log `log:JOB.TASK`. */
+interface Client {
+  res: ServerResponse;
+  topics: Set<string>;
+  /** The attempt whose output this page tails, when it subscribed to a log it may read. */
+  logAttempt: string | undefined;
+  logBuffer: string;
+  logDropped: boolean;
+}
+
+/**
+ * The dashboard's live updates: one Server-Sent Events stream per page. Bus events only mark
+ * topics dirty; one timer per FLUSH_MS tells each page which of its topics changed (it then
+ * fetches the one page of rows it shows) and passes on log text, so a burst of a thousand
+ * finished tasks is one message per page, and an idle farm sends nothing.
+ */
+export class LiveStreams {
+  private readonly clients = new Set<Client>();
+  private readonly dirty = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly attemptJob: import('better-sqlite3').Statement;
+
+  constructor(
+    db: Db,
+    private readonly events: MasterEventBus,
+  ) {
+    this.attemptJob = db.prepare('SELECT job_id FROM attempts WHERE id = ?').pluck();
+    const job = (id: number): void => this.mark('jobs', `job:${id}`);
+    events.on('job:submitted', job);
+    events.on('job:finished', job);
+    events.on('task:finished', job);
+    events.on('schedule:wanted', () => this.mark('jobs'));
+    events.on('attempt:usage', (attemptId) => this.markAttempt(attemptId));
+    events.on('attempt:ended', (attemptId) => this.markAttempt(attemptId));
+    events.on('host:online', () => this.mark('hosts', 'groups', 'jobs'));
+    events.on('host:offline', () => this.mark('hosts', 'groups', 'jobs'));
+    events.on('attempt:output', (attemptId, _stream, data) => this.output(attemptId, data));
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /** Starts a stream on `res` (already authorised); `logAttempt` only when the viewer may read it. */
+  open(res: ServerResponse, topics: readonly string[], logAttempt: string | undefined): void {
+    if (this.clients.size >= MAX_CLIENTS) {
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('too many dashboard pages are open on this master; close some');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-store', 'x-accel-buffering': 'no' });
+    res.write('retry: 2000\n\n');
+    const client: Client = { res, topics: new Set(topics.slice(0, MAX_TOPICS)), logAttempt, logBuffer: '', logDropped: false };
+    this.clients.add(client);
+    res.on('close', () => this.clients.delete(client));
+  }
+
+  /** Marks topics as changed (also used after the hosts sampler ran). */
+  mark(...topics: string[]): void {
+    if (this.clients.size === 0) return;
+    for (const t of topics) this.dirty.add(t);
+    this.schedule();
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    for (const c of this.clients) c.res.end();
+    this.clients.clear();
+  }
+
+  private markAttempt(attemptId: string): void {
+    if (this.clients.size === 0) return;
+    const jobId = this.attemptJob.get(attemptId) as number | undefined;
+    if (jobId !== undefined) this.mark('jobs', `job:${jobId}`);
+  }
+
+  private output(attemptId: string, data: Buffer): void {
+    let any = false;
+    for (const c of this.clients) {
+      if (c.logAttempt !== attemptId) continue;
+      any = true;
+      if (c.logBuffer.length + data.length > MAX_LOG_BUFFER) c.logDropped = true;
+      else c.logBuffer += data.toString('utf8');
+    }
+    if (any) this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => this.flush(), FLUSH_MS);
+    this.timer.unref();
+  }
+
+  private flush(): void {
+    this.timer = undefined;
+    const dirty = [...this.dirty];
+    this.dirty.clear();
+    for (const c of this.clients) {
+      const changed = dirty.filter((t) => c.topics.has(t));
+      if (changed.length > 0) c.res.write(`event: changed\ndata: ${JSON.stringify(changed)}\n\n`);
+      if (c.logBuffer !== '' || c.logDropped) {
+        c.res.write(`event: log\ndata: ${JSON.stringify({ text: c.logBuffer, dropped: c.logDropped })}\n\n`);
+        c.logBuffer = '';
+        c.logDropped = false;
+      }
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import type { Db } from '../store/database.js';
+import type { JobRow } from '../store/job-reader.js';
+
+export interface TaskPageRow {
+  taskId: number;
+  state: string;
+  host: string | null;
+  attempts: number;
+  started: number | null;
+  ended: number | null;
+  exitStatus: number | null;
+  failedReason: string | null;
+  cpuSeconds: number | null;
+  rssBytes: number | null;
+}
+
+/**
+ * A page of one job's tasks. Only the page's ids are looked at: tasks without a row (not yet
+ * dispatched) are computed from the range and cursor, so page 900 of a 100,000-task array costs
+ * the same as page 1.
+ */
+export function taskPage(db: Db, job: JobRow, offset: number, limit: number): { rows: TaskPageRow[]; total: number } {
+  const total = Math.floor((job.last_task - job.first_task) / job.step) + 1;
+  const first = job.first_task + offset * job.step;
+  const last = Math.min(job.last_task, first + (limit - 1) * job.step);
+  if (offset >= total) return { rows: [], total };
+  const stored = db
+    .prepare(
+      `SELECT t.task_id, t.state, t.attempts, t.exit_status, a.hostname, a.started_at, a.leased_at, a.ended_at, a.failed_reason, a.usage
+       FROM tasks t LEFT JOIN attempts a ON a.id = t.attempt_id
+       WHERE t.job_id = ? AND t.task_id BETWEEN ? AND ?`,
+    )
+    .all(job.id, first, last) as {
+    task_id: number;
+    state: string;
+    attempts: number;
+    exit_status: number | null;
+    hostname: string | null;
+    started_at: number | null;
+    leased_at: number | null;
+    ended_at: number | null;
+    failed_reason: string | null;
+    usage: string | null;
+  }[];
+  const byId = new Map(stored.map((r) => [r.task_id, r]));
+  const rows: TaskPageRow[] = [];
+  for (let id = first; id <= last; id += job.step) {
+    const r = byId.get(id);
+    if (!r) {
+      rows.push({ taskId: id, state: job.deleted ? 'deleted' : 'pending', host: null, attempts: 0, started: null, ended: null, exitStatus: null, failedReason: null, cpuSeconds: null, rssBytes: null });
+      continue;
+    }
+    const usage = r.usage ? (JSON.parse(r.usage) as { cpuSeconds?: number; rssBytes?: number }) : undefined;
+    rows.push({
+      taskId: id,
+      state: r.state === 'done' && (r.exit_status ?? 0) !== 0 ? 'failed' : r.state,
+      host: r.hostname,
+      attempts: r.attempts,
+      started: r.started_at ?? r.leased_at,
+      ended: r.ended_at,
+      exitStatus: r.exit_status,
+      failedReason: r.failed_reason,
+      cpuSeconds: usage?.cpuSeconds ?? null,
+      rssBytes: usage?.rssBytes ?? null,
+    });
+  }
+  return { rows, total };
+}

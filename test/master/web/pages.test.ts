@@ -1,0 +1,76 @@
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { openDatabase } from '../../../master/store/database.js';
+import { JobReader } from '../../../master/store/job-reader.js';
+import { Transitions } from '../../../master/store/transitions.js';
+import { MasterEventBus } from '../../../master/events.js';
+import { jobListPage } from '../../../master/web/job-list.js';
+import { taskPage } from '../../../master/web/task-page.js';
+import type { JobSubmission } from '../../../protocol/job-spec.js';
+
+/** The dashboard's tables against a real store: an array job is one row plus a cursor. */
+
+const clock = { t: 1_800_000_000_000, now() { return this.t; } };
+const host = { agentId: 'agent-1', hostname: 'node1', group: 'default' };
+const usage = { cpuSeconds: 2, utimeSeconds: 2, stimeSeconds: 0, rssBytes: 1024, maxRssBytes: 1024, vmemBytes: 0, maxVmemBytes: 0, ioBytes: 0 };
+
+function setup(t: { teardown(fn: () => void): void }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-web-pages-'));
+  const db = openDatabase(path.join(dir, 'store.sqlite'));
+  t.teardown(() => (db.close(), fs.rmSync(dir, { recursive: true, force: true })));
+  return { db, reader: new JobReader(db), transitions: new Transitions(db, clock, new MasterEventBus()) };
+}
+
+function job(overrides: Partial<JobSubmission> = {}): JobSubmission {
+  return {
+    name: 'job', submitter: { user: 'alice', uid: 1000, gid: 1000, group: 'alice', home: '/home/alice' }, submitHost: 'vm',
+    command: { kind: 'binary', argv: ['true'] }, cwd: '/tmp', submitCwd: '/tmp', joinOutput: false, env: {}, hold: false,
+    holdJobs: [], priority: 0, slots: 1, resources: { other: {} }, pty: false, ...overrides,
+  };
+}
+
+t.test('a 100,000-task array: any page of tasks is computed from the range, quickly', async (t) => {
+  const { db, reader, transitions } = setup(t);
+  const { jobId } = transitions.submitJob(job({ name: 'big', array: { first: 1, last: 100000, step: 1 } }));
+  const [a, b] = transitions.leaseTasks(reader.job(jobId)!, host, 3);
+  transitions.markStarted(a!.attemptId, 100, clock.t);
+  transitions.commitResult({ type: 'finished', attemptId: a!.attemptId, exitStatus: 0, signal: null, failedCode: 0, failedReason: '', startedAt: clock.t, endedAt: clock.t + 4000, usage });
+  transitions.commitResult({ type: 'finished', attemptId: b!.attemptId, exitStatus: 3, signal: null, failedCode: 0, failedReason: '', startedAt: clock.t, endedAt: clock.t + 1000, usage }, 1);
+
+  const first = taskPage(db, reader.job(jobId)!, 0, 5);
+  t.equal(first.total, 100000);
+  t.same(first.rows.map((r) => [r.taskId, r.state]), [[1, 'done'], [2, 'failed'], [3, 'leased'], [4, 'pending'], [5, 'pending']]);
+  t.equal(first.rows[0]!.host, 'node1');
+  t.equal(first.rows[1]!.exitStatus, 3);
+
+  const started = performance.now();
+  const last = taskPage(db, reader.job(jobId)!, 99_900, 100);
+  const ms = performance.now() - started;
+  t.same([last.rows[0]!.taskId, last.rows.at(-1)!.taskId, last.rows.length], [99_901, 100_000, 100]);
+  t.ok(last.rows.every((r) => r.state === 'pending'));
+  t.ok(ms < 50, `the last page took ${ms.toFixed(1)} ms (< 50 ms)`);
+  t.equal(db.prepare('SELECT COUNT(*) FROM tasks').pluck().get(), 3, 'no task rows were made by reading');
+
+  const list = jobListPage(db, { offset: 0, limit: 50 });
+  t.equal(list.total, 1);
+  t.match(list.rows[0], { id: jobId, name: 'big', user: 'alice', total: 100000, done: 1, failed: 1, running: 1, pending: 99997, state: 'running' });
+});
+
+t.test('the job list filters by user, group, state and name in SQL, newest first', async (t) => {
+  const { db, transitions } = setup(t);
+  transitions.submitJob(job({ name: 'shot010_comp' }));
+  transitions.submitJob(job({ name: 'shot020_light', queue: 'render', submitter: { user: 'bob', uid: 1001, gid: 1001, group: 'bob', home: '/home/bob' } }));
+  const held = transitions.submitJob(job({ name: 'Shot030', hold: true })).jobId;
+  const names = (q: Partial<Parameters<typeof jobListPage>[1]>) => jobListPage(db, { offset: 0, limit: 50, ...q }).rows.map((r) => r.name);
+  t.same(names({}), ['Shot030', 'shot020_light', 'shot010_comp']);
+  t.same(names({ user: 'bob' }), ['shot020_light']);
+  t.same(names({ group: 'render' }), ['shot020_light']);
+  t.same(names({ group: 'default' }), ['Shot030', 'shot010_comp']);
+  t.same(names({ search: 'SHOT0' }), ['Shot030', 'shot020_light', 'shot010_comp'], 'search ignores case');
+  t.same(names({ search: 'light' }), ['shot020_light']);
+  t.same(names({ state: 'finished' }), []);
+  t.equal(jobListPage(db, { offset: 0, limit: 50 }).rows.find((r) => r.id === held)?.state, 'held');
+  t.same(jobListPage(db, { offset: 1, limit: 1 }).rows.map((r) => r.name), ['shot020_light'], 'paged');
+});

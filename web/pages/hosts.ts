@@ -1,0 +1,61 @@
+import { html } from 'htm/preact';
+import { useEffect, useState } from 'preact/hooks';
+import { get, live, post, type Session } from '../api.js';
+import { Chart } from '../chart.js';
+import { bytes } from '../format.js';
+
+interface HostView {
+  hostname: string;
+  group: string;
+  ncpu: number;
+  load: number | null;
+  memTotalBytes: number;
+  memUsedBytes: number | null;
+  slots: number;
+  slotsUsed: number;
+  state: string;
+  labels: Record<string, string>;
+}
+
+type History = Record<string, { times: number[]; loads: number[]; memUsed: number[] }>;
+
+export function HostsPage(props: { session: Session; notify: (text: string, ok: boolean) => void }) {
+  const [hosts, setHosts] = useState<HostView[] | null>(null);
+  const [history, setHistory] = useState<History>({});
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    get<{ hosts: HostView[] }>('/hosts').then((r) => setHosts(r.hosts), (e: Error) => props.notify(e.message, false));
+    get<{ hosts: History }>('/web/hosts/history').then((r) => setHistory(r.hosts));
+  }, [tick]);
+  useEffect(() => live(['hosts'], () => setTick((t) => t + 1)), []);
+  const toggle = async (h: HostView) => {
+    try {
+      const r = await post<{ messages: { text: string; ok: boolean }[] }>(`/hosts/${encodeURIComponent(h.hostname)}/${h.state === 'disabled' ? 'enable' : 'disable'}`);
+      for (const m of r.messages) props.notify(m.text, m.ok);
+    } catch (e) {
+      props.notify((e as Error).message, false);
+    }
+    setTick((t) => t + 1);
+  };
+  return html`<section class="hosts">
+    ${hosts?.length === 0 ? html`<p class="muted">No host has joined yet: start an agent (qfarm agent) or let a group scale up.</p>` : ''}
+    <div class="host-grid">
+      ${hosts?.map((h) => {
+        const hist = history[h.hostname];
+        return html`<div class=${`host-card ${h.state}`} data-host=${h.hostname} key=${h.hostname}>
+          <div class="host-title"><strong>${h.hostname}</strong><span class=${`state ${h.state}`}>${h.state}</span></div>
+          <div class="host-facts">
+            <span>group <b>${h.group}</b></span><span>slots <b>${h.slotsUsed}/${h.slots}</b></span>
+            <span>load <b>${h.load === null ? '-' : h.load.toFixed(2)}</b> / ${h.ncpu} cpu</span>
+            <span>mem <b>${bytes(h.memUsedBytes)}</b> / ${bytes(h.memTotalBytes)}</span>
+          </div>
+          <div class="slots">${Array.from({ length: Math.min(h.slots, 64) }, (_, i) => html`<span class=${i < h.slotsUsed ? 'slot used' : 'slot'}></span>`)}</div>
+          ${hist && hist.times.length > 0
+            ? html`<${Chart} title=${`load of ${h.hostname}`} data=${[hist.times.map((t) => t / 1000), hist.loads]} series=${[{ label: 'load', stroke: '#f5a524', fill: 'rgba(245,165,36,0.15)' }]} width=${300} height=${90} />`
+            : html`<div class="chart-empty muted">no load samples yet</div>`}
+          ${props.session.mayActOnAll ? html`<button onClick=${() => toggle(h)}>${h.state === 'disabled' ? 'enable' : 'disable'}</button>` : ''}
+        </div>`;
+      })}
+    </div>
+  </section>`;
+}
