@@ -52,6 +52,9 @@ export class AgentHub {
   private readonly sessions = new Map<string, AgentSession>();
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private livenessTimer: NodeJS.Timeout | undefined;
+  /** Agents heard from since the last write of hosts.last_seen (written once a second, see flushLastSeen). */
+  private readonly heardFrom = new Set<string>();
+  private lastSeenTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly ownership: AttemptOwnership;
 
@@ -73,6 +76,8 @@ export class AgentHub {
     // even if TCP has not noticed (a VM that vanished does not send FIN).
     this.livenessTimer = setInterval(() => this.dropSilentAgents(), this.options.heartbeatMs);
     this.livenessTimer.unref();
+    this.lastSeenTimer = setInterval(() => this.flushLastSeen(), 1000);
+    this.lastSeenTimer.unref();
     this.startGraceForOrphanedAttempts();
   }
 
@@ -106,6 +111,8 @@ export class AgentHub {
   async close(): Promise<void> {
     this.closing = true;
     if (this.livenessTimer) clearInterval(this.livenessTimer);
+    clearInterval(this.lastSeenTimer);
+    this.flushLastSeen();
     for (const timer of this.graceTimers.values()) clearTimeout(timer);
     for (const session of this.sessions.values()) session.ws.close(CloseCode.Shutdown, 'master shutting down');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
@@ -270,7 +277,7 @@ export class AgentHub {
         session.load1 = message.load1;
         session.memUsedBytes = message.memUsedBytes;
         session.swapUsedBytes = message.swapUsedBytes;
-        this.transitions.touchHost(session.agentId);
+        this.heardFrom.add(session.agentId);
         return;
       case 'started':
         this.transitions.markStarted(message.attemptId, message.pid, message.startedAt);
@@ -397,6 +404,17 @@ export class AgentHub {
       .prepare(`SELECT DISTINCT agent_id, hostname FROM attempts WHERE state IN ('leased', 'running')`)
       .all() as { agent_id: string; hostname: string }[];
     for (const row of holders) this.startGrace(row.agent_id, row.hostname);
+  }
+
+  private flushLastSeen(): void {
+    if (this.heardFrom.size === 0) return;
+    try {
+      this.transitions.touchHosts(this.heardFrom);
+    } catch (err) {
+      this.log.error({ err, agents: this.heardFrom.size }, 'could not record heartbeats in hosts.last_seen; retrying in a second');
+      return;
+    }
+    this.heardFrom.clear();
   }
 
   private dropSilentAgents(): void {

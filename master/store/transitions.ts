@@ -510,7 +510,16 @@ export class Transitions {
   }
 
   touchHost(agentId: string): void {
-    this.q('UPDATE hosts SET last_seen = ? WHERE agent_id = ?').run(this.clock.now(), agentId);
+    this.touchHosts([agentId]);
+  }
+
+  /** Heartbeats of many agents in one transaction: 20,000 agents would otherwise be 4,000 commits a second. */
+  touchHosts(agentIds: Iterable<string>): void {
+    const now = this.clock.now();
+    const touch = this.q('UPDATE hosts SET last_seen = ? WHERE agent_id = ?');
+    this.db.transaction(() => {
+      for (const agentId of agentIds) touch.run(now, agentId);
+    })();
   }
 
   setHostDisabled(hostname: string, disabled: boolean): boolean {

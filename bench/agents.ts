@@ -1,0 +1,161 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench:agents`: the master's ceiling. A real master (store, hub, scheduler, API) and
+ * N simulated agents in one process, speaking the real agent protocol over real WebSockets
+ * (bench/agent-simulator.ts). Prints, in order:
+ *   - join time of N agents (hello → welcome, 200 connecting at a time);
+ *   - idle RSS and CPU while the N agents only send heartbeats (CPU of the whole process: the
+ *     simulated agents' own share is included, so the master's is at most this);
+ *   - saturated tasks/s: an array of zero-length tasks, as fast as the master leases and commits;
+ *   - refill p50/p99 at --load: tasks as long as makes the farm ask load × the saturated rate of
+ *     the master, every slot busy; refill = an agent's `finished` sent → its next `assign` in;
+ *   - RSS with a 1,000,000-task array queued (held, so nothing runs).
+ * Jobs are submitted with the real qsub over QFARM_HOME/api.sock.
+ *
+ *   node dist/bench/agents.js [--agents 2000] [--task-ms 0] [--jitter 0.2] [--load 0.4]
+ *                             [--tasks 20000] [--heartbeat-ms 5000] [--idle-s 15] [--array 1000000]
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pino, destination } from 'pino';
+import { Master } from '../master/master.js';
+import { resolveHome } from '../master/home.js';
+import { ROOT } from './embedded-farm.js';
+import { SimulatedAgent, type RefillSample, type SimulatedWork } from './agent-simulator.js';
+
+interface BenchOptions {
+  agents: number;
+  taskMs: number;
+  jitter: number;
+  load: number;
+  tasks: number;
+  heartbeatMs: number;
+  idleSeconds: number;
+  array: number;
+}
+
+const USAGE = 'usage: node dist/bench/agents.js [--agents N] [--task-ms MS] [--jitter 0..1] [--load 0..1] [--tasks N] [--heartbeat-ms MS] [--idle-s S] [--array N]';
+
+function parseOptions(argv: string[]): BenchOptions {
+  const options: BenchOptions = { agents: 2000, taskMs: 0, jitter: 0.2, load: 0.4, tasks: 20_000, heartbeatMs: 5000, idleSeconds: 15, array: 1_000_000 };
+  const keys: Record<string, keyof BenchOptions> = {
+    '--agents': 'agents', '--task-ms': 'taskMs', '--jitter': 'jitter', '--load': 'load', '--tasks': 'tasks',
+    '--heartbeat-ms': 'heartbeatMs', '--idle-s': 'idleSeconds', '--array': 'array',
+  };
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = keys[argv[i]!];
+    const value = Number(argv[i + 1]);
+    if (!key || !Number.isFinite(value) || value < 0) throw new Error(`bad option ${argv[i]} ${argv[i + 1] ?? ''}; ${USAGE}`);
+    options[key] = value;
+  }
+  if (options.jitter > 1 || options.load <= 0 || options.load > 1) throw new Error(`--jitter wants 0..1 and --load 0 < x <= 1; ${USAGE}`);
+  return options;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+
+/** qsub as the bench's user (root) over the master's unix socket (asynchronously: the master is in this process). */
+async function qsub(home: string, args: string[]): Promise<void> {
+  const argv = ['-terse', '-q', 'default', '-b', 'y', '-o', '/dev/null', '-e', '/dev/null', ...args, '/bin/true'];
+  try {
+    await promisify(execFile)(path.join(ROOT, 'bin', 'qsub'), argv, { env: { ...process.env, QFARM_HOME: home, QFARM_MASTER: '', QFARM_TOKEN: '' } });
+  } catch (err) {
+    throw new Error(`qsub ${args.join(' ')} failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`);
+  }
+}
+
+/** Whole-process CPU share (1.0 = one core) over a window. */
+async function cpuOver(ms: number): Promise<number> {
+  const before = process.cpuUsage();
+  const t0 = performance.now();
+  await sleep(ms);
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000 / (performance.now() - t0);
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const out = (line: string): void => void process.stdout.write(`${line}\n`);
+  out(`bench:agents: ${options.agents} agents, ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const homeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-bench-agents-'));
+  const home = resolveHome({ QFARM_HOME: homeDir });
+  const master = new Master(
+    home,
+    { host: '127.0.0.1', port: 0, heartbeatMs: options.heartbeatMs, leaseGraceMs: 60_000, logLevel: 'warn', tls: 'auto' },
+    pino({ level: 'warn' }, destination(2)),
+  );
+  const url = await master.start();
+  const token = fs.readFileSync(home.agentTokenFile, 'utf8').trim();
+
+  let work: SimulatedWork = { taskMs: 0, jitter: 0 };
+  let refills: RefillSample[] = [];
+  const agents: SimulatedAgent[] = [];
+  try {
+    // ---- join
+    const joinStart = performance.now();
+    for (let i = 0; i < options.agents; i += 200) {
+      const batch: SimulatedAgent[] = [];
+      for (let j = i; j < Math.min(options.agents, i + 200); j++) batch.push(new SimulatedAgent(`sim-${process.pid}-${j}`, () => work, (s) => refills.push(s)));
+      await Promise.all(batch.map((a) => a.join(url, token)));
+      agents.push(...batch);
+    }
+    const joinMs = performance.now() - joinStart;
+    out(`join:       ${options.agents} agents in ${(joinMs / 1000).toFixed(2)} s (${(options.agents / (joinMs / 1000)).toFixed(0)} agents/s)`);
+
+    // ---- idle
+    await sleep(options.heartbeatMs); // every agent's first heartbeat is out
+    const idleCpu = await cpuOver(options.idleSeconds * 1000);
+    out(`idle:       RSS ${mib(process.memoryUsage().rss)}, CPU ${(idleCpu * 100).toFixed(1)} % of one core over ${options.idleSeconds} s (heartbeat ${options.heartbeatMs} ms; master + simulated agents)`);
+
+    // ---- saturated
+    const runArray = async (tasks: number): Promise<number> => {
+      const before = agents.reduce((n, a) => n + a.tasksDone, 0);
+      const t0 = performance.now();
+      await qsub(homeDir, ['-t', `1-${tasks}`]);
+      while (agents.reduce((n, a) => n + a.tasksDone, 0) - before < tasks) await sleep(20);
+      return performance.now() - t0;
+    };
+    for (const a of agents) a.tasksDone = 0;
+    work = { taskMs: 0, jitter: 0 };
+    const saturatedMs = await runArray(options.tasks);
+    const saturatedRate = options.tasks / (saturatedMs / 1000);
+    out(`saturated:  ${options.tasks} zero-length tasks in ${(saturatedMs / 1000).toFixed(2)} s: ${saturatedRate.toFixed(0)} tasks/s (qsub call included)`);
+
+    // ---- refill at a load
+    const taskMs = options.taskMs > 0 ? options.taskMs : options.agents / (options.load * saturatedRate) * 1000;
+    work = { taskMs, jitter: options.jitter };
+    for (const a of agents) a.tasksDone = 0;
+    refills = [];
+    const refillTasks = Math.max(options.agents * 5, Math.round(options.load * saturatedRate * 10));
+    const refillMs = await runArray(refillTasks);
+    const gaps = refills.map((s) => s.refilledAt - s.freedAt).sort((a, b) => a - b);
+    out(
+      `refill:     tasks of ${taskMs.toFixed(0)} ms ± ${(options.jitter * 100).toFixed(0)} % on every slot (${(options.load * 100).toFixed(0)} % of the saturated rate): ` +
+        `${refillTasks} tasks in ${(refillMs / 1000).toFixed(1)} s, refill p50 ${percentile(gaps, 0.5).toFixed(1)} ms, p99 ${percentile(gaps, 0.99).toFixed(1)} ms (${gaps.length} refills)`,
+    );
+
+    // ---- a huge array queued
+    if (options.array > 0) {
+      const rssBefore = process.memoryUsage().rss;
+      const t0 = performance.now();
+      await qsub(homeDir, ['-h', '-t', `1-${options.array}`]);
+      const submitMs = performance.now() - t0;
+      await sleep(2000);
+      out(`queued:     ${options.array}-task array held: qsub ${submitMs.toFixed(0)} ms, RSS ${mib(process.memoryUsage().rss)} (was ${mib(rssBefore)})`);
+    }
+  } finally {
+    for (const a of agents) a.close();
+    await master.stop();
+    fs.rmSync(homeDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:agents failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
