@@ -91,6 +91,18 @@ export class Agent {
               if (this.outbox.ack(msg.attemptId)) this.results.remove(msg.attemptId);
               else deps.log.debug({ attemptId: msg.attemptId }, 'ack for an attempt without a pending result; ignored');
               return;
+            case 'session-input':
+              return this.interactive(msg.attemptId)?.write(Buffer.from(msg.data, 'base64'));
+            case 'session-resize':
+              return this.interactive(msg.attemptId)?.resize(msg.size);
+            case 'session-eof':
+              return this.interactive(msg.attemptId)?.end();
+            case 'session-hangup': {
+              // The CLI is gone: SIGHUP to the session (a shell's own reaction), then the kill path.
+              const r = this.running.get(msg.attemptId);
+              if (r?.run.input) r.run.kill(msg.reason, this.opts.killGraceMs, 'SIGHUP');
+              return;
+            }
             case 'drain':
               deps.log.info({ reason: msg.reason }, 'master asked this agent to drain: no new tasks');
               this.draining = true;
@@ -214,6 +226,9 @@ export class Agent {
           entry.uploading = true;
           if (!entry.cancelled) this.connection.send({ type: 'uploading', attemptId });
         },
+        inputWritten: (bytes) => {
+          if (!entry.cancelled) this.connection.send({ type: 'session-ack', attemptId, bytes });
+        },
         usage: (usage) => {
           // Not kept: the next sample supersedes it. Skipped while the socket is backed up.
           if (!entry.cancelled && this.connection.bufferedAmount < SEND_HIGH_WATER) this.connection.send({ type: 'usage', attemptId, usage });
@@ -236,6 +251,13 @@ export class Agent {
       }
       if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
     });
+  }
+
+  /** The input of a running interactive task; frames for anything else are ignored. */
+  private interactive(attemptId: string): TaskRun['input'] {
+    const input = this.running.get(attemptId)?.run.input;
+    if (!input) this.deps.log.debug({ attemptId }, 'session frame for an attempt that is not a running interactive task; ignored');
+    return input;
   }
 
   private kill(msg: KillTask): void {

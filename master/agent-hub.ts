@@ -9,6 +9,7 @@ import {
   hostInventory,
   type AgentHello,
   type AgentMessage,
+  type MasterMessage,
   type TaskFinished,
 } from '../protocol/agent-messages.js';
 import { closeReason } from '../protocol/close-reason.js';
@@ -52,6 +53,8 @@ export class AgentHub {
   private livenessTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly ownership: AttemptOwnership;
+  /** Other WebSocket endpoints on the API port (the interactive relay), by path. */
+  private readonly upgradeRoutes = new Map<string, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>();
 
   constructor(
     private readonly db: Db,
@@ -97,6 +100,19 @@ export class AgentHub {
     return out;
   }
 
+  /** Hands WebSocket upgrades for `pathname` to `handler` (the hub answers every other path). */
+  routeUpgrade(pathname: string, handler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): void {
+    this.upgradeRoutes.set(pathname, handler);
+  }
+
+  /** A frame to a connected agent; false when it is not connected. */
+  sendTo(agentId: string, frame: MasterMessage): boolean {
+    const session = this.sessions.get(agentId);
+    if (!session) return false;
+    session.send(frame);
+    return true;
+  }
+
   sendKill(agentId: string, attemptId: string, reason: string): void {
     this.sessions.get(agentId)?.send({ type: 'kill', attemptId, reason });
   }
@@ -113,6 +129,8 @@ export class AgentHub {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://master');
+    const routed = this.upgradeRoutes.get(url.pathname);
+    if (routed) return routed(req, socket, head);
     if (url.pathname !== AGENT_SOCKET_PATH) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
@@ -270,6 +288,11 @@ export class AgentHub {
         return;
       case 'started':
         this.transitions.markStarted(message.attemptId, message.pid, message.startedAt);
+        this.events.emit('attempt:started', message.attemptId, session.agentId, session.hostname);
+        return;
+      case 'session-ack':
+        // Input of an interactive task reached it: the relay passes the credit to the CLI.
+        this.events.emit('attempt:input-written', message.attemptId, session.agentId, message.bytes);
         return;
       case 'output': {
         const attempt = session.attempts.get(message.attemptId) ?? this.attemptRef(message.attemptId);

@@ -14,6 +14,10 @@ export interface MasterEvents {
   'attempt:output': [attemptId: string, stream: 'stdout' | 'stderr', data: Buffer];
   'attempt:usage': [attemptId: string, usage: TaskUsage];
   'attempt:ended': [attemptId: string];
+  /** The agent started the attempt's process. */
+  'attempt:started': [attemptId: string, agentId: string, hostname: string];
+  /** An interactive attempt's agent wrote `bytes` of input to it (session-ack). */
+  'attempt:input-written': [attemptId: string, agentId: string, bytes: number];
   'host:online': [agentId: string, hostname: string];
   'host:offline': [agentId: string, hostname: string];
   /** The agent's spot watch saw a reclaim notice (ISO time the machine goes). */

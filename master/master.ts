@@ -22,6 +22,7 @@ import { AutoscaleLoop } from './groups/autoscale-loop.js';
 import { GroupService } from './groups/group-service.js';
 import { defaultGroupSpec, groupRows } from './groups/group-store.js';
 import { ProviderRegistry } from './providers/provider-registry.js';
+import { InteractiveRelay, interactiveOptionsFromEnv } from './interactive/interactive-relay.js';
 import { isLoopbackHost, loadOrCreateMasterTls, type MasterTls } from './tls/master-tls.js';
 
 /** The master daemon, composed: store, transitions, agent hub, scheduler and HTTP API. */
@@ -38,6 +39,8 @@ export class Master {
   private readonly app;
   private readonly auth: Authenticator;
   private localApi: NetServer | undefined;
+  /** qrsh/qlogin sessions (WebSocket on the API port and socket). */
+  private readonly interactive: InteractiveRelay;
   private readonly agentToken: string;
   private readonly clock: Clock;
   /** Set when the master serves https/wss (see options.tls). */
@@ -91,6 +94,13 @@ export class Master {
       this.auth,
       this.tls,
     );
+    this.interactive = new InteractiveRelay(
+      this.auth,
+      { db: this.db, transitions: this.transitions, hub: this.hub, events: this.events, log: log.child({ component: 'interactive' }) },
+      interactiveOptionsFromEnv(),
+      log.child({ component: 'interactive' }),
+    );
+    this.hub.routeUpgrade(this.interactive.path, (req, socket, head) => this.interactive.onUpgrade(req, socket, head));
   }
 
   async start(): Promise<string> {
@@ -137,6 +147,7 @@ export class Master {
     this.scheduler.stop();
     // Before the hub: stopping local agents is quicker while their master still answers.
     await this.autoscale?.stop();
+    this.interactive.close();
     await this.hub.close();
     closeUnixSocket(this.localApi, this.home.apiSocketFile);
     await this.app.close();

@@ -3,6 +3,7 @@ import { JobCommand } from './job-spec.js';
 import { JobData, OutputManifest } from './job-data.js';
 import { compile, type Validator } from './validate.js';
 import { AgentSpotNotice } from './groups.js';
+import { InteractiveLimits, WindowSize } from './interactive-limits.js';
 
 /**
  * Every frame on the agent WebSocket, one discriminated union per direction. Frames are JSON
@@ -189,7 +190,18 @@ export const TaskUploading = Type.Object({
 });
 export type TaskUploading = Static<typeof TaskUploading>;
 
-export const AgentMessage = Type.Union([AgentHello, AgentHeartbeat, TaskStarted, TaskOutput, TaskUsageReport, TaskFinished, AgentSpotNotice, TaskUploading]);
+/**
+ * Input of an interactive task (session-input) was written to its stdin or pty: the master
+ * may pass that much credit on to the CLI. Bounded by the input window.
+ */
+export const SessionAck = Type.Object({
+  type: Type.Literal('session-ack'),
+  attemptId: AttemptId,
+  bytes: Type.Integer({ minimum: 1, maximum: InteractiveLimits.inputWindowBytes }),
+});
+export type SessionAck = Static<typeof SessionAck>;
+
+export const AgentMessage = Type.Union([AgentHello, AgentHeartbeat, TaskStarted, TaskOutput, TaskUsageReport, TaskFinished, AgentSpotNotice, TaskUploading, SessionAck]);
 export type AgentMessage = Static<typeof AgentMessage>;
 
 // ---------------------------------------------------------------- master → agent
@@ -238,6 +250,11 @@ export const TaskAssignment = Type.Object({
   umask: Type.Optional(Type.Integer({ minimum: 0, maximum: 0o777 })),
   /** `qsub -notify`: a kill sends SIGUSR2 first and SIGKILL after the agent's notify period. */
   notify: Type.Optional(Type.Boolean()),
+  /**
+   * `qrsh`/`qlogin`: the task takes input (session-* frames). With `pty` it runs in a pty;
+   * without, its stdin is a pipe that stays open until `session-eof`.
+   */
+  interactive: Type.Optional(Type.Boolean()),
 });
 export type TaskAssignment = Static<typeof TaskAssignment>;
 
@@ -263,7 +280,24 @@ export const Drain = Type.Object({
 });
 export type Drain = Static<typeof Drain>;
 
-export const MasterMessage = Type.Union([Welcome, Refused, TaskAssignment, KillTask, ResultAck, Drain]);
+// Interactive tasks (protocol/interactive.ts): the terminal's input, size and hang-up.
+export const SessionInput = Type.Object({
+  type: Type.Literal('session-input'),
+  attemptId: Type.String(),
+  /** base64 of at most InteractiveLimits.chunkBytes raw bytes. */
+  data: Type.String({ maxLength: InteractiveLimits.chunkChars }),
+});
+export type SessionInput = Static<typeof SessionInput>;
+export const SessionResize = Type.Object({ type: Type.Literal('session-resize'), attemptId: Type.String(), size: WindowSize });
+export type SessionResize = Static<typeof SessionResize>;
+/** The CLI's stdin ended: close the task's stdin (pipes mode) or send ^D (pty). */
+export const SessionEof = Type.Object({ type: Type.Literal('session-eof'), attemptId: Type.String() });
+export type SessionEof = Static<typeof SessionEof>;
+/** The CLI went away: SIGHUP to the task's process group, then the normal kill path. */
+export const SessionHangup = Type.Object({ type: Type.Literal('session-hangup'), attemptId: Type.String(), reason: Type.String() });
+export type SessionHangup = Static<typeof SessionHangup>;
+
+export const MasterMessage = Type.Union([Welcome, Refused, TaskAssignment, KillTask, ResultAck, Drain, SessionInput, SessionResize, SessionEof, SessionHangup]);
 export type MasterMessage = Static<typeof MasterMessage>;
 
 export const agentMessage = compile('agent message', AgentMessage);
@@ -277,6 +311,7 @@ const agentMessageOfType: Record<string, Validator<TSchema>> = {
   finished: compile('finished', TaskFinished),
   'spot-notice': compile('spot-notice', AgentSpotNotice),
   uploading: compile('uploading', TaskUploading),
+  'session-ack': compile('session-ack', SessionAck),
 };
 
 /**
