@@ -1,0 +1,109 @@
+import t from 'tap';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { ROOT, TestFarm } from '../helpers/farm.js';
+import { PtyUser } from '../helpers/pty-user.js';
+import { BYSTANDER, ensureUser, requireRoot, runAsUser, type UnixUser } from '../helpers/unix-users.js';
+
+/**
+ * Issue 11: qlogin and qrsh. Real master, real root agent, an ordinary user at a real
+ * terminal (node-pty) or in a shell script; the job runs as that user in a pty on the node.
+ */
+
+function userEnv(farm: TestFarm): Record<string, string> {
+  return { QFARM_HOME: farm.home, PATH: `${path.join(ROOT, 'bin')}:${process.env['PATH'] ?? '/usr/bin:/bin'}` };
+}
+
+function processesOf(user: UnixUser, pattern: string): string {
+  try {
+    return execFileSync('pgrep', ['-u', String(user.uid), '-f', pattern], { encoding: 'utf8' }).trim();
+  } catch {
+    return ''; // pgrep exits 1 when nothing matches
+  }
+}
+
+t.test('qlogin: a login shell as the user in a pty, with resize, ^C, and the exit status', async (t) => {
+  requireRoot();
+  const bob = ensureUser(BYSTANDER);
+  const farm = await TestFarm.start(t, { agents: 1, slots: 2 });
+  const term = new PtyUser(bob, [path.join(ROOT, 'bin', 'qlogin'), '-q', 'default'], { env: userEnv(farm), cols: 80, rows: 24 });
+  t.teardown(() => term.kill('SIGKILL'));
+
+  const submitted = await term.waitFor(/Your job (\d+) \("QLOGIN"\) has been submitted/);
+  const jobId = Number(submitted.match[1]);
+  await term.waitFor(/Establishing builtin session to host node1 \.\.\./);
+  term.type("PS1='READY> '; export PS1\r");
+  let at = (await term.waitFor(/READY> $/m)).end;
+
+  term.type('id -un; stty size\r');
+  at = (await term.waitFor(new RegExp(`${bob.name}\\r\\n24 80\\r\\nREADY> `), at)).end;
+
+  term.resize(100, 30);
+  await new Promise((r) => setTimeout(r, 300));
+  term.type('stty size\r');
+  at = (await term.waitFor(/30 100\r\nREADY> /, at)).end;
+
+  const qstat = await farm.run('qstat', []);
+  t.match(qstat.stdout, new RegExp(`^\\s*${jobId} .*QLOGIN\\s+${bob.name}\\s+r `, 'm'), 'qstat shows the session as a running job named QLOGIN');
+
+  term.type('sleep 120; echo after-sleep\r');
+  await new Promise((r) => setTimeout(r, 500));
+  term.type('\x03');
+  at = (await term.waitFor(/READY> /, at, 5000)).end;
+  t.notMatch(term.screen.slice(at - 200), /after-sleep\r\n/, 'Ctrl-C interrupted the sleep and the command after it');
+  t.equal(processesOf(bob, 'sleep 120'), '', 'no sleep is left running');
+
+  term.type('exit 7\r');
+  t.equal(await term.exited, 7, "qlogin's exit status is the shell's");
+  await farm.waitForJob(jobId);
+  const qacct = await farm.run('qacct', ['-j', String(jobId)]);
+  t.match(qacct.stdout, /jobname\s+QLOGIN/, 'qacct knows the session');
+  t.match(qacct.stdout, /exit_status\s+7/);
+  t.match(qacct.stdout, new RegExp(`owner\\s+${bob.name}`));
+});
+
+t.test('qrsh without a terminal streams stdin and stdout as bytes, inside a shell script', async (t) => {
+  requireRoot();
+  const bob = ensureUser(BYSTANDER);
+  const farm = await TestFarm.start(t, { agents: 1, slots: 1 });
+  // As a workflow engine drives it: one rule after another, each status checked.
+  const script = [
+    'set -u',
+    "printf 'alpha\\nbeta\\n' | qrsh -q default -now n tr a-z A-Z; echo \"upper=$?\"",
+    'qrsh -q default -now n "id -un; exit 3"; echo "status=$?"',
+    // More than the input window (256 KiB): sent only as the job reads it.
+    'head -c 3000000 /dev/zero | qrsh -q default -now n wc -c; echo "big=$?"',
+    'qrsh -q default -now n "echo oops >&2; false"; echo "false=$?"',
+  ].join('\n');
+  const run = await runAsUser(bob, ['/bin/sh', '-c', script], { env: userEnv(farm), cwd: bob.home, timeoutMs: 120_000 });
+  t.equal(run.stdout, `ALPHA\nBETA\nupper=0\n${bob.name}\nstatus=3\n3000000\nbig=0\nfalse=1\n`, run.stderr);
+  t.equal(run.stderr, 'oops\n', "the job's stderr is qrsh's stderr");
+});
+
+t.test('qrsh -now y on a full farm is refused with SGE\'s message and leaves no job', async (t) => {
+  requireRoot();
+  const bob = ensureUser(BYSTANDER);
+  const farm = await TestFarm.start(t, { agents: 1, slots: 1 });
+  const blocker = await farm.occupySlots(1);
+  const run = await farm.runAs(bob, 'qrsh', ['-q', 'default', 'hostname'], { env: { QFARM_NOW_WAIT_MS: '500' } });
+  t.equal(run.code, 1);
+  t.equal(run.stderr, 'Your "qrsh" request could not be scheduled, try again later.\n');
+  const qstat = await farm.run('qstat', ['-u', bob.name]);
+  t.equal(qstat.stdout, '', 'the refused job is gone');
+  await blocker.release();
+});
+
+t.test('a dropped qrsh ends its remote side: no orphaned process', async (t) => {
+  requireRoot();
+  const bob = ensureUser(BYSTANDER);
+  const farm = await TestFarm.start(t, { agents: 1, slots: 1 });
+  const term = new PtyUser(bob, [path.join(ROOT, 'bin', 'qrsh'), '-q', 'default', 'echo started; exec sleep 777'], { env: userEnv(farm) });
+  await term.waitFor(/started/);
+  t.not(processesOf(bob, 'sleep 777'), '', 'the remote sleep runs as the user');
+  // The whole client goes away at once, as when a laptop's ssh session dies.
+  execFileSync('pkill', ['-KILL', '-P', String(term.pid)]);
+  term.kill('SIGKILL');
+  await farm.waitFor(() => processesOf(bob, 'sleep 777') === '', 15_000, 'the remote sleep to end');
+  await farm.waitFor(async () => (await farm.run('qstat', ['-u', bob.name])).stdout === '', 15_000, 'the job to leave qstat');
+  t.pass('the session and its job ended');
+});
