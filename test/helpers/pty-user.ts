@@ -46,7 +46,7 @@ export class PtyUser {
       const rest = this.screen.slice(from);
       const match = pattern.exec(rest);
       if (match) return { match, end: from + match.index + match[0].length };
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern} on the terminal; it shows:\n${rest.slice(-2000)}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern} on the terminal; it shows: ${JSON.stringify(rest.slice(-1000))}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
