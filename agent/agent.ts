@@ -16,6 +16,8 @@ import { RunningRegistry } from './running-registry.js';
 import { installExecHelper, type ExecHelper } from './exec-helper.js';
 import { GroupSetup } from './supplementary-groups.js';
 import { TaskRun } from './task-runner.js';
+import type { TaskInput } from './interactive/task-input.js';
+import { NodeSessions } from './interactive/node-sessions.js';
 
 /** Bytes queued in the socket above which durable frames wait in the outbox. */
 const SEND_HIGH_WATER = 4 * 1024 * 1024;
@@ -62,6 +64,8 @@ export class Agent {
   private spotTerminationTime: string | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
   private readonly idleWaiters: Array<() => void> = [];
+  /** `qfarm exec/shell/push` sessions: outside jobs and slots. */
+  private readonly nodeSessions: NodeSessions;
 
   constructor(
     private readonly opts: AgentOptions,
@@ -72,6 +76,13 @@ export class Agent {
     this.data = new NodeData({ cacheDir: path.join(opts.stateDir, 'cache'), cacheMaxBytes: opts.cacheMaxBytes, log: deps.log });
     this.groups = process.getuid?.() === 0 ? new GroupSetup(deps.log) : undefined;
     this.execHelper = installExecHelper(deps.tmpRoot ?? os.tmpdir());
+    this.nodeSessions = new NodeSessions({
+      send: (frame) => this.connection.send(frame),
+      backedUp: () => this.connection.bufferedAmount > SEND_HIGH_WATER,
+      groups: this.groups,
+      killGraceMs: opts.killGraceMs,
+      log: deps.log,
+    });
     this.outbox = new Outbox(opts.outputBufferBytes, (w) =>
       deps.log.warn(w, 'output buffer of an attempt is full: dropping its oldest output (the output file keeps everything)'),
     );
@@ -91,15 +102,18 @@ export class Agent {
               if (this.outbox.ack(msg.attemptId)) this.results.remove(msg.attemptId);
               else deps.log.debug({ attemptId: msg.attemptId }, 'ack for an attempt without a pending result; ignored');
               return;
+            case 'session-open':
+              return this.nodeSessions.open(msg);
             case 'session-input':
-              return this.interactive(msg.attemptId)?.write(Buffer.from(msg.data, 'base64'));
+              return this.interactive(msg.sessionId)?.write(Buffer.from(msg.data, 'base64'));
             case 'session-resize':
-              return this.interactive(msg.attemptId)?.resize(msg.size);
+              return this.interactive(msg.sessionId)?.resize(msg.size);
             case 'session-eof':
-              return this.interactive(msg.attemptId)?.end();
+              return this.interactive(msg.sessionId)?.end();
             case 'session-hangup': {
               // The CLI is gone: SIGHUP to the session (a shell's own reaction), then the kill path.
-              const r = this.running.get(msg.attemptId);
+              if (this.nodeSessions.hangup(msg.sessionId)) return;
+              const r = this.running.get(msg.sessionId);
               if (r?.run.input) r.run.kill(msg.reason, this.opts.killGraceMs, 'SIGHUP');
               return;
             }
@@ -109,7 +123,11 @@ export class Agent {
               return;
           }
         },
-        disconnected: () => deps.log.warn({ running: this.running.size }, 'lost the master; tasks keep running, results are kept for replay'),
+        disconnected: () => {
+          deps.log.warn({ running: this.running.size }, 'lost the master; tasks keep running, results are kept for replay');
+          // Node sessions have no one at the other end any more: no orphaned shells.
+          this.nodeSessions.hangupAll();
+        },
         fatal: (err) => deps.onFatal(err),
       },
     );
@@ -227,7 +245,7 @@ export class Agent {
           if (!entry.cancelled) this.connection.send({ type: 'uploading', attemptId });
         },
         inputWritten: (bytes) => {
-          if (!entry.cancelled) this.connection.send({ type: 'session-ack', attemptId, bytes });
+          if (!entry.cancelled) this.connection.send({ type: 'session-ack', sessionId: attemptId, bytes });
         },
         usage: (usage) => {
           // Not kept: the next sample supersedes it. Skipped while the socket is backed up.
@@ -253,10 +271,10 @@ export class Agent {
     });
   }
 
-  /** The input of a running interactive task; frames for anything else are ignored. */
-  private interactive(attemptId: string): TaskRun['input'] {
-    const input = this.running.get(attemptId)?.run.input;
-    if (!input) this.deps.log.debug({ attemptId }, 'session frame for an attempt that is not a running interactive task; ignored');
+  /** The input of a node session or a running interactive task; frames for anything else are ignored. */
+  private interactive(sessionId: string): TaskInput | undefined {
+    const input = this.nodeSessions.input(sessionId) ?? this.running.get(sessionId)?.run.input;
+    if (!input) this.deps.log.debug({ sessionId }, 'session frame for no running session or interactive task; ignored');
     return input;
   }
 

@@ -11,6 +11,7 @@ import { getOutputs } from './admin/get-outputs.js';
 import { registerRenderCommands } from './render/register.js';
 import { registerGroupCommands } from './admin/group-commands.js';
 import { registerIdentityCommands } from './admin/identity-commands.js';
+import { registerNodeCommands } from './interactive/node-commands.js';
 
 /** `qfarm`: the administrator's verbs (SGE's own verbs are separate commands: qsub, qstat...). */
 
@@ -112,6 +113,7 @@ export function buildProgram(): Command {
   registerRenderCommands(program);
   registerGroupCommands(program);
   registerIdentityCommands(program);
+  registerNodeCommands(program);
   return program;
 }
 

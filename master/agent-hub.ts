@@ -290,9 +290,15 @@ export class AgentHub {
         this.transitions.markStarted(message.attemptId, message.pid, message.startedAt);
         this.events.emit('attempt:started', message.attemptId, session.agentId, session.hostname);
         return;
+      // Interactive sessions: the relays check that the agent is the one they talk to.
       case 'session-ack':
-        // Input of an interactive task reached it: the relay passes the credit to the CLI.
-        this.events.emit('attempt:input-written', message.attemptId, session.agentId, message.bytes);
+        this.events.emit('session:input-written', message.sessionId, session.agentId, message.bytes);
+        return;
+      case 'session-output':
+        this.events.emit('session:output', message.sessionId, session.agentId, message.stream, Buffer.from(message.data, 'base64'));
+        return;
+      case 'session-exit':
+        this.events.emit('session:exit', message.sessionId, session.agentId, { exitStatus: message.exitStatus, signal: message.signal, reason: message.reason });
         return;
       case 'output': {
         const attempt = session.attempts.get(message.attemptId) ?? this.attemptRef(message.attemptId);

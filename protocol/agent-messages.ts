@@ -191,17 +191,40 @@ export const TaskUploading = Type.Object({
 export type TaskUploading = Static<typeof TaskUploading>;
 
 /**
- * Input of an interactive task (session-input) was written to its stdin or pty: the master
- * may pass that much credit on to the CLI. Bounded by the input window.
+ * Interactive sessions on a node: a qrsh/qlogin task (sessionId = its attempt id) or a node
+ * session of `qfarm exec/shell/push` (sessionId made by the master, see `session-open`).
  */
+const SessionId = Type.String({ minLength: 1, maxLength: AgentLimits.attemptIdChars });
+
+/** Input (session-input) was written to the session's stdin or pty: credit for the CLI. */
 export const SessionAck = Type.Object({
   type: Type.Literal('session-ack'),
-  attemptId: AttemptId,
+  sessionId: SessionId,
   bytes: Type.Integer({ minimum: 1, maximum: InteractiveLimits.inputWindowBytes }),
 });
 export type SessionAck = Static<typeof SessionAck>;
 
-export const AgentMessage = Type.Union([AgentHello, AgentHeartbeat, TaskStarted, TaskOutput, TaskUsageReport, TaskFinished, AgentSpotNotice, TaskUploading, SessionAck]);
+/** Output of a node session (a task's output travels as `output`). */
+export const SessionOutput = Type.Object({
+  type: Type.Literal('session-output'),
+  sessionId: SessionId,
+  stream: OutputStream,
+  /** base64 of at most InteractiveLimits.chunkBytes raw bytes. */
+  data: Type.String({ maxLength: InteractiveLimits.chunkChars }),
+});
+export type SessionOutput = Static<typeof SessionOutput>;
+
+/** A node session ended (or could not start: `reason`). */
+export const SessionExit = Type.Object({
+  type: Type.Literal('session-exit'),
+  sessionId: SessionId,
+  exitStatus: Type.Integer({ minimum: 0, maximum: 255 }),
+  signal: Type.Union([ShortString, Type.Null()]),
+  reason: Type.String({ maxLength: AgentLimits.reasonChars }),
+});
+export type SessionExit = Static<typeof SessionExit>;
+
+export const AgentMessage = Type.Union([AgentHello, AgentHeartbeat, TaskStarted, TaskOutput, TaskUsageReport, TaskFinished, AgentSpotNotice, TaskUploading, SessionAck, SessionOutput, SessionExit]);
 export type AgentMessage = Static<typeof AgentMessage>;
 
 // ---------------------------------------------------------------- master → agent
@@ -280,24 +303,35 @@ export const Drain = Type.Object({
 });
 export type Drain = Static<typeof Drain>;
 
-// Interactive tasks (protocol/interactive.ts): the terminal's input, size and hang-up.
+// Interactive sessions (protocol/interactive.ts): a node session is opened, then both kinds
+// take the terminal's input, size, end of input and hang-up.
+/** `qfarm exec/shell/push`: run `argv` as `user` on this node, outside any job and slot. */
+export const SessionOpen = Type.Object({
+  type: Type.Literal('session-open'),
+  sessionId: Type.String({ minLength: 1, maxLength: AgentLimits.attemptIdChars }),
+  user: Type.Object({ name: Type.String(), uid: Type.Integer({ minimum: 0 }), gid: Type.Integer({ minimum: 0 }), home: Type.String() }),
+  argv: Type.Array(Type.String(), { minItems: 1 }),
+  /** A pty of this size; null: pipes. */
+  tty: Type.Union([WindowSize, Type.Null()]),
+});
+export type SessionOpen = Static<typeof SessionOpen>;
 export const SessionInput = Type.Object({
   type: Type.Literal('session-input'),
-  attemptId: Type.String(),
+  sessionId: Type.String(),
   /** base64 of at most InteractiveLimits.chunkBytes raw bytes. */
   data: Type.String({ maxLength: InteractiveLimits.chunkChars }),
 });
 export type SessionInput = Static<typeof SessionInput>;
-export const SessionResize = Type.Object({ type: Type.Literal('session-resize'), attemptId: Type.String(), size: WindowSize });
+export const SessionResize = Type.Object({ type: Type.Literal('session-resize'), sessionId: Type.String(), size: WindowSize });
 export type SessionResize = Static<typeof SessionResize>;
-/** The CLI's stdin ended: close the task's stdin (pipes mode) or send ^D (pty). */
-export const SessionEof = Type.Object({ type: Type.Literal('session-eof'), attemptId: Type.String() });
+/** The CLI's stdin ended: close the session's stdin (pipes) or send ^D (pty). */
+export const SessionEof = Type.Object({ type: Type.Literal('session-eof'), sessionId: Type.String() });
 export type SessionEof = Static<typeof SessionEof>;
-/** The CLI went away: SIGHUP to the task's process group, then the normal kill path. */
-export const SessionHangup = Type.Object({ type: Type.Literal('session-hangup'), attemptId: Type.String(), reason: Type.String() });
+/** The CLI went away: SIGHUP to the session's process group, then the normal kill path. */
+export const SessionHangup = Type.Object({ type: Type.Literal('session-hangup'), sessionId: Type.String(), reason: Type.String() });
 export type SessionHangup = Static<typeof SessionHangup>;
 
-export const MasterMessage = Type.Union([Welcome, Refused, TaskAssignment, KillTask, ResultAck, Drain, SessionInput, SessionResize, SessionEof, SessionHangup]);
+export const MasterMessage = Type.Union([Welcome, Refused, TaskAssignment, KillTask, ResultAck, Drain, SessionOpen, SessionInput, SessionResize, SessionEof, SessionHangup]);
 export type MasterMessage = Static<typeof MasterMessage>;
 
 export const agentMessage = compile('agent message', AgentMessage);
@@ -312,6 +346,8 @@ const agentMessageOfType: Record<string, Validator<TSchema>> = {
   'spot-notice': compile('spot-notice', AgentSpotNotice),
   uploading: compile('uploading', TaskUploading),
   'session-ack': compile('session-ack', SessionAck),
+  'session-output': compile('session-output', SessionOutput),
+  'session-exit': compile('session-exit', SessionExit),
 };
 
 /**

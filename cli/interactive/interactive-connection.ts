@@ -8,8 +8,8 @@ import { describeMaster, type MasterLocation } from '../master-location.js';
  * The interactive WebSocket to the master: over QFARM_HOME/api.sock on the master machine (the
  * kernel says who we are), else to the master's URL with the bearer token (never printed).
  */
-export async function openInteractive(master: MasterLocation): Promise<WebSocket> {
-  const route = API_PREFIX + INTERACTIVE_PATH;
+export async function openInteractive(master: MasterLocation, path: string = INTERACTIVE_PATH): Promise<WebSocket> {
+  const route = API_PREFIX + path;
   let ws: WebSocket;
   if (master.socketPath) {
     ws = new WebSocket(`ws+unix://${master.socketPath}:${route}`);
@@ -28,7 +28,7 @@ export async function openInteractive(master: MasterLocation): Promise<WebSocket
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => reject(new CliError(`error: the qfarm master refused the interactive session: ${body.trim() || `HTTP ${res.statusCode}`}`, 1)));
+      res.on('end', () => reject(new CliError(`error: the qfarm master refused the session: ${body.trim() || `HTTP ${res.statusCode}`}`, 1)));
     });
     ws.once('error', (err) =>
       reject(new CliError(`error: unable to contact qfarm master at ${describeMaster(master)}: ${err.message}. Is it running? Start it with 'qfarm up' or 'qfarm master'`, 1)),

@@ -70,7 +70,7 @@ export class InteractiveSession {
     this.finished = true;
     const reason = `the ${this.verb} client of ${this.who.user} disconnected`;
     if (this.attempt) {
-      this.deps.hub.sendTo(this.attempt.agentId, { type: 'session-hangup', attemptId: this.attempt.id, reason });
+      this.deps.hub.sendTo(this.attempt.agentId, { type: 'session-hangup', sessionId: this.attempt.id, reason });
       this.deps.log.info({ job: this.jobId, user: this.who.user }, `${reason}: hanging up its job`);
     } else {
       this.deleteJob(reason);
@@ -130,7 +130,7 @@ export class InteractiveSession {
         this.ws.terminate();
       }
     });
-    on('attempt:input-written', (attemptId: string, agentId: string, bytes: number) => {
+    on('session:input-written', (attemptId: string, agentId: string, bytes: number) => {
       // Only the agent running the attempt may grant credit.
       if (attemptId !== this.attempt?.id || agentId !== this.attempt.agentId) return;
       this.inFlight = Math.max(0, this.inFlight - bytes);
@@ -150,11 +150,11 @@ export class InteractiveSession {
   }
 
   private forward(frame: (typeof this.early)[number]): void {
-    const { id: attemptId, agentId } = this.attempt!;
+    const { id: sessionId, agentId } = this.attempt!;
     const hub = this.deps.hub;
-    if (frame.type === 'input') hub.sendTo(agentId, { type: 'session-input', attemptId, data: frame.data });
-    else if (frame.type === 'resize') hub.sendTo(agentId, { type: 'session-resize', attemptId, size: frame.size });
-    else hub.sendTo(agentId, { type: 'session-eof', attemptId });
+    if (frame.type === 'input') hub.sendTo(agentId, { type: 'session-input', sessionId, data: frame.data });
+    else if (frame.type === 'resize') hub.sendTo(agentId, { type: 'session-resize', sessionId, size: frame.size });
+    else hub.sendTo(agentId, { type: 'session-eof', sessionId });
   }
 
   /** The job's task ended (or the job was deleted before it ran): its status is the CLI's. */
