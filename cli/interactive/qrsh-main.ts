@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { JobCommand } from '../../protocol/job-spec.js';
 import { buildSubmission } from '../build-submission.js';
 import { BadOptionError } from '../cli-errors.js';
@@ -31,13 +32,18 @@ export async function interactiveMain(verb: InteractiveVerb, argv: string[], env
     processCwd: process.cwd(),
     readFile: (file) => readFileSync(file, 'utf8'),
   };
-  const parsed = parseQsubWords(argv, source);
+  // SGE's -verbose (qrsh prints qlogin's progress lines) is not a qsub option: taken when it leads.
+  let leading = 0;
+  while (argv[leading] === '-verbose') leading++;
+  const verbose = leading > 0;
+  const parsed = parseQsubWords(argv.slice(leading), source);
   const options = mergeQsubOptions([parsed.options]);
   if (options.array !== undefined) throw new BadOptionError(verb, '-t', `${verb}: option "-t" is not allowed for interactive jobs`);
   const words = parsed.positional;
   // SGE's qrsh hands the command line to the remote shell, as rsh does.
   const command: JobCommand = words.length > 0 ? { kind: 'binary', argv: ['/bin/sh', '-c', words.join(' ')] } : { kind: 'binary', argv: LOGIN_SHELL };
-  const name = options.name ?? (verb === 'qlogin' ? 'QLOGIN' : words.length > 0 ? 'QRSH' : 'QRLOGIN');
+  // As SGE 8.1.9 names them (test/fixtures/sge/interactive.txt): the command's name, QRLOGIN, QLOGIN.
+  const name = options.name ?? (verb === 'qlogin' ? 'QLOGIN' : words.length > 0 ? path.basename(words[0]!.trim().split(/\s+/)[0]!) || 'QRSH' : 'QRLOGIN');
   const tty = process.stdin.isTTY === true && process.stdout.isTTY === true && options.pty !== false;
   const env = { ...options.env };
   if (tty) env['TERM'] = environment.TERM ?? 'xterm';
@@ -49,7 +55,8 @@ export async function interactiveMain(verb: InteractiveVerb, argv: string[], env
     umask: process.umask(),
   });
   const ws = await openInteractive(locateMaster(environment));
-  const talkative = verb === 'qlogin';
+  const talkative = verb === 'qlogin' || verbose;
+  let submittedJob = 0;
   const result = await relayTerminal(
     ws,
     {
@@ -61,12 +68,17 @@ export async function interactiveMain(verb: InteractiveVerb, argv: string[], env
     },
     {
       submitted: (jobId, jobName) => {
+        submittedJob = jobId;
         if (!talkative) return;
         out(`Your job ${jobId} ("${jobName}") has been submitted`);
-        out('waiting for interactive job to be scheduled ...');
+        // SGE ends this line only once the job is scheduled; a refusal follows on the same line.
+        process.stderr.write('waiting for interactive job to be scheduled ...');
       },
       scheduled: (host) => {
-        if (talkative) out(`Establishing builtin session to host ${host} ...`);
+        if (!talkative) return;
+        process.stderr.write('\n');
+        err(`Your interactive job ${submittedJob} has been successfully scheduled.`);
+        err(`Establishing builtin session to host ${host} ...`);
       },
     },
   );

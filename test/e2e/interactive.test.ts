@@ -31,7 +31,8 @@ t.test('qlogin: a login shell as the user in a pty, with resize, ^C, and the exi
 
   const submitted = await term.waitFor(/Your job (\d+) \("QLOGIN"\) has been submitted/);
   const jobId = Number(submitted.match[1]);
-  await term.waitFor(/Establishing builtin session to host node1 \.\.\./);
+  // SGE's progress lines (test/fixtures/sge/interactive.txt, items 3 and 4).
+  await term.waitFor(new RegExp(`waiting for interactive job to be scheduled \\.\\.\\.\\r?\\nYour interactive job ${jobId} has been successfully scheduled\\.\\r?\\nEstablishing builtin session to host node1 \\.\\.\\.`));
   term.type("PS1='READY> '; export PS1\r");
   let at = (await term.waitFor(/READY> $/m)).end;
 
@@ -88,8 +89,10 @@ t.test('qrsh -now y on a full farm is refused with SGE\'s message and leaves no 
   const bob = ensureUser(BYSTANDER);
   const farm = await TestFarm.start(t, { agents: 1, slots: 1 });
   const blocker = await farm.occupySlots(1);
+  // test/fixtures/sge/interactive.txt, item 2: nothing on stdout, this line on stderr, exit 1.
   const run = await runAsUser(bob, ['/usr/bin/env', '-u', 'NODE_OPTIONS', path.join(ROOT, 'bin', 'qrsh'), '-q', 'default', 'hostname'], { env: userEnv(farm) });
   t.equal(run.code, 1);
+  t.equal(run.stdout, '');
   t.equal(run.stderr, 'Your "qrsh" request could not be scheduled, try again later.\n');
   const qstat = await farm.run('qstat', ['-u', bob.name]);
   t.equal(qstat.stdout, '', 'the refused job is gone');
@@ -103,6 +106,8 @@ t.test('a dropped qrsh ends its remote side: no orphaned process', async (t) => 
   const term = new PtyUser(bob, [path.join(ROOT, 'bin', 'qrsh'), '-q', 'default', 'echo started; exec sleep 777'], { env: userEnv(farm) });
   await term.waitFor(/started/);
   t.not(processesOf(bob, 'sleep 777'), '', 'the remote sleep runs as the user');
+  const qstat = await farm.run('qstat', ['-u', bob.name]);
+  t.match(qstat.stdout, new RegExp(`\\secho\\s+${bob.name}\\s+r `), "qstat names the job after its command, as SGE's qrsh does");
   // The client dies without a word (setpriv and bin/qrsh exec into node: one pid), as when a laptop's link drops.
   term.kill('SIGKILL');
   await farm.waitFor(() => processesOf(bob, 'sleep 777') === '', 15_000, 'the remote sleep to end');
