@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ROOT, TestFarm } from '../helpers/farm.js';
 import { PtyUser } from '../helpers/pty-user.js';
-import { BYSTANDER, ensureUser, requireRoot, runAsUser, type UnixUser } from '../helpers/unix-users.js';
+import { ATTACKER, BYSTANDER, ensureUser, requireRoot, runAsUser, type UnixUser } from '../helpers/unix-users.js';
 
 /**
  * Issue 11: qlogin and qrsh. Real master, real root agent, an ordinary user at a real
@@ -113,4 +113,39 @@ t.test('a dropped qrsh ends its remote side: no orphaned process', async (t) => 
   await farm.waitFor(() => processesOf(bob, 'sleep 777') === '', 15_000, 'the remote sleep to end');
   await farm.waitFor(async () => (await farm.run('qstat', ['-u', bob.name])).stdout === '', 15_000, 'the job to leave qstat');
   t.pass('the session and its job ended');
+});
+
+t.test('the interactive socket takes the user from the connection, never from the frame', async (t) => {
+  requireRoot();
+  const mallory = ensureUser(ATTACKER);
+  const farm = await TestFarm.start(t, { agents: 1, slots: 1 });
+  // A hand-made client as the attacker: the job claims root as submitter and asks to be non-interactive.
+  const script = `
+    const WebSocket = require(${JSON.stringify(path.join(ROOT, 'node_modules', 'ws'))});
+    const ws = new WebSocket('ws+unix://' + process.argv[1] + ':/api/v1/interactive');
+    let out = '';
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'submit', verb: 'qrsh', tty: null, now: false, job: {
+      name: 'forged', submitHost: 'x', command: { kind: 'binary', argv: ['/bin/sh', '-c', 'id -u'] }, cwd: '/tmp', submitCwd: '/tmp',
+      joinOutput: false, env: {}, hold: false, holdJobs: [], priority: 0, slots: 1, resources: { other: {} }, pty: false, queue: 'default',
+      submitter: { user: 'root', uid: 0, gid: 0, group: 'root', home: '/root' }, interactive: false } })));
+    ws.on('message', (m) => { const f = JSON.parse(m); if (f.type === 'output') out += Buffer.from(f.data, 'base64'); if (f.type === 'exit') console.log(JSON.stringify({ out, exit: f.exitStatus })); });
+    ws.on('close', () => process.exit(0));`;
+  const run = await runAsUser(mallory, ['/usr/bin/env', '-u', 'NODE_OPTIONS', process.execPath, '-e', script, path.join(farm.home, 'api.sock')], { cwd: '/tmp' });
+  t.same(JSON.parse(run.stdout), { out: `${mallory.uid}\n`, exit: 0 }, `the job ran as ${mallory.name}: ${run.stderr}`);
+  const qacct = await farm.run('qacct', ['-j', 'forged']);
+  t.match(qacct.stdout, new RegExp(`owner\\s+${mallory.name}`));
+});
+
+t.test('an idle session ends after QFARM_INTERACTIVE_IDLE_TIMEOUT, and its job with it', async (t) => {
+  requireRoot();
+  const bob = ensureUser(BYSTANDER);
+  // The master reads it from its environment (TestFarm passes this process's).
+  process.env['QFARM_INTERACTIVE_IDLE_TIMEOUT'] = '2';
+  const farm = await TestFarm.start(t, { agents: 1, slots: 1 }).finally(() => delete process.env['QFARM_INTERACTIVE_IDLE_TIMEOUT']);
+  const started = Date.now();
+  const run = await runAsUser(bob, ['/usr/bin/env', '-u', 'NODE_OPTIONS', path.join(ROOT, 'bin', 'qrsh'), '-q', 'default', 'sleep 555'], { env: userEnv(farm) });
+  t.equal(run.code, 1);
+  t.match(run.stderr, /qrsh: session of job \d+ idle for 2 s \(QFARM_INTERACTIVE_IDLE_TIMEOUT\); ended/);
+  t.ok(Date.now() - started < 20_000, 'ended by the timeout, not by the sleep');
+  await farm.waitFor(() => processesOf(bob, 'sleep 555') === '', 15_000, 'the idle job to be hung up');
 });
