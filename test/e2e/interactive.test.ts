@@ -149,3 +149,33 @@ t.test('an idle session ends after QFARM_INTERACTIVE_IDLE_TIMEOUT, and its job w
   t.ok(Date.now() - started < 20_000, 'ended by the timeout, not by the sleep');
   await farm.waitFor(() => processesOf(bob, 'sleep 555') === '', 15_000, 'the idle job to be hung up');
 });
+
+t.test('the interactive socket is bounded: input beyond the window or an oversized frame ends the session', async (t) => {
+  requireRoot();
+  const mallory = ensureUser(ATTACKER);
+  const farm = await TestFarm.start(t, { agents: 0 }); // nothing runs: the job stays pending
+  const script = `
+    const WebSocket = require(${JSON.stringify(path.join(ROOT, 'node_modules', 'ws'))});
+    const [sock, mode] = process.argv.slice(1);
+    const ws = new WebSocket('ws+unix://' + sock + ':/api/v1/interactive');
+    const frames = [];
+    ws.on('open', () => {
+      ws.send(JSON.stringify({ type: 'submit', verb: 'qrsh', tty: null, now: false, job: {
+        name: 'flood', submitHost: 'x', command: { kind: 'binary', argv: ['cat'] }, cwd: '/tmp', submitCwd: '/tmp',
+        joinOutput: false, env: {}, hold: false, holdJobs: [], priority: 0, slots: 1, resources: { other: {} }, pty: false } }));
+      const chunk = Buffer.alloc(64 * 1024).toString('base64');
+      if (mode === 'window') for (let i = 0; i < 5; i++) ws.send(JSON.stringify({ type: 'input', data: chunk }));
+      else ws.send('x'.repeat(5 * 1024 * 1024));
+    });
+    ws.on('message', (m) => frames.push(JSON.parse(m).type + (JSON.parse(m).message ? ': ' + JSON.parse(m).message : '')));
+    ws.on('close', (code) => { console.log(JSON.stringify({ code, frames })); process.exit(0); });`;
+  const client = (mode: string) => runAsUser(mallory, ['/usr/bin/env', '-u', 'NODE_OPTIONS', process.execPath, '-e', script, path.join(farm.home, 'api.sock'), mode], { cwd: '/tmp' });
+
+  const window = JSON.parse((await client('window')).stdout) as { code: number; frames: string[] };
+  t.equal(window.code, 1008);
+  t.same(window.frames, ['submitted', 'error: more than 262144 bytes of input in flight: wait for credit']);
+  const big = JSON.parse((await client('big')).stdout) as { code: number; frames: string[] };
+  t.equal(big.code, 1009, 'a frame above 4 MiB closes the socket (message too big)');
+  await farm.waitFor(async () => (await farm.run('qstat', ['-u', mallory.name])).stdout === '', 10_000, 'the flood job to be deleted with its session');
+  t.pass('the closed sessions left no job behind');
+});
