@@ -22,7 +22,7 @@ function processesOf(user: UnixUser, pattern: string): string {
   }
 }
 
-t.test('qlogin: a login shell as the user in a pty, with resize, ^C, and the exit status', async (t) => {
+t.test('qlogin: a login shell as the user in a pty, with resize, ^C, ^Z and fg, and the exit status', async (t) => {
   requireRoot();
   const bob = ensureUser(BYSTANDER);
   const farm = await TestFarm.start(t, { agents: 1, slots: 2 });
@@ -55,6 +55,18 @@ t.test('qlogin: a login shell as the user in a pty, with resize, ^C, and the exi
   at = (await term.waitFor(/READY> /, at, 5000)).end;
   t.notMatch(term.screen.slice(before, at), /\nafter-sleep/, 'Ctrl-C reached the sleep: it failed (130), so nothing after && ran');
   t.equal(processesOf(bob, 'sleep 120'), '', 'no sleep is left running');
+
+  term.type('sleep 140\r');
+  await new Promise((r) => setTimeout(r, 500));
+  term.type('\x1a');
+  at = (await term.waitFor(/Stopped[^\n]*sleep 140[\s\S]*READY> /i, at, 5000)).end;
+  t.pass('Ctrl-Z stopped the sleep: job control of the remote shell works');
+  // Back to the foreground, then interrupted: no stopped job is left for exit to complain about.
+  term.type('fg\r');
+  at = (await term.waitFor(/sleep 140\r*\n/, at)).end;
+  await new Promise((r) => setTimeout(r, 300));
+  term.type('\x03');
+  at = (await term.waitFor(/READY> /, at, 5000)).end;
 
   term.type('exit 7\r');
   t.equal(await term.exited, 7, "qlogin's exit status is the shell's");
