@@ -45,12 +45,15 @@ export const NodeClientFrame = Type.Union([
 ]);
 export type NodeClientFrame = Static<typeof NodeClientFrame>;
 
-export type NodeServerFrame =
-  | { type: 'targets'; hosts: string[] }
-  | { type: 'output'; host: string; stream: 'stdout' | 'stderr'; data: string }
-  | { type: 'exit'; host: string; exitStatus: number; reason: string; ms: number }
-  | { type: 'credit'; bytes: number }
-  | { type: 'done' }
-  | { type: 'error'; message: string };
+export const NodeServerFrame = Type.Union([
+  Type.Object({ type: Type.Literal('targets'), hosts: Type.Array(Type.String()) }),
+  Type.Object({ type: Type.Literal('output'), host: Type.String(), stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]), data: Type.String() }),
+  Type.Object({ type: Type.Literal('exit'), host: Type.String(), exitStatus: Type.Integer({ minimum: 0, maximum: 255 }), reason: Type.String(), ms: Type.Number({ minimum: 0 }) }),
+  Type.Object({ type: Type.Literal('credit'), bytes: Type.Integer({ minimum: 0 }) }),
+  Type.Object({ type: Type.Literal('done') }),
+  Type.Object({ type: Type.Literal('error'), message: Type.String() }),
+]);
+export type NodeServerFrame = Static<typeof NodeServerFrame>;
 
 export const nodeClientFrame = compile('node session frame', NodeClientFrame);
+export const nodeServerFrame = compile('node session frame from the master', NodeServerFrame);

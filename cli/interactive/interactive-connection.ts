@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { INTERACTIVE_PATH, type InteractiveServerFrame } from '../../protocol/interactive.js';
+import { INTERACTIVE_PATH } from '../../protocol/interactive.js';
 import { API_PREFIX } from '../../protocol/version.js';
 import { CliError } from '../cli-errors.js';
 import { describeMaster, type MasterLocation } from '../master-location.js';
@@ -36,9 +36,10 @@ export async function openInteractive(master: MasterLocation, path: string = INT
   });
 }
 
-/** Frames from the master, parsed; a frame that does not parse ends the session. */
-export function parseServerFrame(text: string): InteractiveServerFrame {
-  const value = JSON.parse(text) as InteractiveServerFrame;
-  if (typeof value !== 'object' || value === null || typeof value.type !== 'string') throw new Error(`not an interactive frame: ${text.slice(0, 100)}`);
-  return value;
+/**
+ * A frame from the master, validated against its schema (protocol/interactive.ts or
+ * protocol/node-sessions.ts): an interactive session is long, so loading TypeBox costs nothing.
+ */
+export function parseFrame<T>(validator: { parse(value: unknown): T }, text: string): T {
+  return validator.parse(JSON.parse(text));
 }

@@ -4,10 +4,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type WebSocket from 'ws';
 import { InteractiveLimits } from '../../protocol/interactive-limits.js';
-import { NODE_SESSIONS_PATH, type NodeClientFrame, type NodeServerFrame, type NodeSessionRequest } from '../../protocol/node-sessions.js';
+import { NODE_SESSIONS_PATH, nodeServerFrame, type NodeClientFrame, type NodeServerFrame, type NodeSessionRequest } from '../../protocol/node-sessions.js';
 import { CliError } from '../cli-errors.js';
 import { locateMaster } from '../master-location.js';
-import { openInteractive } from './interactive-connection.js';
+import { openInteractive, parseFrame } from './interactive-connection.js';
 
 /** What each node did: its exit status, how long it took, why it ended abnormally. */
 interface NodeResult {
@@ -39,7 +39,14 @@ async function runNodeSession(request: NodeSessionRequest, io: SessionIo): Promi
   const onResize = (): void => send({ type: 'resize', size: { cols: process.stdout.columns, rows: process.stdout.rows } });
   const finished = new Promise<void>((resolve) => {
     ws.on('message', (raw: WebSocket.RawData) => {
-      const frame = JSON.parse(raw.toString()) as NodeServerFrame;
+      let frame: NodeServerFrame;
+      try {
+        frame = parseFrame(nodeServerFrame, raw.toString());
+      } catch (err) {
+        error = `the qfarm master sent an invalid frame: ${(err as Error).message}`;
+        ws.close();
+        return;
+      }
       switch (frame.type) {
         case 'targets':
           if (io.input === 'terminal') {

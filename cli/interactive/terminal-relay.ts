@@ -1,6 +1,6 @@
 import type WebSocket from 'ws';
-import { InteractiveLimits, type InteractiveClientFrame, type InteractiveServerFrame } from '../../protocol/interactive.js';
-import { parseServerFrame } from './interactive-connection.js';
+import { InteractiveLimits, interactiveServerFrame, type InteractiveClientFrame, type InteractiveServerFrame } from '../../protocol/interactive.js';
+import { parseFrame } from './interactive-connection.js';
 
 export interface RelayEvents {
   submitted(jobId: number, name: string): void;
@@ -68,7 +68,7 @@ export function relayTerminal(ws: WebSocket, submit: InteractiveClientFrame, eve
     ws.on('message', (raw: WebSocket.RawData) => {
       let frame: InteractiveServerFrame;
       try {
-        frame = parseServerFrame(raw.toString());
+        frame = parseFrame(interactiveServerFrame, raw.toString());
       } catch (err) {
         result ??= { exitStatus: 1, message: `error: invalid frame from the qfarm master: ${(err as Error).message}` };
         ws.close();
