@@ -16,6 +16,8 @@ import { RunningRegistry } from './running-registry.js';
 import { installExecHelper, type ExecHelper } from './exec-helper.js';
 import { GroupSetup } from './supplementary-groups.js';
 import { TaskRun } from './task-runner.js';
+import type { TaskInput } from './interactive/task-input.js';
+import { NodeSessions } from './interactive/node-sessions.js';
 
 /** Bytes queued in the socket above which durable frames wait in the outbox. */
 const SEND_HIGH_WATER = 4 * 1024 * 1024;
@@ -62,6 +64,8 @@ export class Agent {
   private spotTerminationTime: string | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
   private readonly idleWaiters: Array<() => void> = [];
+  /** `qfarm exec/shell/push` sessions: outside jobs and slots. */
+  private readonly nodeSessions: NodeSessions;
 
   constructor(
     private readonly opts: AgentOptions,
@@ -72,6 +76,13 @@ export class Agent {
     this.data = new NodeData({ cacheDir: path.join(opts.stateDir, 'cache'), cacheMaxBytes: opts.cacheMaxBytes, log: deps.log });
     this.groups = process.getuid?.() === 0 ? new GroupSetup(deps.log) : undefined;
     this.execHelper = installExecHelper(deps.tmpRoot ?? os.tmpdir());
+    this.nodeSessions = new NodeSessions({
+      send: (frame) => this.connection.send(frame),
+      backedUp: () => this.connection.bufferedAmount > SEND_HIGH_WATER,
+      groups: this.groups,
+      killGraceMs: opts.killGraceMs,
+      log: deps.log,
+    });
     this.outbox = new Outbox(opts.outputBufferBytes, (w) =>
       deps.log.warn(w, 'output buffer of an attempt is full: dropping its oldest output (the output file keeps everything)'),
     );
@@ -91,13 +102,32 @@ export class Agent {
               if (this.outbox.ack(msg.attemptId)) this.results.remove(msg.attemptId);
               else deps.log.debug({ attemptId: msg.attemptId }, 'ack for an attempt without a pending result; ignored');
               return;
+            case 'session-open':
+              return this.nodeSessions.open(msg);
+            case 'session-input':
+              return this.interactive(msg.sessionId)?.write(Buffer.from(msg.data, 'base64'));
+            case 'session-resize':
+              return this.interactive(msg.sessionId)?.resize(msg.size);
+            case 'session-eof':
+              return this.interactive(msg.sessionId)?.end();
+            case 'session-hangup': {
+              // The CLI is gone: SIGHUP to the session (a shell's own reaction), then the kill path.
+              if (this.nodeSessions.hangup(msg.sessionId)) return;
+              const r = this.running.get(msg.sessionId);
+              if (r?.run.input) r.run.kill(msg.reason, this.opts.killGraceMs, 'SIGHUP');
+              return;
+            }
             case 'drain':
               deps.log.info({ reason: msg.reason }, 'master asked this agent to drain: no new tasks');
               this.draining = true;
               return;
           }
         },
-        disconnected: () => deps.log.warn({ running: this.running.size }, 'lost the master; tasks keep running, results are kept for replay'),
+        disconnected: () => {
+          deps.log.warn({ running: this.running.size }, 'lost the master; tasks keep running, results are kept for replay');
+          // Node sessions have no one at the other end any more: no orphaned shells.
+          this.nodeSessions.hangupAll();
+        },
         fatal: (err) => deps.onFatal(err),
       },
     );
@@ -216,6 +246,9 @@ export class Agent {
           entry.uploading = true;
           if (!entry.cancelled) this.connection.send({ type: 'uploading', attemptId });
         },
+        inputWritten: (bytes) => {
+          if (!entry.cancelled) this.connection.send({ type: 'session-ack', sessionId: attemptId, bytes });
+        },
         usage: (usage) => {
           // Not kept: the next sample supersedes it. Skipped while the socket is backed up.
           if (!entry.cancelled && this.connection.bufferedAmount < SEND_HIGH_WATER) this.connection.send({ type: 'usage', attemptId, usage });
@@ -238,6 +271,13 @@ export class Agent {
       }
       if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
     });
+  }
+
+  /** The input of a node session or a running interactive task; frames for anything else are ignored. */
+  private interactive(sessionId: string): TaskInput | undefined {
+    const input = this.nodeSessions.input(sessionId) ?? this.running.get(sessionId)?.run.input;
+    if (!input) this.deps.log.debug({ sessionId }, 'session frame for no running session or interactive task; ignored');
+    return input;
   }
 
   private kill(msg: KillTask): void {

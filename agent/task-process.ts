@@ -3,6 +3,7 @@ import os from 'node:os';
 import pty from 'node-pty';
 import { helperEnvironment, type UserIdentity, type UserLaunch } from './as-user.js';
 import type { ChildCpuAccount } from './child-cpu.js';
+import type { InputTarget } from './interactive/task-input.js';
 
 /**
  * Starting a task's first process, through pipes or in a pty. Both start the root half of a
@@ -24,6 +25,8 @@ export interface Started {
   abandonOutput(): void;
   /** CPU the kernel charged the agent for reaping this child (see child-cpu.ts). */
   reapedCpu: Promise<{ utimeSeconds: number; stimeSeconds: number } | undefined>;
+  /** Interactive tasks only: where their input goes. */
+  input?: InputTarget;
 }
 
 export function spawnPipes(
@@ -32,6 +35,8 @@ export function spawnPipes(
   childCpu: ChildCpuAccount,
   onStdout: (b: Buffer) => void,
   onStderr: (b: Buffer) => void,
+  /** qrsh without a terminal: stdin is a pipe fed from the CLI. */
+  withInput = false,
 ): Promise<Started> {
   return new Promise((resolve, reject) => {
     const child = spawn(launch.argv[0]!, launch.argv.slice(1), {
@@ -40,7 +45,7 @@ export function spawnPipes(
       env: helperEnvironment(user),
       // Own session and process group, so the tree can be signalled as a whole.
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [withInput ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       ...(launch.uid === undefined ? {} : { uid: launch.uid, gid: launch.gid }),
     });
     child.stdout!.on('data', onStdout);
@@ -59,8 +64,21 @@ export function spawnPipes(
     child.once('error', (err) => {
       if (child.pid === undefined) reject(err);
     });
+    // A task that exits without reading its input closes the pipe: EPIPE is expected then.
+    child.stdin?.on('error', () => undefined);
+    const input: InputTarget | undefined = child.stdin
+      ? {
+          write: (data, written) => {
+            if (child.stdin!.writable) child.stdin!.write(data, () => written());
+            else written();
+          },
+          end: () => child.stdin!.end(),
+          resize: () => undefined,
+        }
+      : undefined;
     child.once('spawn', () => {
       resolve({
+        ...(input ? { input } : {}),
         pid: child.pid!,
         exited,
         outputClosed,
@@ -94,7 +112,23 @@ export function spawnPty(launch: UserLaunch, user: UserIdentity, term: string, c
       resolve(signal ? { code: null, signal: signalName(signal) } : { code: exitCode, signal: null });
     });
   });
+  let ended = false;
+  const input: InputTarget = {
+    write: (data, written) => {
+      if (!ended) proc.write(data);
+      written();
+    },
+    // The terminal's VEOF: what a user's ^D is.
+    end: () => {
+      if (!ended) proc.write('\x04');
+    },
+    resize: (size) => {
+      if (!ended) proc.resize(size.cols, size.rows);
+    },
+  };
+  void exited.then(() => (ended = true));
   return {
+    input,
     pid: proc.pid,
     exited,
     // node-pty reports the exit after draining the terminal.

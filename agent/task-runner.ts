@@ -19,6 +19,7 @@ import { TASK_TAG_VAR, taskEnvironment } from './task-environment.js';
 import { runAsFor, TaskUserError, type RunAs } from './task-user.js';
 import { makeOutdir, TaskDataError, type NodeData } from './task-data.js';
 import type { TaskDataUser } from './user-side-data.js';
+import { TaskInput } from './interactive/task-input.js';
 
 /** The end of an attempt, as the `finished` frame carries it. */
 export type TaskResult = Omit<TaskFinished, 'type' | 'attemptId'>;
@@ -31,6 +32,8 @@ export interface TaskEvents {
   usage(usage: TaskUsage): void;
   /** The process ended and `$OUTDIR` is being uploaded: the task's slots may take new work. */
   uploading?(): void;
+  /** Interactive tasks: `bytes` of input were written to the task (credit for the CLI). */
+  inputWritten?(bytes: number): void;
 }
 
 export interface RunnerContext {
@@ -81,12 +84,15 @@ export class TaskRun {
   private tree: ProcessTree | undefined;
   private killing: Promise<void> | undefined;
   private limitReason: string | undefined;
+  /** qrsh/qlogin: the task's input (session-* frames); absent for batch tasks. */
+  readonly input: TaskInput | undefined;
 
   constructor(
     readonly assignment: TaskAssignment,
     private readonly ctx: RunnerContext,
     private readonly events: TaskEvents,
   ) {
+    this.input = assignment.interactive === true ? new TaskInput((bytes) => events.inputWritten?.(bytes), ctx.log.child({ attemptId: assignment.attemptId })) : undefined;
     this.done = this.run().catch((err: unknown) => this.failure(Date.now(), FailedCode.BeforeJob, `agent error: ${(err as Error).message}`));
   }
 
@@ -298,11 +304,12 @@ export class TaskRun {
 
     let started: Started;
     try {
-      started = a.pty ? spawnPty(launch, a.user, env.TERM ?? 'xterm', this.ctx.childCpu, onStdout) : await spawnPipes(launch, a.user, this.ctx.childCpu, onStdout, onStderr);
+      started = a.pty ? spawnPty(launch, a.user, env.TERM ?? 'xterm', this.ctx.childCpu, onStdout) : await spawnPipes(launch, a.user, this.ctx.childCpu, onStdout, onStderr, this.input !== undefined);
     } catch (err) {
       return this.failure(setupStartedAt, FailedCode.BeforeJob, `cannot start ${launch.argv.join(' ').slice(0, 200)} for user ${a.user.name}: ${(err as Error).message}`);
     }
     const startedAt = Date.now();
+    if (this.input && started.input) this.input.attach(started.input);
     const tree = new ProcessTree(started.pid, { name: TASK_TAG_VAR, value: env[TASK_TAG_VAR]! });
     this.tree = tree;
     const sampler = new TreeSampler(tree);
@@ -342,6 +349,7 @@ export class TaskRun {
         : longTimeout(() => this.limitKill(`h_rt limit of ${a.wallclockSeconds}s exceeded`, tree), a.wallclockSeconds * 1000);
 
     const exit = await started.exited;
+    this.input?.close();
     clearTimeout(firstSample);
     clearInterval(sampleTimer);
     cancelWallTimer?.();

@@ -12,6 +12,7 @@ import { registerRenderCommands } from './render/register.js';
 import { registerGroupCommands } from './admin/group-commands.js';
 import { registerIdentityCommands } from './admin/identity-commands.js';
 import { registerWebCommand } from './admin/web-command.js';
+import { registerNodeCommands } from './interactive/node-commands.js';
 
 /** `qfarm`: the administrator's verbs (SGE's own verbs are separate commands: qsub, qstat...). */
 
@@ -115,6 +116,7 @@ export function buildProgram(): Command {
   registerGroupCommands(program);
   registerIdentityCommands(program);
   registerWebCommand(program);
+  registerNodeCommands(program);
   return program;
 }
 

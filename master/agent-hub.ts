@@ -9,6 +9,7 @@ import {
   hostInventory,
   type AgentHello,
   type AgentMessage,
+  type MasterMessage,
   type TaskFinished,
 } from '../protocol/agent-messages.js';
 import type { JobSubmission } from '../protocol/job-spec.js';
@@ -57,6 +58,8 @@ export class AgentHub {
   private lastSeenTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly ownership: AttemptOwnership;
+  /** Other WebSocket endpoints on the API port (the interactive relay), by path. */
+  private readonly upgradeRoutes = new Map<string, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>();
 
   constructor(
     private readonly db: Db,
@@ -104,6 +107,19 @@ export class AgentHub {
     return out;
   }
 
+  /** Hands WebSocket upgrades for `pathname` to `handler` (the hub answers every other path). */
+  routeUpgrade(pathname: string, handler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): void {
+    this.upgradeRoutes.set(pathname, handler);
+  }
+
+  /** A frame to a connected agent; false when it is not connected. */
+  sendTo(agentId: string, frame: MasterMessage): boolean {
+    const session = this.sessions.get(agentId);
+    if (!session) return false;
+    session.send(frame);
+    return true;
+  }
+
   sendKill(agentId: string, attemptId: string, reason: string): void {
     this.sessions.get(agentId)?.send({ type: 'kill', attemptId, reason });
   }
@@ -122,6 +138,8 @@ export class AgentHub {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://master');
+    const routed = this.upgradeRoutes.get(url.pathname);
+    if (routed) return routed(req, socket, head);
     if (url.pathname !== AGENT_SOCKET_PATH) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
@@ -281,6 +299,17 @@ export class AgentHub {
         return;
       case 'started':
         this.transitions.markStarted(message.attemptId, message.pid, message.startedAt);
+        this.events.emit('attempt:started', message.attemptId, session.agentId, session.hostname);
+        return;
+      // Interactive sessions: the relays check that the agent is the one they talk to.
+      case 'session-ack':
+        this.events.emit('session:input-written', message.sessionId, session.agentId, message.bytes);
+        return;
+      case 'session-output':
+        this.events.emit('session:output', message.sessionId, session.agentId, message.stream, Buffer.from(message.data, 'base64'));
+        return;
+      case 'session-exit':
+        this.events.emit('session:exit', message.sessionId, session.agentId, { exitStatus: message.exitStatus, signal: message.signal, reason: message.reason });
         return;
       case 'output': {
         const attempt = session.attempts.get(message.attemptId) ?? this.attemptRef(message.attemptId);

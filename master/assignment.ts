@@ -87,5 +87,6 @@ export function buildAssignment(job: JobRow, spec: JobSubmission, lease: Lease, 
     ...(spec.data ? { data: spec.data } : {}),
     ...(spec.notify === true ? { notify: true } : {}),
     ...(spec.umask !== undefined ? { umask: spec.umask } : {}),
+    ...(spec.interactive === true ? { interactive: true } : {}),
   };
 }

@@ -14,6 +14,13 @@ export interface MasterEvents {
   'attempt:output': [attemptId: string, stream: 'stdout' | 'stderr', data: Buffer];
   'attempt:usage': [attemptId: string, usage: TaskUsage];
   'attempt:ended': [attemptId: string];
+  /** The agent started the attempt's process. */
+  'attempt:started': [attemptId: string, agentId: string, hostname: string];
+  /** An agent wrote `bytes` of a session's input to it (session-ack); sessionId = attempt id for qrsh/qlogin. */
+  'session:input-written': [sessionId: string, agentId: string, bytes: number];
+  /** Output of a node session (qfarm exec/shell/push). */
+  'session:output': [sessionId: string, agentId: string, stream: 'stdout' | 'stderr', data: Buffer];
+  'session:exit': [sessionId: string, agentId: string, exit: { exitStatus: number; signal: string | null; reason: string }];
   'host:online': [agentId: string, hostname: string];
   'host:offline': [agentId: string, hostname: string];
   /** The agent's spot watch saw a reclaim notice (ISO time the machine goes). */

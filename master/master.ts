@@ -23,6 +23,8 @@ import { GroupService } from './groups/group-service.js';
 import { defaultGroupSpec, groupRows } from './groups/group-store.js';
 import { ProviderRegistry } from './providers/provider-registry.js';
 import { WebDashboard } from './web/dashboard.js';
+import { InteractiveRelay, interactiveOptionsFromEnv } from './interactive/interactive-relay.js';
+import { NodeSessionRelay } from './interactive/node-session-relay.js';
 import { isLoopbackHost, loadOrCreateMasterTls, type MasterTls } from './tls/master-tls.js';
 
 /** The master daemon, composed: store, transitions, agent hub, scheduler and HTTP API. */
@@ -41,6 +43,10 @@ export class Master {
   readonly web: WebDashboard;
   private readonly auth: Authenticator;
   private localApi: NetServer | undefined;
+  /** qrsh/qlogin sessions (WebSocket on the API port and socket). */
+  private readonly interactive: InteractiveRelay;
+  /** qfarm exec/shell/push. */
+  private readonly nodeSessions: NodeSessionRelay;
   private readonly agentToken: string;
   private readonly clock: Clock;
   /** Set when the master serves https/wss (see options.tls). */
@@ -96,6 +102,15 @@ export class Master {
       this.tls,
       this.web,
     );
+    this.interactive = new InteractiveRelay(
+      this.auth,
+      { db: this.db, transitions: this.transitions, hub: this.hub, events: this.events, log: log.child({ component: 'interactive' }) },
+      interactiveOptionsFromEnv(),
+      log.child({ component: 'interactive' }),
+    );
+    this.hub.routeUpgrade(this.interactive.path, (req, socket, head) => this.interactive.onUpgrade(req, socket, head));
+    this.nodeSessions = new NodeSessionRelay(this.auth, this.hub, this.events, log.child({ component: 'node-sessions' }));
+    this.hub.routeUpgrade(this.nodeSessions.path, (req, socket, head) => this.nodeSessions.onUpgrade(req, socket, head));
   }
 
   async start(): Promise<string> {
@@ -145,6 +160,8 @@ export class Master {
     this.web.stop();
     // Before the hub: stopping local agents is quicker while their master still answers.
     await this.autoscale?.stop();
+    this.interactive.close();
+    this.nodeSessions.close();
     await this.hub.close();
     closeUnixSocket(this.localApi, this.home.apiSocketFile);
     await this.app.close();

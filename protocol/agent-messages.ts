@@ -3,6 +3,7 @@ import { JobCommand } from './job-spec.js';
 import { JobData, OutputManifest } from './job-data.js';
 import { compile, type Validator } from './validate.js';
 import { AgentSpotNotice } from './groups.js';
+import { InteractiveLimits, WindowSize } from './interactive-limits.js';
 
 /**
  * Every frame on the agent WebSocket, one discriminated union per direction. Frames are JSON
@@ -191,7 +192,41 @@ export const TaskUploading = Type.Object({
 });
 export type TaskUploading = Static<typeof TaskUploading>;
 
-export const AgentMessage = Type.Union([AgentHello, AgentHeartbeat, TaskStarted, TaskOutput, TaskUsageReport, TaskFinished, AgentSpotNotice, TaskUploading]);
+/**
+ * Interactive sessions on a node: a qrsh/qlogin task (sessionId = its attempt id) or a node
+ * session of `qfarm exec/shell/push` (sessionId made by the master, see `session-open`).
+ */
+const SessionId = Type.String({ minLength: 1, maxLength: AgentLimits.attemptIdChars });
+
+/** Input (session-input) was written to the session's stdin or pty: credit for the CLI. */
+export const SessionAck = Type.Object({
+  type: Type.Literal('session-ack'),
+  sessionId: SessionId,
+  bytes: Type.Integer({ minimum: 1, maximum: InteractiveLimits.inputWindowBytes }),
+});
+export type SessionAck = Static<typeof SessionAck>;
+
+/** Output of a node session (a task's output travels as `output`). */
+export const SessionOutput = Type.Object({
+  type: Type.Literal('session-output'),
+  sessionId: SessionId,
+  stream: OutputStream,
+  /** base64 of at most InteractiveLimits.chunkBytes raw bytes. */
+  data: Type.String({ maxLength: InteractiveLimits.chunkChars }),
+});
+export type SessionOutput = Static<typeof SessionOutput>;
+
+/** A node session ended (or could not start: `reason`). */
+export const SessionExit = Type.Object({
+  type: Type.Literal('session-exit'),
+  sessionId: SessionId,
+  exitStatus: Type.Integer({ minimum: 0, maximum: 255 }),
+  signal: Type.Union([ShortString, Type.Null()]),
+  reason: Type.String({ maxLength: AgentLimits.reasonChars }),
+});
+export type SessionExit = Static<typeof SessionExit>;
+
+export const AgentMessage = Type.Union([AgentHello, AgentHeartbeat, TaskStarted, TaskOutput, TaskUsageReport, TaskFinished, AgentSpotNotice, TaskUploading, SessionAck, SessionOutput, SessionExit]);
 export type AgentMessage = Static<typeof AgentMessage>;
 
 // ---------------------------------------------------------------- master → agent
@@ -240,6 +275,11 @@ export const TaskAssignment = Type.Object({
   umask: Type.Optional(Type.Integer({ minimum: 0, maximum: 0o777 })),
   /** `qsub -notify`: a kill sends SIGUSR2 first and SIGKILL after the agent's notify period. */
   notify: Type.Optional(Type.Boolean()),
+  /**
+   * `qrsh`/`qlogin`: the task takes input (session-* frames). With `pty` it runs in a pty;
+   * without, its stdin is a pipe that stays open until `session-eof`.
+   */
+  interactive: Type.Optional(Type.Boolean()),
 });
 export type TaskAssignment = Static<typeof TaskAssignment>;
 
@@ -265,7 +305,35 @@ export const Drain = Type.Object({
 });
 export type Drain = Static<typeof Drain>;
 
-export const MasterMessage = Type.Union([Welcome, Refused, TaskAssignment, KillTask, ResultAck, Drain]);
+// Interactive sessions (protocol/interactive.ts): a node session is opened, then both kinds
+// take the terminal's input, size, end of input and hang-up.
+/** `qfarm exec/shell/push`: run `argv` as `user` on this node, outside any job and slot. */
+export const SessionOpen = Type.Object({
+  type: Type.Literal('session-open'),
+  sessionId: Type.String({ minLength: 1, maxLength: AgentLimits.attemptIdChars }),
+  user: Type.Object({ name: Type.String(), uid: Type.Integer({ minimum: 0 }), gid: Type.Integer({ minimum: 0 }), home: Type.String() }),
+  argv: Type.Array(Type.String(), { minItems: 1 }),
+  /** A pty of this size; null: pipes. */
+  tty: Type.Union([WindowSize, Type.Null()]),
+});
+export type SessionOpen = Static<typeof SessionOpen>;
+export const SessionInput = Type.Object({
+  type: Type.Literal('session-input'),
+  sessionId: Type.String(),
+  /** base64 of at most InteractiveLimits.chunkBytes raw bytes. */
+  data: Type.String({ maxLength: InteractiveLimits.chunkChars }),
+});
+export type SessionInput = Static<typeof SessionInput>;
+export const SessionResize = Type.Object({ type: Type.Literal('session-resize'), sessionId: Type.String(), size: WindowSize });
+export type SessionResize = Static<typeof SessionResize>;
+/** The CLI's stdin ended: close the session's stdin (pipes) or send ^D (pty). */
+export const SessionEof = Type.Object({ type: Type.Literal('session-eof'), sessionId: Type.String() });
+export type SessionEof = Static<typeof SessionEof>;
+/** The CLI went away: SIGHUP to the session's process group, then the normal kill path. */
+export const SessionHangup = Type.Object({ type: Type.Literal('session-hangup'), sessionId: Type.String(), reason: Type.String() });
+export type SessionHangup = Static<typeof SessionHangup>;
+
+export const MasterMessage = Type.Union([Welcome, Refused, TaskAssignment, KillTask, ResultAck, Drain, SessionOpen, SessionInput, SessionResize, SessionEof, SessionHangup]);
 export type MasterMessage = Static<typeof MasterMessage>;
 
 export const agentMessage = compile('agent message', AgentMessage);
@@ -279,6 +347,9 @@ const agentMessageOfType: Record<string, Validator<TSchema>> = {
   finished: compile('finished', TaskFinished),
   'spot-notice': compile('spot-notice', AgentSpotNotice),
   uploading: compile('uploading', TaskUploading),
+  'session-ack': compile('session-ack', SessionAck),
+  'session-output': compile('session-output', SessionOutput),
+  'session-exit': compile('session-exit', SessionExit),
 };
 
 /**

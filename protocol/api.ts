@@ -257,7 +257,7 @@ export type HealthResponse = Static<typeof HealthResponse>;
  * What the CLI sends to submit: the job without `submitter`, which the master fills from the
  * connection's identity (the stored JobSubmission keeps it).
  */
-export const JobSubmitRequest = Type.Omit(JobSubmission, ['submitter']);
+export const JobSubmitRequest = Type.Omit(JobSubmission, ['submitter', 'interactive']);
 export type JobSubmitRequest = Static<typeof JobSubmitRequest>;
 
 export const validators = {

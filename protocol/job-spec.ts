@@ -120,6 +120,11 @@ export const JobSubmission = Type.Object({
    * follow it, as under SGE. Absent (older clients) means 022.
    */
   umask: Type.Optional(Type.Integer({ minimum: 0, maximum: 0o777 })),
+  /**
+   * `qrsh`/`qlogin`: set by the master for jobs submitted on the interactive WebSocket (never
+   * by a client: JobSubmitRequest leaves it out). Its tasks take input from the CLI.
+   */
+  interactive: Type.Optional(Type.Boolean()),
 });
 export type JobSubmission = Static<typeof JobSubmission>;
 

@@ -60,7 +60,8 @@ export const apiChecks = {
         (value['notify'] !== undefined ? ((typeof value['notify'] === 'boolean')) : true) &&
         (value['startAfter'] !== undefined ? (Number.isFinite(value['startAfter']) && value['startAfter'] >= 0) : true) &&
         (value['rerun'] !== undefined ? ((typeof value['rerun'] === 'boolean')) : true) &&
-        (value['umask'] !== undefined ? (Number.isInteger(value['umask']) && value['umask'] <= 511 && value['umask'] >= 0) : true)
+        (value['umask'] !== undefined ? (Number.isInteger(value['umask']) && value['umask'] <= 511 && value['umask'] >= 0) : true) &&
+        (value['interactive'] !== undefined ? ((typeof value['interactive'] === 'boolean')) : true)
       )
     }
   })(),

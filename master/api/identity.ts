@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import type { IdentityStore } from '../store/identity-store.js';
@@ -36,7 +37,12 @@ export class Authenticator {
   }
 
   async identify(req: FastifyRequest): Promise<Identity> {
-    const peer = this.peers.get(req.raw.socket);
+    return this.identifyRaw(req.raw);
+  }
+
+  /** The same for a raw request (a WebSocket upgrade, which fastify does not route). */
+  async identifyRaw(req: IncomingMessage): Promise<Identity> {
+    const peer = this.peers.get(req.socket);
     if (peer) return this.withRole(await this.accountOf(peer.uid, 'the peer of the API socket'), 'socket');
     const auth = req.headers.authorization ?? '';
     const token = auth.startsWith('Bearer ') ? auth.slice('Bearer '.length).trim() : '';

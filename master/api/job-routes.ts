@@ -19,7 +19,8 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     try {
       refuseIdentityFields(req.body, ['submitter']);
       const who = identityOf(req);
-      const request = validators.jobSubmitRequest.parse(req.body);
+      // `interactive` is the master's to set (qrsh/qlogin on the interactive WebSocket), never a client's.
+      const { interactive: _notAClientField, ...request } = validators.jobSubmitRequest.parse(req.body) as ReturnType<typeof validators.jobSubmitRequest.parse> & { interactive?: unknown };
       const sub: JobSubmission = { ...request, submitter: submitterOf(who) };
       if (sub.array && sub.array.last < sub.array.first) throw new ApiRequestError(400, `invalid task range ${sub.array.first}-${sub.array.last}`);
       const { jobId } = ctx.transitions.submitJob(sub);

@@ -17,6 +17,8 @@ export async function listenOnUnixSocket(file: string, api: http.Server, auth: A
   removeStaleSocket(file);
   const plain = http.createServer();
   for (const handler of api.listeners('request')) plain.on('request', handler as http.RequestListener);
+  // WebSocket endpoints (interactive sessions) too; identity comes from the same peer credentials.
+  for (const handler of api.listeners('upgrade')) plain.on('upgrade', handler as (...args: unknown[]) => void);
   const server = net.createServer((socket) => {
     try {
       auth.rememberPeer(socket, peerCredentials(socket));
