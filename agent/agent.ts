@@ -69,7 +69,11 @@ export class Agent {
   ) {
     this.registry = new RunningRegistry(opts.stateDir, deps.log);
     this.results = new ResultStore(opts.stateDir, deps.log);
-    this.data = new NodeData({ cacheDir: path.join(opts.stateDir, 'cache'), cacheMaxBytes: opts.cacheMaxBytes, log: deps.log });
+    this.data = new NodeData({
+      cacheDir: path.join(opts.stateDir, 'cache'),
+      cacheMaxBytes: opts.cacheMaxBytes,
+      log: deps.log,
+    });
     this.groups = process.getuid?.() === 0 ? new GroupSetup(deps.log) : undefined;
     this.execHelper = installExecHelper(deps.tmpRoot ?? os.tmpdir());
     this.outbox = new Outbox(opts.outputBufferBytes, (w) =>

@@ -80,6 +80,8 @@ export class TaskRun {
   private killRequest: { reason: string; graceMs: number; failedReason: string; warnSignal: NodeJS.Signals } | undefined;
   private tree: ProcessTree | undefined;
   private killing: Promise<void> | undefined;
+  /** Lets go of the staged inputs this task used (set once they are in place). */
+  private releaseInputs: (() => Promise<void>) | undefined;
   private limitReason: string | undefined;
 
   constructor(
@@ -174,6 +176,8 @@ export class TaskRun {
       // Before the result goes out: whoever reads the files after `finished` sees all of it.
       for (const sink of sinks) await sink.close().catch((err: unknown) => log.warn({ err }, 'closing an output file failed'));
       if (tmpdir) await this.removeTmpdir(tmpdir, handedOver, log);
+      // The staged inputs it used may now be replaced by a newer staging.
+      await this.releaseInputs?.();
     }
   }
 
@@ -183,7 +187,7 @@ export class TaskRun {
     const owner = { uid: this.assignment.user.uid, gid: this.assignment.user.gid };
     const outdir = await makeOutdir(tmpdir, owner);
     env['OUTDIR'] = outdir;
-    await this.ctx.data.prepareInputs(data, this.dataUser(runAs));
+    this.releaseInputs = await this.ctx.data.prepareInputs(data, this.dataUser(runAs));
     return outdir;
   }
 
