@@ -108,10 +108,11 @@ export class NodeData {
     const sourceDir = mapping.kind === 'file' ? '/' + parseStorageUrl(mapping.source).prefix.replace(/\/+$/, '') : undefined;
     const what = mapping.kind === 'file' ? `copying ${mapping.source} to ${mapping.target}` : `writing the staged files of ${mapping.source} to ${mapping.target}`;
     return this.shared.use(mapping, who, {
+      // The source is part of the version: two sources may list alike (same names, sizes, times).
       version: async () => {
-        if (sourceDir !== undefined) return treeDigestAsUser(sourceDir, who, `listing ${sourceDir}`);
+        if (sourceDir !== undefined) return sourceVersion(mapping.source, await treeDigestAsUser(sourceDir, who, `listing ${sourceDir}`));
         listing = await listPrefix(this.resolver, mapping.source);
-        return listingDigest(listing);
+        return sourceVersion(mapping.source, listingDigest(listing));
       },
       isPublished: (version) => isPublishedAsUser(mapping.target, version, who),
       publish: async ({ keepReplaced, version }) => {
@@ -270,6 +271,10 @@ function listingDigest(objects: ObjectMeta[]): string {
   const hash = createHash('sha256');
   for (const o of objects) hash.update(`${o.key}\t${o.etag}\t${o.size}\n`);
   return hash.digest('hex');
+}
+
+function sourceVersion(source: string, contentDigest: string): string {
+  return createHash('sha256').update(`${source}\n${contentDigest}`).digest('hex');
 }
 
 /** The first failure of an upload, said once (the file's own error names the file). */

@@ -89,8 +89,6 @@ const PUBLISH_PERL = [
   'exit 0 if put(1);',
   'die "cannot publish the staged tree at $to: $!\\n" unless $!{EEXIST};',
   'exit 0 if rmdir($to) && put(1);',
-  // Another agent of this machine may be publishing the same input right now: its marker follows.
-  'select(undef, undef, undef, 0.3) unless -e $marker;',
   'if (-e $marker) { exit 0 if put(2); die "cannot replace the staged tree at $to: $!\\n"; }',
   'die "$to exists and is not empty, and no qfarm staging put it there: map the input to a path that does not exist or is an empty directory\\n";',
 ].join(' ');
@@ -114,6 +112,10 @@ function publishingScript(fill: string): string {
     'chmod 755 "$tmp" || exit 1',
     `${fill} || exit 1`,
     '[ "$2" = rw ] || find "$tmp" -type f -exec chmod a-w {} + || exit 1',
+    // Publishing is serialised per path between the agents of a machine (tests, `qfarm up`):
+    // one that finds this very version published meanwhile keeps it and drops its own copy.
+    'exec 9>>"$parent/.$base.qfarm-lock" && flock 9 || exit 1',
+    'if [ "$2" = ro ] && [ -d "$1" ] && [ "$(cat -- "$marker" 2>/dev/null)" = "$5" ]; then exit 0; fi',
     `perl -e '${PUBLISH_PERL}' "$3" "$tmp" "$1" "$marker" || exit 1`,
     'printf "%s\\n" "$5" > "$marker.$$" && mv -f -- "$marker.$$" "$marker" || exit 1',
     // After an exchange $tmp is the old tree (removed by the trap); after a rename it is gone.
