@@ -204,7 +204,7 @@ export class Agent {
     });
     const run = new TaskRun(
       a,
-      { hostname: this.opts.name, agentUid: process.getuid?.() ?? 0, tmpRoot: this.deps.tmpRoot ?? os.tmpdir(), execHelper: this.execHelper.path, childCpu: this.childCpu, groups: this.groups, data: this.data, log: this.deps.log },
+      { hostname: this.opts.name, agentUid: process.getuid?.() ?? 0, tmpRoot: this.opts.tmpRoot ?? this.deps.tmpRoot ?? os.tmpdir(), execHelper: this.execHelper.path, childCpu: this.childCpu, groups: this.groups, data: this.data, log: this.deps.log },
       {
         started: (pid, startedAt, tag) => {
           this.registry.add(attemptId, pid, tag);

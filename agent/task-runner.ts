@@ -89,7 +89,9 @@ export class TaskRun {
     private readonly ctx: RunnerContext,
     private readonly events: TaskEvents,
   ) {
-    this.done = this.run().catch((err: unknown) => this.failure(Date.now(), FailedCode.BeforeJob, `agent error: ${(err as Error).message}`));
+    // An error the agent did not expect (its TMPDIR root missing, a full disk) is the node's
+    // failure, not the job's: the task runs again elsewhere (and counts against this host).
+    this.done = this.run().catch((err: unknown) => ({ ...this.failure(Date.now(), FailedCode.BeforeJob, `agent error on ${this.ctx.hostname}: ${(err as Error).message}`), retryable: true }));
   }
 
   get attemptId(): string {

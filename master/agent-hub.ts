@@ -327,7 +327,9 @@ export class AgentHub {
   }
 
   private onFinished(session: AgentSession, result: TaskFinished): void {
+    const ref = this.attemptRef(result.attemptId);
     const outcome = this.transitions.commitResult(result);
+    if (outcome === CommitOutcome.Committed && ref) this.events.emit('attempt:result', session.hostname, ref.jobId, result);
     session.attempts.delete(result.attemptId);
     if (outcome === CommitOutcome.Stale) {
       this.log.info({ agent: session.hostname, attempt: result.attemptId }, 'discarded the result of an attempt the master had given up on');

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { TaskUsage } from '../protocol/agent-messages.js';
+import type { TaskFinished, TaskUsage } from '../protocol/agent-messages.js';
 
 /**
  * Every lifecycle event of the master, typed. The scheduler, log followers, `qsub -sync`
@@ -14,6 +14,8 @@ export interface MasterEvents {
   'attempt:output': [attemptId: string, stream: 'stdout' | 'stderr', data: Buffer];
   'attempt:usage': [attemptId: string, usage: TaskUsage];
   'attempt:ended': [attemptId: string];
+  /** An agent's result for an attempt was committed (retried or final): host health counts it. */
+  'attempt:result': [hostname: string, jobId: number, result: TaskFinished];
   'host:online': [agentId: string, hostname: string];
   'host:offline': [agentId: string, hostname: string];
   /** The agent's spot watch saw a reclaim notice (ISO time the machine goes). */
