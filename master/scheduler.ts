@@ -94,7 +94,7 @@ export class Scheduler {
     if (capacity.length === 0) return;
     for (const job of this.reader.runnableJobs(1000)) {
       if (!capacity.some((h) => h.free > 0)) break;
-      this.placeJob(job, capacity);
+      this.placeJob(job, capacity, disabled);
     }
   }
 
@@ -109,15 +109,18 @@ export class Scheduler {
 
   /**
    * Flamenco's blocklist: a task is not run again on a host where it already failed, while
-   * another host that can take the job has not failed it (otherwise it may, up to its attempts).
+   * another connected host that could take the job (busy or not) has not failed it; otherwise
+   * it may, up to its attempts.
    */
-  private failedHere(jobId: number, taskId: number, hostname: string, eligible: readonly HostCapacity[]): boolean {
+  private failedHere(jobId: number, taskId: number, hostname: string, spec: JobSubmission, unavailable: ReadonlySet<string>): boolean {
     const failed = this.hostsThatFailed(jobId, taskId);
     if (!failed.includes(hostname)) return false;
-    return eligible.some((h) => !failed.includes(h.session.hostname));
+    return this.hub
+      .sessionsList()
+      .some((s) => !failed.includes(s.hostname) && !unavailable.has(s.hostname) && hostMismatch(spec, { hello: s.hello, memUsedBytes: s.memUsedBytes }) === null);
   }
 
-  private placeJob(job: JobRow, capacity: HostCapacity[]): void {
+  private placeJob(job: JobRow, capacity: HostCapacity[], unavailable: ReadonlySet<string>): void {
     const spec = this.specOf(job);
     const eligible = capacity.filter(
       (h) => h.free >= job.slots && hostMismatch(spec, { hello: h.session.hello, memUsedBytes: h.session.memUsedBytes }) === null,
@@ -140,7 +143,7 @@ export class Scheduler {
     for (const [host, count] of allocation) {
       const { session } = host;
       const leases = this.transitions.leaseTasks(job, { agentId: session.agentId, hostname: session.hostname, group: session.group }, count, (taskId) =>
-        this.failedHere(job.id, taskId, session.hostname, eligible),
+        this.failedHere(job.id, taskId, session.hostname, spec, unavailable),
       );
       host.free += (count - leases.length) * job.slots;
       for (const lease of leases) {
