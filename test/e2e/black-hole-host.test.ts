@@ -45,6 +45,11 @@ t.test('one broken node among three: the queue finishes on the others, the node 
   t.equal(qhost.code, 0, qhost.stderr);
   t.match(qhost.stdout, /^node3 .*\n {3}default {14}BI {4}0\/0\/1 {9}E\n/m, 'qhost -q shows E under the host, as SGE prints it');
   t.match(farm.masterLogText(), /host put in error state E/);
+  // A job that could only run there waits, with SGE's reason.
+  const stuck = await farm.run('qsub', ['-terse', '-q', 'default@node3', '-b', 'y', '-o', '/dev/null', '-e', '/dev/null', '/bin/true']);
+  const detail = await farm.run('qstat', ['-j', stuck.stdout.trim()]);
+  t.match(detail.stdout, /queue instance "default@node3" dropped because it is temporarily not available/);
+  t.equal((await farm.run('qdel', [stuck.stdout.trim()])).code, 0, 'deleted before the node is cleared (it would fail there again)');
 
   // Only root and managers clear it (SGE's words for everyone else).
   const denied = await farm.runAs(mallory, 'qmod', ['-c', 'default@node3']);
