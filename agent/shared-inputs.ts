@@ -2,20 +2,7 @@ import type { Logger } from 'pino';
 import type { DataMapping } from '../protocol/job-data.js';
 import type { TaskDataUser } from './user-side-data.js';
 
-/**
- * Which input tree is published at which node path, and which running tasks use it. Every task
- * of a job usually maps the same input to the same path, so a tree is staged once per node per
- * (source, target, user) and reused: a task waits for the staging in progress and then sees the
- * complete, final tree from its first instruction. A marker next to the tree (written and read
- * by the user's processes) records the version it holds, so another agent of the machine, or
- * this one after a restart, reuses it too.
- *
- * - A read-only tree is staged again only when its source changed (its version: a digest of
- *   the listing); the new tree replaces the old one in one rename, and the old one stays (at a
- *   hidden sibling) until no running task uses it.
- * - A writable (`:rw`) tree is shared while tasks use it and staged afresh for the next one.
- * - A path that a running task uses for another source, user or mode is refused to the later task.
- */
+/** A node path that a running task uses for another source, user or mode: refused to the later task. */
 export class InputConflictError extends Error {
   constructor(message: string) {
     super(message);
@@ -54,6 +41,20 @@ export interface TreeStaging {
 
 export type ReleaseInput = () => Promise<void>;
 
+/**
+ * Which input tree is published at which node path, and which running tasks use it. Every task
+ * of a job usually maps the same input to the same path, so a tree is staged once per node per
+ * (source, target, user) and reused: a task waits for the staging in progress and then sees the
+ * complete, final tree from its first instruction. A marker next to the tree (written and read
+ * by the user's processes) records the version it holds, so another agent of the machine, or
+ * this one after a restart, reuses it too.
+ *
+ * - A read-only tree is staged again only when its source changed (its version: a digest of
+ *   the listing); the new tree replaces the old one in one rename, and the old one stays (at a
+ *   hidden sibling) until no running task uses it.
+ * - A writable (`:rw`) tree is shared while tasks use it and staged afresh for the next one.
+ * - A path that a running task uses for another source, user or mode is refused to the later task.
+ */
 export class SharedInputs {
   private readonly trees = new Map<string, PublishedTree>();
   /** Per target: decisions about one path are taken one at a time. */
