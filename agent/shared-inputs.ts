@@ -22,6 +22,7 @@ interface PublishedTree {
   retired: string[];
   /** The user the tree belongs to, to remove retired trees as them. */
   owner: TaskDataUser | undefined;
+  remove: TreeStaging['remove'];
 }
 
 /** What staging needs from the data side. */
@@ -97,7 +98,7 @@ export class SharedInputs {
     const keepReplaced = current !== undefined && current.users > 0;
     const reusable = mapping.readOnly && !current && (await staging.isPublished(version));
     const published = reusable ? {} : await staging.publish({ keepReplaced, version });
-    const tree: PublishedTree = same ? current : { source: mapping.source, uid, readOnly: mapping.readOnly, version, users: 0, retired: [], owner: who };
+    const tree: PublishedTree = same ? current : { source: mapping.source, uid, readOnly: mapping.readOnly, version, users: 0, retired: [], owner: who, remove: staging.remove };
     tree.version = version;
     tree.owner = who;
     if (published.replaced) tree.retired.push(published.replaced);
@@ -111,23 +112,16 @@ export class SharedInputs {
     tree.users--;
     if (tree.users > 0 || tree.retired.length === 0 || !tree.owner) return;
     const owner = tree.owner;
-    for (const dir of tree.retired.splice(0)) {
-      await this.removeRetired(dir, owner);
-    }
+    for (const dir of tree.retired.splice(0)) await this.removeRetired(dir, owner, tree.remove);
   }
 
-  private removeRetired: (dir: string, owner: TaskDataUser) => Promise<void> = async () => undefined;
-
-  /** How retired trees are removed (the data side's user-side rm). */
-  onRetired(remove: (dir: string, owner: TaskDataUser) => Promise<void>): void {
-    this.removeRetired = async (dir, owner) => {
-      try {
-        await remove(dir, owner);
-      } catch (err) {
-        // Not the task's failure (it has ended): the old copy stays, hidden, until removed by hand.
-        this.log.warn({ err: (err as Error).message, dir }, 'could not remove an input tree replaced by a newer staging');
-      }
-    };
+  /** Removes a retired tree as its user; its failure is logged, not the task's (which has ended). */
+  private async removeRetired(dir: string, owner: TaskDataUser, remove: TreeStaging['remove']): Promise<void> {
+    try {
+      await remove(dir, owner);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, dir }, 'could not remove an input tree replaced by a newer staging; it stays hidden next to the target');
+    }
   }
 
   private async locked<T>(target: string, fn: () => Promise<T>): Promise<T> {

@@ -12,7 +12,7 @@ import { StoreResolver } from '../storage/open-store.js';
 import { StageCache } from '../storage/stage-cache.js';
 import { listPrefix, streamTreeFromCache } from '../storage/stage-stream.js';
 import type { ObjectMeta } from '../storage/object-store.js';
-import { SharedInputs, type ReleaseInput } from './shared-inputs.js';
+import { InputConflictError, SharedInputs, type ReleaseInput } from './shared-inputs.js';
 import { uploadOutputs } from '../storage/upload-outputs.js';
 import { openDirNoFollow } from '../storage/nofollow-walk.js';
 import { isPublishedAsUser, makeDirAsUser, openPublishingWriter, openUserTar, removeTreeAsUser, treeDigestAsUser, type TaskDataUser } from './user-side-data.js';
@@ -75,7 +75,8 @@ export class NodeData {
         else held.push(await this.stage(mapping, who));
       } catch (err) {
         await releaseAll();
-        if (err instanceof TaskDataError) throw err;
+        // A path mapped twice is the job's mistake, not the node's: not retried, not counted against the host.
+        if (err instanceof TaskDataError || err instanceof InputConflictError) throw err;
         throw new TaskDataError(`input ${mapping.source} could not be staged to ${mapping.target}: ${(err as Error).message}`, { cause: err });
       }
     }

@@ -18,6 +18,7 @@ import { handOverDirectory, readSetupFailure, SETUP_FAILED_EXIT, TaskSpecError, 
 import { TASK_TAG_VAR, taskEnvironment } from './task-environment.js';
 import { runAsFor, TaskUserError, type RunAs } from './task-user.js';
 import { makeOutdir, TaskDataError, type NodeData } from './task-data.js';
+import { InputConflictError } from './shared-inputs.js';
 import type { TaskDataUser } from './user-side-data.js';
 
 /** The end of an attempt, as the `finished` frame carries it. */
@@ -168,6 +169,7 @@ export class TaskRun {
       return result;
     } catch (err) {
       if (err instanceof TaskDataError) return { ...this.failure(startedAt, FailedCode.BeforeJob, err.message), retryable: true };
+      if (err instanceof InputConflictError) return this.failure(startedAt, FailedCode.BeforeJob, `input ${err.message}`);
       if (err instanceof TaskSetupError) return this.failure(startedAt, err.failedCode, err.message);
       if (err instanceof TaskSpecError) return this.failure(startedAt, FailedCode.BeforeJob, err.message);
       if (err instanceof WorkingDirectoryError) return this.failure(startedAt, FailedCode.BeforeJob, err.onHost(this.ctx.hostname));

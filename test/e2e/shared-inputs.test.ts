@@ -135,3 +135,30 @@ t.test('a node path mapped to another source while a task uses it is refused to 
   t.equal(check.stdout, 'scene B\n');
 });
 
+
+t.test('a changed source is published as a new tree; a running task keeps the old one until it ends', async (t) => {
+  const farm = await TestFarm.start(t);
+  await farm.startAgent('solo', { slots: 2 });
+  const work = path.join(mallory.home, `shared-changed-${process.pid}`);
+  t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(work, 'src'), { recursive: true });
+  fs.writeFileSync(path.join(work, 'src', 'scene.txt'), 'version 1\n');
+  execFileSync('chown', ['-R', `${mallory.uid}:${mallory.gid}`, work]);
+  const target = path.join(work, 'mnt');
+  const qsub = async (command: string): Promise<number> => {
+    const res = await farm.runAs(mallory, 'qsub', ['-terse', '-q', 'default', '-b', 'y', '-o', '/dev/null', '-e', '/dev/null', '-data', `file://${work}/src/:${target}:ro`, '/bin/sh', '-c', command], { cwd: work });
+    if (res.code !== 0) throw new Error(`qsub failed: ${res.stderr}`);
+    return Number(res.stdout.trim());
+  };
+  // The first task works inside its tree (cwd there) across the change.
+  const first = await qsub(`cd ${target} && cat scene.txt > ${work}/first.before; sleep 3; cat scene.txt > ${work}/first.after`);
+  await farm.waitFor(() => fs.existsSync(path.join(work, 'first.before')), 20_000, 'the first task to start');
+  await runAsUser(mallory, ['sh', '-c', `echo 'version 2, longer' > ${work}/src/scene.txt`]);
+  const second = await qsub(`cat ${target}/scene.txt > ${work}/second.out`);
+  await farm.waitForJob(second, 30_000);
+  t.equal(fs.readFileSync(path.join(work, 'second.out'), 'utf8'), 'version 2, longer\n', 'the later task sees the new source');
+  await farm.waitForJob(first, 30_000);
+  t.equal(fs.readFileSync(path.join(work, 'first.after'), 'utf8'), 'version 1\n', 'the running task kept the tree it started with');
+  await farm.waitFor(() => !fs.readdirSync(work).some((n) => /\.qfarm-(old|stage)\./.test(n)), 10_000, 'the replaced tree to be removed once no task uses it');
+  t.pass('no replaced tree is left behind');
+});
