@@ -73,7 +73,11 @@ export class Agent {
   ) {
     this.registry = new RunningRegistry(opts.stateDir, deps.log);
     this.results = new ResultStore(opts.stateDir, deps.log);
-    this.data = new NodeData({ cacheDir: path.join(opts.stateDir, 'cache'), cacheMaxBytes: opts.cacheMaxBytes, log: deps.log });
+    this.data = new NodeData({
+      cacheDir: path.join(opts.stateDir, 'cache'),
+      cacheMaxBytes: opts.cacheMaxBytes,
+      log: deps.log,
+    });
     this.groups = process.getuid?.() === 0 ? new GroupSetup(deps.log) : undefined;
     this.execHelper = installExecHelper(deps.tmpRoot ?? os.tmpdir());
     this.nodeSessions = new NodeSessions({
@@ -232,7 +236,7 @@ export class Agent {
     });
     const run = new TaskRun(
       a,
-      { hostname: this.opts.name, agentUid: process.getuid?.() ?? 0, tmpRoot: this.deps.tmpRoot ?? os.tmpdir(), execHelper: this.execHelper.path, childCpu: this.childCpu, groups: this.groups, data: this.data, log: this.deps.log },
+      { hostname: this.opts.name, agentUid: process.getuid?.() ?? 0, tmpRoot: this.opts.tmpRoot ?? this.deps.tmpRoot ?? os.tmpdir(), execHelper: this.execHelper.path, childCpu: this.childCpu, groups: this.groups, data: this.data, log: this.deps.log },
       {
         started: (pid, startedAt, tag) => {
           this.registry.add(attemptId, pid, tag);

@@ -2,6 +2,7 @@ import pino from 'pino';
 import { AGENT_SOCKET_PATH } from '../protocol/version.js';
 import { Agent } from './agent.js';
 import { loadAgentId } from './agent-id.js';
+import { machineIdentityOptions, readMachineIdentity } from './machine-identity.js';
 import { agentVersion } from './agent-version.js';
 import { readInventory } from './inventory.js';
 import { SpotWatch } from './spot-watch.js';
@@ -29,7 +30,12 @@ async function main(): Promise<void> {
     pino.destination({ dest: 2, sync: true }),
   );
 
-  const [agentId, inventory] = await Promise.all([loadAgentId(opts.stateDir), readInventory()]);
+  const machine = await readMachineIdentity(machineIdentityOptions(process.env, opts.spotWatch));
+  const [loaded, inventory] = await Promise.all([loadAgentId(opts.stateDir, machine), readInventory()]);
+  const agentId = loaded.id;
+  if (loaded.replaced) {
+    log.warn({ previousAgentId: loaded.replaced, agentId, machineIdentity: machine.source }, 'the state directory held the agent id of another machine (a copied image?): this machine has a new id');
+  }
   let agent: Agent | undefined;
   let exiting = false;
   agent = new Agent(opts, {

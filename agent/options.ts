@@ -50,6 +50,8 @@ export interface AgentOptions {
   socketPath: string;
   /** Poll the ECS metadata for a spot reclaim notice and drain on one. @default false (env QFARM_SPOT_WATCH=1) */
   spotWatch: boolean;
+  /** Where tasks' TMPDIRs are made (a scratch disk). @default the system's temporary directory (env QFARM_TMP_ROOT) */
+  tmpRoot: string | undefined;
 }
 
 /** Where to dial and which certificate to accept there. */
@@ -119,6 +121,8 @@ Runs tasks leased by a qfarm master on this machine.
   --notify-ms N       SIGUSR2→SIGKILL on qdel of a -notify job (default: 5000; SGE's queue default 60 s;
                       env QFARM_NOTIFY_MS)
   --log-level LEVEL   trace|debug|info|warn|error         (default: info, env QFARM_LOG_LEVEL)
+  --tmp-root DIR      where tasks' TMPDIRs are made, e.g. a scratch disk (default: the system's
+                      temporary directory; env QFARM_TMP_ROOT)
   --spot-watch        on ECS spot instances: drain when the metadata announces a reclaim
                       (env QFARM_SPOT_WATCH=1; metadata URL from QFARM_METADATA_URL)
   --help              show this text
@@ -186,7 +190,7 @@ export function parseAgentOptions(
   const raw = new Map<string, string>();
   const known = new Set([
     'master', 'token', 'tls-fingerprint', 'name', 'slots', 'group', 'labels', 'state-dir', 'reconnect-max-ms', 'cache-max-gb',
-    'drain-timeout-ms', 'output-buffer-bytes', 'kill-grace-ms', 'notify-ms', 'log-level',
+    'drain-timeout-ms', 'output-buffer-bytes', 'kill-grace-ms', 'notify-ms', 'log-level', 'tmp-root',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -273,6 +277,7 @@ export function parseAgentOptions(
         : 5000,
     logLevel,
     spotWatch: raw.has('spot-watch') || env.QFARM_SPOT_WATCH === '1',
+    tmpRoot: raw.get('tmp-root') ?? (env.QFARM_TMP_ROOT || undefined),
   };
 }
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
@@ -9,11 +10,13 @@ import { OutputUploadError } from '../storage/errors.js';
 import { parseStorageUrl } from '../storage/object-store.js';
 import { StoreResolver } from '../storage/open-store.js';
 import { StageCache } from '../storage/stage-cache.js';
-import { streamTreeFromCache } from '../storage/stage-stream.js';
+import { listPrefix, streamTreeFromCache } from '../storage/stage-stream.js';
+import type { ObjectMeta } from '../storage/object-store.js';
+import { InputConflictError, SharedInputs, type ReleaseInput } from './shared-inputs.js';
 import { uploadOutputs } from '../storage/upload-outputs.js';
 import { openDirNoFollow } from '../storage/nofollow-walk.js';
 import { failureIsTheUsers } from './data-failure.js';
-import { copyTreeAsUser, makeDirAsUser, openUserTar, type TaskDataUser } from './user-side-data.js';
+import { isPublishedAsUser, makeDirAsUser, openPublishingWriter, openUserTar, removeTreeAsUser, treeDigestAsUser, type TaskDataUser } from './user-side-data.js';
 
 /**
  * A task's data could not be provided or saved. `retryable` (the default): a failure of the
@@ -49,28 +52,40 @@ export interface NodeDataOptions {
 export class NodeData {
   private cache: Promise<StageCache> | undefined;
   private readonly resolver: StoreResolver;
-  /** source→target pairs being staged or mounted now: concurrent tasks share one operation. */
-  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Staged trees at node paths, shared by the tasks that map them. */
+  private readonly shared: SharedInputs;
   private readonly mounts = new Map<string, Promise<void>>();
   /** Mount point → the uid it was claimed for (only that user's tasks may use it). */
   private readonly mountOwners = new Map<string, number>();
 
   constructor(private readonly opts: NodeDataOptions) {
     this.resolver = new StoreResolver({}, opts.env ?? process.env);
+    this.shared = new SharedInputs(opts.log);
   }
 
-  /** Makes every input of the job available at its target path. */
-  async prepareInputs(data: JobData, who: TaskDataUser): Promise<void> {
+  /**
+   * Makes every input of the job available at its target path, complete, before the task
+   * starts. The task calls the result when it has ended (staged trees it used may then be
+   * replaced or removed); on failure nothing stays held.
+   */
+  async prepareInputs(data: JobData, who: TaskDataUser): Promise<ReleaseInput> {
+    const held: ReleaseInput[] = [];
+    const releaseAll: ReleaseInput = async () => {
+      for (const release of held.splice(0)) await release();
+    };
     for (const mapping of data.inputs) {
       try {
         if (mapping.kind === 'nas') await this.mountFor(mapping, who, () => this.mountNfs(mapping));
         else if (mapping.kind === 'oss' && mapping.readOnly && (await this.ossfsUsable())) await this.mountFor(mapping, who, () => this.mountOssfs(mapping));
-        else await this.stage(mapping, who);
+        else held.push(await this.stage(mapping, who));
       } catch (err) {
-        if (err instanceof TaskDataError) throw err;
+        await releaseAll();
+        // A path mapped twice is the job's mistake, not the node's: not retried, not counted against the host.
+        if (err instanceof TaskDataError || err instanceof InputConflictError) throw err;
         throw new TaskDataError(`input ${mapping.source} could not be staged to ${mapping.target}: ${(err as Error).message}`, { cause: err, retryable: !failureIsTheUsers(err) });
       }
     }
+    return releaseAll;
   }
 
   /**
@@ -93,34 +108,45 @@ export class NodeData {
     if (this.cache) await (await this.cache).close();
   }
 
-  private async stage(mapping: DataMapping, who: TaskDataUser): Promise<void> {
-    // Shared only between tasks of one user: the copy is made with that user's rights.
-    const key = `${mapping.source}\u0000${mapping.target}\u0000${mapping.readOnly}\u0000${who.identity.uid}`;
-    let pending = this.inFlight.get(key);
-    if (!pending) {
-      pending = (async () => {
-        const what = mapping.kind === 'file' ? 'copying' : 'writing the staged files';
-        if (mapping.kind === 'file') {
-          const sourceDir = '/' + parseStorageUrl(mapping.source).prefix.replace(/\/+$/, '');
-          await copyTreeAsUser(sourceDir, mapping.target, mapping.readOnly, who, what);
-          this.opts.log.info({ source: mapping.source, target: mapping.target, user: who.identity.name }, 'input copied as the user');
-          return;
+  /**
+   * An OSS or file:// input, staged once per node per (source, target, user) and published whole
+   * (agent/shared-inputs.ts); the copies are made by processes running as the user.
+   */
+  private stage(mapping: DataMapping, who: TaskDataUser): Promise<ReleaseInput> {
+    let listing: ObjectMeta[] | undefined;
+    const sourceDir = mapping.kind === 'file' ? '/' + parseStorageUrl(mapping.source).prefix.replace(/\/+$/, '') : undefined;
+    const what = mapping.kind === 'file' ? `copying ${mapping.source} to ${mapping.target}` : `writing the staged files of ${mapping.source} to ${mapping.target}`;
+    return this.shared.use(mapping, who, {
+      // The source is part of the version: two sources may list alike (same names, sizes, times).
+      version: async () => {
+        if (sourceDir !== undefined) return sourceVersion(mapping.source, await treeDigestAsUser(sourceDir, who, `listing ${sourceDir}`));
+        listing = await listPrefix(this.resolver, mapping.source);
+        return sourceVersion(mapping.source, listingDigest(listing));
+      },
+      isPublished: (version) => isPublishedAsUser(mapping.target, version, who),
+      publish: async ({ keepReplaced, version }) => {
+        if (sourceDir !== undefined) {
+          const writer = openPublishingWriter(mapping.target, who, what, { readOnly: mapping.readOnly, keepReplaced, version, sourceDir });
+          const published = await writer.done();
+          this.opts.log.info({ source: mapping.source, target: mapping.target, user: who.identity.name }, 'input copied as the user and published');
+          return published;
         }
         const cache = await this.openCache();
-        const writer = openUserTar(mapping.target, who, what, mapping.readOnly);
+        const objects = listing ?? (await listPrefix(this.resolver, mapping.source));
+        const writer = openPublishingWriter(mapping.target, who, what, { readOnly: mapping.readOnly, keepReplaced, version });
         try {
-          const result = await streamTreeFromCache(cache, this.resolver, mapping.source, writer.tar, { mode: mapping.readOnly ? 0o444 : 0o644 });
-          await writer.tar.finish();
-          await writer.done();
-          this.opts.log.info({ source: mapping.source, target: mapping.target, user: who.identity.name, ...result }, 'input staged');
+          const result = await streamTreeFromCache(cache, this.resolver, mapping.source, writer.tar!, { mode: mapping.readOnly ? 0o444 : 0o644, objects });
+          await writer.tar!.finish();
+          const published = await writer.done();
+          this.opts.log.info({ source: mapping.source, target: mapping.target, user: who.identity.name, ...result }, 'input staged and published');
+          return published;
         } catch (err) {
           // The writer's own reason (e.g. Permission denied on the target) explains a broken stream best.
           throw (await writer.abort()) ?? err;
         }
-      })().finally(() => this.inFlight.delete(key));
-      this.inFlight.set(key, pending);
-    }
-    await pending;
+      },
+      remove: (dir, owner) => removeTreeAsUser(dir, owner, `removing the replaced input tree ${dir}`),
+    });
   }
 
   private async mountFor(mapping: DataMapping, who: TaskDataUser, mount: () => Promise<void>): Promise<void> {
@@ -247,6 +273,17 @@ export async function makeOutdir(tmpdir: string, owner: { uid: number; gid: numb
     }
   }
   return outdir;
+}
+
+/** The version of an OSS source: its keys, ETags and sizes, in listing order (sorted by key). */
+function listingDigest(objects: ObjectMeta[]): string {
+  const hash = createHash('sha256');
+  for (const o of objects) hash.update(`${o.key}\t${o.etag}\t${o.size}\n`);
+  return hash.digest('hex');
+}
+
+function sourceVersion(source: string, contentDigest: string): string {
+  return createHash('sha256').update(`${source}\n${contentDigest}`).digest('hex');
 }
 
 /** The first failure of an upload, said once (the file's own error names the file). */

@@ -18,6 +18,7 @@ import { handOverDirectory, readSetupFailure, SETUP_FAILED_EXIT, TaskSpecError, 
 import { TASK_TAG_VAR, taskEnvironment } from './task-environment.js';
 import { runAsFor, TaskUserError, type RunAs } from './task-user.js';
 import { makeOutdir, TaskDataError, type NodeData } from './task-data.js';
+import { InputConflictError } from './shared-inputs.js';
 import type { TaskDataUser } from './user-side-data.js';
 import { TaskInput } from './interactive/task-input.js';
 
@@ -83,6 +84,8 @@ export class TaskRun {
   private killRequest: { reason: string; graceMs: number; failedReason: string; warnSignal: NodeJS.Signals } | undefined;
   private tree: ProcessTree | undefined;
   private killing: Promise<void> | undefined;
+  /** Lets go of the staged inputs this task used (set once they are in place). */
+  private releaseInputs: (() => Promise<void>) | undefined;
   private limitReason: string | undefined;
   /** qrsh/qlogin: the task's input (session-* frames); absent for batch tasks. */
   readonly input: TaskInput | undefined;
@@ -93,7 +96,9 @@ export class TaskRun {
     private readonly events: TaskEvents,
   ) {
     this.input = assignment.interactive === true ? new TaskInput((bytes) => events.inputWritten?.(bytes), ctx.log.child({ attemptId: assignment.attemptId })) : undefined;
-    this.done = this.run().catch((err: unknown) => this.failure(Date.now(), FailedCode.BeforeJob, `agent error: ${(err as Error).message}`));
+    // An error the agent did not expect (its TMPDIR root missing, a full disk) is the node's
+    // failure, not the job's: the task runs again elsewhere (and counts against this host).
+    this.done = this.run().catch((err: unknown) => ({ ...this.failure(Date.now(), FailedCode.BeforeJob, `agent error on ${this.ctx.hostname}: ${(err as Error).message}`), retryable: true }));
   }
 
   get attemptId(): string {
@@ -174,6 +179,7 @@ export class TaskRun {
         // The user's own rights or outputs: final, with the reason in qacct; the node's: run again.
         return err.retryable ? { ...failed, retryable: true } : failed;
       }
+      if (err instanceof InputConflictError) return this.failure(startedAt, FailedCode.BeforeJob, `input ${err.message}`);
       if (err instanceof TaskSetupError) return this.failure(startedAt, err.failedCode, err.message);
       if (err instanceof TaskSpecError) return this.failure(startedAt, FailedCode.BeforeJob, err.message);
       if (err instanceof WorkingDirectoryError) return this.failure(startedAt, FailedCode.BeforeJob, err.onHost(this.ctx.hostname));
@@ -184,6 +190,8 @@ export class TaskRun {
       // Before the result goes out: whoever reads the files after `finished` sees all of it.
       for (const sink of sinks) await sink.close().catch((err: unknown) => log.warn({ err }, 'closing an output file failed'));
       if (tmpdir) await this.removeTmpdir(tmpdir, handedOver, log);
+      // The staged inputs it used may now be replaced by a newer staging.
+      await this.releaseInputs?.();
     }
   }
 
@@ -193,7 +201,7 @@ export class TaskRun {
     const owner = { uid: this.assignment.user.uid, gid: this.assignment.user.gid };
     const outdir = await makeOutdir(tmpdir, owner);
     env['OUTDIR'] = outdir;
-    await this.ctx.data.prepareInputs(data, this.dataUser(runAs));
+    this.releaseInputs = await this.ctx.data.prepareInputs(data, this.dataUser(runAs));
     return outdir;
   }
 

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FileDestination } from '../storage/upload-outputs.js';
 import { TarWriter } from '../storage/tar-writer.js';
@@ -37,8 +38,8 @@ export class UserSideError extends Error {
 /** stderr kept per helper: enough for the tool's reason, bounded whatever it prints. */
 const STDERR_LIMIT = 4096;
 
-function startHelper(argv: string[], who: TaskDataUser, stdin: 'pipe' | 'ignore'): ChildProcess {
-  const stdio: ['pipe' | 'ignore', 'ignore', 'pipe'] = [stdin, 'ignore', 'pipe'];
+function startHelper(argv: string[], who: TaskDataUser, stdin: 'pipe' | 'ignore', stdout: 'pipe' | 'ignore' = 'ignore'): ChildProcess {
+  const stdio: ['pipe' | 'ignore', 'pipe' | 'ignore', 'pipe'] = [stdin, stdout, 'pipe'];
   if (who.asSelf) return spawn(argv[0]!, argv.slice(1), { cwd: '/', env: helperEnvironment(who.identity), stdio });
   return spawnAsUser(argv, who.identity, who.groups, { stdio });
 }
@@ -79,6 +80,131 @@ function writerScript(fill: string, umask = 0o022): string {
   ].join('\n');
 }
 
+/** renameat2(2)'s system call number: perl reaches it through syscall() (no libc wrapper needed). */
+const RENAMEAT2: Partial<Record<NodeJS.Architecture, number>> = { x64: 316, arm64: 276 };
+
+/**
+ * Publishes the finished tree `$tmp` at `$1` in one step with renameat2: RENAME_NOREPLACE when
+ * nothing is there (an empty directory is removed first); RENAME_EXCHANGE over a tree a qfarm
+ * staging published (its marker `.NAME.qfarm-staged` is next to it), so a task looking at the
+ * target sees the old tree or the new one, whole. Anything else at the target is the user's own
+ * and is never replaced. After an exchange `$tmp` holds the old tree.
+ */
+const PUBLISH_PERL = [
+  'my ($nr, $from, $to, $marker) = @ARGV;',
+  'sub put { return syscall($nr, -100, $from, -100, $to, $_[0]) == 0; }',
+  'exit 0 if put(1);',
+  'die "cannot publish the staged tree at $to: $!\\n" unless $!{EEXIST};',
+  'exit 0 if rmdir($to) && put(1);',
+  'if (-e $marker) { exit 0 if put(2); die "cannot replace the staged tree at $to: $!\\n"; }',
+  'die "$to exists and is not empty, and no qfarm staging put it there: map the input to a path that does not exist or is an empty directory\\n";',
+].join(' ');
+
+/**
+ * The shell script of a publishing writer running as the user: the whole tree is built in a
+ * hidden sibling of the target (`.NAME.qfarm-stage.XXXXXX`, same file system), then renamed
+ * into place in one step, and the marker next to it records the source version it holds. A
+ * task of the node never sees a partial tree. $1 = target, $2 = ro|rw, $3 = renameat2's number,
+ * $4 = keep|drop: with keep, the tree an exchange replaced stays at `.NAME.qfarm-old.XXXXXX`
+ * (running tasks may be inside it) and its path is printed; $5 = version; $6 = source (cp only).
+ */
+function publishingScript(fill: string): string {
+  return [
+    'umask 022',
+    'parent=$(dirname -- "$1") && base=$(basename -- "$1") || exit 1',
+    'marker="$parent/.$base.qfarm-staged"',
+    'mkdir -p -- "$parent" || exit 1',
+    'tmp=$(mktemp -d -- "$parent/.$base.qfarm-stage.XXXXXX") || exit 1',
+    'trap \'rm -rf -- "$tmp"\' EXIT',
+    'chmod 755 "$tmp" || exit 1',
+    `${fill} || exit 1`,
+    '[ "$2" = rw ] || find "$tmp" -type f -exec chmod a-w {} + || exit 1',
+    // Publishing is serialised per path between the agents of a machine (tests, `qfarm up`):
+    // one that finds this very version published meanwhile keeps it and drops its own copy.
+    'exec 9>>"$parent/.$base.qfarm-lock" && flock 9 || exit 1',
+    'if [ "$2" = ro ] && [ -d "$1" ] && [ "$(cat -- "$marker" 2>/dev/null)" = "$5" ]; then exit 0; fi',
+    `perl -e '${PUBLISH_PERL}' "$3" "$tmp" "$1" "$marker" || exit 1`,
+    'printf "%s\\n" "$5" > "$marker.$$" && mv -f -- "$marker.$$" "$marker" || exit 1',
+    // After an exchange $tmp is the old tree (removed by the trap); after a rename it is gone.
+    'if [ "$4" = keep ] && [ -e "$tmp" ]; then old="$parent/.$base.qfarm-old.${tmp##*.}"; mv -T -- "$tmp" "$old" && printf "%s" "$old"; fi',
+  ].join('\n');
+}
+
+/**
+ * Whether the tree at `targetDir` is a qfarm staging of `version` (its marker says so), checked
+ * by a process running as the user: another agent of this machine, or this agent before a
+ * restart, staged it already.
+ */
+export async function isPublishedAsUser(targetDir: string, version: string, who: TaskDataUser): Promise<boolean> {
+  const script = 'm="$(dirname -- "$1")/.$(basename -- "$1").qfarm-staged"; [ -d "$1" ] && [ -f "$m" ] && [ "$(cat -- "$m")" = "$2" ]';
+  return outcome(startHelper(['/bin/sh', '-c', script, 'qfarm-check', targetDir, version], who, 'ignore'), 'checking a staged input', who).then(
+    () => true,
+    () => false,
+  );
+}
+
+export interface PublishedTree {
+  /** Where the replaced tree was kept (`keepReplaced`), to be removed when no task uses it. */
+  replaced?: string;
+}
+
+/**
+ * Builds an input tree as the user (from a tar stream, or by copying `sourceDir`) next to
+ * `targetDir` and publishes it there atomically (see publishingScript).
+ */
+export function openPublishingWriter(
+  targetDir: string,
+  who: TaskDataUser,
+  what: string,
+  opts: { readOnly: boolean; keepReplaced: boolean; version: string; sourceDir?: string },
+): { tar: TarWriter | undefined; done: () => Promise<PublishedTree>; abort: () => Promise<Error | undefined> } {
+  const nr = RENAMEAT2[process.arch];
+  if (nr === undefined) throw new UserSideError(`${what}: publishing staged inputs atomically is not supported on ${process.arch} (x64 and arm64 are)`);
+  const fill = opts.sourceDir === undefined ? 'tar -x -f - -C "$tmp" --no-same-owner --no-same-permissions' : 'cp -R -- "$6/." "$tmp/"';
+  const argv = ['/bin/sh', '-c', publishingScript(fill), 'qfarm-publisher', targetDir, opts.readOnly ? 'ro' : 'rw', String(nr), opts.keepReplaced ? 'keep' : 'drop', opts.version];
+  if (opts.sourceDir !== undefined) argv.push(opts.sourceDir);
+  const child = startHelper(argv, who, opts.sourceDir === undefined ? 'pipe' : 'ignore', 'pipe');
+  let stdout = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+    if (stdout.length < STDERR_LIMIT) stdout += c;
+  });
+  const done = outcome(child, what, who).then((): PublishedTree => (stdout ? { replaced: stdout } : {}));
+  done.catch(() => undefined); // awaited by done(); meanwhile a write error may come first
+  child.stdin?.on('error', () => undefined); // EPIPE of a writer that exited early: reported by done()
+  return {
+    tar: child.stdin ? new TarWriter(child.stdin) : undefined,
+    done: () => done,
+    abort: async () => {
+      const settled = await Promise.race([done.then(() => undefined, (err: Error) => err), delay(500).then(() => 'running' as const)]);
+      child.stdin?.destroy();
+      if (settled === 'running') {
+        child.kill('SIGKILL');
+        return undefined;
+      }
+      return settled;
+    },
+  };
+}
+
+/**
+ * A digest of the regular files under `sourceDir` (path, size, modification time), listed by a
+ * process running as the user: whether a `file://` input changed since it was staged.
+ */
+export async function treeDigestAsUser(sourceDir: string, who: TaskDataUser, what: string): Promise<string> {
+  // Sorted: readdir's order is no property of the tree. find's failure (EACCES) fails the digest.
+  const script = `list=$(find "$1" -type f -printf '%P\\t%s\\t%T@\\n') || exit 1\nprintf '%s\\n' "$list" | LC_ALL=C sort`;
+  const child = startHelper(['/bin/sh', '-c', script, 'qfarm-lister', sourceDir], who, 'ignore', 'pipe');
+  const hash = createHash('sha256');
+  child.stdout!.on('data', (chunk: Buffer) => hash.update(chunk));
+  await outcome(child, what, who);
+  return hash.digest('hex');
+}
+
+/** Removes a tree the user's staging replaced (`rm -rf` as the user). */
+export async function removeTreeAsUser(dir: string, who: TaskDataUser, what: string): Promise<void> {
+  await outcome(startHelper(['/bin/rm', '-rf', '--', dir], who, 'ignore'), what, who);
+}
+
 /**
  * A writer running as the user that creates `targetDir` (and parents) and puts every file of
  * the tar stream under it, with the user's rights and ownership; modes are the entries' minus
@@ -106,18 +232,6 @@ export function openUserTar(targetDir: string, who: TaskDataUser, what: string, 
       return settled;
     },
   };
-}
-
-/**
- * Copies a local directory the user names (`file://` input) to `targetDir`, entirely as the
- * user: reading a directory they may not read fails with cp's own "Permission denied".
- * Regular files are staged (links and special files are not, as before); read-only inputs end
- * as files without write permission, owned by the user.
- */
-export async function copyTreeAsUser(sourceDir: string, targetDir: string, readOnly: boolean, who: TaskDataUser, what: string): Promise<void> {
-  const script = writerScript('cp -R -- "$3/." "$tmp/"');
-  const child = startHelper(['/bin/sh', '-c', script, 'qfarm-copier', targetDir, readOnly ? 'ro' : 'rw', sourceDir], who, 'ignore');
-  await outcome(child, what, who);
 }
 
 /** `mkdir -p` as the user: a directory they may not create fails with mkdir's own reason. */

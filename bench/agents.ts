@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   const home = resolveHome({ QFARM_HOME: homeDir });
   const master = new Master(
     home,
-    { host: '127.0.0.1', port: 0, heartbeatMs: options.heartbeatMs, leaseGraceMs: 60_000, logLevel: 'warn', tls: 'auto' },
+    { host: '127.0.0.1', port: 0, heartbeatMs: options.heartbeatMs, leaseGraceMs: 60_000, logLevel: 'warn', tls: 'auto', hostErrorAfter: 0 },
     pino({ level: 'warn' }, destination(2)),
   );
   const url = await master.start();

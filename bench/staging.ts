@@ -4,13 +4,17 @@
  *
  *   node dist/bench/staging.js [--small 1000] [--small-kb 16] [--large-mb 1024]
  *                              [--latency-ms 0,5] [--repeat 3] [--concurrency 24] [--v4]
+ *                              [--node-tasks 16] [--node-slots 4]
  *
  * Small files: list + GET each (baseline: one at a time) vs stageTree (parallel, cold cache),
  * then stageTree again (warm cache, what the next task on the node sees). --latency-ms adds a
  * per-request delay at the fake to mimic a real network round trip (loopback has ~none); each
  * value is measured. Large file: ali-oss get to a file vs stageObject (streamed, CRC-64 checked,
  * hard-linked into place). Small-file rows are the median of --repeat rounds (the machine may be
- * shared); the large file is measured once.
+ * shared); the large file is measured once. Node case (--node-tasks, --node-slots): that many
+ * tasks of one node, so many at a time, map the small files to one node path through the agent's
+ * data side while the fake drops requests; every task's digest of its tree must be the source's
+ * (bench/shared-inputs-case.ts).
  *
  * Internally `--serve-fake DIR` runs the fake-OSS child.
  */
@@ -29,6 +33,7 @@ import { FakeOssServer } from '../fakes/oss/server.js';
 import { StoreResolver } from '../storage/open-store.js';
 import { StaticCredentials } from '../storage/oss-credentials.js';
 import { StageCache } from '../storage/stage-cache.js';
+import { runSharedInputsCase } from './shared-inputs-case.js';
 
 const ID = 'LTAIbenchStaging';
 const SECRET = 'bench-secret';
@@ -44,6 +49,8 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '24' },
     v4: { type: 'boolean', default: false },
+    'node-tasks': { type: 'string', default: '16' },
+    'node-slots': { type: 'string', default: '4' },
   },
 });
 const smallCount = Number(values.small);
@@ -155,6 +162,28 @@ async function main(): Promise<void> {
       rows.push(['', 'stageTree warm (cache hits)', fmt(warmMs), `${(smallCount / (warmMs / 1000)).toFixed(0)} files/s`, `${(baseMs / warmMs).toFixed(2)}×`]);
     }
     await fetch(`${admin}/faults`, { method: 'DELETE' });
+
+    const nodeTasks = Number(values['node-tasks']);
+    if (nodeTasks > 0) {
+      const node = await runSharedInputsCase({
+        ossUrl: url,
+        adminUrl: admin,
+        accessKeyId: ID,
+        accessKeySecret: SECRET,
+        source: `oss://${BUCKET}/scene/textures/`,
+        sourceCopy: join(work, `baseline-small-${values['latency-ms'].split(',')[0]}-0`),
+        work,
+        tasks: nodeTasks,
+        slots: Number(values['node-slots']),
+      });
+      rows.push([
+        `${node.tasks} tasks of one node, ${values['node-slots']} at a time, one prefix, OSS faults`,
+        `NodeData (${node.stagings} publish(es), every digest = source's)`,
+        fmt(node.wallMs),
+        `${((node.tasks * smallCount) / (node.wallMs / 1000)).toFixed(0)} files seen/s`,
+        '',
+      ]);
+    }
 
     if (largeBytes > 0) {
       const key = 'scene/large/cache.vdb';

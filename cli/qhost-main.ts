@@ -9,6 +9,7 @@ export function qhostUsage(): string {
     'qfarm (SGE-compatible qhost)',
     'usage: qhost [options]',
     '  [-h hostlist]              display only selected hosts',
+    '  [-q]                       display queues hosted by host',
     '  [-help]                    print this help',
     '',
   ].join('\n');
@@ -19,12 +20,13 @@ export async function qhostMain(argv: string[], environment: NodeJS.ProcessEnv =
     verb: 'qhost',
     usage: qhostUsage,
     withArg: ['-h'],
-    unsupported: ['-F', '-j', '-l', '-ncb', '-q', '-u', '-xml'],
+    flags: ['-q'],
+    unsupported: ['-F', '-j', '-l', '-ncb', '-u', '-xml'],
     badOptionExit: ExitCode.Failure,
   });
   const wanted = (parsed.options.get('-h') ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
   const answer = await connect(environment).get('/hosts', 'hostsResponse');
   const hosts = wanted.length === 0 ? answer.hosts : answer.hosts.filter((h) => wanted.includes(h.hostname));
-  out(formatQhost(hosts));
+  out(formatQhost(hosts, { queues: parsed.options.has('-q') }));
   return ExitCode.Ok;
 }

@@ -13,6 +13,7 @@ export function qmodUsage(): string {
   return [
     'qfarm (SGE-compatible qmod)',
     'usage: qmod [options]',
+    '   [-c wc_queue_list]      clear error state of hosts (root and managers)',
     '   [-cj job_list]          clear error state of jobs (qfarm: no job has one; prints SGE\'s answer)',
     '   [-d wc_queue_list]      disable',
     '   [-e wc_queue_list]      enable',
@@ -44,58 +45,70 @@ export function hostsNamed(entry: string, hosts: readonly HostView[]): HostView[
   return byGroup.length > 0 ? byGroup : hosts.filter((h) => glob(entry, h.hostname));
 }
 
+type QmodAction = 'disable' | 'enable' | 'clear';
+
+/** What each action sets, and how SGE names the resulting state. */
+const ACTIONS: Record<QmodAction, { option: string; state: string; route: string; isAlready: (host: HostView) => boolean }> = {
+  clear: { option: '-c', state: 'no error', route: 'clear-error', isAlready: (host) => host.error === undefined },
+  disable: { option: '-d', state: 'disabled', route: 'disable', isAlready: (host) => host.state === 'disabled' },
+  enable: { option: '-e', state: 'enabled', route: 'enable', isAlready: (host) => host.state !== 'disabled' },
+};
+
 /**
- * `qmod -d|-e wc_queue_list`: disable or enable hosts (SGE's queue instances). A disabled host
- * finishes what it runs and takes nothing new; `qstat -f` shows it in state `d`. Lines as SGE
- * 8.1.9 prints them (test/fixtures/sge/qmod.txt), all on stdout; exit 1 if a name matched nothing.
+ * `qmod -c|-d|-e wc_queue_list`: clear a host's error state `E`, disable or enable hosts (SGE's
+ * queue instances). A disabled host finishes what it runs and takes nothing new; `qstat -f`
+ * shows it in state `d`. Lines as SGE 8.1.9 prints them (test/fixtures/sge/qmod.txt,
+ * host-error.txt), all on stdout; exit 1 if a name matched nothing or the requester may not
+ * change the host (root and managers may).
  */
 export async function qmodMain(argv: string[], environment: NodeJS.ProcessEnv = process.env): Promise<number> {
   const parsed = parseVerbArgs(argv, {
     verb: 'qmod',
     usage: qmodUsage,
-    withArg: ['-d', '-e', '-cj'],
+    withArg: ['-c', '-d', '-e', '-cj'],
     flags: ['-f'],
-    unsupported: ['-c', '-cq', '-r', '-rj', '-rq', '-s', '-sj', '-sq', '-us', '-usj', '-usq'],
+    unsupported: ['-cq', '-r', '-rj', '-rq', '-s', '-sj', '-sq', '-us', '-usj', '-usq'],
     badOptionExit: ExitCode.Failure,
   });
   if (parsed.options.has('-cj')) {
-    if (parsed.options.has('-d') || parsed.options.has('-e')) throw new CliError('qmod: -cj cannot be combined with -d or -e in qfarm', ExitCode.Failure, 'run qmod twice');
+    if (parsed.options.has('-c') || parsed.options.has('-d') || parsed.options.has('-e')) throw new CliError('qmod: -cj cannot be combined with -c, -d or -e in qfarm', ExitCode.Failure, 'run qmod twice');
     return clearJobErrors([...(parsed.options.get('-cj') ?? []), ...parsed.positional], environment);
   }
-  const actions: Array<{ disable: boolean; entry: string }> = [];
-  for (const [option, disable] of [['-d', true], ['-e', false]] as const) {
-    for (const value of parsed.options.get(option) ?? []) {
-      for (const entry of value.split(',')) if (entry !== '') actions.push({ disable, entry });
+  const actions: Array<{ action: QmodAction; entry: string }> = [];
+  for (const action of ['clear', 'disable', 'enable'] as const) {
+    for (const value of parsed.options.get(ACTIONS[action].option) ?? []) {
+      for (const entry of value.split(',')) if (entry !== '') actions.push({ action, entry });
     }
   }
-  // SGE also takes blank-separated lists: further words belong to the last -d/-e.
+  // SGE also takes blank-separated lists: further words belong to the last -c/-d/-e.
   const last = actions[actions.length - 1];
-  if (last) for (const word of parsed.positional) for (const entry of word.split(',')) if (entry !== '') actions.push({ disable: last.disable, entry });
-  if (actions.length === 0) throw new CliError('qmod: ERROR! no option argument', ExitCode.Failure, 'write qmod -d HOST (or group@host) to disable, qmod -e ... to enable');
+  if (last) for (const word of parsed.positional) for (const entry of word.split(',')) if (entry !== '') actions.push({ action: last.action, entry });
+  if (actions.length === 0) throw new CliError('qmod: ERROR! no option argument', ExitCode.Failure, 'write qmod -d HOST (or group@host) to disable, qmod -e ... to enable, qmod -c ... to clear an error state');
   const client = connect(environment);
   const { hosts } = await client.get('/hosts', 'hostsResponse');
-  const who = `${requesterName()}@${os.hostname().split('.')[0]}`;
+  const requester = requesterName();
+  const who = `${requester}@${os.hostname().split('.')[0]}`;
   let ok = true;
-  for (const { disable, entry } of actions) {
+  for (const { action, entry } of actions) {
+    const { state, route, isAlready } = ACTIONS[action];
     const named = hostsNamed(entry, hosts);
     if (named.length === 0) {
       out(`invalid queue "${entry}"`);
       ok = false;
       continue;
     }
-    const state = disable ? 'disabled' : 'enabled';
     for (const host of named) {
       const instance = `${host.group}@${host.hostname}`;
-      if ((host.state === 'disabled') === disable) {
+      if (isAlready(host)) {
         out(`Queue instance "${instance}" is already in the specified state: ${state}`);
         continue;
       }
       try {
-        await client.post(`/hosts/${encodeURIComponent(host.hostname)}/${disable ? 'disable' : 'enable'}`, {}, 'actionResponse');
+        await client.post(`/hosts/${encodeURIComponent(host.hostname)}/${route}`, {}, 'actionResponse');
         out(`${who} changed state of "${instance}" (${state})`);
       } catch (error) {
-        if (!(error instanceof ApiRequestError) || error.status !== 404) throw error;
-        out(`invalid queue "${instance}"`);
+        if (!(error instanceof ApiRequestError) || (error.status !== 404 && error.status !== 403)) throw error;
+        out(error.status === 403 ? `${requester} - you have no permission to modify queue "${instance}"` : `invalid queue "${instance}"`);
         ok = false;
       }
     }

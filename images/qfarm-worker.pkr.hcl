@@ -90,6 +90,13 @@ build {
       "systemctl enable qfarm-agent.service",
       # No settings in the image: each machine gets them from its user data.
       "rm -f /etc/qfarm/agent.env /tmp/qfarm.tgz",
+      # No agent state either (its id, results, input cache): an image made from a worker whose
+      # agent ran would give every machine started from it that worker's identity. The agent
+      # also binds its id to the machine, so a copied state directory gets a new id anyway.
+      "systemctl stop qfarm-agent.service || true",
+      "rm -rf /var/lib/qfarm/agent",
+      # Each machine makes its own machine-id at first boot (systemd does when the file is empty).
+      "truncate -s 0 /etc/machine-id",
       "apt-get clean",
       "cloud-init clean --logs || true",
     ]

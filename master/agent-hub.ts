@@ -371,7 +371,9 @@ export class AgentHub {
     if (refused) {
       this.log.warn({ agent: session.hostname, attempt: result.attemptId, reason: result.failedReason }, 'refused a success without verified outputs; the task runs again');
     }
+    const ref = this.attemptRef(result.attemptId);
     const outcome = this.transitions.commitResult(result);
+    if (outcome === CommitOutcome.Committed && ref) this.events.emit('attempt:result', session.hostname, ref.jobId, result);
     session.attempts.delete(result.attemptId);
     if (outcome === CommitOutcome.Stale) {
       this.log.info({ agent: session.hostname, attempt: result.attemptId }, 'discarded the result of an attempt the master had given up on');

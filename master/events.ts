@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { TaskUsage } from '../protocol/agent-messages.js';
+import type { TaskFinished, TaskUsage } from '../protocol/agent-messages.js';
 
 /**
  * Every lifecycle event of the master, typed. The scheduler, log followers, `qsub -sync`
@@ -21,6 +21,8 @@ export interface MasterEvents {
   /** Output of a node session (qfarm exec/shell/push). */
   'session:output': [sessionId: string, agentId: string, stream: 'stdout' | 'stderr', data: Buffer];
   'session:exit': [sessionId: string, agentId: string, exit: { exitStatus: number; signal: string | null; reason: string }];
+  /** An agent's result for an attempt was committed (retried or final): host health counts it. */
+  'attempt:result': [hostname: string, jobId: number, result: TaskFinished];
   'host:online': [agentId: string, hostname: string];
   'host:offline': [agentId: string, hostname: string];
   /** The agent's spot watch saw a reclaim notice (ISO time the machine goes). */

@@ -13,6 +13,7 @@ import { IdentityStore } from './store/identity-store.js';
 import { LogStore } from './log-store.js';
 import type { MasterOptions } from './options.js';
 import { Scheduler } from './scheduler.js';
+import { DEFAULT_HOST_ERROR_AFTER, HostHealth } from './host-health.js';
 import { openDatabase, type Db } from './store/database.js';
 import { JobReader } from './store/job-reader.js';
 import { Transitions } from './store/transitions.js';
@@ -35,6 +36,8 @@ export class Master {
   readonly transitions: Transitions;
   readonly hub: AgentHub;
   readonly scheduler: Scheduler;
+  /** Hosts' error state `E` (black-hole nodes). */
+  readonly health: HostHealth;
   readonly groups: GroupService;
   /** Groups' autoscaler, running once the master listens (providers need its URL). */
   autoscale: AutoscaleLoop | undefined;
@@ -72,7 +75,8 @@ export class Master {
       leaseGraceMs: options.leaseGraceMs,
       helloTimeoutMs: 10_000,
     });
-    this.scheduler = new Scheduler(this.db, this.reader, this.transitions, this.hub, this.events, log.child({ component: 'scheduler' }));
+    this.health = new HostHealth(this.db, clock, this.events, log.child({ component: 'host-health' }), { errorAfter: options.hostErrorAfter ?? DEFAULT_HOST_ERROR_AFTER });
+    this.scheduler = new Scheduler(this.db, this.reader, this.transitions, this.hub, this.events, log.child({ component: 'scheduler' }), () => this.health.hostsInError());
     this.agentToken = agentToken;
     this.clock = clock;
     // Every farm has the `default` group from its first start (local, autoscaling off: see group-store.ts).
@@ -97,7 +101,7 @@ export class Master {
     this.auth = new Authenticator(users, identities, apiToken);
     this.web = new WebDashboard(this.db, this.hub, this.events, logs, useTls);
     this.app = buildApiServer(
-      { db: this.db, reader: this.reader, transitions: this.transitions, hub: this.hub, scheduler: this.scheduler, events: this.events, logs, log, version: QFARM_VERSION, groups: this.groups, identities, users },
+      { db: this.db, reader: this.reader, transitions: this.transitions, hub: this.hub, scheduler: this.scheduler, events: this.events, logs, log, version: QFARM_VERSION, groups: this.groups, identities, users, health: this.health },
       this.auth,
       this.tls,
       this.web,

@@ -1,3 +1,4 @@
+import { DEFAULT_HOST_ERROR_AFTER } from './host-health.js';
 /** Master settings: each has a command-line flag and an environment override. */
 export interface MasterOptions {
   /** Address to listen on. Default 127.0.0.1:6480 — only this machine; use 0.0.0.0 on a VPC master. */
@@ -9,6 +10,8 @@ export interface MasterOptions {
   leaseGraceMs: number;
   /** Log level for pino. @default info */
   logLevel: string;
+  /** Consecutive failures that put a host in error state `E` (master/host-health.ts); 0: never. @default 3 */
+  hostErrorAfter: number;
   /**
    * Serve https/wss. `auto`: on when listening beyond loopback (traffic crosses a wire), off on
    * 127.0.0.1 / ::1. @default auto (env QFARM_TLS=1 forces it on)
@@ -27,7 +30,7 @@ export class MasterOptionsError extends Error {
 }
 
 export const MASTER_USAGE = `usage: qfarm master [--listen HOST:PORT] [--tls] [--tls-cert FILE --tls-key FILE] [--heartbeat-ms N]
-                    [--lease-grace-ms N] [--log-level LEVEL]
+                    [--lease-grace-ms N] [--log-level LEVEL] [--host-error-after N]
 
 Runs the qfarm master daemon in the foreground, with its state in QFARM_HOME (default ~/.qfarm).
   --listen HOST:PORT     where agents and the CLI connect (default 127.0.0.1:6480, env QFARM_LISTEN;
@@ -40,11 +43,20 @@ Runs the qfarm master daemon in the foreground, with its state in QFARM_HOME (de
   --heartbeat-ms N       agent heartbeat interval (default 5000, env QFARM_HEARTBEAT_MS)
   --lease-grace-ms N     how long a disconnected agent keeps its tasks before they are requeued
                          (default 60000, env QFARM_LEASE_GRACE_MS)
-  --log-level LEVEL      trace|debug|info|warn|error (default info, env QFARM_LOG_LEVEL)`;
+  --log-level LEVEL      trace|debug|info|warn|error (default info, env QFARM_LOG_LEVEL)
+  --host-error-after N   put a host in error state E (no new tasks until qmod -c) after N consecutive
+                         setup failures, or failures of N different jobs in a row; 0 never
+                         (default 3, env QFARM_HOST_ERROR_AFTER)`;
 
 function positiveInt(name: string, text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n <= 0) throw new MasterOptionsError(`${name} must be a positive whole number of milliseconds, got "${text}"`);
+  return n;
+}
+
+function nonNegativeInt(name: string, text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) throw new MasterOptionsError(`${name} must be a whole number (0 or more), got "${text}"`);
   return n;
 }
 
@@ -63,6 +75,7 @@ export function parseMasterOptions(argv: string[], env: NodeJS.ProcessEnv = proc
     heartbeatMs: env['QFARM_HEARTBEAT_MS'] ? positiveInt('QFARM_HEARTBEAT_MS', env['QFARM_HEARTBEAT_MS']) : 5000,
     leaseGraceMs: env['QFARM_LEASE_GRACE_MS'] ? positiveInt('QFARM_LEASE_GRACE_MS', env['QFARM_LEASE_GRACE_MS']) : 60000,
     logLevel: env['QFARM_LOG_LEVEL'] ?? 'info',
+    hostErrorAfter: env['QFARM_HOST_ERROR_AFTER'] !== undefined ? nonNegativeInt('QFARM_HOST_ERROR_AFTER', env['QFARM_HOST_ERROR_AFTER']) : DEFAULT_HOST_ERROR_AFTER,
     tls: env['QFARM_TLS'] === '1' ? 'on' : 'auto',
   };
   for (let i = 0; i < argv.length; i++) {
@@ -81,6 +94,9 @@ export function parseMasterOptions(argv: string[], env: NodeJS.ProcessEnv = proc
         break;
       case '--lease-grace-ms':
         options.leaseGraceMs = positiveInt(arg, value());
+        break;
+      case '--host-error-after':
+        options.hostErrorAfter = nonNegativeInt(arg, value());
         break;
       case '--log-level':
         options.logLevel = value();

@@ -26,6 +26,8 @@ export class Scheduler {
   private readonly specs = new Map<number, JobSubmission>();
   /** Prepared once: every pass (thousands a second under load) asks it. */
   private readonly disabledHostnames: () => string[];
+  /** Hosts where an attempt of the task failed for the node's reasons (requeued attempts). */
+  private readonly hostsThatFailed: (jobId: number, taskId: number) => string[];
   passes = 0;
 
   constructor(
@@ -35,9 +37,13 @@ export class Scheduler {
     private readonly hub: AgentHub,
     private readonly events: MasterEventBus,
     private readonly log: Logger,
+    /** Hosts in SGE's error state `E` (master/host-health.ts): they take no new tasks. */
+    private readonly hostsInError: () => string[] = () => [],
   ) {
     const disabled = db.prepare('SELECT hostname FROM hosts WHERE disabled = 1').pluck();
     this.disabledHostnames = () => disabled.all() as string[];
+    const failedOn = db.prepare(`SELECT DISTINCT hostname FROM attempts WHERE job_id = ? AND task_id = ? AND state = 'failed'`).pluck();
+    this.hostsThatFailed = (jobId, taskId) => failedOn.all(jobId, taskId) as string[];
     events.on('schedule:wanted', () => this.request());
     events.on('job:finished', (jobId) => this.specs.delete(jobId));
   }
@@ -83,12 +89,12 @@ export class Scheduler {
   private pass(): void {
     this.passes++;
     this.armStartTimer();
-    const disabled = new Set(this.disabledHostnames());
+    const disabled = new Set([...this.disabledHostnames(), ...this.hostsInError()]);
     const capacity = this.hub.capacity(disabled);
     if (capacity.length === 0) return;
     for (const job of this.reader.runnableJobs(1000)) {
       if (!capacity.some((h) => h.free > 0)) break;
-      this.placeJob(job, capacity);
+      this.placeJob(job, capacity, disabled);
     }
   }
 
@@ -101,7 +107,20 @@ export class Scheduler {
     return spec;
   }
 
-  private placeJob(job: JobRow, capacity: HostCapacity[]): void {
+  /**
+   * Flamenco's blocklist: a task is not run again on a host where it already failed, while
+   * another connected host that could take the job (busy or not) has not failed it; otherwise
+   * it may, up to its attempts.
+   */
+  private failedHere(jobId: number, taskId: number, hostname: string, spec: JobSubmission, unavailable: ReadonlySet<string>): boolean {
+    const failed = this.hostsThatFailed(jobId, taskId);
+    if (!failed.includes(hostname)) return false;
+    return this.hub
+      .sessionsList()
+      .some((s) => !failed.includes(s.hostname) && !unavailable.has(s.hostname) && hostMismatch(spec, { hello: s.hello, memUsedBytes: s.memUsedBytes }) === null);
+  }
+
+  private placeJob(job: JobRow, capacity: HostCapacity[], unavailable: ReadonlySet<string>): void {
     const spec = this.specOf(job);
     const eligible = capacity.filter(
       (h) => h.free >= job.slots && hostMismatch(spec, { hello: h.session.hello, memUsedBytes: h.session.memUsedBytes }) === null,
@@ -123,7 +142,9 @@ export class Scheduler {
     }
     for (const [host, count] of allocation) {
       const { session } = host;
-      const leases = this.transitions.leaseTasks(job, { agentId: session.agentId, hostname: session.hostname, group: session.group }, count);
+      const leases = this.transitions.leaseTasks(job, { agentId: session.agentId, hostname: session.hostname, group: session.group }, count, (taskId) =>
+        this.failedHere(job.id, taskId, session.hostname, spec, unavailable),
+      );
       host.free += (count - leases.length) * job.slots;
       for (const lease of leases) {
         this.hub.noteAssigned(session, lease.attemptId, lease.jobId, lease.taskId, job.slots);

@@ -211,6 +211,8 @@ export const HostView = Type.Object({
   state: Type.Union([Type.Literal('online'), Type.Literal('offline'), Type.Literal('disabled')]),
   lastSeen: Type.Number(),
   labels: Type.Record(Type.String(), Type.String()),
+  /** Why the host is in SGE's error state `E` (it takes no new tasks until `qmod -c`); absent when it is not. */
+  error: Type.Optional(Type.String({ maxLength: 4096 })),
 });
 export type HostView = Static<typeof HostView>;
 

@@ -6,6 +6,7 @@
 import { open } from 'node:fs/promises';
 import { forEachConcurrent } from './concurrency.js';
 import { StorageError } from './errors.js';
+import type { ObjectMeta } from './object-store.js';
 import type { StoreResolver } from './open-store.js';
 import { StageError, type StageCache, type StageTreeResult } from './stage-cache.js';
 import type { TarWriter } from './tar-writer.js';
@@ -17,6 +18,17 @@ export interface StreamTreeOptions {
   concurrency?: number;
   /** Keys per listing page. @default 1000 */
   listPageSize?: number;
+  /** The listing already taken (listPrefix): the stream holds exactly these objects. */
+  objects?: ObjectMeta[];
+}
+
+/** Every object under a prefix URL with the prefix (ending in `/`) it was listed under. */
+export async function listPrefix(resolver: StoreResolver, srcPrefixUrl: string, listPageSize = 1000): Promise<ObjectMeta[]> {
+  const { store, location } = resolver.forUrl(srcPrefixUrl);
+  const prefix = location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
+  const objects: ObjectMeta[] = [];
+  for await (const meta of store.list(prefix, { pageSize: listPageSize })) objects.push(meta);
+  return objects;
 }
 
 /** Every object under `srcPrefixUrl` (a "directory"), at its relative path in `tar`. */
@@ -27,7 +39,7 @@ export async function streamTreeFromCache(cache: StageCache, resolver: StoreReso
   const result: StageTreeResult = { files: 0, bytes: 0, hits: 0, downloaded: 0, elapsedMs: 0 };
   // Downloads run in parallel; the stream takes one file at a time, in the order they are ready.
   let writing: Promise<void> = Promise.resolve();
-  await forEachConcurrent(store.list(prefix, { pageSize: opts.listPageSize ?? 1000 }), opts.concurrency ?? 24, async (meta) => {
+  await forEachConcurrent(opts.objects ?? store.list(prefix, { pageSize: opts.listPageSize ?? 1000 }), opts.concurrency ?? 24, async (meta) => {
     if (meta.key.endsWith('/')) return; // a "directory" marker object
     const rel = meta.key.slice(prefix.length);
     if (rel === '' || rel.split('/').some((part) => part === '..' || part === '.' || part === '')) {

@@ -1,5 +1,6 @@
 import type { HostView } from '../../protocol/api.js';
 import { qhostMemory } from './sge-memory.js';
+import { queueStates } from './qstat-full.js';
 
 const HEADER =
   'HOSTNAME                ARCH         NCPU NSOC NCOR NTHR  LOAD  MEMTOT  MEMUSE  SWAPTO  SWAPUS\n' +
@@ -16,9 +17,9 @@ function line(cols: [string, string, string, string, string, string, string, str
 /**
  * `qhost`: the `global` pseudo host, then one line per host. A host that is not connected
  * keeps its inventory but shows `-` for load and memory in use, as SGE shows a host whose
- * execd is down.
+ * execd is down. `-q` adds each host's queue instance and its states (`d`, `E`, `au`).
  */
-export function formatQhost(hosts: readonly HostView[]): string {
+export function formatQhost(hosts: readonly HostView[], opts: { queues?: boolean } = {}): string {
   let text = HEADER + line(['global', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-']);
   const sorted = [...hosts].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
   for (const h of sorted) {
@@ -37,6 +38,8 @@ export function formatQhost(hosts: readonly HostView[]): string {
       qhostMemory(h.swapTotalBytes),
       known(h.swapUsedBytes, qhostMemory),
     ]);
+    // -q: the host's queue instance (its group) with slots and states, as SGE 8.1.9 prints it.
+    if (opts.queues) text += `   ${h.group.padEnd(20)} ${'BI'.padEnd(5)} ${`0/${h.slotsUsed}/${h.slots}`.padEnd(13)} ${queueStates(h)}\n`;
   }
   return text;
 }

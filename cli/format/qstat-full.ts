@@ -10,11 +10,13 @@ function jobLine(row: QstatRow): string {
   return `${jobColumns(row)} ${String(row.slots).padStart(5)} ${taskColumn(row)}\n`;
 }
 
-/** SGE's queue states: `au` alarm+unknown (host not connected), `d` disabled. */
-function states(host: HostView): string {
-  if (host.state === 'offline') return 'au';
-  if (host.state === 'disabled') return 'd';
-  return '';
+/**
+ * SGE's queue states: `au` alarm+unknown (host not connected), `d` disabled, `E` error (a
+ * black-hole host, test/fixtures/sge/host-error.txt: `dE` when both).
+ */
+export function queueStates(host: HostView): string {
+  const base = host.state === 'offline' ? 'au' : host.state === 'disabled' ? 'd' : '';
+  return host.error !== undefined ? `${base}E` : base;
 }
 
 interface QueueInstance {
@@ -45,7 +47,7 @@ export function formatQstatFull(hosts: readonly HostView[], rows: readonly Qstat
     const load = host && host.load !== null && host.state !== 'offline' ? host.load.toFixed(2) : '-NA-';
     const arch = host ? host.arch : '-NA-';
     text += RULE;
-    text += `${instance.name.padEnd(30)} ${'BI'.padEnd(5)} ${`0/${used}/${total}`.padEnd(14)} ${load.padEnd(8)} ${arch.padEnd(13)} ${host ? states(host) : 'au'}\n`;
+    text += `${instance.name.padEnd(30)} ${'BI'.padEnd(5)} ${`0/${used}/${total}`.padEnd(14)} ${load.padEnd(8)} ${arch.padEnd(13)} ${host ? queueStates(host) : 'au'}\n`;
     for (const row of running) text += jobLine(row);
   }
   if (pending.length > 0) {

@@ -1,7 +1,8 @@
 /**
  * A local stand-in for the ECS metadata server (100.100.100.200) — just the parts OSS
  * credentials need: the hardened-mode token (PUT /latest/api/token), the RAM role name and its
- * STS credentials (GET /latest/meta-data/ram/security-credentials/[role]). Pair it with a
+ * STS credentials (GET /latest/meta-data/ram/security-credentials/[role]), and the instance id
+ * (GET /latest/meta-data/instance-id, which binds an agent's id to its machine). Pair it with a
  * FakeOssServer key that requires the same security token.
  */
 import { createServer, type Server } from 'node:http';
@@ -20,6 +21,8 @@ export class FakeEcsMetadataServer {
   readonly requests: string[] = [];
   private readonly token = randomBytes(16).toString('hex');
   private server!: Server;
+  /** What GET /latest/meta-data/instance-id answers. */
+  instanceId = `i-${randomBytes(10).toString('hex')}`;
 
   private constructor(
     readonly roleName: string,
@@ -39,6 +42,7 @@ export class FakeEcsMetadataServer {
       };
       if (req.method === 'PUT' && path === '/latest/api/token') return reply(200, s.token);
       if (s.requireToken && req.headers['x-aliyun-ecs-metadata-token'] !== s.token) return reply(403, 'Forbidden');
+      if (path === '/latest/meta-data/instance-id') return reply(200, s.instanceId);
       if (path === '/latest/meta-data/ram/security-credentials/') return reply(200, s.roleName);
       if (path === `/latest/meta-data/ram/security-credentials/${s.roleName}`) {
         return reply(200, JSON.stringify({ Code: 'Success', LastUpdated: new Date().toISOString(), ...s.credentials }), 'application/json');

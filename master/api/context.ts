@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { GroupService } from '../groups/group-service.js';
+import type { HostHealth } from '../host-health.js';
 import type { AgentHub } from '../agent-hub.js';
 import type { MasterEventBus } from '../events.js';
 import type { LogStore } from '../log-store.js';
@@ -27,4 +28,6 @@ export interface ApiContext {
   users: UserDatabase;
   /** Groups and autoscaling (set by the master once it listens). */
   groups?: GroupService;
+  /** Hosts' error state `E` (black-hole nodes). */
+  health?: HostHealth;
 }

@@ -10,7 +10,7 @@ import { accountingRecords } from '../views/accounting.js';
 export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/hosts', async (_req, reply) => {
     try {
-      return { hosts: hostViews(ctx.db, ctx.hub) };
+      return { hosts: hostViews(ctx.db, ctx.hub, ctx.health?.errors()) };
     } catch (err) {
       return sendError(reply, err);
     }
@@ -30,6 +30,22 @@ export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void 
       }
     });
   }
+
+  // qmod -c: root and managers clear a host's error state.
+  app.post('/hosts/:name/clear-error', async (req, reply) => {
+    try {
+      const name = (req.params as { name: string }).name;
+      requireAdmin(req, `clear the error state of host ${name}`);
+      if (!ctx.health) throw new ApiRequestError(503, 'this master keeps no host error states', 'restart the master');
+      const known = ctx.db.prepare('SELECT 1 FROM hosts WHERE hostname = ?').get(name) !== undefined;
+      if (!known) throw new ApiRequestError(404, `host "${name}" is not known to this master`, `'qhost' lists the hosts`);
+      const cleared = ctx.health.clear(name);
+      if (cleared) ctx.events.emit('schedule:wanted', `host ${name} cleared of its error state`);
+      return { messages: [{ ok: true, text: cleared ? `cleared the error state of host ${name}` : `host ${name} was not in error state` }] };
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
 
   app.get('/accounting', async (req, reply) => {
     try {

@@ -294,7 +294,8 @@ export class Transitions {
    * Leases up to `count` tasks of a job to a host, in one transaction: tasks requeued after a
    * lost host first, then never-dispatched ids from the job's cursor.
    */
-  leaseTasks(job: JobRow, host: HostRef, count: number): Lease[] {
+  /** `skipRequeued`: requeued tasks that must not go to this host (the scheduler's blocklist). */
+  leaseTasks(job: JobRow, host: HostRef, count: number, skipRequeued: (taskId: number) => boolean = () => false): Lease[] {
     return this.db.transaction(() => {
       const leases: Lease[] = [];
       const now = this.clock.now();
@@ -315,7 +316,7 @@ export class Transitions {
       const relaunch = this.q(`UPDATE tasks SET state = 'leased', attempt_id = ?, attempts = attempts + 1 WHERE job_id = ? AND task_id = ?`);
       for (const taskId of requeued) {
         if (leases.length >= count) break;
-        if (ready(taskId)) relaunch.run(lease(taskId), job.id, taskId);
+        if (ready(taskId) && !skipRequeued(taskId)) relaunch.run(lease(taskId), job.id, taskId);
       }
       if (leases.length < count && job.next_task <= job.last_task) {
         const exists = this.q('SELECT 1 FROM tasks WHERE job_id = ? AND task_id = ?').pluck();

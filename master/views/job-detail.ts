@@ -51,7 +51,7 @@ export function jobDetail(db: Db, reader: JobReader, hub: AgentHub, job: JobRow)
     ...(spec.data ? { data: spec.data } : {}),
     deleted: job.deleted === 1,
     tasks,
-    schedulingInfo: pendingCount > 0 ? schedulingInfo(hub, job, spec, waitingFor, disabledHosts(db)) : [],
+    schedulingInfo: pendingCount > 0 ? schedulingInfo(hub, job, spec, waitingFor, disabledHosts(db), hostsInError(db)) : [],
     holdJobsRequested: spec.holdJobs,
     holdJobsArray: db.prepare('SELECT depends_on FROM job_deps WHERE job_id = ? AND per_task = 1 ORDER BY depends_on').pluck().all(job.id) as number[],
     successors: successors(db, job.id, 0),
@@ -75,7 +75,13 @@ function disabledHosts(db: Db): Set<string> {
   return new Set(db.prepare('SELECT hostname FROM hosts WHERE disabled = 1').pluck().all() as string[]);
 }
 
-function schedulingInfo(hub: AgentHub, job: JobRow, spec: JobSubmission, waitingFor: number[], disabled: ReadonlySet<string>): string[] {
+/** Hosts in error state `E` (master/host-health.ts keeps the table; absent before it first ran). */
+function hostsInError(db: Db): Set<string> {
+  const exists = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'host_errors'`).get() !== undefined;
+  return new Set(exists ? (db.prepare('SELECT hostname FROM host_errors').pluck().all() as string[]) : []);
+}
+
+function schedulingInfo(hub: AgentHub, job: JobRow, spec: JobSubmission, waitingFor: number[], disabled: ReadonlySet<string>, inError: ReadonlySet<string>): string[] {
   // SGE 8.1.9's own words (test/fixtures/sge/): `Job is in hold state`, `execution time not reached`.
   if (job.user_hold) return ['Job is in hold state'];
   if (spec.startAfter !== undefined && spec.startAfter > Date.now()) return ['execution time not reached'];
@@ -86,6 +92,8 @@ function schedulingInfo(hub: AgentHub, job: JobRow, spec: JobSubmission, waiting
   for (const s of sessions) {
     const mismatch = hostMismatch(spec, { hello: s.hello, memUsedBytes: s.memUsedBytes });
     if (disabled.has(s.hostname)) lines.push(`queue instance "${s.group}@${s.hostname}" dropped because it is disabled`);
+    // SGE 8.1.9's words for a queue instance in error state (test/fixtures/sge/host-error.txt).
+    else if (inError.has(s.hostname)) lines.push(`queue instance "${s.group}@${s.hostname}" dropped because it is temporarily not available`);
     else if (mismatch) lines.push(`queue instance "${s.group}@${s.hostname}" dropped: ${mismatch}`);
     else if (s.freeSlots() < job.slots) lines.push(`queue instance "${s.group}@${s.hostname}" dropped because it is full`);
   }

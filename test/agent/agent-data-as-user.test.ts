@@ -104,7 +104,9 @@ t.test('a target the user may not create (/etc/…) fails; root creates nothing 
 });
 
 t.test('OSS inputs come from a cache only root can read, as the user\'s own copies', async (t) => {
-  const target = path.join(mallory.home, 'scene');
+  // A fresh path per run: staging never replaces a directory it did not publish itself.
+  const target = path.join(mallory.home, `scene-${process.pid}`);
+  scratch.push(target);
   const fin = await run(task(`cat ${target}/*.txt | wc -l`, { inputs: [parseDataMapping(`oss://${BUCKET}/scene/:${target}:ro`)] }));
   t.equal(fin.failedCode, 0, fin.failedReason);
   t.equal(link.output(fin.attemptId, 'stdout').trim(), '5');
@@ -204,7 +206,9 @@ t.test('a file removed mid-upload fails that attempt (retryable); the agent keep
 });
 
 t.test('after every attack, the same user\'s ordinary job with inputs and outputs succeeds', async (t) => {
-  const target = path.join(mallory.home, 'scene2');
+  // A fresh path per run: staging never replaces a directory it did not publish itself.
+  const target = path.join(mallory.home, `scene2-${process.pid}`);
+  scratch.push(target);
   const fin = await run(task(`cat ${target}/tex1.txt > "$OUTDIR/seen.txt"; id -un >> "$OUTDIR/seen.txt"`, { inputs: [parseDataMapping(`oss://${BUCKET}/scene/:${target}:ro`)], outputUrl: `oss://${BUCKET}/final/` }));
   t.equal(fin.failedCode, 0, fin.failedReason);
   t.equal(await readObject('final/seen.txt'), `texture 1\n${ATTACKER}\n`);

@@ -1,0 +1,105 @@
+import type { Logger } from 'pino';
+import { FailedCode, type TaskFinished } from '../protocol/agent-messages.js';
+import type { Clock } from './clock.js';
+import type { MasterEventBus } from './events.js';
+import type { Db } from './store/database.js';
+
+/**
+ * Black-hole nodes: a host that fails every task at once (renderer missing, disk full, bad
+ * image) would otherwise consume the whole queue in seconds. A host goes into SGE's error state
+ * `E` (qstat -f, qhost -q; `qmod -c` clears it) after `errorAfter` consecutive results that say
+ * the host is at fault:
+ *
+ * - setup failures the agent reports as the node's (`retryable`: staging, uploads, an agent
+ *   error before the task ran), or
+ * - failures of `errorAfter` different jobs in a row (one job failing everywhere is that job's
+ *   problem, not the host's).
+ *
+ * A success ends the streak; tasks killed by qdel or for their limits do not count either way.
+ * The state is kept in the store (table host_errors) so it survives a master restart; the
+ * streaks are not (they restart from zero). A host in error takes no new tasks; its running
+ * ones finish.
+ */
+export interface HostHealthOptions {
+  /** Consecutive failures before `E`; 0 turns the rule off. @default 3 (env QFARM_HOST_ERROR_AFTER) */
+  errorAfter: number;
+}
+
+export const DEFAULT_HOST_ERROR_AFTER = 3;
+
+interface Streak {
+  /** Consecutive node (setup) failures. */
+  setup: number;
+  /** Jobs with a failed task since the last success. */
+  jobs: Set<number>;
+}
+
+export interface HostError {
+  hostname: string;
+  since: number;
+  reason: string;
+}
+
+export class HostHealth {
+  private readonly streaks = new Map<string, Streak>();
+  private readonly inErrorQuery: () => string[];
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    events: MasterEventBus,
+    private readonly log: Logger,
+    private readonly options: HostHealthOptions,
+  ) {
+    // Its own table (not a migration of schema.ts): a host's error state is this module's alone.
+    db.exec(`CREATE TABLE IF NOT EXISTS host_errors (
+      hostname TEXT PRIMARY KEY,
+      since    INTEGER NOT NULL,
+      reason   TEXT NOT NULL
+    )`);
+    const inError = db.prepare('SELECT hostname FROM host_errors').pluck();
+    this.inErrorQuery = () => inError.all() as string[];
+    events.on('attempt:result', (hostname, jobId, result) => this.noteResult(hostname, jobId, result));
+  }
+
+  /** Hosts in error state: the scheduler gives them nothing. */
+  hostsInError(): string[] {
+    return this.inErrorQuery();
+  }
+
+  errors(): Map<string, HostError> {
+    const rows = this.db.prepare('SELECT hostname, since, reason FROM host_errors').all() as HostError[];
+    return new Map(rows.map((r) => [r.hostname, r]));
+  }
+
+  /** `qmod -c`: clears the error state; false when the host was not in it. */
+  clear(hostname: string): boolean {
+    this.streaks.delete(hostname);
+    const cleared = this.db.prepare('DELETE FROM host_errors WHERE hostname = ?').run(hostname).changes > 0;
+    if (cleared) this.log.info({ host: hostname }, 'host error state cleared');
+    return cleared;
+  }
+
+  private noteResult(hostname: string, jobId: number, result: TaskFinished): void {
+    if (this.options.errorAfter <= 0) return;
+    const succeeded = result.failedCode === FailedCode.None && result.exitStatus === 0;
+    if (succeeded) {
+      this.streaks.delete(hostname);
+      return;
+    }
+    // qdel and limit kills say nothing about the host.
+    if (result.failedCode === FailedCode.AfterJob || result.failedCode === FailedCode.LimitExceeded) return;
+    const streak = this.streaks.get(hostname) ?? { setup: 0, jobs: new Set<number>() };
+    this.streaks.set(hostname, streak);
+    if (result.retryable) streak.setup++;
+    streak.jobs.add(jobId);
+    const n = this.options.errorAfter;
+    let reason: string | undefined;
+    if (streak.setup >= n) reason = `${streak.setup} consecutive setup failures on host ${hostname}, the last of job ${jobId}: ${result.failedReason}`;
+    else if (streak.jobs.size >= n) reason = `tasks of ${streak.jobs.size} different jobs (${[...streak.jobs].join(', ')}) failed in a row on host ${hostname}, the last of job ${jobId}`;
+    if (!reason) return;
+    this.streaks.delete(hostname);
+    const inserted = this.db.prepare('INSERT OR IGNORE INTO host_errors (hostname, since, reason) VALUES (?, ?, ?)').run(hostname, this.clock.now(), reason).changes > 0;
+    if (inserted) this.log.warn({ host: hostname, reason }, "host put in error state E: it takes no new tasks until 'qmod -c' clears it");
+  }
+}
