@@ -50,6 +50,12 @@ export interface AgentOptions {
   socketPath: string;
   /** Poll the ECS metadata for a spot reclaim notice and drain on one. @default false (env QFARM_SPOT_WATCH=1) */
   spotWatch: boolean;
+  /**
+   * Drain and exit when the parent process dies (the master that spawned this local agent was
+   * killed): a new master starts its own agents, and this one must not linger under its name.
+   * @default false
+   */
+  exitWithParent: boolean;
 }
 
 /** Where to dial and which certificate to accept there. */
@@ -121,6 +127,8 @@ Runs tasks leased by a qfarm master on this machine.
   --log-level LEVEL   trace|debug|info|warn|error         (default: info, env QFARM_LOG_LEVEL)
   --spot-watch        on ECS spot instances: drain when the metadata announces a reclaim
                       (env QFARM_SPOT_WATCH=1; metadata URL from QFARM_METADATA_URL)
+  --exit-with-parent  drain and exit when the process that started the agent dies (the master's
+                      local provider uses it, so agents do not outlive a killed master)
   --help              show this text
 `;
 
@@ -191,8 +199,8 @@ export function parseAgentOptions(
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') throw new HelpRequested();
-    if (arg === '--spot-watch') {
-      raw.set('spot-watch', '1');
+    if (arg === '--spot-watch' || arg === '--exit-with-parent') {
+      raw.set(arg.slice(2), '1');
       continue;
     }
     if (!arg.startsWith('--')) throw new AgentOptionsError(arg, 'unexpected argument (see --help)');
@@ -273,6 +281,7 @@ export function parseAgentOptions(
         : 5000,
     logLevel,
     spotWatch: raw.has('spot-watch') || env.QFARM_SPOT_WATCH === '1',
+    exitWithParent: raw.has('exit-with-parent'),
   };
 }
 

@@ -77,7 +77,7 @@ const signalNumber = (name: string): number => (os.constants.signals as Record<s
  */
 export class TaskRun {
   readonly done: Promise<TaskResult>;
-  private killRequest: { reason: string; graceMs: number; failedReason: string; warnSignal: NodeJS.Signals } | undefined;
+  private killRequest: { reason: string; graceMs: number; failedReason: string; warnSignal: NodeJS.Signals; requeue: boolean } | undefined;
   private tree: ProcessTree | undefined;
   private killing: Promise<void> | undefined;
   private limitReason: string | undefined;
@@ -87,7 +87,10 @@ export class TaskRun {
     private readonly ctx: RunnerContext,
     private readonly events: TaskEvents,
   ) {
-    this.done = this.run().catch((err: unknown) => this.failure(Date.now(), FailedCode.BeforeJob, `agent error: ${(err as Error).message}`));
+    this.done = this.run()
+      .catch((err: unknown) => this.failure(Date.now(), FailedCode.BeforeJob, `agent error: ${(err as Error).message}`))
+      // Killed because the agent stops (not for anything the task did): the master runs it again.
+      .then((result) => (this.killRequest?.requeue && result.failedCode === FailedCode.AfterJob ? { ...result, retryable: true } : result));
   }
 
   get attemptId(): string {
@@ -96,11 +99,12 @@ export class TaskRun {
 
   /**
    * qdel or cancel: kill the whole tree (`warnSignal`, by default SIGTERM; SIGKILL after
-   * graceMs); the result says why.
+   * graceMs); the result says why. `requeue`: the agent is stopping, so the result asks the
+   * master to run the task again (retryable) instead of failing it.
    */
-  kill(reason: string, graceMs: number, warnSignal: NodeJS.Signals = 'SIGTERM'): void {
+  kill(reason: string, graceMs: number, warnSignal: NodeJS.Signals = 'SIGTERM', requeue = false): void {
     if (this.killRequest) return;
-    this.killRequest = { reason, graceMs, failedReason: reason, warnSignal };
+    this.killRequest = { reason, graceMs, failedReason: reason, warnSignal, requeue };
     if (this.tree) this.killing ??= this.tree.kill(graceMs, warnSignal);
   }
 

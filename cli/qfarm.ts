@@ -5,7 +5,7 @@ import { ApiClient } from './api-client.js';
 import { locateMaster } from './master-location.js';
 import { reportError } from './run-command.js';
 import { AGENT_ENTRY, MASTER_ENTRY } from './admin/dist-paths.js';
-import { farmUp, runDaemon } from './admin/farm-up.js';
+import { farmUp, runDaemonInProcess } from './admin/farm-up.js';
 import { printLogs } from './admin/follow-logs.js';
 import { getOutputs } from './admin/get-outputs.js';
 import { registerRenderCommands } from './render/register.js';
@@ -38,7 +38,7 @@ export function buildProgram(): Command {
     .command('up')
     .description('run a master and local agents on this machine in the foreground (Ctrl-C stops all)')
     .option('--agents <n>', 'number of local agents', positive('--agents'), 2)
-    .option('--slots <n>', 'slots per agent (default: number of CPUs)', positive('--slots'))
+    .option('--slots <n>', 'slots per agent (default: the CPUs shared over the agents, at least 1)', positive('--slots'))
     .option('--listen <host:port>', 'master address', '127.0.0.1:6480')
     .option('--tls', 'serve https/wss with a pinned certificate (automatic when --listen is not loopback)', false)
     .option('--log-to-terminal', 'print the daemons\' logs here instead of QFARM_HOME/*.log', false)
@@ -65,7 +65,7 @@ export function buildProgram(): Command {
     .helpOption(false)
     .argument('[args...]')
     .action(async (args: string[]) => {
-      process.exitCode = await runDaemon(MASTER_ENTRY, args);
+      await runDaemonInProcess(MASTER_ENTRY, args);
     });
 
   program
@@ -75,7 +75,7 @@ export function buildProgram(): Command {
     .helpOption(false)
     .argument('[args...]')
     .action(async (args: string[]) => {
-      process.exitCode = await runDaemon(AGENT_ENTRY, args);
+      await runDaemonInProcess(AGENT_ENTRY, args);
     });
 
   program
