@@ -163,7 +163,13 @@ export class TaskRun {
       // task only with its outputs in place. A failed upload fails this attempt, not the task.
       if (outdir && a.data?.outputUrl && result.exitStatus === 0 && result.failedCode === FailedCode.None) {
         this.events.uploading?.();
-        result.outputs = await this.ctx.data!.uploadOutputs(outdir, a.data.outputUrl, this.dataUser(runAs));
+        try {
+          result.outputs = await this.ctx.data!.uploadOutputs(outdir, a.data.outputUrl, this.dataUser(runAs));
+        } catch (err) {
+          if (!(err instanceof TaskDataError)) throw err;
+          // The task ran: this is SGE's "assumedly after job", not "before job"; the node may be at fault, so rerun.
+          return { ...result, failedCode: FailedCode.AfterJob, failedReason: `the task ran (exit 0) but ${err.message}`, retryable: true };
+        }
       }
       return result;
     } catch (err) {

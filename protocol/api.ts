@@ -120,6 +120,10 @@ export const JobDetail = Type.Object({
   notify: Type.Optional(Type.Boolean()),
   startAfter: Type.Optional(Type.Number()),
   rerun: Type.Optional(Type.Boolean()),
+  /** Why finished tasks failed (SGE's `error reason` lines), the most recent first, bounded. */
+  errors: Type.Optional(
+    Type.Array(Type.Object({ taskId: Type.Union([Type.Integer(), Type.Null()]), time: Type.Number(), reason: Type.String() }), { maxItems: 100 }),
+  ),
 });
 export type JobDetail = Static<typeof JobDetail>;
 
@@ -136,6 +140,8 @@ export const JobWaitResponse = Type.Object({
       taskId: Type.Union([Type.Integer(), Type.Null()]),
       exitStatus: Type.Integer(),
       failedCode: Type.Integer(),
+      /** Why, when failedCode is not 0 (the attempt's reason: a path and what to do). */
+      failedReason: Type.Optional(Type.String()),
       deleted: Type.Boolean(),
     }),
   ),

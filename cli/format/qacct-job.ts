@@ -41,6 +41,18 @@ const signalDescriptions: Record<string, string> = {
   SIGXFSZ: 'File size limit exceeded',
 };
 
+/**
+ * qfarm's one line beyond SGE's layout, right after `failed`: the reason, when SGE's words for
+ * the code cannot say what to fix, i.e. the task never ran (1: setup, 26: an output file) or it
+ * exited 0 and failed afterwards (100 without a signal: its $OUTDIR upload). Kills (qdel, limits)
+ * keep SGE's record byte for byte; `awk '$1 == "failed"'` and friends are unaffected.
+ */
+function reasonNeeded(r: AccountingRecord): boolean {
+  if (r.failedReason === '') return false;
+  if (r.failedCode === 1 || r.failedCode === 26) return true;
+  return r.failedCode === 100 && r.signal === null && r.exitStatus === 0;
+}
+
 /** Whole seconds between two instants, as SGE's second-resolution timestamps give them. */
 function wallclockSeconds(r: AccountingRecord): number {
   return Math.max(0, Math.floor(r.endTime / 1000) - Math.floor(r.startTime / 1000));
@@ -73,6 +85,7 @@ export function formatAccountingRecord(r: AccountingRecord): string {
   text += padded('granted_pe', r.slots > 1 ? 'smp' : 'NONE');
   text += padded('slots', r.slots);
   text += plain('failed', `${String(r.failedCode).padEnd(3)} ${r.failedCode ? ':' : ''} ${failed}`);
+  if (reasonNeeded(r)) text += plain('error_reason', r.failedReason.replace(/\s*\n\s*/g, ' '));
   text += signal === null ? padded('exit_status', r.exitStatus) : plain('exit_status', `${String(r.exitStatus).padEnd(20)} (${signal})`);
   text += plain('ru_wallclock', `${wallclockSeconds(r)}s`);
   text += plain('ru_utime', `${u.utimeSeconds.toFixed(3)}s`);

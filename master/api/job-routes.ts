@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { validators, type ActionResponse, type JobTarget, type JobWaitResponse } from '../../protocol/api.js';
 import type { ApiContext } from './context.js';
+import { checkQueueList } from './queue-check.js';
 import { ApiRequestError, sendError } from './errors.js';
 import { RequestLimits } from './request-bounds.js';
 import { TaskRangeTooLargeError } from '../store/undispatched-delete.js';
@@ -21,6 +22,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const request = validators.jobSubmitRequest.parse(req.body);
       const sub: JobSubmission = { ...request, submitter: submitterOf(who) };
       if (sub.array && sub.array.last < sub.array.first) throw new ApiRequestError(400, `invalid task range ${sub.array.first}-${sub.array.last}`);
+      checkQueueList(ctx.db, sub.queue);
       const { jobId } = ctx.transitions.submitJob(sub);
       return { jobId, name: sub.name, ...(sub.array ? { array: sub.array } : {}) };
     } catch (err) {
@@ -192,8 +194,11 @@ function submitterOf(who: Identity): JobSubmission['submitter'] {
 function waitResponse(ctx: ApiContext, jobId: number): JobWaitResponse {
   const job = ctx.reader.job(jobId)!;
   const rows = ctx.db
-    .prepare(`SELECT task_id, state, exit_status, failed_code FROM tasks WHERE job_id = ? AND state IN ('done', 'deleted') ORDER BY task_id`)
-    .all(jobId) as { task_id: number; state: string; exit_status: number | null; failed_code: number | null }[];
+    .prepare(
+      `SELECT t.task_id, t.state, t.exit_status, t.failed_code, a.failed_reason FROM tasks t LEFT JOIN attempts a ON a.id = t.attempt_id
+       WHERE t.job_id = ? AND t.state IN ('done', 'deleted') ORDER BY t.task_id`,
+    )
+    .all(jobId) as { task_id: number; state: string; exit_status: number | null; failed_code: number | null; failed_reason: string | null }[];
   return {
     jobId,
     finished: job.finished === 1,
@@ -201,6 +206,7 @@ function waitResponse(ctx: ApiContext, jobId: number): JobWaitResponse {
       taskId: job.is_array ? r.task_id : null,
       exitStatus: r.exit_status ?? 0,
       failedCode: r.failed_code ?? 0,
+      ...(r.failed_code && r.failed_reason ? { failedReason: r.failed_reason } : {}),
       deleted: r.state === 'deleted',
     })),
   };

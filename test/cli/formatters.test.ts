@@ -259,7 +259,11 @@ t.test('qacct -j matches SGE byte for byte (except counters qfarm does not sampl
     record({ jobnumber: 428, taskid: 3, qsubTime: at('08:35:04'), startTime: at('08:35:06'), endTime: at('08:35:06'), usage: { utimeSeconds: 0.003, stimeSeconds: 0.004, cpuSeconds: 0.007, maxRssBytes: 4880 } }),
   ];
   t.equal(tasks.map(formatAccountingRecord).join(''), zeroCounters(sgeOutput('qacct -j 428')), 'an array prints one block per task');
-  t.match(formatAccountingRecord({ ...killed, failedCode: 1, failedReason: 'cwd /nope does not exist' }), /^failed {7}1   : assumedly before job$/m);
+  const notStarted = formatAccountingRecord({ ...killed, signal: null, exitStatus: 0, failedCode: 1, failedReason: 'cwd /nope does not exist' });
+  t.match(notStarted, /^failed {7}1   : assumedly before job\nerror_reason cwd \/nope does not exist\nexit_status {2}0 /m, 'SGE\'s failed line, then why (the task never ran)');
+  const uploadFailed = formatAccountingRecord({ ...killed, signal: null, exitStatus: 0, failedCode: 100, failedReason: 'the task ran (exit 0) but uploading $OUTDIR to oss://b/p/ failed: AccessDenied' });
+  t.match(uploadFailed, /^failed {7}100 : assumedly after job\nerror_reason the task ran \(exit 0\) but uploading \$OUTDIR to oss:\/\/b\/p\/ failed: AccessDenied\n/m);
+  t.notMatch(formatAccountingRecord(killed), /error_reason/, 'a kill keeps SGE\'s record byte for byte');
 });
 
 t.test('qacct totals and per-owner table match SGE byte for byte', async (t) => {

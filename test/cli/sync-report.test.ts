@@ -37,3 +37,20 @@ t.test('qsub -sync y prints each line on the stream SGE uses and exits as SGE do
     t.equal(report.exitCode, probe.exit, `${probe.command}: exit status`);
   }
 });
+
+t.test('qsub -sync y says why a task failed instead of "exited with exit code 0"', async (t) => {
+  const neverRan = syncReport(
+    { jobId: 7, finished: true, tasks: [{ taskId: null, exitStatus: 0, failedCode: 26, failedReason: 'cannot open output file /nope/x: No such file or directory', deleted: false }] },
+    false,
+  );
+  t.same(neverRan.lines, [{ stream: 'stderr', text: 'Unable to run job 7: cannot open output file /nope/x: No such file or directory' }]);
+  t.equal(neverRan.exitCode, 1);
+  const afterwards = syncReport(
+    { jobId: 8, finished: true, tasks: [{ taskId: 2, exitStatus: 0, failedCode: 100, failedReason: 'the task ran (exit 0) but uploading $OUTDIR to oss://b/o/ failed: AccessDenied', deleted: false }] },
+    true,
+  );
+  t.same(afterwards.lines, [{ stream: 'stderr', text: 'Job 8.2 exited with exit code 0 but failed: the task ran (exit 0) but uploading $OUTDIR to oss://b/o/ failed: AccessDenied' }]);
+  t.equal(afterwards.exitCode, 1);
+  const noReason = syncReport({ jobId: 9, finished: true, tasks: [{ taskId: null, exitStatus: 0, failedCode: 1, deleted: false }] }, false);
+  t.same(noReason.lines, [{ stream: 'stderr', text: 'Unable to run job 9 (failed 1; see qacct -j 9)' }]);
+});
