@@ -1,5 +1,6 @@
 import type { AddressInfo, Server as NetServer } from 'node:net';
-import { pino, destination, type Logger } from 'pino';
+import { pino, type Logger } from 'pino';
+import { logDestination } from './pretty-log.js';
 import { AgentHub } from './agent-hub.js';
 import { buildApiServer } from './api/server.js';
 import { systemClock, type Clock } from './clock.js';
@@ -50,7 +51,7 @@ export class Master {
   constructor(
     readonly home: FarmHome,
     readonly options: MasterOptions,
-    readonly log: Logger = pino({ level: options.logLevel }, destination(2)),
+    readonly log: Logger = pino({ level: options.logLevel }, logDestination()),
     clock: Clock = systemClock,
   ) {
     ensureHome(home);
