@@ -11,6 +11,7 @@ import { getOutputs } from './admin/get-outputs.js';
 import { registerRenderCommands } from './render/register.js';
 import { registerGroupCommands } from './admin/group-commands.js';
 import { registerIdentityCommands } from './admin/identity-commands.js';
+import { registerHostListCommands } from './admin/host-commands.js';
 
 /** `qfarm`: the administrator's verbs (SGE's own verbs are separate commands: qsub, qstat...). */
 
@@ -109,6 +110,7 @@ export function buildProgram(): Command {
     .argument('<name>')
     .action((name: string) => setHost(name, 'enable'));
 
+  registerHostListCommands(host);
   registerRenderCommands(program);
   registerGroupCommands(program);
   registerIdentityCommands(program);

@@ -213,6 +213,8 @@ export const HostView = Type.Object({
   slotsUsed: Type.Integer(),
   state: Type.Union([Type.Literal('online'), Type.Literal('offline'), Type.Literal('disabled')]),
   lastSeen: Type.Number(),
+  /** The host's machine is gone (released, or no longer listed by its provider): only in `?all=1` answers. */
+  gone: Type.Optional(Type.Boolean()),
   labels: Type.Record(Type.String(), Type.String()),
 });
 export type HostView = Static<typeof HostView>;

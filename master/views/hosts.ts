@@ -3,15 +3,22 @@ import type { HostInventory } from '../../protocol/agent-messages.js';
 import type { AgentHub } from '../agent-hub.js';
 import type { Db } from '../store/database.js';
 
-/** `qhost`: every host that ever joined, with live load and memory for connected ones. */
-export function hostViews(db: Db, hub: AgentHub): HostView[] {
-  const rows = db.prepare('SELECT agent_id, hello, disabled, last_seen FROM hosts ORDER BY hostname').all() as {
+/**
+ * `qhost`: the hosts that joined, with live load and memory for connected ones. A host whose
+ * machine is gone (marked lost: the provider released it or no longer lists it) is left out
+ * unless `all` (`qfarm host list --all`): after a day of autoscaling, qhost would otherwise be
+ * thousands of `-` lines. Its history stays in accounting.
+ */
+export function hostViews(db: Db, hub: AgentHub, options: { all?: boolean } = {}): HostView[] {
+  const rows = db.prepare('SELECT agent_id, hello, disabled, last_seen, lost FROM hosts ORDER BY hostname').all() as {
     agent_id: string;
     hello: string;
     disabled: number;
     last_seen: number;
+    lost: number;
   }[];
-  return rows.map((row) => {
+  const shown = options.all ? rows : rows.filter((row) => !row.lost || hub.session(row.agent_id) !== undefined);
+  return shown.map((row) => {
     const hello = JSON.parse(row.hello) as HostInventory;
     const session = hub.session(row.agent_id);
     return {
@@ -32,6 +39,7 @@ export function hostViews(db: Db, hub: AgentHub): HostView[] {
       state: row.disabled ? 'disabled' : session ? 'online' : 'offline',
       lastSeen: row.last_seen,
       labels: hello.labels,
+      ...(row.lost && !session ? { gone: true } : {}),
     };
   });
 }
