@@ -117,6 +117,12 @@ export function buildProgram(): Command {
   return program;
 }
 
+// `qfarm render submit -d | head`: a reader that stops early is not an error (as for cat).
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 buildProgram()
   .parseAsync(process.argv)
   .catch((error: unknown) => {
