@@ -58,8 +58,8 @@ t.test('a task that cannot open its output file: qsub -sync y, qacct and qstat -
 t.test('qfarm render submit -d | head ends quietly (a reader that stops early is not an error)', async (t) => {
   const { spawnSync } = await import('node:child_process');
   const { ROOT } = await import('../helpers/farm.js');
-  const r = spawnSync('bash', ['-c', `"${ROOT}/bin/qfarm" render submit -d --scene /tmp/none.blend -s 1 -e 20000 2>/dev/null | head -1 >/dev/null; echo "\${PIPESTATUS[0]}"`], { encoding: 'utf8', cwd: '/tmp' });
+  const r = spawnSync('bash', ['-c', `"${ROOT}/bin/qfarm" render submit -d --scene /tmp/none.blend -s 1 -e 5000 2>/dev/null | head -1 >/dev/null; echo "\${PIPESTATUS[0]}"`], { encoding: 'utf8', cwd: '/tmp' });
   t.equal(r.stdout.trim(), '0', 'exit 0, not an EPIPE crash');
-  const withErr = spawnSync('bash', ['-c', `"${ROOT}/bin/qfarm" render submit -d --scene /tmp/none.blend -s 1 -e 20000 | head -1 >/dev/null`], { encoding: 'utf8', cwd: '/tmp' });
+  const withErr = spawnSync('bash', ['-c', `"${ROOT}/bin/qfarm" render submit -d --scene /tmp/none.blend -s 1 -e 5000 | head -1 >/dev/null`], { encoding: 'utf8', cwd: '/tmp' });
   t.notMatch(withErr.stderr, /EPIPE|Error:/);
 });
