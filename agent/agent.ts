@@ -345,7 +345,8 @@ export class Agent {
     if (!opts.force && !(await this.waitIdle(opts.drainTimeoutMs))) {
       this.deps.log.warn({ running: this.running.size }, 'drain timeout: killing the remaining tasks');
     }
-    for (const r of this.running.values()) r.run.kill(opts.reason, opts.force ? 0 : this.opts.killGraceMs);
+    // Stopping the agent is not the tasks' fault: their results ask the master to rerun them.
+    for (const r of this.running.values()) r.run.kill(opts.reason, opts.force ? 0 : this.opts.killGraceMs, 'SIGTERM', true);
     await this.waitIdle(10_000);
     await this.waitAcked(opts.force ? 1000 : 5000);
     const unacked = this.outbox.unackedResults();
@@ -353,9 +354,9 @@ export class Agent {
     this.connection.close();
   }
 
-  /** Kills every task at once (fatal error path). */
+  /** Kills every task at once (fatal error path, or a second signal while draining); they are requeued. */
   async killAll(reason: string): Promise<void> {
-    for (const r of this.running.values()) r.run.kill(reason, 0);
+    for (const r of this.running.values()) r.run.kill(reason, 0, 'SIGTERM', true);
     await this.waitIdle(5000);
   }
 }

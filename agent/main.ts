@@ -79,6 +79,10 @@ async function main(): Promise<void> {
   process.on('exit', () => agent!.dispose());
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  if (opts.exitWithParent) watchParent(() => {
+    log.warn({ running: agent!.runningCount }, 'the process that started this agent is gone (its master was killed?): draining and exiting');
+    onSignal('SIGTERM');
+  });
   await agent.start();
   if (opts.spotWatch) {
     const watch = new SpotWatch();
@@ -86,6 +90,17 @@ async function main(): Promise<void> {
     watch.on('error', (err) => log.warn({ err: err.message }, 'spot watch cannot read the instance metadata'));
     watch.start();
   }
+}
+
+/** Calls `gone` once when this process is re-parented (its parent died; Linux re-parents to init or a subreaper). */
+function watchParent(gone: () => void): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    gone();
+  }, 1000);
+  timer.unref();
 }
 
 main().catch((err: unknown) => {

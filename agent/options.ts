@@ -52,6 +52,12 @@ export interface AgentOptions {
   spotWatch: boolean;
   /** Where tasks' TMPDIRs are made (a scratch disk). @default the system's temporary directory (env QFARM_TMP_ROOT) */
   tmpRoot: string | undefined;
+  /**
+   * Drain and exit when the parent process dies (the master that spawned this local agent was
+   * killed): a new master starts its own agents, and this one must not linger under its name.
+   * @default false
+   */
+  exitWithParent: boolean;
 }
 
 /** Where to dial and which certificate to accept there. */
@@ -125,6 +131,8 @@ Runs tasks leased by a qfarm master on this machine.
                       temporary directory; env QFARM_TMP_ROOT)
   --spot-watch        on ECS spot instances: drain when the metadata announces a reclaim
                       (env QFARM_SPOT_WATCH=1; metadata URL from QFARM_METADATA_URL)
+  --exit-with-parent  drain and exit when the process that started the agent dies (the master's
+                      local provider uses it, so agents do not outlive a killed master)
   --help              show this text
 `;
 
@@ -195,8 +203,8 @@ export function parseAgentOptions(
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') throw new HelpRequested();
-    if (arg === '--spot-watch') {
-      raw.set('spot-watch', '1');
+    if (arg === '--spot-watch' || arg === '--exit-with-parent') {
+      raw.set(arg.slice(2), '1');
       continue;
     }
     if (!arg.startsWith('--')) throw new AgentOptionsError(arg, 'unexpected argument (see --help)');
@@ -278,6 +286,7 @@ export function parseAgentOptions(
     logLevel,
     spotWatch: raw.has('spot-watch') || env.QFARM_SPOT_WATCH === '1',
     tmpRoot: raw.get('tmp-root') ?? (env.QFARM_TMP_ROOT || undefined),
+    exitWithParent: raw.has('exit-with-parent'),
   };
 }
 

@@ -81,7 +81,7 @@ const signalNumber = (name: string): number => (os.constants.signals as Record<s
  */
 export class TaskRun {
   readonly done: Promise<TaskResult>;
-  private killRequest: { reason: string; graceMs: number; failedReason: string; warnSignal: NodeJS.Signals } | undefined;
+  private killRequest: { reason: string; graceMs: number; failedReason: string; warnSignal: NodeJS.Signals; requeue: boolean } | undefined;
   private tree: ProcessTree | undefined;
   private killing: Promise<void> | undefined;
   /** Lets go of the staged inputs this task used (set once they are in place). */
@@ -98,7 +98,10 @@ export class TaskRun {
     this.input = assignment.interactive === true ? new TaskInput((bytes) => events.inputWritten?.(bytes), ctx.log.child({ attemptId: assignment.attemptId })) : undefined;
     // An error the agent did not expect (its TMPDIR root missing, a full disk) is the node's
     // failure, not the job's: the task runs again elsewhere (and counts against this host).
-    this.done = this.run().catch((err: unknown) => ({ ...this.failure(Date.now(), FailedCode.BeforeJob, `agent error on ${this.ctx.hostname}: ${(err as Error).message}`), retryable: true }));
+    this.done = this.run()
+      .catch((err: unknown) => ({ ...this.failure(Date.now(), FailedCode.BeforeJob, `agent error on ${this.ctx.hostname}: ${(err as Error).message}`), retryable: true }))
+      // Killed because the agent stops (not for anything the task did): the master runs it again.
+      .then((result) => (this.killRequest?.requeue && result.failedCode === FailedCode.AfterJob ? { ...result, retryable: true } : result));
   }
 
   get attemptId(): string {
@@ -107,11 +110,12 @@ export class TaskRun {
 
   /**
    * qdel or cancel: kill the whole tree (`warnSignal`, by default SIGTERM; SIGKILL after
-   * graceMs); the result says why.
+   * graceMs); the result says why. `requeue`: the agent is stopping, so the result asks the
+   * master to run the task again (retryable) instead of failing it.
    */
-  kill(reason: string, graceMs: number, warnSignal: NodeJS.Signals = 'SIGTERM'): void {
+  kill(reason: string, graceMs: number, warnSignal: NodeJS.Signals = 'SIGTERM', requeue = false): void {
     if (this.killRequest) return;
-    this.killRequest = { reason, graceMs, failedReason: reason, warnSignal };
+    this.killRequest = { reason, graceMs, failedReason: reason, warnSignal, requeue };
     if (this.tree) this.killing ??= this.tree.kill(graceMs, warnSignal);
   }
 
@@ -170,7 +174,15 @@ export class TaskRun {
       // task only with its outputs in place. A failed upload fails this attempt, not the task.
       if (outdir && a.data?.outputUrl && result.exitStatus === 0 && result.failedCode === FailedCode.None) {
         this.events.uploading?.();
-        result.outputs = await this.ctx.data!.uploadOutputs(outdir, a.data.outputUrl, this.dataUser(runAs), umask);
+        try {
+          result.outputs = await this.ctx.data!.uploadOutputs(outdir, a.data.outputUrl, this.dataUser(runAs), umask);
+        } catch (err) {
+          if (!(err instanceof TaskDataError)) throw err;
+          // The task ran: this is SGE's "assumedly after job", not "before job". The node's fault
+          // reruns it; the user's own rights or outputs (err.retryable false) do not.
+          const failed = { ...result, failedCode: FailedCode.AfterJob, failedReason: `the task ran (exit 0) but ${err.message}` };
+          return err.retryable ? { ...failed, retryable: true } : failed;
+        }
       }
       return result;
     } catch (err) {

@@ -5,7 +5,7 @@ import { ApiClient } from './api-client.js';
 import { locateMaster } from './master-location.js';
 import { reportError } from './run-command.js';
 import { AGENT_ENTRY, MASTER_ENTRY } from './admin/dist-paths.js';
-import { farmUp, runDaemon } from './admin/farm-up.js';
+import { farmUp, runDaemonInProcess } from './admin/farm-up.js';
 import { printLogs } from './admin/follow-logs.js';
 import { getOutputs } from './admin/get-outputs.js';
 import { registerRenderCommands } from './render/register.js';
@@ -13,6 +13,7 @@ import { registerGroupCommands } from './admin/group-commands.js';
 import { registerIdentityCommands } from './admin/identity-commands.js';
 import { registerWebCommand } from './admin/web-command.js';
 import { registerNodeCommands } from './interactive/node-commands.js';
+import { registerHostListCommands } from './admin/host-commands.js';
 
 /** `qfarm`: the administrator's verbs (SGE's own verbs are separate commands: qsub, qstat...). */
 
@@ -40,7 +41,7 @@ export function buildProgram(): Command {
     .command('up')
     .description('run a master and local agents on this machine in the foreground (Ctrl-C stops all)')
     .option('--agents <n>', 'number of local agents', positive('--agents'), 2)
-    .option('--slots <n>', 'slots per agent (default: number of CPUs)', positive('--slots'))
+    .option('--slots <n>', 'slots per agent (default: the CPUs shared over the agents, at least 1)', positive('--slots'))
     .option('--listen <host:port>', 'master address', '127.0.0.1:6480')
     .option('--tls', 'serve https/wss with a pinned certificate (automatic when --listen is not loopback)', false)
     .option('--log-to-terminal', 'print the daemons\' logs here instead of QFARM_HOME/*.log', false)
@@ -68,7 +69,7 @@ export function buildProgram(): Command {
     .helpOption(false)
     .argument('[args...]')
     .action(async (args: string[]) => {
-      process.exitCode = await runDaemon(MASTER_ENTRY, args);
+      await runDaemonInProcess(MASTER_ENTRY, args);
     });
 
   program
@@ -78,7 +79,7 @@ export function buildProgram(): Command {
     .helpOption(false)
     .argument('[args...]')
     .action(async (args: string[]) => {
-      process.exitCode = await runDaemon(AGENT_ENTRY, args);
+      await runDaemonInProcess(AGENT_ENTRY, args);
     });
 
   program
@@ -112,6 +113,7 @@ export function buildProgram(): Command {
     .argument('<name>')
     .action((name: string) => setHost(name, 'enable'));
 
+  registerHostListCommands(host);
   registerRenderCommands(program);
   registerGroupCommands(program);
   registerIdentityCommands(program);
@@ -119,6 +121,12 @@ export function buildProgram(): Command {
   registerNodeCommands(program);
   return program;
 }
+
+// `qfarm render submit -d | head`: a reader that stops early is not an error (as for cat).
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 buildProgram()
   .parseAsync(process.argv)

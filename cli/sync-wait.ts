@@ -47,6 +47,11 @@ export function syncReport(wait: JobWaitResponse, isArray: boolean): SyncReport 
     } else if (task.exitStatus > 128 && signalNames[task.exitStatus - 128] !== undefined) {
       lines.push({ stream: 'stderr', text: `Job ${label} exited because of signal ${signalNames[task.exitStatus - 128]}` });
       code = 1;
+    } else if (task.failedCode !== 0 && task.exitStatus === 0) {
+      // Not "exited with exit code 0" (and qsub exiting 1): say why it failed.
+      const why = task.failedReason ? `: ${task.failedReason}` : ` (failed ${task.failedCode}; see qacct -j ${wait.jobId})`;
+      lines.push({ stream: 'stderr', text: `Job ${label} exited with exit code 0 but failed${why}` });
+      code = 1;
     } else {
       // Measured on SGE 8.1.9: exit code 0 is reported on stdout, any other on stderr.
       lines.push({ stream: task.exitStatus === 0 ? 'stdout' : 'stderr', text: `Job ${label} exited with exit code ${task.exitStatus}.` });

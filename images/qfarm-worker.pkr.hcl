@@ -1,4 +1,4 @@
-# ECS custom image for qfarm workers: Debian 12 + Node 20 (Debian's nodejs) + Blender + the
+# ECS custom image for qfarm workers: Debian 12 + Node 20 (from nodejs.org) + Blender + the
 # qfarm agent as a systemd unit. Build:
 #   npm pack                                  # → qfarm-<version>.tgz in the repo root
 #   export ALICLOUD_ACCESS_KEY=… ALICLOUD_SECRET_KEY=…
@@ -36,6 +36,12 @@ variable "instance_type" {
 variable "qfarm_tarball" {
   type        = string
   description = "Path to the `npm pack` tarball of qfarm."
+}
+
+variable "node_version" {
+  type        = string
+  default     = "20.19.5"
+  description = "Node.js 20 release installed from nodejs.org (checked against its SHASUMS256.txt)."
 }
 
 variable "with_blender" {
@@ -78,7 +84,13 @@ build {
     inline = [
       "set -eux",
       "apt-get update -q",
-      "apt-get install -y -q nodejs npm ca-certificates nfs-common s3fs",
+      # Node 20 from nodejs.org, checked against its published SHA-256 (Debian 12's nodejs is 18).
+      # No s3fs: the agent mounts OSS with ossfs when present (Alibaba's .deb, not in Debian) and
+      # otherwise stages inputs into its cache; install ossfs here to mount instead.
+      "apt-get install -y -q ca-certificates curl xz-utils python3 make g++ nfs-common",
+      "cd /tmp && curl -fsSLO https://nodejs.org/dist/v${var.node_version}/node-v${var.node_version}-linux-x64.tar.xz",
+      "cd /tmp && curl -fsSL https://nodejs.org/dist/v${var.node_version}/SHASUMS256.txt | grep \" node-v${var.node_version}-linux-x64.tar.xz$\" | sha256sum -c -",
+      "tar -xJf /tmp/node-v${var.node_version}-linux-x64.tar.xz -C /usr/local --strip-components=1 --no-same-owner && rm /tmp/node-v*.tar.xz",
       "if [ \"$WITH_BLENDER\" = true ]; then apt-get install -y -q --no-install-recommends blender; fi",
       "node --version",
       "npm install -g --omit=dev /tmp/qfarm.tgz",

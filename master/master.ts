@@ -1,9 +1,11 @@
 import type { AddressInfo, Server as NetServer } from 'node:net';
-import { pino, destination, type Logger } from 'pino';
+import { pino, type Logger } from 'pino';
+import { logDestination } from './pretty-log.js';
 import { AgentHub } from './agent-hub.js';
 import { buildApiServer } from './api/server.js';
 import { systemClock, type Clock } from './clock.js';
 import { MasterEventBus } from './events.js';
+import { lockHome, type HomeLock } from './home-lock.js';
 import { ensureHome, privateStateWarnings, removeMasterInfo, writeMasterInfo, type FarmHome } from './home.js';
 import { Authenticator } from './api/identity.js';
 import { checkPeerCredentialsAvailable } from './api/peer-credentials.js';
@@ -52,6 +54,8 @@ export class Master {
   private readonly nodeSessions: NodeSessionRelay;
   private readonly agentToken: string;
   private readonly clock: Clock;
+  /** Held from construction to stop: one master per QFARM_HOME. */
+  private readonly homeLock: HomeLock;
   /** Set when the master serves https/wss (see options.tls). */
   readonly tls: MasterTls | undefined;
   url = '';
@@ -59,10 +63,12 @@ export class Master {
   constructor(
     readonly home: FarmHome,
     readonly options: MasterOptions,
-    readonly log: Logger = pino({ level: options.logLevel }, destination(2)),
+    readonly log: Logger = pino({ level: options.logLevel }, logDestination()),
     clock: Clock = systemClock,
   ) {
     ensureHome(home);
+    // Before anything in the home is read or written: a second master must change nothing.
+    this.homeLock = lockHome(home);
     const apiToken = loadOrCreateToken(home.apiTokenFile);
     const agentToken = loadOrCreateToken(home.agentTokenFile);
     this.db = openDatabase(home.storeFile);
@@ -171,5 +177,6 @@ export class Master {
     await this.app.close();
     this.db.close();
     removeMasterInfo(this.home);
+    this.homeLock.release();
   }
 }

@@ -121,6 +121,10 @@ export const JobDetail = Type.Object({
   notify: Type.Optional(Type.Boolean()),
   startAfter: Type.Optional(Type.Number()),
   rerun: Type.Optional(Type.Boolean()),
+  /** Why finished tasks failed (SGE's `error reason` lines), the most recent first, bounded. */
+  errors: Type.Optional(
+    Type.Array(Type.Object({ taskId: Type.Union([Type.Integer(), Type.Null()]), time: Type.Number(), reason: Type.String() }), { maxItems: 100 }),
+  ),
 });
 export type JobDetail = Static<typeof JobDetail>;
 
@@ -210,6 +214,8 @@ export const HostView = Type.Object({
   slotsUsed: Type.Integer(),
   state: Type.Union([Type.Literal('online'), Type.Literal('offline'), Type.Literal('disabled')]),
   lastSeen: Type.Number(),
+  /** The host's machine is gone (released, or no longer listed by its provider): only in `?all=1` answers. */
+  gone: Type.Optional(Type.Boolean()),
   labels: Type.Record(Type.String(), Type.String()),
   /** Why the host is in SGE's error state `E` (it takes no new tasks until `qmod -c`); absent when it is not. */
   error: Type.Optional(Type.String({ maxLength: 4096 })),

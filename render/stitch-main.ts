@@ -25,6 +25,11 @@ export function stitchMain(argv: readonly string[], io: StitchIo): number {
     if (hint) io.err(`hint: ${hint}`);
     return 1;
   };
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(STITCH_USAGE);
+    io.out('Joins the tiles of one rendered frame into the frame (render jobs run it once the frame\'s tiles are done).');
+    return 0;
+  }
   let values: Record<string, string | undefined>;
   try {
     ({ values } = parseArgs({

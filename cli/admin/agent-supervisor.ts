@@ -60,6 +60,12 @@ export class Supervisor {
     });
   }
 
+  /** Sends a signal to the running process, if any, without waiting (a second Ctrl-C). */
+  signal(signal: NodeJS.Signals): void {
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
+  }
+
   kill(): void {
     this.stopped = true;
     clearTimeout(this.timer);

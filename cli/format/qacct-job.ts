@@ -41,6 +41,18 @@ const signalDescriptions: Record<string, string> = {
   SIGXFSZ: 'File size limit exceeded',
 };
 
+/**
+ * Whether the `failed` line carries the reason after SGE's words: when those words cannot say
+ * what to fix, i.e. the task never ran (1: setup, 26: an output file) or it exited 0 and failed
+ * afterwards (100 without a signal: its $OUTDIR upload). Kills (qdel, limits) keep SGE's record
+ * byte for byte; `awk '$1 == "failed" {print $2}'` still reads the code.
+ */
+function reasonNeeded(r: AccountingRecord): boolean {
+  if (r.failedReason === '') return false;
+  if (r.failedCode === 1 || r.failedCode === 26) return true;
+  return r.failedCode === 100 && r.signal === null && r.exitStatus === 0;
+}
+
 /** Whole seconds between two instants, as SGE's second-resolution timestamps give them. */
 function wallclockSeconds(r: AccountingRecord): number {
   return Math.max(0, Math.floor(r.endTime / 1000) - Math.floor(r.startTime / 1000));
@@ -53,11 +65,11 @@ function wallclockSeconds(r: AccountingRecord): number {
  */
 export function formatAccountingRecord(r: AccountingRecord): string {
   const u = r.usage;
-  // A task that never ran (set-up, staging, output file): SGE's words first (scripts match
-  // them), then the master's reason, which says what failed and what the user can fix.
+  // A task that never ran (set-up, staging, output file) or whose upload failed: SGE's words
+  // first (scripts match them), then the master's reason, which says what failed and what to fix.
   const description = failedDescriptions[r.failedCode];
-  const neverRan = (r.failedCode === 1 || r.failedCode === 26) && r.failedReason !== '';
-  const failed = r.failedCode === 0 ? '' : description === undefined ? r.failedReason : neverRan ? `${description}: ${r.failedReason}` : description;
+  const withReason = reasonNeeded(r);
+  const failed = r.failedCode === 0 ? '' : description === undefined ? r.failedReason : withReason ? `${description}: ${r.failedReason.replace(/\s*\n\s*/g, ' ')}` : description;
   const signal = r.signal !== null ? (signalDescriptions[r.signal] ?? r.signal) : null;
   let text = SEPARATOR;
   text += padded('qname', r.qname);

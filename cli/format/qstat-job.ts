@@ -2,7 +2,7 @@ import type { JobDetail, TaskDetail } from '../../protocol/api.js';
 import type { ResourceRequest } from '../../protocol/job-spec.js';
 import { formatMemorySpec } from '../sge-values.js';
 import { bytesPerGB, qstatVmem } from './sge-memory.js';
-import { ctimeDate, hhmmss } from './sge-time.js';
+import { ctimeDate, hhmmss, qstatDate } from './sge-time.js';
 
 const SEPARATOR = '==============================================================\n';
 const LABEL_WIDTH = 28;
@@ -92,6 +92,9 @@ export function formatJobDetail(job: JobDetail): string {
   const withUsage = job.tasks.filter((task) => task.usage !== null);
   for (const task of withUsage) text += usageLine(task);
   for (const task of withUsage) text += `${taskLabel('binding', task.taskId).padEnd(LABEL_WIDTH)}NONE\n`;
+  // SGE 8.1.9: `error reason          1:      11/29/2026 20:22:27 [0:20613]: error: can't open ...`
+  // (test/fixtures/sge/operating.txt); qfarm has no execd pid to put in brackets, so leaves them out.
+  for (const e of job.errors ?? []) text += `error reason${String(e.taskId ?? 1).padStart(11)}:      ${qstatDate(e.time)}: error: ${e.reason.replace(/\s*\n\s*/g, ' ')}\n`;
   const info = job.schedulingInfo.length > 0 ? job.schedulingInfo : ['There are no messages available'];
   text += field('scheduling info', info[0]!);
   for (const line of info.slice(1)) text += `${' '.repeat(LABEL_WIDTH)}${line}\n`;

@@ -4,14 +4,27 @@ import type { ApiContext } from './context.js';
 import { ApiRequestError, sendError } from './errors.js';
 import { requireAdmin } from './identity.js';
 import { hostViews } from '../views/hosts.js';
+import { HostRemovalError, removeHost } from '../store/host-removal.js';
 import { accountingRecords } from '../views/accounting.js';
 
 /** Hosts (qhost, qmod -d/-e), accounting (qacct) and health. */
 export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.get('/hosts', async (_req, reply) => {
+  app.get('/hosts', async (req, reply) => {
     try {
-      return { hosts: hostViews(ctx.db, ctx.hub, ctx.health?.errors()) };
+      return { hosts: hostViews(ctx.db, ctx.hub, { all: (req.query as { all?: string }).all === '1', errors: ctx.health?.errors() }) };
     } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  app.post('/hosts/:name/remove', async (req, reply) => {
+    try {
+      const name = (req.params as { name: string }).name;
+      requireAdmin(req, `remove host ${name}`);
+      removeHost(ctx.db, name, (agentId) => ctx.hub.session(agentId) !== undefined);
+      return { messages: [{ ok: true, text: `removed host ${name} (its tasks' history stays in qacct)` }] };
+    } catch (err) {
+      if (err instanceof HostRemovalError) return sendError(reply, new ApiRequestError(err.status, err.message, err.hint));
       return sendError(reply, err);
     }
   });

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { validators, type ActionResponse, type JobTarget, type JobWaitResponse } from '../../protocol/api.js';
 import type { ApiContext } from './context.js';
+import { checkQueueList } from './queue-check.js';
 import { ApiRequestError, sendError } from './errors.js';
 import { RequestLimits } from './request-bounds.js';
 import { TaskRangeTooLargeError } from '../store/undispatched-delete.js';
@@ -23,6 +24,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const { interactive: _notAClientField, ...request } = validators.jobSubmitRequest.parse(req.body) as ReturnType<typeof validators.jobSubmitRequest.parse> & { interactive?: unknown };
       const sub: JobSubmission = { ...request, submitter: submitterOf(who) };
       if (sub.array && sub.array.last < sub.array.first) throw new ApiRequestError(400, `invalid task range ${sub.array.first}-${sub.array.last}`);
+      checkQueueList(ctx.db, sub.queue);
       const { jobId } = ctx.transitions.submitJob(sub);
       return { jobId, name: sub.name, ...(sub.array ? { array: sub.array } : {}) };
     } catch (err) {

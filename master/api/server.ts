@@ -1,4 +1,4 @@
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import { API_PREFIX } from '../../protocol/version.js';
 import type { ApiContext } from './context.js';
 import { sendError } from './errors.js';
@@ -8,6 +8,7 @@ import { registerJobRoutes } from './job-routes.js';
 import { registerHostRoutes } from './host-routes.js';
 import { registerLogRoutes } from './log-routes.js';
 import { registerGroupRoutes } from './group-routes.js';
+import { registerOpsRoutes } from './ops-routes.js';
 import { installRequestBounds, RequestLimits } from './request-bounds.js';
 import type { WebDashboard } from '../web/dashboard.js';
 import { registerWebApiRoutes } from '../web/web-api-routes.js';
@@ -23,11 +24,14 @@ export function buildApiServer(ctx: ApiContext, auth: Authenticator, tls?: { key
   // With TLS, https and the agents' wss share the one port (the hub listens for upgrades on it).
   const app = Fastify({
     loggerInstance: ctx.log.child({ component: 'api' }),
-    disableRequestLogging: true,
+    // Not the top-level disableRequestLogging: deprecated (FSTDEP023), a warning at every start.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: RequestLimits.bodyBytes,
     // A client that opens TCP and never finishes the handshake is dropped after 10 s (Node: 120 s).
     ...(tls ? { https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' as const, handshakeTimeout: 10_000 } } : {}),
   });
+  // Unauthenticated, outside the API prefix: for load balancers and Prometheus (no user data).
+  app.register(async (ops) => registerOpsRoutes(ops, ctx));
   app.register(
     async (api) => {
       installRequestBounds(api);

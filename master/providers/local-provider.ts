@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { GroupSpec } from '../../protocol/groups.js';
@@ -67,7 +67,12 @@ export class LocalProvider implements Provider {
   }
 
   private spawnOne(group: GroupSpec): Instance {
-    const n = (this.counters.get(group.name) ?? 0) + 1;
+    // A name whose state directory a live agent still uses (one a killed master left running,
+    // draining) is skipped: two processes on one state directory share one agent id, and the
+    // master refuses the second (close 4409), so the group would never reach its size.
+    let n = this.counters.get(group.name) ?? 0;
+    do n++;
+    while (stateDirInUse(join(this.options.stateRoot, `${group.name}-${n}`)));
     this.counters.set(group.name, n);
     const name = `${group.name}-${n}`;
     const id = `local-${name}`;
@@ -82,6 +87,8 @@ export class LocalProvider implements Provider {
       '--slots', String(group.slotsPerInstance),
       '--labels', Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(','),
       '--state-dir', stateDir,
+      // Agents do not outlive a killed master: they drain (their results reach the next master) and exit.
+      '--exit-with-parent',
       // Public, unlike the token: fine on the command line.
       ...(this.options.tlsFingerprint ? ['--tls-fingerprint', this.options.tlsFingerprint] : []),
     ];
@@ -93,6 +100,7 @@ export class LocalProvider implements Provider {
       detached: false,
     });
     closeSync(log);
+    if (child.pid !== undefined) writeFileSync(join(stateDir, PID_FILE), `${child.pid}\n`, { mode: 0o600 });
     const instance: Instance = { id, group: group.name, state: 'running', agentName: name, instanceType: 'local', launchedAt: this.now(), spot: false };
     const exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
@@ -143,6 +151,30 @@ export class LocalProvider implements Provider {
   /** Stops every agent this provider started (the master is shutting down). */
   async close(): Promise<void> {
     await Promise.all([...this.children.values()].map((c) => this.stop(c)));
+  }
+}
+
+/** The pid of the agent last started on a state directory, written by the provider that started it. */
+const PID_FILE = 'agent.pid';
+
+function stateDirInUse(stateDir: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(stateDir, PID_FILE), 'utf8').trim());
+  } catch {
+    return false;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A live process with that pid: ours only if it is still an agent on this directory (pids are reused).
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(stateDir);
+  } catch {
+    return false;
   }
 }
 

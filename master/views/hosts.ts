@@ -4,15 +4,23 @@ import type { AgentHub } from '../agent-hub.js';
 import type { Db } from '../store/database.js';
 import type { HostError } from '../host-health.js';
 
-/** `qhost`: every host that ever joined, with live load and memory for connected ones, and its error state. */
-export function hostViews(db: Db, hub: AgentHub, errors: ReadonlyMap<string, HostError> = new Map()): HostView[] {
-  const rows = db.prepare('SELECT agent_id, hello, disabled, last_seen FROM hosts ORDER BY hostname').all() as {
+/**
+ * `qhost`: the hosts that joined, with live load and memory for connected ones, and their error
+ * state. A host whose machine is gone (marked lost: the provider released it or no longer lists
+ * it) is left out unless `all` (`qfarm host list --all`): after a day of autoscaling, qhost would
+ * otherwise be thousands of `-` lines. Its history stays in accounting.
+ */
+export function hostViews(db: Db, hub: AgentHub, options: { all?: boolean; errors?: ReadonlyMap<string, HostError> } = {}): HostView[] {
+  const errors = options.errors ?? new Map<string, HostError>();
+  const rows = db.prepare('SELECT agent_id, hello, disabled, last_seen, lost FROM hosts ORDER BY hostname').all() as {
     agent_id: string;
     hello: string;
     disabled: number;
     last_seen: number;
+    lost: number;
   }[];
-  return rows.map((row) => {
+  const shown = options.all ? rows : rows.filter((row) => !row.lost || hub.session(row.agent_id) !== undefined);
+  return shown.map((row) => {
     const hello = JSON.parse(row.hello) as HostInventory;
     const session = hub.session(row.agent_id);
     const error = errors.get(hello.hostname);
@@ -35,6 +43,7 @@ export function hostViews(db: Db, hub: AgentHub, errors: ReadonlyMap<string, Hos
       lastSeen: row.last_seen,
       labels: hello.labels,
       ...(error ? { error: error.reason } : {}),
+      ...(row.lost && !session ? { gone: true } : {}),
     };
   });
 }

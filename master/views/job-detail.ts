@@ -59,7 +59,20 @@ export function jobDetail(db: Db, reader: JobReader, hub: AgentHub, job: JobRow)
     ...(spec.notify !== undefined ? { notify: spec.notify } : {}),
     ...(spec.startAfter !== undefined ? { startAfter: spec.startAfter } : {}),
     ...(spec.rerun !== undefined ? { rerun: spec.rerun } : {}),
+    errors: taskErrors(db, job),
   };
+}
+
+/** Why the job's finished tasks failed, from their last attempts (the reason the agent gave). */
+function taskErrors(db: Db, job: JobRow): NonNullable<JobDetail['errors']> {
+  const rows = db
+    .prepare(
+      `SELECT t.task_id, a.ended_at, a.failed_reason FROM tasks t JOIN attempts a ON a.id = t.attempt_id
+       WHERE t.job_id = ? AND t.state = 'done' AND t.failed_code != 0 AND a.failed_reason != ''
+       ORDER BY a.ended_at DESC LIMIT 100`,
+    )
+    .all(job.id) as { task_id: number; ended_at: number | null; failed_reason: string }[];
+  return rows.reverse().map((r) => ({ taskId: job.is_array ? r.task_id : null, time: r.ended_at ?? 0, reason: r.failed_reason }));
 }
 
 /** Unfinished jobs that wait for this one, whole-job (0) or per task (1). */

@@ -77,10 +77,14 @@ fi
 if [ -z "${QFARM_MASTER:-}" ]; then say "no master address: set QFARM_MASTER in $env_file or in the instance user data"; exit 78; fi
 if [ -z "${QFARM_AGENT_TOKEN:-}" ]; then say "no agent token: set QFARM_AGENT_TOKEN in $env_file or in the instance user data"; exit 78; fi
 
-# The instance id names the agent, so the master can pair it with the machine it launched.
+# On a cloud instance the instance id names the agent and labels it, so the master pairs it with
+# the machine it launched. A hand-installed worker (no metadata service) is named by its host
+# name and gets no instance-id label: the master must not take it for a provider machine and
+# mark it lost when the provider does not list it.
 instance_id="$(metadata_get /latest/meta-data/instance-id || true)"
 name="${instance_id:-$(hostname)}"
-labels="qfarm.instance-id=${name}${QFARM_LABELS:+,${QFARM_LABELS}}"
+labels="${instance_id:+qfarm.instance-id=${instance_id}}"
+if [ -n "${QFARM_LABELS:-}" ]; then labels="${labels:+${labels},}${QFARM_LABELS}"; fi
 
 main="${QFARM_AGENT_MAIN:-}"
 if [ -z "$main" ]; then
@@ -95,7 +99,8 @@ chmod 0700 "$state_dir"
 # The token travels in the environment, never on the command line (visible in ps).
 export QFARM_AGENT_TOKEN
 say "joining ${QFARM_MASTER} as ${name} (group ${QFARM_GROUP:-default})"
-args=(--master "$QFARM_MASTER" --name "$name" --group "${QFARM_GROUP:-default}" --labels "$labels" --state-dir "$state_dir")
+args=(--master "$QFARM_MASTER" --name "$name" --group "${QFARM_GROUP:-default}" --state-dir "$state_dir")
+if [ -n "$labels" ]; then args+=(--labels "$labels"); fi
 if [ -n "${QFARM_SLOTS:-}" ]; then args+=(--slots "$QFARM_SLOTS"); fi
 # An https master is trusted by this fingerprint, not by a CA (the master made its own certificate).
 if [ -n "${QFARM_TLS_FINGERPRINT:-}" ]; then args+=(--tls-fingerprint "$QFARM_TLS_FINGERPRINT"); fi

@@ -75,7 +75,7 @@ t.test('SIGTERM drains: running task finishes and is reported, then exit 0', asy
   t.equal(code, 0);
 });
 
-t.test('second SIGTERM kills running tasks', async (t) => {
+t.test('second SIGTERM kills running tasks, and their results ask the master to run them again', async (t) => {
   const master = await FakeMaster.start();
   const agent = await startAgent(master);
   t.teardown(async () => {
@@ -94,6 +94,7 @@ t.test('second SIGTERM kills running tasks', async (t) => {
   const fin = await link.finished(a.attemptId);
   t.equal(fin.failedCode, 100);
   t.match(fin.failedReason, /agent on testhost was shut down/);
+  t.equal(fin.retryable, true, 'stopping the agent is not the task\'s failure: it is requeued');
   link.send({ type: 'ack', attemptId: a.attemptId });
   t.equal((await agent.exited).code, 0);
 });

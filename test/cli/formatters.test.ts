@@ -280,6 +280,9 @@ t.test('qacct -j matches SGE byte for byte (except counters qfarm does not sampl
     /^failed {7}1   : assumedly before job: cwd \/nope does not exist$/m,
     'a task that never ran: SGE\'s words, then the reason (awk $2 still reads the code)',
   );
+  const uploadFailed = formatAccountingRecord({ ...killed, signal: null, exitStatus: 0, failedCode: 100, failedReason: 'the task ran (exit 0) but uploading $OUTDIR to oss://b/p/ failed: AccessDenied' });
+  t.match(uploadFailed, /^failed {7}100 : assumedly after job: the task ran \(exit 0\) but uploading \$OUTDIR to oss:\/\/b\/p\/ failed: AccessDenied\n/m, 'an upload that failed after the task ran: SGE\'s words, then the reason');
+  t.notMatch(formatAccountingRecord(killed), /assumedly after job:/, 'a kill keeps SGE\'s record byte for byte');
 });
 
 t.test('qacct totals and per-owner table match SGE byte for byte', async (t) => {

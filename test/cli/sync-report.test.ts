@@ -47,3 +47,14 @@ t.test('a task that never ran: SGE\'s "Unable to run job" line, then the reason,
   ]);
   t.equal(report.exitCode, 1);
 });
+
+t.test('qsub -sync y says why a task failed after it ran instead of "exited with exit code 0"', async (t) => {
+  const afterwards = syncReport(
+    { jobId: 8, finished: true, tasks: [{ taskId: 2, exitStatus: 0, failedCode: 100, failedReason: 'the task ran (exit 0) but uploading $OUTDIR to oss://b/o/ failed: AccessDenied', deleted: false }] },
+    true,
+  );
+  t.same(afterwards.lines, [{ stream: 'stderr', text: 'Job 8.2 exited with exit code 0 but failed: the task ran (exit 0) but uploading $OUTDIR to oss://b/o/ failed: AccessDenied' }]);
+  t.equal(afterwards.exitCode, 1);
+  const noReason = syncReport({ jobId: 9, finished: true, tasks: [{ taskId: null, exitStatus: 0, failedCode: 100, deleted: false }] }, false);
+  t.same(noReason.lines, [{ stream: 'stderr', text: 'Job 9 exited with exit code 0 but failed (failed 100; see qacct -j 9)' }]);
+});

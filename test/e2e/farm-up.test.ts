@@ -59,7 +59,7 @@ t.test('qfarm up runs a master and local agents in the foreground; Ctrl-C stops 
 
   up.kill('SIGINT');
   t.equal(await exited, 0, 'exits 0 after a graceful stop');
-  t.match(stderr, /stopping agents and master/);
+  t.match(stderr, /stopping: the agents take no new tasks and let running ones finish/);
   t.same(processesMentioning(home), [], 'no agent or master is left behind');
   t.notOk(fs.existsSync(path.join(home, 'master.json')), 'the master withdrew its address');
 });

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileGroupSpec } from '../../protocol/groups.js';
 import { AlibabaCredentials } from '../../master/providers/alibaba-credentials.js';
@@ -75,6 +75,30 @@ t.test(`an instance launched by the ECS provider joins the ${variant} master thr
   if (variant === 'tls') t.match(farm.url, /^https:/);
 });
 }
+
+t.test('a hand-installed worker (no metadata service) joins by its host name, with no instance-id label', async (t) => {
+  const farm = await TestFarm.start(t);
+  const root = mkdtempSync(join(tmpdir(), 'qfarm-root-'));
+  // Nothing listens on port 9 of loopback: as on a bare-metal machine, the metadata service is absent.
+  const child = spawn('bash', [SCRIPT], {
+    env: cleanEnv({ QFARM_ROOT: root, QFARM_METADATA_URL: 'http://127.0.0.1:9', QFARM_AGENT_MAIN: AGENT_MAIN, QFARM_MASTER: farm.url, QFARM_AGENT_TOKEN: farm.token('agent'), QFARM_LABELS: 'rack=a3' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const exited = new Promise((r) => child.once('exit', r));
+  t.teardown(async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+  });
+  await farm.waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`bootstrap exited ${child.exitCode}: ${stderr}`);
+    return (await farm.hostState(hostname())) === 'online';
+  }, 20_000, 'the hand-installed agent to come online');
+  const hosts = (await farm.api('GET', '/hosts')) as { hosts: { hostname: string; labels: Record<string, string> }[] };
+  const host = hosts.hosts.find((h) => h.hostname === hostname())!;
+  t.same(host.labels, { rack: 'a3' }, 'its own labels only: the master will not take it for a vanished provider machine');
+});
 
 t.test('without settings anywhere the start script stops with exit 78 and says what is missing', async (t) => {
   const fake = new FakeAlibaba();

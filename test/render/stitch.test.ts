@@ -102,6 +102,9 @@ t.test('qfarm-stitch arguments: bad ones are errors with usage, exit 1', async (
   t.match(lines.join('\n'), /--tiles must look like 2x2/);
   t.equal(stitchMain(['--bogus'], io), 1);
   t.match(lines.join('\n'), /usage: qfarm-stitch/);
+  const help: string[] = [];
+  t.equal(stitchMain(['--help'], { out: (l) => help.push(l), err: (l) => help.push(`err: ${l}`) }), 0, '--help is not an error');
+  t.match(help[0], /^usage: qfarm-stitch --frame N/);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'qfarm-stitch-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   t.equal(stitchMain(['--frame', '4', '--tiles', '1x2', '--tile-dir', dir, '--pattern', 'f_#.png', '--output-dir', dir], io), 1);

@@ -1,0 +1,53 @@
+import type { Db } from '../store/database.js';
+import { ApiRequestError } from './errors.js';
+
+/**
+ * `qsub -q LIST` names queues that exist, or the job is refused at submit as SGE 8.1.9 does
+ * (test/fixtures/sge/operating.txt): a job for a queue nobody serves would wait forever.
+ * A queue is a group (created with `qfarm group create`, or joined by a hand-started agent);
+ * `group@host` also needs a host the master has seen. Wildcards must match something.
+ */
+export function checkQueueList(db: Db, queueList: string | undefined): void {
+  if (queueList === undefined || queueList.trim() === '') return;
+  const groups = new Set([
+    ...(db.prepare('SELECT name FROM groups').pluck().all() as string[]),
+    ...(db.prepare('SELECT DISTINCT group_name FROM hosts').pluck().all() as string[]),
+  ]);
+  const hosts = db.prepare('SELECT DISTINCT hostname FROM hosts').pluck().all() as string[];
+  for (const entry of queueList.split(',').map((e) => e.trim())) {
+    const at = entry.indexOf('@');
+    const queue = at < 0 ? entry : entry.slice(0, at);
+    const host = at < 0 ? undefined : entry.slice(at + 1);
+    const queueKnown = queue === '' || anyMatches(queue, groups);
+    const hostKnown = host === undefined || anyMatches(host, hosts);
+    if (!queueKnown || !hostKnown) {
+      throw new ApiRequestError(
+        400,
+        `Job was rejected because job requests unknown queue "${entry}"`,
+        `the farm's queues (groups) are: ${[...groups].sort().join(', ') || '(none yet)'}; see qfarm group list and qhost`,
+      );
+    }
+  }
+}
+
+function anyMatches(pattern: string, names: Iterable<string>): boolean {
+  const re = globToRegExp(pattern);
+  for (const name of names) if (re.test(name)) return true;
+  return false;
+}
+
+/** SGE's wildcards in queue and host names: `*`, `?` and `[...]`. */
+function globToRegExp(pattern: string): RegExp {
+  let source = '';
+  for (const ch of pattern) {
+    if (ch === '*') source += '.*';
+    else if (ch === '?') source += '.';
+    else if (ch === '[' || ch === ']') source += ch;
+    else source += ch.replace(/[.+^${}()|\\/-]/g, '\\$&');
+  }
+  try {
+    return new RegExp(`^${source}$`);
+  } catch {
+    return new RegExp(`^${pattern.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')}$`);
+  }
+}
