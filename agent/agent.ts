@@ -145,9 +145,9 @@ export class Agent {
   async start(): Promise<void> {
     const orphans = await this.registry.reapOrphans();
     if (orphans > 0) this.deps.log.warn({ orphans }, 'killed tasks a previous agent process left running (the master has requeued them)');
-    for (const frame of this.results.load()) {
-      this.outbox.finished(frame);
-      this.deps.log.info({ attemptId: frame.attemptId }, 'result stored by a previous agent process will be delivered');
+    for (const kept of this.results.load()) {
+      this.outbox.restore(kept);
+      this.deps.log.info({ attemptId: kept.finished.attemptId, outputChunks: kept.output.length }, 'result stored by a previous agent process will be delivered');
     }
     this.deps.log.info({ master: this.opts.masterUrl, agentName: this.opts.name, slots: this.opts.slots, group: this.opts.group, agentId: this.deps.agentId }, 'agent starting');
     this.connection.start();
@@ -269,8 +269,8 @@ export class Agent {
         this.outbox.drop(attemptId);
       } else {
         log.info({ exitStatus: result.exitStatus, failedCode: result.failedCode, failedReason: result.failedReason || undefined }, 'task finished');
-        const frame = this.outbox.finished({ type: 'finished', attemptId, ...result });
-        this.results.save(frame);
+        this.outbox.finished({ type: 'finished', attemptId, ...result });
+        this.results.save(this.outbox.kept(attemptId)!);
         this.pump(attemptId);
       }
       if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();

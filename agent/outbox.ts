@@ -3,6 +3,13 @@ import type { TaskFinished, TaskOutput, TaskStarted, OutputStream } from '../pro
 /** A frame the master must receive at least once. */
 export type DurableFrame = TaskStarted | TaskOutput | TaskFinished;
 
+/** An attempt's frames, kept until the master acknowledges its result. */
+export interface KeptAttempt {
+  started: TaskStarted | undefined;
+  output: TaskOutput[];
+  finished: TaskFinished;
+}
+
 interface AttemptBox {
   started: TaskStarted | undefined;
   output: TaskOutput[];
@@ -84,6 +91,31 @@ export class Outbox {
   finished(frame: TaskFinished): TaskFinished {
     this.box(frame.attemptId).finished = frame;
     return frame;
+  }
+
+  /**
+   * Everything kept for one attempt (`started`, its kept output, `finished`), for the result
+   * store: a successor agent process replays it all, not only `finished`, so output produced
+   * while the master was unreachable is not lost with the process.
+   */
+  kept(attemptId: string): KeptAttempt | undefined {
+    const box = this.boxes.get(attemptId);
+    if (!box?.finished) return undefined;
+    return { started: box.started, output: [...box.output], finished: box.finished };
+  }
+
+  /** Takes back what a previous agent process kept (from the result store), seq numbers as they were. */
+  restore(kept: KeptAttempt): void {
+    const box = this.box(kept.finished.attemptId);
+    box.started = kept.started;
+    for (const frame of kept.output) {
+      box.output.push(frame);
+      const size = Buffer.byteLength(frame.data, 'base64');
+      box.sizes.push(size);
+      box.outputBytes += size;
+      box.nextSeq = Math.max(box.nextSeq, frame.seq + 1);
+    }
+    box.finished = kept.finished;
   }
 
   /** The master committed the result: forget the attempt. Returns false if there was no result to ack. */

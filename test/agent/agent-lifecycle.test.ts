@@ -171,15 +171,16 @@ t.test('an assignment during a drain is handed back by a fresh hello that does n
   t.notOk(master.connections.some((c) => c.frames.some((f) => 'attemptId' in f && f.attemptId === late.attemptId)), 'nothing ever sent for it');
 });
 
-t.test('an unacknowledged result survives an agent crash and is delivered by its successor', async (t) => {
+t.test('an unacknowledged result and its output survive an agent crash and are delivered by its successor', async (t) => {
   const master = await FakeMaster.start();
   const first = await startAgent(master);
   const link = await master.connection(0);
   await link.waitFor((f) => f.type === 'hello');
   link.welcome();
-  const a = assignment({ cwd: workdir, command: { kind: 'binary', argv: ['/bin/sh', '-c', 'exit 5'] } });
+  const a = assignment({ cwd: workdir, command: { kind: 'binary', argv: ['/bin/sh', '-c', 'echo one; echo two >&2; exit 5'] } });
   link.send(a);
   const fin1 = await link.finished(a.attemptId);
+  const seqs = (frames: typeof link.frames) => frames.flatMap((f) => (f.type === 'output' && f.attemptId === a.attemptId ? [f.seq] : []));
   first.child.kill('SIGKILL'); // before any ack
   await first.exited;
   const second = await startAgent(master, [], { stateDir: first.stateDir });
@@ -194,6 +195,10 @@ t.test('an unacknowledged result survives an agent crash and is delivered by its
   link2.welcome();
   const fin2 = await link2.finished(a.attemptId);
   t.same(fin2, fin1, 'the same result, replayed');
+  t.same(link2.frames.filter((f) => f.type !== 'heartbeat').map((f) => f.type).slice(0, 2), ['hello', 'started'], 'started replayed first');
+  t.same(seqs(link2.frames), seqs(link.frames), 'every output chunk replayed with its original seq');
+  t.equal(link2.output(a.attemptId, 'stdout'), 'one\n', 'stdout replayed');
+  t.equal(link2.output(a.attemptId, 'stderr'), 'two\n', 'stderr replayed');
   link2.send({ type: 'ack', attemptId: a.attemptId });
   const resultsDir = path.join(first.stateDir, 'results');
   for (let i = 0; i < 50 && (await fs.readdir(resultsDir)).length > 0; i++) await new Promise((r) => setTimeout(r, 50));

@@ -37,3 +37,20 @@ t.test('bounded output: oldest chunks dropped with a warning, result kept', asyn
   t.equal(warnings.length, 1, 'warned once');
   t.equal(warnings[0]?.attemptId, 'a');
 });
+
+t.test('kept and restored: a successor process replays the same frames with the same seq', async (t) => {
+  const first = new Outbox(1 << 20, () => t.fail('no warning expected'));
+  t.equal(first.kept('a'), undefined, 'nothing to store before the result');
+  first.started({ type: 'started', attemptId: 'a', pid: 5, startedAt: 1 });
+  first.output('a', 'stdout', Buffer.from('one\n'));
+  first.output('a', 'stderr', Buffer.from('two\n'));
+  first.finished(finished('a'));
+  const kept = JSON.parse(JSON.stringify(first.kept('a'))); // as the result store writes and reads it
+
+  const successor = new Outbox(1 << 20, () => t.fail('no warning expected'));
+  successor.restore(kept);
+  t.same([...successor.replay()], [...first.replay()], 'started, both chunks and finished, unchanged');
+  t.same(successor.unackedResults(), ['a'], 'listed in hello');
+  t.same(successor.unsent(), [...first.replay()], 'sent after welcome');
+  t.ok(successor.ack('a'), 'and forgotten on ack');
+});
