@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { TestFarm } from '../helpers/farm.js';
 import { FakeAgent, finishedFrame, helloFrame } from '../helpers/fake-agent.js';
+import { machineIdentityOptions, readMachineIdentity } from '../../agent/machine-identity.js';
 
 /**
  * An agent is believed only about its own attempts (issue 9, item 5): any holder of the agent
@@ -187,6 +188,9 @@ t.test('a real agent refused because its id is held keeps retrying with backoff 
   const agentId = 'shared-state-dir-agent';
   fs.mkdirSync(path.join(farm.home, 'agents', 'node1'), { recursive: true });
   fs.writeFileSync(path.join(farm.home, 'agents', 'node1', 'agent-id'), `${agentId}\n`);
+  // Bound to this machine, as the agent writes it (an unbound id would be replaced at start).
+  const machine = await readMachineIdentity(machineIdentityOptions(process.env, false));
+  fs.writeFileSync(path.join(farm.home, 'agents', 'node1', 'agent-machine'), `${machine.digest}\n`);
   const holder = await FakeAgent.join(farm.url, farm.token('agent'), helloFrame({ agentId, hostname: 'holder' }));
   const beat = setInterval(() => holder.send({ type: 'heartbeat', load1: 0, memUsedBytes: 0, swapUsedBytes: 0, running: [] }), 200);
   t.teardown(() => clearInterval(beat));
