@@ -152,8 +152,8 @@ t.test('every escape of issue 9 through qsub fails with a reason the attacker ca
 
   t.test('inputs into /etc and outputs into /etc or /root are refused as the user; root creates nothing', async (t) => {
     t.match(await failedLine(intoEtc), new RegExp(`assumedly before job: input file://${project}/ could not be staged to ${etcInput}: .*Permission denied`));
-    t.match(await failedLine(outToEtc), new RegExp(`assumedly before job: uploading \\$OUTDIR to file://${etcOutput}/ failed: writing outputs to ${etcOutput} as user ${ATTACKER} failed: .*Permission denied`));
-    t.match(await failedLine(outOverRoot), new RegExp(`assumedly before job: uploading \\$OUTDIR to file:///root/ failed: .*as user ${ATTACKER} failed: .*Permission denied`));
+    t.match(await failedLine(outToEtc), new RegExp(`100 : assumedly after job: the task ran \\(exit 0\\) but uploading \\$OUTDIR to file://${etcOutput}/ failed: writing outputs to ${etcOutput} as user ${ATTACKER} failed: .*Permission denied`));
+    t.match(await failedLine(outOverRoot), new RegExp(`100 : assumedly after job: the task ran \\(exit 0\\) but uploading \\$OUTDIR to file:///root/ failed: .*as user ${ATTACKER} failed: .*Permission denied`));
     t.notOk(fs.existsSync(etcInput), `${etcInput} was not created`);
     t.notOk(fs.existsSync(etcOutput), `${etcOutput} was not created`);
     t.equal(fs.readFileSync(victim, 'utf8'), 'precious\n', "root's file is untouched");
