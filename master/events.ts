@@ -25,6 +25,8 @@ export interface MasterEvents {
   'attempt:result': [hostname: string, jobId: number, result: TaskFinished];
   'host:online': [agentId: string, hostname: string];
   'host:offline': [agentId: string, hostname: string];
+  /** A host was disabled or enabled (qmod -d/-e), or entered or left the error state E. */
+  'host:state-changed': [hostname: string];
   /** The agent's spot watch saw a reclaim notice (ISO time the machine goes). */
   'host:spot-notice': [agentId: string, hostname: string, terminationTime: string];
 }

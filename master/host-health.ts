@@ -47,7 +47,7 @@ export class HostHealth {
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
-    events: MasterEventBus,
+    private readonly events: MasterEventBus,
     private readonly log: Logger,
     private readonly options: HostHealthOptions,
   ) {
@@ -76,7 +76,10 @@ export class HostHealth {
   clear(hostname: string): boolean {
     this.streaks.delete(hostname);
     const cleared = this.db.prepare('DELETE FROM host_errors WHERE hostname = ?').run(hostname).changes > 0;
-    if (cleared) this.log.info({ host: hostname }, 'host error state cleared');
+    if (cleared) {
+      this.log.info({ host: hostname }, 'host error state cleared');
+      this.events.emit('host:state-changed', hostname);
+    }
     return cleared;
   }
 
@@ -100,6 +103,8 @@ export class HostHealth {
     if (!reason) return;
     this.streaks.delete(hostname);
     const inserted = this.db.prepare('INSERT OR IGNORE INTO host_errors (hostname, since, reason) VALUES (?, ?, ?)').run(hostname, this.clock.now(), reason).changes > 0;
-    if (inserted) this.log.warn({ host: hostname, reason }, "host put in error state E: it takes no new tasks until 'qmod -c' clears it");
+    if (!inserted) return;
+    this.log.warn({ host: hostname, reason }, "host put in error state E: it takes no new tasks until 'qmod -c' clears it");
+    this.events.emit('host:state-changed', hostname);
   }
 }

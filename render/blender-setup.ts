@@ -1,4 +1,5 @@
 import { SoftwareConfigError } from './errors.js';
+import { blenderThumbnailPython } from './blender-thumbnail.js';
 import type { TileSpec } from './plan.js';
 
 /**
@@ -14,6 +15,8 @@ import type { TileSpec } from './plan.js';
  *   dither, compositing and sequencer off; the stitch render (blender-stitch.ts) then runs the
  *   scene's compositing and writes the scene's format with its dither over the whole frame, so a
  *   stitched frame is bit-identical to the whole one (measured, Blender 3.4: PNG with dither 1).
+ * A whole frame (not a tile) also gets its dashboard thumbnail, written by Blender itself after
+ * the frame (blender-thumbnail.ts); the stitch render uses this setup too, so stitched frames do.
  * Every value interpolated here is a number or an upper-case identifier checked by a pattern.
  */
 
@@ -107,6 +110,8 @@ export function blenderSetupPython(variables: Readonly<Record<string, string>>, 
       `r.border_min_y = ${tile.minY}`,
       `r.border_max_y = ${tile.maxY}`,
     );
+  } else {
+    lines.push(...blenderThumbnailPython());
   }
   lines.push(
     `print("${SETUP_LOG_PREFIX} scene settings: engine " + r.engine + ", format " + r.image_settings.file_format + " " + r.image_settings.color_depth + "-bit, seed " + str(s.cycles.seed) + (" animated" if s.cycles.use_animated_seed else "") + ", samples " + str(s.cycles.samples) + ", dither " + str(r.dither_intensity) + ", denoiser " + ("on" if s.cycles.use_denoising else "off"), flush=True)`,

@@ -74,7 +74,8 @@ export function buildRenderJob(request: RenderRequest): RenderJob {
     tasks: tasks.map((t) => [t.start, t.end, t.tile?.x ?? -1, t.tile?.y ?? -1]),
     overrides: renderOverrides(request.software, request.parameters, tiled),
   };
-  const script = renderTaskScript(tasks, manifest, request.thumbnailCommand);
+  // Blender prints its own thumbnails of every format; qfarm-thumbnail would repeat the PNG ones.
+  const script = renderTaskScript(tasks, manifest, request.software.printsThumbnails ? undefined : request.thumbnailCommand);
   const bytes = Buffer.byteLength(script);
   if (bytes > MAX_SCRIPT_BYTES) {
     throw new RenderError(

@@ -54,6 +54,8 @@ export interface SoftwareConfig extends SoftwareConfigFile {
   overrides?: (values: Readonly<Record<string, string>>, tiled: boolean) => string[];
   /** Who stitches tiles: Blender itself (any format it writes), else qfarm-stitch (PNG). */
   stitcher?: 'blender' | 'png';
+  /** The renderer prints its frames' dashboard thumbnails itself (Blender: blender-thumbnail.ts); else the task script runs qfarm-thumbnail on PNG frames. */
+  printsThumbnails?: boolean;
 }
 
 /** An output pattern ending in this takes whatever extension the renderer gives the scene's format. */
@@ -87,6 +89,7 @@ export const BLENDER: SoftwareConfig = {
   derive: (variables, tile) => ({ BLENDER_SETUP: blenderSetupPython(variables, tile) }),
   overrides: blenderOverrides,
   stitcher: 'blender',
+  printsThumbnails: true,
   derivedNames: ['BLENDER_SETUP'],
 };
 

@@ -4,9 +4,11 @@ import { createImage, decodePng, encodePng, type Image } from './png.js';
 
 /**
  * Frame thumbnails for the dashboard's frame grid. A render task writes one line per finished
- * PNG frame to its stdout, `qfarm-thumbnail <file name> <base64 PNG>`: the output streams to
+ * frame to its stdout, `qfarm-thumbnail <file name> <base64 PNG>`: the output streams to
  * the master with the rest of the log, so thumbnails exist for `file://` and `oss://` outputs
- * alike and the master never opens a user's file (it reads its own log store).
+ * alike and the master never opens a user's file (it reads its own log store). Blender prints
+ * the lines itself for every format (blender-thumbnail.ts); this module makes them from the PNG
+ * frames of other renderers and of qfarm-stitch.
  */
 export const THUMBNAIL_PREFIX = 'qfarm-thumbnail ';
 export const THUMBNAIL_WIDTH = 160;

@@ -525,6 +525,7 @@ export class Transitions {
 
   setHostDisabled(hostname: string, disabled: boolean): boolean {
     const info = this.q('UPDATE hosts SET disabled = ? WHERE hostname = ?').run(disabled ? 1 : 0, hostname);
+    if (info.changes > 0) this.events.emit('host:state-changed', hostname);
     if (!disabled) this.events.emit('schedule:wanted', `host ${hostname} enabled`);
     return info.changes > 0;
   }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { ServerResponse } from 'node:http';
 import type { JobRow } from '../store/job-reader.js';
 import { ApiRequestError } from '../api/errors.js';
-import { frameFileName } from '../../render/frame-names.js';
+import { anyExtensionStem, frameFileName } from '../../render/frame-names.js';
 import { manifestTaskFrames, RUNTIME_OUTDIR, type AnyManifest } from '../../render/manifest.js';
 
 /** At most this many frames in one download (a browser link, not a bulk transfer tool). */
@@ -21,7 +21,7 @@ export function streamFramesTar(job: JobRow, manifest: AnyManifest, doneTasks: r
   if (frames.length === 0) throw new ApiRequestError(404, `job ${job.id} has no finished frames yet`);
   if (frames.length > MAX_FRAMES) throw new ApiRequestError(413, `job ${job.id} has ${frames.length} frames, more than ${MAX_FRAMES} for one download`, `use qfarm render get ${job.id} DIR`);
   const owner = (JSON.parse(job.spec) as { submitter: { user: string; uid: number; gid: number; home: string } }).submitter;
-  const tar = ['tar', '--create', '--file=-', '--ignore-failed-read', `--directory=${manifest.outputDir}`, '--', ...frames.map((f) => frameFileName(manifest.pattern!, f))];
+  const tar = tarArgv(manifest.outputDir, manifest.pattern, frames);
   const self = process.getuid?.();
   if (self !== 0 && self !== owner.uid) throw new ApiRequestError(403, `the master runs as uid ${self}, so it cannot read the frames as ${owner.user}`, `use qfarm render get ${job.id} DIR`);
   const argv = self === owner.uid ? tar : ['/usr/bin/setpriv', `--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--init-groups', '--', ...tar];
@@ -33,4 +33,15 @@ export function streamFramesTar(job: JobRow, manifest: AnyManifest, doneTasks: r
   res.on('close', () => child.kill('SIGKILL'));
   child.on('error', () => res.destroy());
   child.on('close', (code) => (code === 0 || code === 1 ? res.end() : res.destroy()));
+}
+
+/**
+ * tar of the frames' files. A `frame_#####.*` pattern (the scene's format decides the
+ * extension) is matched by the owner's shell: each frame's name quoted, its `.*` a glob.
+ */
+function tarArgv(dir: string, pattern: string, frames: readonly number[]): string[] {
+  const stem = anyExtensionStem(pattern);
+  if (stem === null) return ['tar', '--create', '--file=-', '--ignore-failed-read', `--directory=${dir}`, '--', ...frames.map((f) => frameFileName(pattern, f))];
+  const script = 'cd -- "$0" || exit 2; for name do for file in "$name".*; do [ -f "$file" ] && printf "%s\\0" "$file"; done; done | tar --create --file=- --null --no-recursion --files-from=-';
+  return ['/bin/sh', '-c', script, dir, ...frames.map((f) => frameFileName(stem, f))];
 }

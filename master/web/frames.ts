@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import type { LogStore } from '../log-store.js';
 import type { Db } from '../store/database.js';
 import type { JobRow } from '../store/job-reader.js';
-import { frameFileName } from '../../render/frame-names.js';
+import { isFrameFile } from '../../render/frame-names.js';
 import { manifestTaskFrames, readManifest, type AnyManifest } from '../../render/manifest.js';
 import { parseThumbnails } from '../../render/thumbnail.js';
 import { taskPage } from './task-page.js';
@@ -23,6 +23,12 @@ export interface FrameView {
 const LOG_TAIL_BYTES = 1024 * 1024;
 /** Thumbnails kept in memory, oldest dropped first. */
 const CACHE_BYTES = 32 * 1024 * 1024;
+
+/** A frame's thumbnail among a task's, by its file name (any extension for `frame_#####.*`). */
+function frameThumbnail(thumbs: ReadonlyMap<string, Buffer>, pattern: string, frame: number): Buffer | undefined {
+  for (const [name, png] of thumbs) if (isFrameFile(pattern, frame, name)) return png;
+  return undefined;
+}
 
 /**
  * The frame grid of a render (or stitch) job, a page of tasks at a time. Thumbnails come from
@@ -63,13 +69,12 @@ export class FrameViews {
       const lastLines = mayRead && failed && attempt ? this.lastLines(job.id, task.taskId, attempt) : [];
       const wall = task.started && task.ended ? (task.ended - task.started) / 1000 : null;
       for (const frame of taskFrames) {
-        const name = manifest.pattern ? frameFileName(manifest.pattern, frame) : '';
         frames.push({
           frame,
           taskId: task.taskId,
           state: task.state,
           secondsPerFrame: wall === null ? null : wall / taskFrames.length,
-          thumbnail: thumbs.has(name) ? `/api/v1/web/jobs/${job.id}/thumbnails/${task.taskId}/${frame}` : null,
+          thumbnail: manifest.pattern && frameThumbnail(thumbs, manifest.pattern, frame) ? `/api/v1/web/jobs/${job.id}/thumbnails/${task.taskId}/${frame}` : null,
           lastLines,
         });
       }
@@ -82,7 +87,7 @@ export class FrameViews {
     const manifest = this.manifestOf(job);
     const attempt = this.attemptOf(job.id, taskId);
     if (!manifest?.pattern || !attempt) return undefined;
-    return this.thumbnails(job.id, taskId, attempt).get(frameFileName(manifest.pattern, frame));
+    return frameThumbnail(this.thumbnails(job.id, taskId, attempt), manifest.pattern, frame);
   }
 
   private attemptOf(jobId: number, taskId: number): string | undefined {

@@ -45,6 +45,7 @@ export class LiveStreams {
     events.on('attempt:ended', (attemptId) => this.markAttempt(attemptId));
     events.on('host:online', () => this.mark('hosts', 'groups', 'jobs'));
     events.on('host:offline', () => this.mark('hosts', 'groups', 'jobs'));
+    events.on('host:state-changed', () => this.mark('hosts', 'groups'));
     events.on('attempt:output', (attemptId, _stream, data) => this.output(attemptId, data));
   }
 

@@ -96,6 +96,16 @@ t.test('render jobs with oss:// scene and output, through the local OSS', async 
     t.same(status.doneFrames, [2], 'rendered and stitched');
   });
 
+  t.test("the dashboard has a thumbnail of every frame, whole or stitched, though the master never sees the bucket", async (t) => {
+    // Blender printed them on the node (render/blender-thumbnail.ts); they came with the task's log.
+    for (const [job, frames] of [[whole.renderJobId!, [1, 2]], [tiled.stitchJobId!, [2]]] as const) {
+      const grid = (await farm.api('GET', `/web/jobs/${job}/frames?offset=0&limit=10`)) as { frames: { frame: number; thumbnail: string | null }[] };
+      t.same(grid.frames.map((f) => [f.frame, f.thumbnail !== null]), frames.map((f) => [f, true]), `job ${job}`);
+      const png = await fetch(farm.url + grid.frames[0]!.thumbnail!, { headers: { authorization: `Bearer ${farm.token('api')}` } });
+      t.same([png.status, decodePng(Buffer.from(await png.arrayBuffer())).width], [200, 160]);
+    }
+  });
+
   t.test('--download brought the frames home, without the tiles', async (t) => {
     t.same(readdirSync(home), ['frame_00002.png']);
     t.ok(readFileSync(path.join(home, 'frame_00002.png')).equals(object('renders/tiled/frame_00002.png')));

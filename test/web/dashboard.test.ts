@@ -194,4 +194,46 @@ t.test('the web dashboard, in a real browser', async (t) => {
     const after = await admin.request.get(farm.url + '/api/v1/web/session');
     t.equal(after.status(), 401, 'signed out: the cookie no longer works');
   });
+
+  await t.test("a host in SGE's error state E shows why; only an admin can clear it, as qmod -c", async (t) => {
+    // A node whose scratch directory is missing fails every task's setup: 3 in a row put it in E.
+    await farm.startAgent('node2', { env: { QFARM_TMP_ROOT: '/nonexistent/scratch' } });
+    const doomed = await farm.submit(['-terse', '-q', 'default@node2', '-t', '1-3', '-b', 'y', '-o', '/dev/null', '-e', '/dev/null', '/bin/true']);
+    type Hosts = { hosts: { hostname: string; error?: string }[] };
+    const errorOf = async (): Promise<string | undefined> => ((await farm.api('GET', '/hosts')) as Hosts).hosts.find((h) => h.hostname === 'node2')?.error;
+    await farm.waitFor(async () => (await errorOf()) !== undefined, 30_000, 'node2 to enter the error state E');
+    await farm.run('qdel', [String(doomed)]);
+    const reason = (await errorOf())!;
+    t.match(reason, /consecutive setup failures on host node2/);
+
+    await page.goto(farm.url + '/#/hosts');
+    const card = page.locator('.host-card[data-host="node2"]');
+    await card.locator('.state.error').waitFor();
+    t.equal(await card.locator('.host-error').textContent(), reason, "bob sees the master's reason");
+    t.equal(await card.getByRole('button').count(), 0, 'and no clear button');
+    const forged = await page.evaluate(async () => {
+      const session = await (await fetch('/api/v1/web/session')).json();
+      const res = await fetch('/api/v1/hosts/node2/clear-error', { method: 'POST', headers: { 'x-qfarm-csrf': session.csrf } });
+      return { status: res.status, body: await res.json() };
+    });
+    t.equal(forged.status, 403, 'a forged clear request is refused');
+    t.match(forged.body.error, `${BYSTANDER} may not clear the error state of host node2: only root and managers may`);
+    t.equal(await errorOf(), reason, 'node2 is still in error');
+
+    const admin = await (await browser.newContext({ viewport: { width: 1360, height: 820 } })).newPage();
+    const link = /(http\S+\/web\/sign-in\?token=\S+)/.exec((await farm.run('qfarm', ['web'])).stdout)?.[1];
+    await admin.goto(link!);
+    await admin.locator('header .who').getByText('root (admin)').waitFor();
+    await admin.goto(farm.url + '/#/hosts');
+    const adminCard = admin.locator('.host-card[data-host="node2"]');
+    await adminCard.locator('.state.error').waitFor();
+    await screenshot(admin, 'hosts-error');
+    await adminCard.getByRole('button', { name: 'clear error' }).click();
+    await admin.locator('.note.ok').getByText('cleared the error state of host node2').waitFor();
+    await adminCard.locator('.state.error').waitFor({ state: 'detached' });
+    t.equal(await errorOf(), undefined, 'the master cleared it (as qmod -c)');
+    await card.locator('.state.error').waitFor({ state: 'detached', timeout: 5_000 });
+    t.pass("bob's page saw it cleared, live");
+    t.same(watch.errors, []);
+  });
 });

@@ -20,8 +20,9 @@ interface FramesPage {
 }
 
 /**
- * A render job's frames: a thumbnail per finished frame (printed by the task, see
- * render/thumbnail.ts), failed frames with their last log lines, and time per frame.
+ * A render job's frames: a thumbnail per finished frame of any format (Blender writes them,
+ * render/blender-thumbnail.ts; other renderers' PNGs qfarm-thumbnail), failed frames with their
+ * last log lines, and time per frame.
  */
 export function FrameGrid(props: { jobId: number; tick: number }) {
   const [page, setPage] = useState<FramesPage | null>(null);

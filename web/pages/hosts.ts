@@ -14,6 +14,8 @@ interface HostView {
   slots: number;
   slotsUsed: number;
   state: string;
+  /** Why the host is in SGE's error state E (protocol/api.ts HostView.error); absent when it is not. */
+  error?: string;
   labels: Record<string, string>;
 }
 
@@ -28,9 +30,10 @@ export function HostsPage(props: { session: Session; notify: (text: string, ok: 
     get<{ hosts: History }>('/web/hosts/history').then((r) => setHistory(r.hosts));
   }, [tick]);
   useEffect(() => live(['hosts'], () => setTick((t) => t + 1)), []);
-  const toggle = async (h: HostView) => {
+  // The API routes of qmod -d/-e/-c: the master checks who may (admins), not this page.
+  const act = async (h: HostView, action: 'enable' | 'disable' | 'clear-error') => {
     try {
-      const r = await post<{ messages: { text: string; ok: boolean }[] }>(`/hosts/${encodeURIComponent(h.hostname)}/${h.state === 'disabled' ? 'enable' : 'disable'}`);
+      const r = await post<{ messages: { text: string; ok: boolean }[] }>(`/hosts/${encodeURIComponent(h.hostname)}/${action}`);
       for (const m of r.messages) props.notify(m.text, m.ok);
     } catch (e) {
       props.notify((e as Error).message, false);
@@ -42,8 +45,9 @@ export function HostsPage(props: { session: Session; notify: (text: string, ok: 
     <div class="host-grid">
       ${hosts?.map((h) => {
         const hist = history[h.hostname];
-        return html`<div class=${`host-card ${h.state}`} data-host=${h.hostname} key=${h.hostname}>
-          <div class="host-title"><strong>${h.hostname}</strong><span class=${`state ${h.state}`}>${h.state}</span></div>
+        return html`<div class=${`host-card ${h.state}${h.error !== undefined ? ' error' : ''}`} data-host=${h.hostname} key=${h.hostname}>
+          <div class="host-title"><strong>${h.hostname}</strong><span><span class=${`state ${h.state}`}>${h.state}</span>${h.error !== undefined ? html`<span class="state error" title="SGE's error state E: the host takes no new tasks until an admin clears it (qmod -c)">error (E)</span>` : ''}</span></div>
+          ${h.error !== undefined ? html`<p class="host-error">${h.error}</p>` : ''}
           <div class="host-facts">
             <span>group <b>${h.group}</b></span><span>slots <b>${h.slotsUsed}/${h.slots}</b></span>
             <span>load <b>${h.load === null ? '-' : h.load.toFixed(2)}</b> / ${h.ncpu} cpu</span>
@@ -53,7 +57,12 @@ export function HostsPage(props: { session: Session; notify: (text: string, ok: 
           ${hist && hist.times.length > 0
             ? html`<${Chart} title=${`load of ${h.hostname}`} data=${[hist.times.map((t) => t / 1000), hist.loads]} series=${[{ label: 'load', stroke: '#f5a524', fill: 'rgba(245,165,36,0.15)' }]} width=${300} height=${90} />`
             : html`<div class="chart-empty muted">no load samples yet</div>`}
-          ${props.session.mayActOnAll ? html`<button onClick=${() => toggle(h)}>${h.state === 'disabled' ? 'enable' : 'disable'}</button>` : ''}
+          ${props.session.mayActOnAll
+            ? html`<div class="host-actions">
+                <button onClick=${() => act(h, h.state === 'disabled' ? 'enable' : 'disable')}>${h.state === 'disabled' ? 'enable' : 'disable'}</button>
+                ${h.error !== undefined ? html`<button onClick=${() => act(h, 'clear-error')}>clear error</button>` : ''}
+              </div>`
+            : ''}
         </div>`;
       })}
     </div>
