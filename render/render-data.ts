@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import type { DataMapping, JobData } from '../protocol/job-data.js';
 import { RenderError } from './errors.js';
@@ -12,15 +13,21 @@ import { ossPrefixUrl, type OutputLocation } from './output-location.js';
  * the stitch job stages the render job's tiles/ prefix and uploads the frames it stitches.
  */
 
-/** Node directory under which oss:// inputs are staged when no target is given. */
-export const STAGE_ROOT = '/tmp/qfarm-render';
+/**
+ * Node directory under which a user's oss:// render inputs are staged when no target is given:
+ * under the submitter's own home (the render job is built by the submitter's CLI), never a
+ * fixed path in /tmp, which another user could create first and fill.
+ */
+export function stageRoot(home: string = os.homedir()): string {
+  return path.posix.join(home, '.cache', 'qfarm-render');
+}
 
 /**
- * Where an oss:// prefix is staged on a node: named by the URL, so every task and job that reads
- * the same prefix shares one tree of hard links into the node's content cache.
+ * Where an oss:// prefix is staged on a node: named by the URL, so every task and job of the
+ * user that reads the same prefix shares one staged tree (published once per node).
  */
 export function stagedInputPath(sourceUrl: string): string {
-  return path.posix.join(STAGE_ROOT, `in-${createHash('sha256').update(sourceUrl).digest('hex').slice(0, 16)}`);
+  return path.posix.join(stageRoot(), `in-${createHash('sha256').update(sourceUrl).digest('hex').slice(0, 16)}`);
 }
 
 export function isOssUrl(text: string): boolean {
