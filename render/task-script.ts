@@ -53,6 +53,7 @@ function unknownTaskArm(count: number): string[] {
  */
 export function renderTaskScript(tasks: readonly ExpandedTask[], manifest: RenderManifest, thumbnailCommand?: readonly string[]): string {
   const lines = header(`qfarm render job ${JSON.stringify(manifest.name).slice(1, -1)}: ${tasks.length} task(s)`, manifest);
+  for (const [name, value] of Object.entries(tasks[0]?.shared ?? {})) lines.push(`${name}=${shellQuote(value)}`);
   lines.push('case "$task" in');
   for (const task of tasks) {
     lines.push(

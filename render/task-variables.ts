@@ -51,6 +51,33 @@ export interface ExpandedTask extends TaskSpec {
   command: string;
   /** Files the task must have written when it exits (empty when the software declares none). */
   expected: string[];
+  /**
+   * Shell variables the job script sets once, before any task's command: a large derived value
+   * that every task shares (Blender's setup Python), which the commands reference instead of
+   * repeating it (a 2,400-frame job would otherwise carry 2,400 copies past the script limit).
+   */
+  shared: Readonly<Record<string, string>>;
+}
+
+/** Derived values shorter than this are left inline: a reference would not save anything. */
+const HOIST_MIN_CHARS = 256;
+
+/**
+ * Replaces each derived variable that has one large value for every task with a reference to a
+ * shell variable set once (`"$QFARM_NAME"`); returns those variables and their values.
+ */
+function hoistSharedValues(all: Record<string, TemplateValue>[], names: readonly string[]): Record<string, string> {
+  const shared: Record<string, string> = {};
+  if (all.length < 2) return shared;
+  for (const name of names) {
+    const first = all[0]![name];
+    if (typeof first !== 'string' || first.length < HOIST_MIN_CHARS || !all.every((v) => v[name] === first)) continue;
+    const variable = `QFARM_${name}`;
+    shared[variable] = first;
+    const reference = new RuntimeShellValue(`"$${variable}"`);
+    for (const v of all) v[name] = reference;
+  }
+  return shared;
 }
 
 function fraction(value: number): string {
@@ -95,8 +122,10 @@ export function expandTasks(plan: RenderPlan, ctx: TaskContext): ExpandedTask[] 
   const anyExtension = ctx.software.output?.endsWith(ANY_EXTENSION) ?? false;
   const expectedExtension = anyExtension ? ANY_EXTENSION : '';
   const stem = (name: string): string => (anyExtension ? name.slice(0, -ANY_EXTENSION.length) : name);
-  return plan.tasks.map((task) => {
-    const variables = taskVariables(task, ctx, parameterValues);
+  const allVariables = plan.tasks.map((task) => taskVariables(task, ctx, parameterValues));
+  const shared = hoistSharedValues(allVariables, ctx.software.derivedNames ?? []);
+  return plan.tasks.map((task, index) => {
+    const variables = allVariables[index]!;
     const command = expandTemplate(ctx.software.template, variables);
     if (ctx.outputDir === null) {
       const sub = taskOutdirRelative(task.tile);
@@ -111,10 +140,11 @@ export function expandTasks(plan: RenderPlan, ctx: TaskContext): ExpandedTask[] 
         variables,
         command,
         expected: names.map((name) => `${outdir}/${name}`),
+        shared,
       };
     }
     const outdir = taskOutdir(ctx.outputDir, task.tile);
     const expected = ctx.software.output === null ? [] : expectedOutputs(outdir, ctx.software.output, task.frames);
-    return { ...task, outdir, outdirWord: shellQuote(outdir), expectedWords: expected.map((file) => shellQuote(stem(file))), expectedExtension, variables, command, expected };
+    return { ...task, outdir, outdirWord: shellQuote(outdir), expectedWords: expected.map((file) => shellQuote(stem(file))), expectedExtension, variables, command, expected, shared };
   });
 }

@@ -12,6 +12,7 @@ import { shellJoin } from '../../render/shell-quote.js';
 import { RenderError } from '../../render/errors.js';
 import { checkProjectInputs, loadProject, projectDataInputs, projectOutput, projectScenePath } from '../../render/project.js';
 import { isOssUrl, ossSceneInput } from '../../render/render-data.js';
+import { shellQuote } from '../../render/shell-quote.js';
 import type { DataMapping, JobData } from '../../protocol/job-data.js';
 import { ApiClient } from '../api-client.js';
 import { waitForJob } from './render-wait.js';
@@ -200,6 +201,8 @@ function printDryRun(job: RenderJob, out: (line: string) => void): void {
   const overrides = job.manifest.overrides ?? [];
   out(overrides.length === 0 ? "# scene settings: the scene's own, unchanged" : `# scene settings changed (everything else is the scene's own):`);
   for (const line of overrides) out(`#   ${line}`);
+  // Set once by the job script; the tasks' commands below refer to it.
+  for (const [name, value] of Object.entries(job.tasks[0]?.shared ?? {})) out(`${name}=${shellQuote(value)}`);
   for (const task of job.tasks) {
     const tile = task.tile === null ? '' : ` tile x${task.tile.x} y${task.tile.y}`;
     out(`# task ${task.taskId}: frames ${task.start}-${task.end}${task.step > 1 ? `:${task.step}` : ''}${tile} -> ${task.outdir}`);

@@ -123,12 +123,12 @@ t.test('OSS inputs come from a cache only root can read, as the user\'s own copi
 
 t.test('file:// outputs to /etc or over root\'s files fail with the path and the user named', async (t) => {
   const fin = await run(task('echo pwned > "$OUTDIR/x"', { inputs: [], outputUrl: `file://${etcTarget}-out/` }));
-  t.equal(fin.failedCode, 1);
+  t.equal(fin.failedCode, 100, 'the task ran; its upload failed: SGE\'s "assumedly after job"');
   t.match(fin.failedReason, new RegExp(`writing outputs to ${etcTarget}-out as user ${ATTACKER} failed: .*Permission denied`));
   t.notOk(fin.retryable, 'final');
   await t.rejects(fs.stat(`${etcTarget}-out`), { code: 'ENOENT' });
   const over = await run(task('echo pwned > "$OUTDIR/victim.txt"', { inputs: [], outputUrl: `file://${rootDir}/` }));
-  t.equal(over.failedCode, 1);
+  t.equal(over.failedCode, 100, 'the task ran; its upload failed: SGE\'s "assumedly after job"');
   t.match(over.failedReason, /Permission denied/);
   t.equal(await fs.readFile(path.join(rootDir, 'victim.txt'), 'utf8'), 'precious\n', 'root\'s file is untouched');
   const mine = path.join(mallory.home, `out-${process.pid}`);
@@ -140,13 +140,13 @@ t.test('file:// outputs to /etc or over root\'s files fail with the path and the
 
 t.test('symlinks and hard links in $OUTDIR never carry root\'s files to the bucket', async (t) => {
   const sym = await run(task(`ln -s ${rootDir}/secret.txt "$OUTDIR/loot"`, { inputs: [], outputUrl: `oss://${BUCKET}/sym/` }));
-  t.equal(sym.failedCode, 1);
+  t.equal(sym.failedCode, 100, 'the task ran; its upload failed: SGE\'s "assumedly after job"');
   t.match(sym.failedReason, /loot: is a symbolic link/);
   t.notOk(sym.retryable, 'a symlink in $OUTDIR is the user\'s: final');
   t.equal(await readObject('sym/loot'), undefined);
   // $OUTDIR itself swapped for a link to root's directory (the task owns its TMPDIR).
   const swapped = await run(task(`mv "$OUTDIR" "$OUTDIR.mine" && ln -s ${rootDir} "$OUTDIR"`, { inputs: [], outputUrl: `oss://${BUCKET}/swap/` }));
-  t.equal(swapped.failedCode, 1);
+  t.equal(swapped.failedCode, 100, 'the task ran; its upload failed: SGE\'s "assumedly after job"');
   t.match(swapped.failedReason, /outdir: a component of this path is a symbolic link/);
   t.equal(await readObject('swap/secret.txt'), undefined, 'root\'s directory was not walked');
   // A hard link to root's file (protected_hardlinks lets a user link a file they may read and write).
@@ -155,7 +155,7 @@ t.test('symlinks and hard links in $OUTDIR never carry root\'s files to the buck
   await fs.writeFile(other, 'root\'s\n');
   await fs.chmod(other, 0o666);
   const hard = await run(task(`ln ${other} "$OUTDIR/hard"`, { inputs: [], outputUrl: `oss://${BUCKET}/hard/` }));
-  t.equal(hard.failedCode, 1);
+  t.equal(hard.failedCode, 100, 'the task ran; its upload failed: SGE\'s "assumedly after job"');
   t.match(hard.failedReason, new RegExp(`hard: belongs to uid 0, not to the task's user \\(uid ${mallory.uid}\\)`));
   t.notOk(hard.retryable, 'final');
   t.equal(await readObject('hard/hard'), undefined);
@@ -199,7 +199,7 @@ t.test('a file removed mid-upload fails that attempt (retryable); the agent keep
   t.equal(rm.code, 0, rm.stderr);
   const fin = await link.finished(a.attemptId, 60_000);
   link.send({ type: 'ack', attemptId: a.attemptId });
-  t.equal(fin.failedCode, 1);
+  t.equal(fin.failedCode, 100, 'the task ran; its upload failed: SGE\'s "assumedly after job"');
   t.match(fin.failedReason, /big\.bin was removed during the upload/);
   t.equal(fin.retryable, true);
   t.equal(agent.child.exitCode, null, 'the agent is still running');
