@@ -35,7 +35,8 @@ export function workOf(status: RenderStatus): { done: number; total: number } {
 export class RenderProgress {
   private readonly now: () => number;
   private readonly started: number;
-  private startWork: number | null = null;
+  /** Work done when waiting began: nothing, right after the submit. */
+  private readonly startWork = 0;
   private lastLine = '';
   private lastPrinted = -Infinity;
   private open = false;
@@ -48,7 +49,6 @@ export class RenderProgress {
   /** The progress line for this status (elapsed, ETA from the pace since waiting began). */
   line(status: RenderStatus): string {
     const work = workOf(status);
-    this.startWork ??= work.done;
     const elapsed = this.now() - this.started;
     const gained = work.done - this.startWork;
     const remaining = work.total - work.done;
