@@ -33,4 +33,14 @@ t.test('render submit --wait prints progress with an ETA while a chunk writes it
   t.match(partial, /0\/8 frames done; written: [1-7]\/8 frames; \d+s elapsed, (ETA \d+s|ETA unknown yet)/);
   t.ok(progress.some((l) => /ETA \d+s/.test(l)), 'an ETA once frames come in');
   t.match(res.stdout, /frames: 8\/8 done, 0 failed, 0 running, 0 pending\nwritten: 8\/8 frames/, 'then the final status');
+
+  // A file:// render uploaded nothing: `qfarm get` says where the frames are and what copies them.
+  const jobId = /Your job-array (\d+)\./.exec(res.stdout)![1]!;
+  const get = await farm.runAs(user, 'qfarm', ['get', jobId, 'copy'], { cwd: work });
+  t.equal(get.code, 1);
+  t.match(get.stderr, new RegExp(`qfarm get: render job ${jobId} wrote its frames straight into file://${work}/frames/?; nothing was uploaded to download`));
+  t.match(get.stderr, new RegExp(`hint: 'qfarm render get ${jobId} DIR' copies its frames`));
+  const renderGet = await farm.runAs(user, 'qfarm', ['render', 'get', jobId, 'copy'], { cwd: work });
+  t.equal(renderGet.code, 0, renderGet.stderr);
+  t.match(renderGet.stdout, /downloaded 8 file\(s\)/);
 });
