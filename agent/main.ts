@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { logDestination } from '../logging/pretty-log.js';
 import { AGENT_SOCKET_PATH } from '../protocol/version.js';
 import { Agent } from './agent.js';
 import { loadAgentId } from './agent-id.js';
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
   // The token is only ever in opts.token and the upgrade header; redact in case it is logged by accident.
   const log = pino(
     { name: 'qfarm-agent', level: opts.logLevel, base: { host: opts.name }, redact: ['token', '*.token', 'headers.authorization', 'headers.Authorization'] },
-    pino.destination({ dest: 2, sync: true }),
+    logDestination(process.env, process.stderr.isTTY === true, true),
   );
 
   const machine = await readMachineIdentity(machineIdentityOptions(process.env, opts.spotWatch));

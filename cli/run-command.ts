@@ -1,4 +1,6 @@
+import { StorageError } from '../storage/errors.js';
 import { CliError, ExitCode, HelpRequested } from './cli-errors.js';
+import { storageErrorHint } from './setup-error-hint.js';
 
 /** What a verb's main returns: its exit status. Output goes through `out`/`err`. */
 export type CommandMain = (argv: string[]) => Promise<number>;
@@ -17,6 +19,12 @@ export function reportError(verb: string, error: unknown): number {
     err(error.message);
     if (error.hint) err(`hint: ${error.hint}`);
     return error.exitCode;
+  }
+  if (error instanceof StorageError) {
+    // Keys, endpoint, clock, bucket: the user's setup, said with what to check.
+    err(`${verb}: ${error.message}`);
+    err(`hint: ${storageErrorHint(error)}`);
+    return ExitCode.Failure;
   }
   const message = error instanceof Error ? error.message : String(error);
   err(`${verb}: internal error: ${message}`);

@@ -1,6 +1,6 @@
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { logDestination } from './pretty-log.js';
+import { logDestination } from '../logging/pretty-log.js';
 import { AgentHub } from './agent-hub.js';
 import { buildApiServer } from './api/server.js';
 import { systemClock, type Clock } from './clock.js';

@@ -4,6 +4,7 @@ import { CliError } from '../cli-errors.js';
 import { locateMaster } from '../master-location.js';
 import { StoreResolver } from '../../storage/open-store.js';
 import { downloadTree } from '../../storage/download-tree.js';
+import { readManifest } from '../../render/manifest.js';
 
 /**
  * `qfarm get JOB DIR`: downloads what the job's tasks uploaded from `$OUTDIR` (its `-outdir`
@@ -21,7 +22,15 @@ export async function getOutputs(jobRef: string, dir: string, log: (line: string
     throw new CliError(`qfarm get: job ${jobRef} belongs to ${job.submitter.user}; ${me.user} may not download its outputs`, 1, 'only the owner, root and managers may');
   }
   const outputUrl = job.data?.outputUrl;
-  if (!outputUrl) throw new CliError(`qfarm get: job ${jobRef} has no output location`, 1, 'submit with qsub -outdir oss://bucket/prefix/ (or file:///dir/) so that each task\'s $OUTDIR is kept');
+  if (!outputUrl) {
+    // A file:// render writes its frames straight into its output directory: nothing was uploaded.
+    const manifest = job.command.kind === 'script' ? readManifest(job.command.script) : null;
+    if (manifest !== null) {
+      const where = manifest.kind === 'render' ? manifest.output : `the output of render job ${manifest.renderJobId}`;
+      throw new CliError(`qfarm get: render job ${jobRef} wrote its frames straight into ${where}; nothing was uploaded to download`, 1, `'qfarm render get ${jobRef} DIR' copies its frames (without the tiles) into DIR`);
+    }
+    throw new CliError(`qfarm get: job ${jobRef} has no output location`, 1, 'submit with qsub -outdir oss://bucket/prefix/ (or file:///dir/) so that each task\'s $OUTDIR is kept');
+  }
   const dest = path.resolve(dir);
   let files = 0;
   const result = await downloadTree(outputUrl, dest, {

@@ -3,7 +3,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { groupApiValidators, type GroupUpdateRequest } from '../../protocol/group-api.js';
 import { groupValidators, type GroupSpecInput, type GroupStatus } from '../../protocol/groups.js';
 import { formatPerf } from '../../master/autoscaler/perf.js';
-import { ApiClient } from '../api-client.js';
+import { ApiClient, ApiRequestError } from '../api-client.js';
+import { formatHandJoinedGroup } from './hand-joined-group.js';
 import { CliError } from '../cli-errors.js';
 import { locateMaster } from '../master-location.js';
 
@@ -237,7 +238,18 @@ export function registerGroupCommands(program: Command): void {
     .description("a group's definition, machines, the autoscaler's last reasons and the last provider error")
     .argument('<name>')
     .action(async (name: string) => {
-      const g = await client().get(`/groups/${encodeURIComponent(name)}`, groupValidators.groupStatus);
+      let g: GroupStatus;
+      try {
+        g = await client().get(`/groups/${encodeURIComponent(name)}`, groupValidators.groupStatus);
+      } catch (err) {
+        // No provider row: the group may still exist, made by agents started by hand with --group.
+        if (!(err instanceof ApiRequestError && err.status === 404)) throw err;
+        const { hosts } = await client().get('/hosts?all=1', 'hostsResponse');
+        const members = hosts.filter((h) => h.group === name);
+        if (members.length === 0) throw err;
+        for (const line of formatHandJoinedGroup(name, members)) print(line);
+        return;
+      }
       for (const line of formatGroupShow(g)) print(line);
     });
 

@@ -81,7 +81,13 @@ export function registerRenderCommands(program: Command): Command {
     })
     .action((options: RenderSubmitOptions) =>
       asCli(async () => {
-        const result = await renderSubmit(options, { cwd: process.cwd(), environment: process.env, out: print, err: warn });
+        const result = await renderSubmit(options, {
+          cwd: process.cwd(),
+          environment: process.env,
+          out: print,
+          err: warn,
+          progress: { write: (text) => void process.stderr.write(text), tty: process.stderr.isTTY === true },
+        });
         if ((options.wait || options.download !== undefined) && result.renderJobId !== null) {
           const master = locateMaster();
           const status = await renderStatus(new ApiClient(master), result.renderJobId, (job, task) => fetchTaskLog(master, job, task));

@@ -5,6 +5,7 @@ import { RenderError } from '../../render/errors.js';
 import type { ApiClient } from '../api-client.js';
 import { lastLines } from './task-log.js';
 import { SETUP_WARNING } from '../../render/blender-setup.js';
+import { writtenFiles } from './written-files.js';
 
 /**
  * `qfarm render status JOB`: frames done of total, failed frames with the last lines of their
@@ -42,6 +43,12 @@ export interface RenderStatus {
   overrides: string[];
   /** Warnings the render printed on the workers (e.g. denoiser off: no OpenImageDenoise), per host. */
   warnings: string[];
+  /** Frames whose file is in a file:// output directory now (null for oss://: accounting only). */
+  writtenFrames: number[] | null;
+  /** Tiles rendered of all (frames x tile positions); null for whole frames. */
+  tiles: { done: number; total: number } | null;
+  /** Frames stitched, and stitch tasks running, of a tiled render. */
+  stitch: { done: number; running: number; total: number } | null;
   /** Seconds of render time per finished frame (tiles summed). */
   secondsPerFrame: { mean: number; min: number; max: number; frames: number } | null;
 }
@@ -105,11 +112,13 @@ export async function renderStatus(api: ApiClient, jobId: number, logs: (job: nu
     }
   });
   const failedTasks: FailedTask[] = [];
+  let tilesFromAccounting = 0;
   for (const record of records) {
     const taskId = record.taskid ?? 1;
     const frames = manifestTaskFrames(manifest, taskId);
     const entry = manifest.tasks[taskId - 1];
     if (succeeded(record)) {
+      if (tiled) tilesFromAccounting += frames.length;
       const perFrame = Math.max(0, record.endTime - record.startTime) / 1000 / Math.max(1, frames.length);
       for (const f of frames) {
         okTasksOfFrame.set(f, (okTasksOfFrame.get(f) ?? 0) + 1);
@@ -129,6 +138,7 @@ export async function renderStatus(api: ApiClient, jobId: number, logs: (job: nu
     }
   }
   const stitchedFrames = new Set<number>();
+  let stitchRunning = 0;
   if (stitch !== null) {
     const stitchManifest = manifestOf(stitch) as StitchManifest;
     for (const record of stitchRecords) {
@@ -159,7 +169,10 @@ export async function renderStatus(api: ApiClient, jobId: number, logs: (job: nu
     const frames = (manifestOf(stitch) as StitchManifest).frames;
     for (const task of stitch.tasks) {
       const f = task.taskId === null ? undefined : frames[task.taskId - 1];
-      if (f !== undefined && RUNNING.has(task.state)) running.add(f);
+      if (f !== undefined && RUNNING.has(task.state)) {
+        running.add(f);
+        stitchRunning++;
+      }
     }
   }
   const done = [...allFrames].filter((f) => okTasksOfFrame.get(f) === tasksOfFrame.get(f) && (!tiled || stitchedFrames.has(f))).sort((a, b) => a - b);
@@ -168,7 +181,13 @@ export async function renderStatus(api: ApiClient, jobId: number, logs: (job: nu
     rendered.length === 0
       ? null
       : { mean: rendered.reduce((a, b) => a + b, 0) / rendered.length, min: Math.min(...rendered), max: Math.max(...rendered), frames: rendered.length };
+  const written = writtenFiles(manifest);
+  const totalTiles = allFrames.size * manifest.tilesX * manifest.tilesY;
   return {
+    writtenFrames: written?.frames ?? null,
+    // Tiles on disk count as soon as written; accounting covers oss:// and a tile dir cleaned up.
+    tiles: tiled ? { done: Math.min(totalTiles, Math.max(written?.tiles ?? 0, tilesFromAccounting)), total: totalTiles } : null,
+    stitch: tiled ? { done: stitchedFrames.size, running: stitchRunning, total: allFrames.size } : null,
     renderJobId: render.jobId,
     name: manifest.name,
     software: manifest.software,
@@ -211,12 +230,28 @@ function frameList(frames: readonly number[]): string {
   return frames.length === 1 ? `frame ${frames[0]}` : `frames ${frames[0]}-${frames[frames.length - 1]}`;
 }
 
+function stitchWords(stitch: NonNullable<RenderStatus['stitch']>): string {
+  if (stitch.done === stitch.total) return 'stitched';
+  if (stitch.done === 0 && stitch.running === 0) return 'stitch pending';
+  return `stitched ${stitch.done}/${stitch.total}${stitch.running > 0 ? `, ${stitch.running} stitching` : ''}`;
+}
+
+/** What has been written so far: "written: 3/10 frames" and "tiles 12/16, stitch pending". */
+export function progressLine(status: Pick<RenderStatus, 'writtenFrames' | 'totalFrames' | 'tiles' | 'stitch'>): string {
+  const parts: string[] = [];
+  if (status.writtenFrames !== null) parts.push(`written: ${status.writtenFrames.length}/${status.totalFrames} frames`);
+  if (status.tiles !== null && status.stitch !== null) parts.push(`tiles ${status.tiles.done}/${status.tiles.total}, ${stitchWords(status.stitch)}`);
+  return parts.join('; ');
+}
+
 export function formatRenderStatus(status: RenderStatus): string[] {
   const lines: string[] = [];
   const tiles = status.tilesX * status.tilesY > 1 ? `, ${status.tilesX}x${status.tilesY} tiles` : '';
   lines.push(`render job ${status.renderJobId} "${status.name}" (${status.software}${tiles}) -> ${status.output}`);
   const pending = status.totalFrames - status.doneFrames.length - status.failedFrames.length - status.runningFrames.length;
   lines.push(`frames: ${status.doneFrames.length}/${status.totalFrames} done, ${status.failedFrames.length} failed, ${status.runningFrames.length} running, ${pending} pending`);
+  const progress = progressLine(status);
+  if (progress !== '') lines.push(progress);
   if (status.tilesX * status.tilesY > 1) {
     lines.push(status.stitchJobId === null ? 'stitch job: not found (frames stay as tiles under tiles/)' : `stitch job: ${status.stitchJobId}`);
   }

@@ -13,9 +13,12 @@ import { RenderError } from '../../render/errors.js';
 import { checkProjectInputs, loadProject, projectDataInputs, projectOutput, projectScenePath } from '../../render/project.js';
 import { isOssUrl, ossSceneInput } from '../../render/render-data.js';
 import { shellQuote } from '../../render/shell-quote.js';
+import { sceneFrameRange } from '../../render/scene-frame-range.js';
 import type { DataMapping, JobData } from '../../protocol/job-data.js';
 import { ApiClient } from '../api-client.js';
 import { waitForJob } from './render-wait.js';
+import { RenderProgress, type ProgressSink } from './render-progress.js';
+import { renderStatus } from './render-status.js';
 import { downloadFrames, type DownloadFramesResult } from '../../render/download-frames.js';
 import { stitchOutputDirWord, stitchStem, stitchTileDir } from '../../render/task-script.js';
 import { StoreResolver } from '../../storage/open-store.js';
@@ -62,6 +65,8 @@ export interface RenderSubmitContext {
   environment: NodeJS.ProcessEnv;
   out: (line: string) => void;
   err: (line: string) => void;
+  /** Where `--wait`/`--download` print progress (default: none); `tty` rewrites one line. */
+  progress?: ProgressSink;
   /** argv that runs the stitcher on a worker when `qfarm-stitch` is not on its PATH. */
   stitchCommand?: readonly string[];
 }
@@ -125,7 +130,17 @@ export function renderJobFromOptions(options: RenderSubmitOptions, ctx: Pick<Ren
     }
     start = end = options.debugFrame;
   }
-  if (start === undefined) throw new RenderError('no frame range: give -s START [-e END] (or --debug-frame N to test one frame)');
+  let step = options.step;
+  if (start === undefined) {
+    if (end !== undefined) throw new RenderError('-e END without -s START', "give both, or neither to render the scene's own range");
+    if (software.name !== 'blender' || sceneRef === null) throw new RenderError('no frame range: give -s START [-e END] (or --debug-frame N to test one frame)', "only Blender scenes (--software blender) tell their own range");
+    if (isOssUrl(sceneRef)) throw new RenderError(`no frame range: give -s START -e END for ${sceneRef}`, "the scene's own range is read from a scene on this machine; one in oss:// is not downloaded to read it");
+    const range = sceneFrameRange(sceneRef, ctx.environment);
+    warn(`qfarm render: frames ${range.start}-${range.end}${range.step > 1 ? ` step ${range.step}` : ''}: the scene's own range (give -s/-e to choose)`);
+    start = range.start;
+    end = range.end;
+    step ??= range.step;
+  }
   const baseName = options.name ?? defaultJobName(sceneRef, software);
   const name = debug ? `${baseName}.debug` : baseName;
   const fromProject = project?.output === undefined ? undefined : projectOutput(project, name);
@@ -139,7 +154,7 @@ export function renderJobFromOptions(options: RenderSubmitOptions, ctx: Pick<Ren
     plan: {
       start,
       end: end ?? start,
-      step: options.step,
+      step,
       framesPerTask: options.framesPerTask,
       nodes: options.nodes,
       tilesX: options.tilesX,
@@ -270,7 +285,14 @@ export async function renderSubmit(options: RenderSubmitOptions, ctx: RenderSubm
   ctx.out(`qfarm render: ${job.plan.frames.length} frame(s) into ${job.request.output.url}; follow with: qfarm render status ${submitted.jobId}`);
   const result = { job, renderJobId: submitted.jobId, stitchJobId };
   if (options.wait || options.download !== undefined) {
-    for (const id of [submitted.jobId, stitchJobId]) if (id !== null) await waitForJob(api, id);
+    const progress = ctx.progress === undefined ? null : new RenderProgress(ctx.progress);
+    // Logs are not read for progress (failed tasks' lines come with the final status).
+    const tick = async (): Promise<void> => progress?.report(await renderStatus(api, submitted.jobId, async () => ''));
+    try {
+      for (const id of [submitted.jobId, stitchJobId]) if (id !== null) await waitForJob(api, id, tick, progress === null ? 20 : 5);
+    } finally {
+      progress?.finish();
+    }
   }
   if (options.download !== undefined) {
     await downloadRenderOutput(job.request.output.url, path.resolve(ctx.cwd, options.download), ctx);

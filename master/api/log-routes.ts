@@ -4,6 +4,7 @@ import { LogHeaders } from '../../protocol/log-headers.js';
 import type { ApiContext } from './context.js';
 import { ApiRequestError, sendError } from './errors.js';
 import { identityOf } from './identity.js';
+import { noOutputError } from './missing-output.js';
 
 /** A failed reason longer than this is cut in the header (agents' reasons are short; the store is not). */
 const MAX_REASON_CHARS = 2000;
@@ -21,8 +22,9 @@ export function registerLogRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const jobId = Number(job);
       const taskId = Number(task);
       if (!Number.isInteger(jobId) || !Number.isInteger(taskId)) throw new ApiRequestError(400, `bad task reference ${job}.${task}`);
-      const owner = ctx.reader.job(jobId)?.owner;
-      if (owner === undefined) throw new ApiRequestError(404, `job ${jobId} does not exist`);
+      const jobRow = ctx.reader.job(jobId);
+      const owner = jobRow?.owner;
+      if (jobRow === undefined || owner === undefined) throw new ApiRequestError(404, `job ${jobId} does not exist`);
       const who = identityOf(req);
       // A task's output is its owner's data (SGE writes it to files only the owner reads).
       if (owner !== who.user && !who.mayActOnAll) throw new ApiRequestError(403, `${who.user} may not read the output of job ${jobId}: it belongs to ${owner}`, 'only the owner, root and managers read a job\'s output');
@@ -30,7 +32,8 @@ export function registerLogRoutes(app: FastifyInstance, ctx: ApiContext): void {
         .prepare('SELECT id, state, failed_code, failed_reason FROM attempts WHERE job_id = ? AND task_id = ? ORDER BY leased_at DESC, rowid DESC LIMIT 1')
         .get(jobId, taskId) as { id: string; state: string; failed_code: number | null; failed_reason: string | null } | undefined;
       if (!attempt) {
-        throw new ApiRequestError(404, `task ${jobId}.${taskId} has not started yet`, `'qstat -j ${jobId}' says why it waits`);
+        const state = ctx.db.prepare('SELECT state FROM tasks WHERE job_id = ? AND task_id = ?').pluck().get(jobId, taskId) as string | undefined;
+        throw noOutputError(ctx.reader, jobRow, taskId, state);
       }
       const file = ctx.logs.file(jobId, taskId, attempt.id, stream);
       // Read what exists and subscribe in the same tick: appends and their events happen

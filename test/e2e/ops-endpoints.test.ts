@@ -1,6 +1,6 @@
 import t from 'tap';
 import { TestFarm } from '../helpers/farm.js';
-import { prettyLine } from '../../master/pretty-log.js';
+import { prettyLine } from '../../logging/pretty-log.js';
 
 /** What operators and load balancers read from the master (issue 13, "Logs"). */
 
