@@ -22,8 +22,10 @@ t.test('dry run prints every task command, needs no master', async (t) => {
   const dir = tempDir(t, 'qfarm-cli-');
   const lines = await dryRun({ scene: HOSTILE_SCENE, start: 1, end: 10, framesPerTask: 4 }, dir);
   t.match(lines[0], /^# qfarm render it's a "test" \$\(touch pwned\) `id`: 10 frame\(s\), 3 task\(s\)/);
-  const commands = lines.filter((l) => !l.startsWith('#'));
+  t.equal(lines.filter((l) => l.startsWith('QFARM_BLENDER_SETUP=')).length, 1, 'the setup Python once: the job script sets it before any task');
+  const commands = lines.filter((l) => !l.startsWith('#') && !l.startsWith('QFARM_BLENDER_SETUP='));
   t.equal(commands.length, 3);
+  t.ok(commands.every((c) => c.includes('--python-expr "$QFARM_BLENDER_SETUP"')), 'every task refers to it');
   t.ok(lines.some((l) => /^# task 1: frames 1-4 -> /.test(l)));
   t.match(commands[2], /-s '9' -e '10' -j '1' -a$/);
 });
