@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
+import { seededRandom } from '../render/plan.js';
 
 /**
  * A seeded, bounded fuzzer of the agent protocol, shared by the suite's test
@@ -35,18 +36,6 @@ export interface FuzzReport {
   closes: Record<string, number>;
   /** Frames of each kind sent. */
   kinds: Record<string, number>;
-}
-
-/** mulberry32: small, fast, good enough to make a fuzz run reproducible from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Agent ids the fuzzer's own hellos use: few, so the master's hosts table stays small. */

@@ -121,8 +121,11 @@ export function frameTiles(tilesX: number, tilesY: number): TileSpec[] {
   return tiles;
 }
 
-/** mulberry32: a small, well-mixed 32-bit PRNG, so `-R` with one seed always gives one order. */
-function prng(seed: number): () => number {
+/**
+ * mulberry32: a small, well-mixed 32-bit PRNG, so `-R` with one seed always gives one order
+ * (and a fuzz run is reproducible from its seed: bench/agent-fuzz-frames.ts).
+ */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -136,7 +139,7 @@ function prng(seed: number): () => number {
 /** Fisher-Yates with a seeded PRNG. */
 export function seededShuffle<T>(items: readonly T[], seed: number): T[] {
   const out = [...items];
-  const next = prng(seed);
+  const next = seededRandom(seed);
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));
     [out[i], out[j]] = [out[j]!, out[i]!];
