@@ -7,6 +7,7 @@ import { ApiClient, ApiRequestError } from '../api-client.js';
 import { formatHandJoinedGroup } from './hand-joined-group.js';
 import { CliError } from '../cli-errors.js';
 import { locateMaster } from '../master-location.js';
+import { checkProviderOptions } from './group-requirements.js';
 
 /**
  * `qfarm group create|list|show|resize|update|delete`, `qfarm cluster start|stop|status` (the
@@ -204,6 +205,7 @@ export function formatGroupShow(g: GroupStatus): string[] {
 async function createGroup(name: string, o: DefinitionOptions): Promise<GroupStatus> {
   const d = definitionFrom(o);
   const input = { ...d, name, provider: d.provider ?? 'local' } as GroupSpecInput;
+  checkProviderOptions(input);
   return client().post('/groups', input, groupValidators.groupStatus);
 }
 
