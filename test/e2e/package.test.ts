@@ -14,7 +14,9 @@ import { ROOT, TestFarm } from '../helpers/farm.js';
 t.test('npm pack, install the tarball into a scratch prefix, its agent runs a job for a master', { timeout: 900_000 }, async (t) => {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-pack-'));
   t.teardown(() => fs.rmSync(scratch, { recursive: true, force: true }));
-  const pack = spawnSync('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+  // --ignore-scripts: dist/ is already built (npm test builds first). Letting `prepare` rebuild it
+  // here would rewrite dist/ under the other test files running at the same time.
+  const pack = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', scratch], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
   t.equal(pack.status, 0, pack.stderr);
   const packed = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
   const files = new Set(packed[0]!.files.map((f) => f.path));
