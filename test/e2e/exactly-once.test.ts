@@ -1,8 +1,8 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
 import { TestFarm } from '../helpers/farm.js';
+import { logs, qacctRecords, query } from '../helpers/farm-records.js';
 import { FakeAgent, finishedFrame, helloFrame } from '../helpers/fake-agent.js';
 
 /**
@@ -11,28 +11,6 @@ import { FakeAgent, finishedFrame, helloFrame } from '../helpers/fake-agent.js';
  * real agent that finished a task while the master was down delivers it once after the restart.
  * Each is checked where a user looks: the store, `qacct -j` and `qfarm logs`.
  */
-
-function query<T>(farm: TestFarm, sql: string, ...params: unknown[]): T[] {
-  const db = new Database(path.join(farm.home, 'store.sqlite'), { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-}
-
-async function qacctRecords(farm: TestFarm, jobId: number): Promise<string[]> {
-  const res = await farm.run('qacct', ['-j', String(jobId)]);
-  if (res.code !== 0) throw new Error(`qacct -j ${jobId} failed (${res.code}): ${res.stderr}`);
-  // qacct prints one record per task, each introduced by a line of '=' (as SGE does).
-  return res.stdout.split(/^=+$/m).filter((r) => r.trim() !== '');
-}
-
-async function logs(farm: TestFarm, ref: string): Promise<string> {
-  const res = await farm.run('qfarm', ['logs', ref]);
-  if (res.code !== 0) throw new Error(`qfarm logs ${ref} failed (${res.code}): ${res.stderr}`);
-  return res.stdout;
-}
 
 t.test('the owning agent replays its finished and output frames: acked, and nothing changes', async (t) => {
   const farm = await TestFarm.start(t, { agents: 0 });

@@ -1,8 +1,8 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
 import { TestFarm } from '../helpers/farm.js';
+import { logs, qacctRecords, query } from '../helpers/farm-records.js';
 
 /**
  * A successor agent delivers an unacknowledged result, against the real master (issue 15). The
@@ -11,28 +11,6 @@ import { TestFarm } from '../helpers/farm.js';
  * machine with the same --state-dir delivers it: the store, `qacct -j` and `qfarm logs` show the
  * result once and each output line once, and the task does not run again.
  */
-
-function query<T>(farm: TestFarm, sql: string, ...params: unknown[]): T[] {
-  const db = new Database(path.join(farm.home, 'store.sqlite'), { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-}
-
-async function qacctRecords(farm: TestFarm, jobId: number): Promise<string[]> {
-  const res = await farm.run('qacct', ['-j', String(jobId)]);
-  if (res.code !== 0) throw new Error(`qacct -j ${jobId} failed (${res.code}): ${res.stderr}`);
-  // qacct prints one record per task, each introduced by a line of '=' (as SGE does).
-  return res.stdout.split(/^=+$/m).filter((r) => r.trim() !== '');
-}
-
-async function logs(farm: TestFarm, ref: string): Promise<string> {
-  const res = await farm.run('qfarm', ['logs', ref]);
-  if (res.code !== 0) throw new Error(`qfarm logs ${ref} failed (${res.code}): ${res.stderr}`);
-  return res.stdout;
-}
 
 /** Results the agent keeps until acknowledged (agent/result-store.ts). */
 function storedResults(stateDir: string): string[] {
