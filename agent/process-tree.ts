@@ -1,7 +1,6 @@
 import fs from 'node:fs';
+import { sleep, systemClock, type AgentClock } from './clock.js';
 import { readProcessTable, readProcStat, treeOf, procKey, type ProcStat } from './proc-table.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function signalPid(pid: number, signal: NodeJS.Signals): void {
   try {
@@ -24,6 +23,8 @@ export class ProcessTree {
     readonly rootPid: number,
     /** The environment tag every process of the task inherits (see taggedProcesses). */
     private readonly tag?: { name: string; value: string },
+    /** Times the grace period between the warning signal and SIGKILL. */
+    private readonly clock: AgentClock = systemClock,
   ) {}
 
   /** Remembers every live process carrying the task's tag, wherever it moved to. */
@@ -84,9 +85,9 @@ export class ProcessTree {
     if (graceMs > 0 && members.length > 0) {
       signalGroup(this.rootPid, warnSignal);
       for (const m of members) signalPid(m.pid, warnSignal);
-      const deadline = Date.now() + graceMs;
-      while (Date.now() < deadline) {
-        await sleep(Math.min(100, graceMs));
+      const deadline = this.clock.now() + graceMs;
+      while (this.clock.now() < deadline) {
+        await sleep(this.clock, Math.min(100, graceMs));
         members = this.refresh();
         if (members.length === 0) return;
       }
@@ -102,7 +103,7 @@ export class ProcessTree {
       signalGroup(this.rootPid, 'SIGKILL');
       for (const m of again) signalPid(m.pid, 'SIGKILL');
       for (const m of members) signalPid(m.pid, 'SIGKILL');
-      await sleep(round < 3 ? 20 : 100);
+      await sleep(this.clock, round < 3 ? 20 : 100);
     }
   }
 }

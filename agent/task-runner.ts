@@ -1,17 +1,18 @@
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { FailedCode, type OutputStream, type TaskAssignment, type TaskFinished, type TaskUsage } from '../protocol/agent-messages.js';
-import { launchAsUser, spawnAsUser, type UserLaunch } from './as-user.js';
+import { FailedCode, type OutputStream, type TaskAssignment, type TaskUsage } from '../protocol/agent-messages.js';
+import { launchAsUser, type UserLaunch } from './as-user.js';
 import { spawnPipes, spawnPty, type Started } from './task-process.js';
 import type { ChildCpuAccount } from './child-cpu.js';
 import type { GroupSetup } from './supplementary-groups.js';
-import { longTimeout } from './long-timer.js';
+import { systemClock, type AgentClock } from './clock.js';
+import { LimitWatcher } from './limit-watcher.js';
+import { exitResult, failedResult, type TaskResult } from './task-exit.js';
 import { defaultOutputName, expandOutputPath, OutputFileError, resolveOutputPath, WorkingDirectoryError } from './output-files.js';
 import { openFileSink, openUserSink, type OutputSink } from './output-sink.js';
 import { ProcessTree } from './process-tree.js';
+import { makeTaskTmpdir, removeTaskTmpdir } from './task-tmpdir.js';
 import { TreeSampler } from './proc-stats.js';
 import { scriptFileName, taskArgv } from './task-command.js';
 import { handOverDirectory, readSetupFailure, SETUP_FAILED_EXIT, TaskSpecError, writeScriptFile, writeSpecFile, type Owner } from './task-files.js';
@@ -22,8 +23,7 @@ import { InputConflictError } from './shared-inputs.js';
 import type { TaskDataUser } from './user-side-data.js';
 import { TaskInput } from './interactive/task-input.js';
 
-/** The end of an attempt, as the `finished` frame carries it. */
-export type TaskResult = Omit<TaskFinished, 'type' | 'attemptId'>;
+export type { TaskResult } from './task-exit.js';
 
 /** What a running task tells the agent. */
 export interface TaskEvents {
@@ -55,6 +55,8 @@ export interface RunnerContext {
   usageIntervalMs?: number;
   /** Inputs and outputs of jobs with data options (`qsub -data/-outdir`). */
   data?: NodeData;
+  /** Timestamps, sampling and h_rt. @default systemClock */
+  clock?: AgentClock;
 }
 
 /** A setup step failed; becomes the task's failed code and reason. */
@@ -71,8 +73,10 @@ class TaskSetupError extends Error {
 /** The umask of a job from a client that does not send one (SGE's usual default). */
 const DEFAULT_UMASK = 0o022;
 
-const signalNumber = (name: string): number => (os.constants.signals as Record<string, number>)[name] ?? 0;
-
+/** After the task ended: how long its pipes may stay open before tagged leftovers are killed. */
+const OUTPUT_LINGER_MS = 200;
+/** And how long after that before the pipes are closed on whatever still holds them. */
+const OUTPUT_ABANDON_MS = 2000;
 
 /**
  * Runs one attempt from assignment to result. `done` never rejects: every failure, including a
@@ -89,12 +93,14 @@ export class TaskRun {
   private limitReason: string | undefined;
   /** qrsh/qlogin: the task's input (session-* frames); absent for batch tasks. */
   readonly input: TaskInput | undefined;
+  private readonly clock: AgentClock;
 
   constructor(
     readonly assignment: TaskAssignment,
     private readonly ctx: RunnerContext,
     private readonly events: TaskEvents,
   ) {
+    this.clock = ctx.clock ?? systemClock;
     this.input = assignment.interactive === true ? new TaskInput((bytes) => events.inputWritten?.(bytes), ctx.log.child({ attemptId: assignment.attemptId })) : undefined;
     // An error the agent did not expect (its TMPDIR root missing, a full disk) is the node's
     // failure, not the job's: the task runs again elsewhere (and counts against this host).
@@ -119,21 +125,13 @@ export class TaskRun {
     if (this.tree) this.killing ??= this.tree.kill(graceMs, warnSignal);
   }
 
-  private failure(startedAt: number, failedCode: number, failedReason: string, usage?: TaskUsage): TaskResult {
-    return {
-      exitStatus: 0,
-      signal: null,
-      failedCode,
-      failedReason,
-      startedAt,
-      endedAt: Date.now(),
-      usage: usage ?? { cpuSeconds: 0, utimeSeconds: 0, stimeSeconds: 0, rssBytes: 0, maxRssBytes: 0, vmemBytes: 0, maxVmemBytes: 0, ioBytes: 0 },
-    };
+  private failure(startedAt: number, failedCode: number, failedReason: string): TaskResult {
+    return failedResult(startedAt, this.clock.now(), failedCode, failedReason);
   }
 
   private async run(): Promise<TaskResult> {
     const a = this.assignment;
-    const startedAt = Date.now();
+    const startedAt = this.clock.now();
     const log = this.ctx.log.child({ attemptId: a.attemptId, job: a.jobId, task: a.taskId });
     let runAs: RunAs;
     try {
@@ -153,7 +151,7 @@ export class TaskRun {
       if (!path.isAbsolute(a.cwd)) throw new TaskSetupError(FailedCode.BeforeJob, `working directory "${a.cwd}" is not an absolute path`);
       if (runAs.kind === 'self') this.checkOwnCwd();
       // Root's own, 0700, until every file in it exists; given to the user last.
-      tmpdir = await this.makeTmpdir();
+      tmpdir = await makeTaskTmpdir(this.ctx.tmpRoot, a);
       const outputs = await this.openOutputs(runAs, umask, sinks, log);
       const scriptFile = this.writeScript(tmpdir, owner);
       const env = taskEnvironment(a, { tmpdir, hostname: this.ctx.hostname, runAs });
@@ -201,7 +199,7 @@ export class TaskRun {
       if (specFd !== undefined) fs.closeSync(specFd);
       // Before the result goes out: whoever reads the files after `finished` sees all of it.
       for (const sink of sinks) await sink.close().catch((err: unknown) => log.warn({ err }, 'closing an output file failed'));
-      if (tmpdir) await this.removeTmpdir(tmpdir, handedOver, log);
+      if (tmpdir) await removeTaskTmpdir(tmpdir, handedOver ? { user: a.user, groups: this.ctx.groups } : undefined, log);
       // The staged inputs it used may now be replaced by a newer staging.
       await this.releaseInputs?.();
     }
@@ -238,40 +236,6 @@ export class TaskRun {
     if (!stat.isDirectory()) throw new TaskSetupError(FailedCode.BeforeJob, `working directory ${cwd} is not a directory on host ${this.ctx.hostname}`);
   }
 
-  private async makeTmpdir(): Promise<string> {
-    const a = this.assignment;
-    const dir = await fsp.mkdtemp(path.join(this.ctx.tmpRoot, `qfarm.${a.jobId}.${a.taskId ?? 'undefined'}.`));
-    await fsp.chmod(dir, 0o700);
-    return dir;
-  }
-
-  /**
-   * Once the user had the TMPDIR, its content is theirs and may change under a recursive
-   * delete (a directory swapped for a symlink to /etc between check and use, by a process that
-   * escaped the kill): it is removed by `rm` running as the user, which can only delete what the
-   * user could. Before that (or for the agent's own user) the agent removes it itself.
-   */
-  private async removeTmpdir(tmpdir: string, handedOver: boolean, log: Logger): Promise<void> {
-    if (!handedOver) {
-      await fsp.rm(tmpdir, { recursive: true, force: true }).catch((err: unknown) => log.warn({ err, tmpdir }, 'removing TMPDIR failed'));
-      return;
-    }
-    const user = this.assignment.user;
-    const rm = spawnAsUser(['/bin/rm', '-rf', '--', tmpdir], user, this.ctx.groups, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    rm.stderr!.on('data', (d: Buffer) => {
-      if (stderr.length < 4096) stderr += d.toString();
-    });
-    const code = await new Promise<number | null>((resolve) => {
-      rm.once('error', (err) => {
-        stderr += err.message;
-        resolve(null);
-      });
-      rm.once('close', resolve);
-    });
-    if (code !== 0) log.warn({ tmpdir, user: user.name, code, stderr: stderr.trim() }, `TMPDIR could not be removed as user ${user.name}; left in place`);
-  }
-
   /**
    * Opens the files SGE would write; `-j y` and pty mode write everything to the stdout file.
    * For another user, a writer running as that user decides everything about the path.
@@ -305,6 +269,7 @@ export class TaskRun {
     return writeScriptFile(tmpdir, scriptFileName(this.assignment), command.script, owner);
   }
 
+  /** Spawn → watch → drain → map: runs the task and turns its end into the result. */
   private async execute(
     launch: UserLaunch,
     env: Record<string, string>,
@@ -314,6 +279,57 @@ export class TaskRun {
     log: Logger,
   ): Promise<TaskResult> {
     const a = this.assignment;
+    let started: Started;
+    try {
+      started = await this.spawn(launch, env, outputs);
+    } catch (err) {
+      return this.failure(setupStartedAt, FailedCode.BeforeJob, `cannot start ${launch.argv.join(' ').slice(0, 200)} for user ${a.user.name}: ${(err as Error).message}`);
+    }
+    const startedAt = this.clock.now();
+    if (this.input && started.input) this.input.attach(started.input);
+    const tree = new ProcessTree(started.pid, { name: TASK_TAG_VAR, value: env[TASK_TAG_VAR]! }, this.clock);
+    this.tree = tree;
+    const sampler = new TreeSampler(tree);
+    this.events.started(started.pid, startedAt, env[TASK_TAG_VAR]!);
+    if (this.killRequest) this.killing ??= tree.kill(this.killRequest.graceMs, this.killRequest.warnSignal);
+
+    const watcher = new LimitWatcher({
+      source: sampler,
+      clock: this.clock,
+      vmemLimitBytes: a.vmemBytes === null ? null : a.vmemBytes * a.slots,
+      wallclockSeconds: a.wallclockSeconds,
+      sampleIntervalMs: this.ctx.sampleIntervalMs ?? 1000,
+      usageIntervalMs: this.ctx.usageIntervalMs ?? 2000,
+      onUsage: (usage) => this.events.usage(usage),
+      onLimit: (reason) => this.limitKill(reason, tree),
+      onSampleError: (err) => log.warn({ err }, 'sampling the process tree failed'),
+    });
+    watcher.start();
+    const exit = await started.exited;
+    this.input?.close();
+    watcher.stop();
+
+    await this.drain(started, tree, log);
+    const endedAt = this.clock.now();
+    const reaped = await started.reapedCpu;
+    if (reaped) sampler.addReapedCpu(reaped.utimeSeconds, reaped.stimeSeconds);
+    return exitResult({
+      exit,
+      setupFailure: exit.code === SETUP_FAILED_EXIT ? readSetupFailure(specFd) : undefined,
+      limitReason: this.limitReason,
+      killReason: this.killRequest?.failedReason,
+      userName: a.user.name,
+      hostname: this.ctx.hostname,
+      setupStartedAt,
+      startedAt,
+      endedAt,
+      usage: sampler.finish(),
+    });
+  }
+
+  /** Starts the task; its output goes to its files and, live, to the master. */
+  private async spawn(launch: UserLaunch, env: Record<string, string>, outputs: { stdout: OutputSink; stderr: OutputSink }): Promise<Started> {
+    const a = this.assignment;
     const sink = (stream: OutputStream, file: OutputSink) => (data: Buffer) => {
       file.write(data);
       this.events.output(stream, data);
@@ -321,109 +337,33 @@ export class TaskRun {
     const onStdout = sink('stdout', outputs.stdout);
     // With -j y the stream lands in the stdout file, so it is streamed as stdout too.
     const onStderr = sink(a.joinOutput ? 'stdout' : 'stderr', outputs.stderr);
+    if (a.pty) return spawnPty(launch, a.user, env.TERM ?? 'xterm', this.ctx.childCpu, onStdout);
+    return spawnPipes(launch, a.user, this.ctx.childCpu, onStdout, onStderr, this.input !== undefined);
+  }
 
-    let started: Started;
-    try {
-      started = a.pty ? spawnPty(launch, a.user, env.TERM ?? 'xterm', this.ctx.childCpu, onStdout) : await spawnPipes(launch, a.user, this.ctx.childCpu, onStdout, onStderr, this.input !== undefined);
-    } catch (err) {
-      return this.failure(setupStartedAt, FailedCode.BeforeJob, `cannot start ${launch.argv.join(' ').slice(0, 200)} for user ${a.user.name}: ${(err as Error).message}`);
-    }
-    const startedAt = Date.now();
-    if (this.input && started.input) this.input.attach(started.input);
-    const tree = new ProcessTree(started.pid, { name: TASK_TAG_VAR, value: env[TASK_TAG_VAR]! });
-    this.tree = tree;
-    const sampler = new TreeSampler(tree);
-    this.events.started(started.pid, startedAt, env[TASK_TAG_VAR]!);
-    if (this.killRequest) this.killing ??= tree.kill(this.killRequest.graceMs, this.killRequest.warnSignal);
-
-    // Sampling, limits and usage frames while the task runs.
-    const sampleMs = this.ctx.sampleIntervalMs ?? 1000;
-    const usageMs = this.ctx.usageIntervalMs ?? 2000;
-    // The first sample is reported at once, so even a short task shows up in qstat -j with usage.
-    let lastUsageAt = 0;
-    let sampling = false;
-    const vmemLimit = a.vmemBytes === null ? null : a.vmemBytes * a.slots;
-    const sampleOnce = async (): Promise<void> => {
-      if (sampling) return;
-      sampling = true;
-      try {
-        const usage = await sampler.sample();
-        if (vmemLimit !== null && usage.maxVmemBytes > vmemLimit && !this.limitReason && !this.killRequest) {
-          this.limitKill(`h_vmem limit of ${vmemLimit} bytes exceeded (${usage.maxVmemBytes} bytes used)`, tree);
-        }
-        if (Date.now() - lastUsageAt >= usageMs) {
-          lastUsageAt = Date.now();
-          this.events.usage(usage);
-        }
-      } catch (err) {
-        log.warn({ err }, 'sampling the process tree failed');
-      } finally {
-        sampling = false;
-      }
-    };
-    const firstSample = setTimeout(() => void sampleOnce(), Math.min(100, sampleMs));
-    const sampleTimer = setInterval(() => void sampleOnce(), sampleMs);
-    const cancelWallTimer =
-      a.wallclockSeconds === null
-        ? undefined
-        : longTimeout(() => this.limitKill(`h_rt limit of ${a.wallclockSeconds}s exceeded`, tree), a.wallclockSeconds * 1000);
-
-    const exit = await started.exited;
-    this.input?.close();
-    clearTimeout(firstSample);
-    clearInterval(sampleTimer);
-    cancelWallTimer?.();
-    // SGE ends a job when its first process ends: whatever it left behind is killed too.
+  /**
+   * The first process ended. SGE ends a job then: whatever it left behind is killed too, and its
+   * output is read to the end — yet pipes held open by a process we could not kill must not hang
+   * the result forever.
+   */
+  private async drain(started: Started, tree: ProcessTree, log: Logger): Promise<void> {
     await this.killing;
     await tree.killLeftovers();
-    const wait = (ms: number) => new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref());
-    if (!(await Promise.race([started.outputClosed.then(() => true), wait(200)]))) {
+    let cancelLinger = (): void => undefined;
+    const lingered = new Promise<boolean>((resolve) => (cancelLinger = this.clock.setTimeout(() => resolve(false), OUTPUT_LINGER_MS)));
+    const closedInTime = await Promise.race([started.outputClosed.then(() => true), lingered]);
+    cancelLinger();
+    if (!closedInTime) {
       // Something outside the known tree still holds the task's stdout/stderr: find it by its tag.
       log.debug('output still open after the task ended; killing tagged leftovers');
       await tree.kill(0);
     }
-    // Pipes held open by a process we could not kill must not hang the result forever.
-    const abandonTimer = setTimeout(() => {
-      log.warn('output pipes still open 2 s after the task ended; closing them');
+    const cancelAbandon = this.clock.setTimeout(() => {
+      log.warn(`output pipes still open ${OUTPUT_ABANDON_MS / 1000} s after the task ended; closing them`);
       started.abandonOutput();
-    }, 2000);
+    }, OUTPUT_ABANDON_MS);
     await started.outputClosed;
-    clearTimeout(abandonTimer);
-    const endedAt = Date.now();
-    const reaped = await started.reapedCpu;
-    if (reaped) sampler.addReapedCpu(reaped.utimeSeconds, reaped.stimeSeconds);
-
-    if (exit.code === SETUP_FAILED_EXIT) {
-      const reason = readSetupFailure(specFd);
-      if (reason !== undefined) return this.failure(setupStartedAt, FailedCode.BeforeJob, this.setupFailureReason(reason));
-    }
-    const exitStatus = exit.code ?? 128 + signalNumber(exit.signal ?? '');
-    let failedCode: number = FailedCode.None;
-    let failedReason = '';
-    if (this.limitReason) {
-      failedCode = FailedCode.LimitExceeded;
-      failedReason = this.limitReason;
-    } else if (this.killRequest) {
-      failedCode = FailedCode.AfterJob;
-      failedReason = this.killRequest.failedReason;
-    }
-    return {
-      exitStatus: Math.min(255, Math.max(0, exitStatus)),
-      signal: exit.signal,
-      failedCode,
-      failedReason,
-      startedAt,
-      endedAt,
-      usage: sampler.finish(),
-    };
-  }
-
-  /** qfarm-exec's reason as the task's: a working directory failure reads like the writer's. */
-  private setupFailureReason(reason: string): string {
-    const a = this.assignment;
-    const cwd = /^cannot enter working directory (.*): ([^:]+)$/.exec(reason);
-    if (cwd) return new WorkingDirectoryError(cwd[1]!, a.user.name, cwd[2]!).onHost(this.ctx.hostname);
-    return `the task could not be started for user ${a.user.name} on host ${this.ctx.hostname}: ${reason}`;
+    cancelAbandon();
   }
 
   private limitKill(reason: string, tree: ProcessTree): void {
