@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { AgentHello, KillTask, TaskAssignment, Welcome } from '../protocol/agent-messages.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { ChildCpuAccount } from './child-cpu.js';
+import { sleep, systemClock, type AgentClock } from './clock.js';
 import { MasterConnection, type AgentFatalError } from './connection.js';
 import { readHostLoad } from './host-load.js';
 import type { Inventory } from './inventory.js';
@@ -31,6 +32,8 @@ export interface AgentDeps {
   onFatal(err: AgentFatalError): void;
   /** Parent of task TMPDIRs. @default os.tmpdir() */
   tmpRoot?: string;
+  /** Timestamps, limits and the waits of a shutdown. @default systemClock */
+  clock?: AgentClock;
 }
 
 interface Running {
@@ -66,11 +69,13 @@ export class Agent {
   private readonly idleWaiters: Array<() => void> = [];
   /** `qfarm exec/shell/push` sessions: outside jobs and slots. */
   private readonly nodeSessions: NodeSessions;
+  private readonly clock: AgentClock;
 
   constructor(
     private readonly opts: AgentOptions,
     private readonly deps: AgentDeps,
   ) {
+    this.clock = deps.clock ?? systemClock;
     this.registry = new RunningRegistry(opts.stateDir, deps.log);
     this.results = new ResultStore(opts.stateDir, deps.log);
     this.data = new NodeData({
@@ -78,7 +83,7 @@ export class Agent {
       cacheMaxBytes: opts.cacheMaxBytes,
       log: deps.log,
     });
-    this.groups = process.getuid?.() === 0 ? new GroupSetup(deps.log) : undefined;
+    this.groups = process.getuid?.() === 0 ? new GroupSetup(deps.log, this.clock) : undefined;
     this.execHelper = installExecHelper(deps.tmpRoot ?? os.tmpdir());
     this.nodeSessions = new NodeSessions({
       send: (frame) => this.connection.send(frame),
@@ -236,7 +241,7 @@ export class Agent {
     });
     const run = new TaskRun(
       a,
-      { hostname: this.opts.name, agentUid: process.getuid?.() ?? 0, tmpRoot: this.opts.tmpRoot ?? this.deps.tmpRoot ?? os.tmpdir(), execHelper: this.execHelper.path, childCpu: this.childCpu, groups: this.groups, data: this.data, log: this.deps.log },
+      { hostname: this.opts.name, agentUid: process.getuid?.() ?? 0, tmpRoot: this.opts.tmpRoot ?? this.deps.tmpRoot ?? os.tmpdir(), execHelper: this.execHelper.path, childCpu: this.childCpu, groups: this.groups, data: this.data, log: this.deps.log, clock: this.clock },
       {
         started: (pid, startedAt, tag) => {
           this.registry.add(attemptId, pid, tag);
@@ -322,9 +327,9 @@ export class Agent {
   private waitIdle(timeoutMs: number): Promise<boolean> {
     if (this.running.size === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
+      const cancel = this.clock.setTimeout(() => resolve(false), timeoutMs);
       this.idleWaiters.push(() => {
-        clearTimeout(timer);
+        cancel();
         resolve(true);
       });
     });
@@ -332,8 +337,8 @@ export class Agent {
 
   /** Resolves when every result has been acknowledged, or after timeoutMs. */
   private async waitAcked(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.outbox.unackedResults().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const deadline = this.clock.now() + timeoutMs;
+    while (this.outbox.unackedResults().length > 0 && this.clock.now() < deadline) await sleep(this.clock, 50);
   }
 
   /**

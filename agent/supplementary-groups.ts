@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
+import { systemClock, type AgentClock } from './clock.js';
 
 /**
  * How a root agent gives a task its user's supplementary groups (SGE's shepherd calls
@@ -13,7 +14,11 @@ export class GroupSetup {
   private readonly known = new Map<number, { exists: boolean; at: number }>();
   private readonly setpriv: string | undefined;
 
-  constructor(log: Logger) {
+  constructor(
+    log: Logger,
+    /** Ages the cache of which users exist. */
+    private readonly clock: AgentClock = systemClock,
+  ) {
     this.setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => {
       try {
         fs.accessSync(p, fs.constants.X_OK);
@@ -35,10 +40,10 @@ export class GroupSetup {
   private userExists(uid: number): boolean {
     const cached = this.known.get(uid);
     // Cached for a minute: one lookup per user, not per task, yet new accounts are seen soon.
-    if (cached && Date.now() - cached.at < 60_000) return cached.exists;
+    if (cached && this.clock.now() - cached.at < 60_000) return cached.exists;
     const result = spawnSync('getent', ['passwd', String(uid)], { stdio: 'ignore', timeout: 5000 });
     const exists = result.status === 0;
-    this.known.set(uid, { exists, at: Date.now() });
+    this.known.set(uid, { exists, at: this.clock.now() });
     return exists;
   }
 }
