@@ -14,13 +14,17 @@
  *   silently corrupting the cached copy for the next task.
  * - One StageCache per directory (one agent per node): a lock file enforces it.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { chmod, chown, copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { createHash } from 'node:crypto';
+import { chmod, chown, mkdir, readdir, rm, stat, utimes } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
 import { forEachConcurrent } from './concurrency.js';
+import { lockCacheDir, unlockCacheDir } from './cache-lock.js';
+import { materialise } from './materialise.js';
 import { ObjectChangedError, StorageError } from './errors.js';
 import type { ObjectMeta } from './object-store.js';
 import type { StoreResolver } from './open-store.js';
+
+export { StageCacheLockedError } from './cache-lock.js';
 
 export interface StageCacheOptions {
   /** Cache directory (node-local disk). */
@@ -92,15 +96,6 @@ export class StageError extends StorageError {
   }
 }
 
-export class StageCacheLockedError extends StorageError {
-  constructor(
-    readonly dir: string,
-    readonly pid: number,
-  ) {
-    super(`stage cache ${dir} is in use by process ${pid}; give each agent its own cache directory`);
-  }
-}
-
 export class StageCache {
   /** id → entry, in LRU order (first = least recently used). */
   private readonly entries = new Map<string, Entry>();
@@ -122,7 +117,7 @@ export class StageCache {
     // Entries of every user's inputs live here: only the agent may look in (tasks get copies).
     await chmod(opts.dir, 0o700);
     await chmod(cache.objectsDir, 0o700);
-    await cache.lock();
+    await lockCacheDir(opts.dir);
     const found: { id: string; size: number; mtime: number }[] = [];
     for (const name of await readdir(cache.objectsDir)) {
       const file = join(cache.objectsDir, name);
@@ -143,29 +138,9 @@ export class StageCache {
     return cache;
   }
 
-  private async lock(): Promise<void> {
-    const lockFile = join(this.opts.dir, 'lock');
-    for (let tries = 0; tries < 2; tries++) {
-      try {
-        const fh = await open(lockFile, 'wx');
-        await fh.writeFile(String(process.pid));
-        await fh.close();
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const pid = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
-        if (pid === process.pid || !isAlive(pid)) {
-          await rm(lockFile, { force: true }); // stale: its process is gone
-          continue;
-        }
-        throw new StageCacheLockedError(this.opts.dir, pid);
-      }
-    }
-  }
-
   /** Release the lock file (the cached objects stay for the next run). */
   async close(): Promise<void> {
-    await rm(join(this.opts.dir, 'lock'), { force: true });
+    await unlockCacheDir(this.opts.dir);
   }
 
   stats(): StageCacheStats {
@@ -369,53 +344,6 @@ export class StageCache {
   }
 }
 
-/**
- * Puts `src` at `dest`: a hard link (read-only inputs) or a private copy. Replacing an existing
- * file goes through a temporary name and rename(2), so a task reading `dest` meanwhile (another
- * task on the node, or another agent sharing the path) never finds it missing or half written.
- */
-async function materialise(src: string, dest: string, copy: boolean): Promise<void> {
-  if (!copy) {
-    try {
-      await link(src, dest);
-      return;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') {
-        // Already this very entry (re-staging an unchanged object): nothing to do. This also
-        // matters for correctness: rename(2) between two links of one inode does nothing and
-        // would leave the temporary name behind.
-        const [have, want] = await Promise.all([stat(dest).catch(() => undefined), stat(src)]);
-        if (have && have.ino === want.ino && have.dev === want.dev) return;
-        const temp = hiddenTemp(dest);
-        try {
-          await link(src, temp);
-          await rename(temp, dest);
-          await unlink(temp).catch((e: NodeJS.ErrnoException) => {
-            if (e.code !== 'ENOENT') throw e;
-          });
-          return;
-        } catch (inner) {
-          await unlink(temp).catch(() => undefined); // best effort: the error below says what failed
-          const innerCode = (inner as NodeJS.ErrnoException).code;
-          if (innerCode !== 'EXDEV' && innerCode !== 'EPERM' && innerCode !== 'EMLINK' && innerCode !== 'ENOTSUP') throw inner;
-        }
-      } else if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') {
-        throw err;
-      }
-    }
-  }
-  const temp = hiddenTemp(dest);
-  await copyFile(src, temp);
-  if (copy) await chmod(temp, 0o644);
-  await rename(temp, dest);
-}
-
-/** A temporary name next to `dest` that globs and `ls` do not show while it exists. */
-function hiddenTemp(dest: string): string {
-  return join(dirname(dest), `.${basename(dest)}.qfarm-${randomBytes(6).toString('hex')}`);
-}
-
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,
@@ -424,14 +352,4 @@ async function exists(path: string): Promise<boolean> {
       throw err;
     },
   );
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
