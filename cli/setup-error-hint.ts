@@ -1,4 +1,5 @@
-import { OssAuthError, OssRequestError, RetriesExhaustedError, StorageError } from '../storage/errors.js';
+import { RetriesExhaustedError } from '../retry/retry.js';
+import { OssAuthError, OssRequestError, StorageError } from '../storage/errors.js';
 
 /**
  * What to do about a storage error that reached a command: these are the user's setup (keys,

@@ -29,7 +29,6 @@ import {
   ObjectNotFoundError,
   OssAuthError,
   OssRequestError,
-  RetriesExhaustedError,
   StorageError,
 } from './errors.js';
 import {
@@ -41,7 +40,8 @@ import {
   type PutOptions,
 } from './object-store.js';
 import type { CredentialsProvider, OssCredentials } from './oss-credentials.js';
-import { retryPolicy, withRetries, type RetryPolicy } from './retry.js';
+import { retry, RetriesExhaustedError, sleepMs } from '../retry/retry.js';
+import { compileRetryPolicy, delayFor, type CompiledRetryPolicy, type RetryPolicy } from '../retry/retry-policy.js';
 
 export interface OssStoreOptions {
   bucket: string;
@@ -102,7 +102,7 @@ function isAliOssError(err: unknown): err is AliOssError {
 export class OssStore implements ObjectStore {
   readonly scheme = StorageScheme.Oss;
   readonly bucket: string;
-  private readonly policy: RetryPolicy;
+  private readonly policy: CompiledRetryPolicy;
   private readonly opts: OssStoreOptions;
   private clientPromise: Promise<OSS> | undefined;
   private clockOffsetMs = 0;
@@ -111,7 +111,7 @@ export class OssStore implements ObjectStore {
   constructor(opts: OssStoreOptions) {
     this.opts = { ...opts };
     this.bucket = opts.bucket;
-    this.policy = retryPolicy(opts.retry);
+    this.policy = compileRetryPolicy(opts.retry);
   }
 
   urlFor(key: string): string {
@@ -241,15 +241,17 @@ export class OssStore implements ObjectStore {
   };
 
   private run<T>(operation: string, key: string, fn: (client: OSS, attempt: number) => Promise<T>): Promise<T> {
-    return withRetries(`OSS ${operation} ${key ? this.urlFor(key) : `oss://${this.bucket}/`}`, this.policy,
-      { isRetryable: this.isRetryable, beforeRetry: this.beforeRetry },
+    return retry(
       async (attempt) => {
         try {
           return await fn(await this.client(), attempt);
         } catch (err) {
           throw this.mapError(err, operation, key);
         }
-      });
+      },
+      this.policy,
+      { operation: `OSS ${operation} ${key ? this.urlFor(key) : `oss://${this.bucket}/`}`, isRetryable: this.isRetryable, onRetry: this.beforeRetry },
+    );
   }
 
   // ---- ObjectStore -----------------------------------------------------------------------------
@@ -388,9 +390,9 @@ export class OssStore implements ObjectStore {
             ? err
             : new OssRequestError('GetObject', this.urlFor(key), -1, (err as NodeJS.ErrnoException).code ?? 'BodyError', undefined, (err as Error).message, true);
         if (!mapped.retryable || mapped instanceof ObjectChangedError) throw mapped;
-        if (attempt >= this.policy.attempts) throw new RetriesExhaustedError(`OSS GetObject ${this.urlFor(key)}`, attempt, mapped);
+        if (attempt >= this.policy.maximumAttempts) throw new RetriesExhaustedError(`OSS GetObject ${this.urlFor(key)}`, attempt, mapped);
         await this.beforeRetry(mapped);
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** (attempt - 1))));
+        await sleepMs(delayFor(this.policy, attempt));
       }
     }
   }
@@ -405,7 +407,7 @@ export class OssStore implements ObjectStore {
     await mkdir(dirname(path), { recursive: true });
     const partSize = this.opts.downloadPartSize ?? 16 * 1024 * 1024;
     const retryWhole = (e: unknown) => e instanceof CrcMismatchError || e instanceof ObjectChangedError;
-    return withRetries(`OSS download ${this.urlFor(key)} → ${path}`, this.policy, { isRetryable: retryWhole }, async () => {
+    return retry(async () => {
       const tmp = `${path}.qfarm-part-${randomBytes(6).toString('hex')}`;
       const fh = await open(tmp, 'wx');
       try {
@@ -467,7 +469,7 @@ export class OssStore implements ObjectStore {
         await rm(tmp, { force: true });
         throw unwrapExhausted(err);
       }
-    });
+    }, this.policy, { operation: `OSS download ${this.urlFor(key)} → ${path}`, isRetryable: retryWhole });
   }
 
   async put(key: string, source: Readable | string, opts: PutOptions = {}): Promise<ObjectMeta> {
@@ -589,7 +591,7 @@ export class OssStore implements ObjectStore {
       await writes.catch(() => undefined);
       await rm(cpFile, { force: true });
     };
-    const result = await withRetries(`OSS multipart upload ${this.urlFor(key)}`, this.policy, { isRetryable: this.isRetryable, beforeRetry: this.beforeRetry }, async () => {
+    const result = await retry(async () => {
       const client = await this.client();
       // Each attempt works on its own copy of the checkpoint. ali-oss lets parts that were in
       // flight when a sibling failed run on after multipartUpload rejects; their late progress
@@ -631,7 +633,7 @@ export class OssStore implements ObjectStore {
         }
         throw mapped;
       }
-    });
+    }, this.policy, { operation: `OSS multipart upload ${this.urlFor(key)}`, isRetryable: this.isRetryable, onRetry: this.beforeRetry });
     await rm(cpFile, { force: true });
     if (result.remote === undefined) {
       const meta = await this.head(key);
