@@ -121,6 +121,7 @@ key: string,
       return;
     } catch (err) {
       stream?.destroy();
+      if (err instanceof RetriesExhaustedError) throw err; // the HEAD asked for a reason: already retried
       // Request-phase errors were mapped above; anything else broke the body mid-stream (a reset).
       const mapped =
         err instanceof StorageError
