@@ -12,6 +12,7 @@ import {
 import { CloseCode, PROTOCOL_VERSION } from '../protocol/version.js';
 import { pinnedConnection } from '../protocol/tls-pin.js';
 import { closeReason } from '../protocol/close-reason.js';
+import { compileRetryPolicy, delayFor, type CompiledRetryPolicy } from '../retry/retry-policy.js';
 import { parseMasterFrame } from './master-frame.js';
 import type { MasterTarget } from './options.js';
 
@@ -70,11 +71,21 @@ export class MasterConnection {
   private refusedReason: string | undefined;
   private lastError: string | undefined;
   private currentUrl = '';
+  private readonly redial: CompiledRetryPolicy;
 
   constructor(
     private readonly opts: ConnectionOptions,
     private readonly handlers: ConnectionHandlers,
-  ) {}
+  ) {
+    // Redials never give up; half the delay is random so a restarted master is not hit by
+    // every agent at once, and the other half keeps a flapping master from being hammered.
+    this.redial = compileRetryPolicy({
+      initialIntervalMs: opts.reconnectBaseMs ?? 100,
+      maximumIntervalMs: opts.reconnectMaxMs,
+      maximumAttempts: Infinity,
+      jitter: 0.5,
+    });
+  }
 
   /** Welcomed and open: frames sent now reach the master (or are replayed later from the outbox). */
   get isReady(): boolean {
@@ -312,11 +323,8 @@ export class MasterConnection {
     if (wasReady) this.handlers.disconnected();
     if (this.stopped) return;
     clearTimeout(this.retryTimer);
-    const base = this.opts.reconnectBaseMs ?? 100;
-    const ceiling = Math.min(this.opts.reconnectMaxMs, base * 2 ** Math.min(this.failures, 20));
     this.failures++;
-    // Jitter in [ceiling/2, ceiling]: a restarted master is not hit by every agent at once.
-    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    const delay = delayFor(this.redial, this.failures);
     this.opts.log.debug({ delay }, 'reconnecting after backoff');
     this.retryTimer = setTimeout(() => this.dial(), delay);
   }

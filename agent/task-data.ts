@@ -15,21 +15,25 @@ import type { ObjectMeta } from '../storage/object-store.js';
 import { InputConflictError, SharedInputs, type ReleaseInput } from './shared-inputs.js';
 import { uploadOutputs } from '../storage/upload-outputs.js';
 import { openDirNoFollow } from '../storage/nofollow-walk.js';
-import { failureIsTheUsers } from './data-failure.js';
+import { classifyDataFailure, DataFailureKind, failureKindAdvice, NodeConfigurationError } from './data-failure.js';
 import { isPublishedAsUser, makeDirAsUser, openPublishingWriter, openUserTar, removeTreeAsUser, treeDigestAsUser, type TaskDataUser } from './user-side-data.js';
 
 /**
- * A task's data could not be provided or saved. `retryable` (the default): a failure of the
- * node, so the master runs the task again (elsewhere) rather than committing it as failed;
- * false when the cause is the user's own rights or outputs (agent/data-failure.ts), which no
- * other node would change.
+ * A task's data could not be provided or saved, and of which kind that failure is
+ * (agent/data-failure.ts): only a transient one is `retryable`, so the master runs the task
+ * again (elsewhere) rather than committing it as failed. The user's own rights or outputs, and
+ * this node's configuration, would fail the same way again; the message then says who must act.
  */
 export class TaskDataError extends Error {
-  readonly retryable: boolean;
-  constructor(message: string, options?: { cause?: unknown; retryable?: boolean }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+  readonly kind: DataFailureKind;
+  constructor(message: string, options: { cause?: unknown; kind: DataFailureKind }) {
+    super(message + failureKindAdvice(options.kind), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TaskDataError';
-    this.retryable = options?.retryable ?? true;
+    this.kind = options.kind;
+  }
+
+  get retryable(): boolean {
+    return this.kind === DataFailureKind.Transient;
   }
 }
 
@@ -82,7 +86,7 @@ export class NodeData {
         await releaseAll();
         // A path mapped twice is the job's mistake, not the node's: not retried, not counted against the host.
         if (err instanceof TaskDataError || err instanceof InputConflictError) throw err;
-        throw new TaskDataError(`input ${mapping.source} could not be staged to ${mapping.target}: ${(err as Error).message}`, { cause: err, retryable: !failureIsTheUsers(err) });
+        throw new TaskDataError(`input ${mapping.source} could not be staged to ${mapping.target}: ${(err as Error).message}`, { cause: err, kind: classifyDataFailure(err) });
       }
     }
     return releaseAll;
@@ -100,7 +104,7 @@ export class NodeData {
         openFileDestination: async (destDir) => openUserTar(destDir, who, `writing outputs to ${destDir}`, false, umask),
       });
     } catch (err) {
-      throw new TaskDataError(`uploading $OUTDIR to ${outputUrl} failed: ${uploadFailure(err, outdir)}`, { cause: err, retryable: !failureIsTheUsers(err) });
+      throw new TaskDataError(`uploading $OUTDIR to ${outputUrl} failed: ${uploadFailure(err, outdir)}`, { cause: err, kind: classifyDataFailure(err) });
     }
   }
 
@@ -169,7 +173,8 @@ export class NodeData {
     const claimedBy = this.mountOwners.get(target);
     if (claimedBy !== undefined) {
       if (claimedBy === who.identity.uid) return; // mounted for this user already: its root is the export's now
-      throw new TaskDataError(`${target} is already a mount point for uid ${claimedBy} on this node; user ${who.identity.name} must map the data elsewhere`);
+      // Another node has no such mount: trying there may work.
+      throw new TaskDataError(`${target} is already a mount point for uid ${claimedBy} on this node; user ${who.identity.name} must map the data elsewhere`, { kind: DataFailureKind.Transient });
     }
     await makeDirAsUser(target, who, `creating the mount point ${target}`);
     if (!who.asSelf) {
@@ -177,7 +182,7 @@ export class NodeData {
       try {
         const st = await dir.stat();
         if (st.uid !== who.identity.uid) {
-          throw new TaskDataError(`mount point ${target} belongs to uid ${st.uid}, not to user ${who.identity.name}: map the data to a directory that user owns`, { retryable: false });
+          throw new TaskDataError(`mount point ${target} belongs to uid ${st.uid}, not to user ${who.identity.name}: map the data to a directory that user owns`, { kind: DataFailureKind.User });
         }
       } finally {
         await dir.close();
@@ -187,7 +192,10 @@ export class NodeData {
   }
 
   private openCache(): Promise<StageCache> {
-    this.cache ??= StageCache.open({ dir: this.opts.cacheDir, maxBytes: this.opts.cacheMaxBytes, resolver: this.resolver });
+    this.cache ??= StageCache.open({ dir: this.opts.cacheDir, maxBytes: this.opts.cacheMaxBytes, resolver: this.resolver }).catch((err: unknown) => {
+      this.cache = undefined; // once an administrator fixes the directory, the next task opens it
+      throw unusableCache(err, this.opts.cacheDir);
+    });
     return this.cache;
   }
 
@@ -210,13 +218,13 @@ export class NodeData {
         const bucket = parseStorageUrl(mapping.source).bucket;
         const region = env['QFARM_OSS_REGION'];
         const endpointUrl = env['QFARM_OSS_ENDPOINT'] ?? (region ? `http://oss-${region}${env['QFARM_OSS_INTERNAL'] === '1' ? '-internal' : ''}.aliyuncs.com` : undefined);
-        if (!endpointUrl) throw new TaskDataError(`mounting ${mapping.source} with ossfs needs QFARM_OSS_ENDPOINT or QFARM_OSS_REGION on the agent`);
+        if (!endpointUrl) throw new TaskDataError(`mounting ${mapping.source} with ossfs needs QFARM_OSS_ENDPOINT or QFARM_OSS_REGION in the agent's environment`, { kind: DataFailureKind.NodeConfiguration });
         const role = env['QFARM_OSS_RAM_ROLE'];
         let passwdFile: string | undefined;
         if (!role || role === 'auto') {
           const id = env['ALIBABA_CLOUD_ACCESS_KEY_ID'];
           const secret = env['ALIBABA_CLOUD_ACCESS_KEY_SECRET'];
-          if (!id || !secret) throw new TaskDataError(`mounting ${mapping.source} with ossfs needs ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET or QFARM_OSS_RAM_ROLE=<role> on the agent`);
+          if (!id || !secret) throw new TaskDataError(`mounting ${mapping.source} with ossfs needs ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET or QFARM_OSS_RAM_ROLE=<role> in the agent's environment`, { kind: DataFailureKind.NodeConfiguration });
           passwdFile = path.join(this.opts.cacheDir, '..', `ossfs-${bucket}.passwd`);
           await fsp.writeFile(passwdFile, `${bucket}:${id}:${secret}\n`, { mode: 0o600 });
         }
@@ -240,10 +248,10 @@ export class NodeData {
     if (!mounted) {
       mounted = (async () => {
         if (process.getuid?.() !== 0) {
-          throw new TaskDataError(`mounting ${mapping.source} needs root: run the agent as root, or mount it on the node yourself and map file://${mapping.target}/`);
+          throw new TaskDataError(`mounting ${mapping.source} needs root: run the agent as root, or mount it on the node yourself and map file://${mapping.target}/`, { kind: DataFailureKind.NodeConfiguration });
         }
         if (!(await findExecutable('mount.nfs'))) {
-          throw new TaskDataError(`mounting ${mapping.source} needs mount.nfs: install nfs-common in the worker image`);
+          throw new TaskDataError(`mounting ${mapping.source} needs mount.nfs: install nfs-common in the worker image`, { kind: DataFailureKind.NodeConfiguration });
         }
         const argv = nfsMountArgs(mapping);
         await run(argv[0]!, argv.slice(1));
@@ -286,6 +294,19 @@ function sourceVersion(source: string, contentDigest: string): string {
   return createHash('sha256').update(`${source}\n${contentDigest}`).digest('hex');
 }
 
+/** Errors of a directory the agent cannot use as it is: its permissions or its place. */
+const UNUSABLE_DIRECTORY_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'ELOOP', 'EEXIST']);
+
+/** Opening the stage cache failed: a directory set up wrongly is the node's configuration. */
+function unusableCache(err: unknown, cacheDir: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === undefined || !UNUSABLE_DIRECTORY_CODES.has(code)) return err;
+  return new NodeConfigurationError(
+    `the agent's stage cache ${cacheDir} cannot be used (${(err as Error).message}): give the agent a --state-dir it owns and can write (the cache is its cache/ subdirectory)`,
+    { cause: err },
+  );
+}
+
 /** The first failure of an upload, said once (the file's own error names the file). */
 function uploadFailure(err: unknown, outdir: string): string {
   if (!(err instanceof OutputUploadError)) return (err as Error).message;
@@ -305,6 +326,6 @@ function run(command: string, args: string[]): Promise<void> {
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new TaskDataError(`${command} ${args.join(' ')} failed (${code}): ${stderr.trim()}`))));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new TaskDataError(`${command} ${args.join(' ')} failed (${code}): ${stderr.trim()}`, { kind: DataFailureKind.Transient }))));
   });
 }

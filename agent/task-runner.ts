@@ -19,6 +19,7 @@ import { handOverDirectory, readSetupFailure, SETUP_FAILED_EXIT, TaskSpecError, 
 import { TASK_TAG_VAR, taskEnvironment } from './task-environment.js';
 import { runAsFor, TaskUserError, type RunAs } from './task-user.js';
 import { makeOutdir, TaskDataError, type NodeData } from './task-data.js';
+import { DataFailureKind } from './data-failure.js';
 import { InputConflictError } from './shared-inputs.js';
 import type { TaskDataUser } from './user-side-data.js';
 import { TaskInput } from './interactive/task-input.js';
@@ -176,8 +177,8 @@ export class TaskRun {
           result.outputs = await this.ctx.data!.uploadOutputs(outdir, a.data.outputUrl, this.dataUser(runAs), umask);
         } catch (err) {
           if (!(err instanceof TaskDataError)) throw err;
-          // The task ran: this is SGE's "assumedly after job", not "before job". The node's fault
-          // reruns it; the user's own rights or outputs (err.retryable false) do not.
+          // The task ran: this is SGE's "assumedly after job", not "before job". A transient
+          // failure reruns it; the user's own outputs or this node's configuration do not.
           const failed = { ...result, failedCode: FailedCode.AfterJob, failedReason: `the task ran (exit 0) but ${err.message}` };
           return err.retryable ? { ...failed, retryable: true } : failed;
         }
@@ -186,7 +187,8 @@ export class TaskRun {
     } catch (err) {
       if (err instanceof TaskDataError) {
         const failed = this.failure(startedAt, FailedCode.BeforeJob, err.message);
-        // The user's own rights or outputs: final, with the reason in qacct; the node's: run again.
+        // Transient: run again; the user's own rights or this node's configuration: final, with
+        // the reason (saying who must act) in qacct.
         return err.retryable ? { ...failed, retryable: true } : failed;
       }
       if (err instanceof InputConflictError) return this.failure(startedAt, FailedCode.BeforeJob, `input ${err.message}`);
@@ -207,7 +209,7 @@ export class TaskRun {
 
   /** Stages the job's inputs and gives the task its `$OUTDIR`; returns that directory. */
   private async prepareData(data: NonNullable<TaskAssignment['data']>, tmpdir: string, env: Record<string, string>, runAs: RunAs): Promise<string> {
-    if (!this.ctx.data) throw new TaskDataError('this agent was started without a data cache (--state-dir) and cannot run jobs with -data/-outdir');
+    if (!this.ctx.data) throw new TaskDataError('this agent was started without a data cache (--state-dir) and cannot run jobs with -data/-outdir', { kind: DataFailureKind.NodeConfiguration });
     const owner = { uid: this.assignment.user.uid, gid: this.assignment.user.gid };
     const outdir = await makeOutdir(tmpdir, owner);
     env['OUTDIR'] = outdir;

@@ -1,6 +1,5 @@
-import { StorageError } from '../storage/errors.js';
 import { CliError, ExitCode, HelpRequested } from './cli-errors.js';
-import { storageErrorHint } from './setup-error-hint.js';
+import { isStorageFailure, storageErrorHint } from './setup-error-hint.js';
 
 /** What a verb's main returns: its exit status. Output goes through `out`/`err`. */
 export type CommandMain = (argv: string[]) => Promise<number>;
@@ -20,7 +19,7 @@ export function reportError(verb: string, error: unknown): number {
     if (error.hint) err(`hint: ${error.hint}`);
     return error.exitCode;
   }
-  if (error instanceof StorageError) {
+  if (isStorageFailure(error)) {
     // Keys, endpoint, clock, bucket: the user's setup, said with what to check.
     err(`${verb}: ${error.message}`);
     err(`hint: ${storageErrorHint(error)}`);

@@ -1,10 +1,16 @@
-import { OssAuthError, OssRequestError, RetriesExhaustedError, StorageError } from '../storage/errors.js';
+import { RetriesExhaustedError } from '../retry/retry.js';
+import { OssAuthError, OssRequestError, StorageError } from '../storage/errors.js';
+
+/** A storage error, also once retries of it ran out (a RetriesExhaustedError is not one itself). */
+export function isStorageFailure(error: unknown): error is StorageError | RetriesExhaustedError {
+  return error instanceof StorageError || (error instanceof RetriesExhaustedError && error.lastError instanceof StorageError);
+}
 
 /**
  * What to do about a storage error that reached a command: these are the user's setup (keys,
  * endpoint, clock, bucket, network), not bugs in qfarm, so the hint names the setting to check.
  */
-export function storageErrorHint(error: StorageError): string {
+export function storageErrorHint(error: StorageError | RetriesExhaustedError): string {
   const cause = error instanceof RetriesExhaustedError && error.lastError instanceof StorageError ? error.lastError : error;
   if (cause instanceof OssAuthError) {
     switch (cause.code) {

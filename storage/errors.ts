@@ -92,17 +92,6 @@ export class OssRequestError extends StorageError {
   }
 }
 
-/** Retries ran out; `lastError` is the final failure. */
-export class RetriesExhaustedError extends StorageError {
-  constructor(
-    readonly operation: string,
-    readonly attempts: number,
-    readonly lastError: Error,
-  ) {
-    super(`${operation} failed after ${attempts} attempts: ${lastError.message}`, { cause: lastError });
-  }
-}
-
 /** Uploading a task's outputs failed; the attempt must fail (nothing is committed). */
 export class OutputUploadError extends StorageError {
   constructor(

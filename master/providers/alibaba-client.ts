@@ -2,7 +2,8 @@ import { createRequire } from 'node:module';
 import { AlibabaCredentials } from './alibaba-credentials.js';
 import { isRetryableAlibabaError, mapAlibabaError } from './alibaba-error-map.js';
 import { ProviderError, ProviderUnavailableError } from './errors.js';
-import { defaultRetryOptions, RetriesExhausted, withRetries, type RetryOptions } from './retry.js';
+import { retry, RetriesExhaustedError } from '../../retry/retry.js';
+import { compileRetryPolicy, type CompiledRetryPolicy, type RetryPolicy } from '../../retry/retry-policy.js';
 import { silentLogger, type ProviderLogger } from './provider.js';
 
 /**
@@ -30,7 +31,7 @@ export interface AlibabaClientOptions {
   credentials: AlibabaCredentials;
   /** Per request (connect and read). @default 15000 */
   timeoutMs?: number;
-  retry?: Partial<RetryOptions>;
+  retry?: Partial<RetryPolicy>;
   /** Names the provider in errors ('ecs', 'batchcompute'). */
   provider: string;
   logger?: ProviderLogger;
@@ -38,7 +39,7 @@ export interface AlibabaClientOptions {
 
 abstract class AlibabaClientBase {
   protected readonly timeoutMs: number;
-  protected readonly retry: RetryOptions;
+  protected readonly retryPolicy: CompiledRetryPolicy;
   protected readonly credentials: AlibabaCredentials;
   protected readonly provider: string;
   protected readonly logger: ProviderLogger;
@@ -50,7 +51,7 @@ abstract class AlibabaClientBase {
     }
     this.endpoint = options.endpoint.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 15_000;
-    this.retry = { ...defaultRetryOptions, ...options.retry };
+    this.retryPolicy = compileRetryPolicy(options.retry);
     this.credentials = options.credentials;
     this.provider = options.provider;
     this.logger = options.logger ?? silentLogger;
@@ -65,12 +66,16 @@ abstract class AlibabaClientBase {
   protected async call<T>(what: string, group: string | undefined, fn: () => Promise<T>): Promise<T> {
     const fields = { provider: this.provider, group };
     try {
-      return await withRetries(fn, isRetryableAlibabaError, this.retry, (err, attempt, delayMs) => {
-        const mapped = mapAlibabaError(err, fields);
-        this.logger.warn(`${this.provider} ${what} failed, retrying`, { attempt, delayMs, code: mapped.code, error: mapped.message });
+      return await retry(fn, this.retryPolicy, {
+        operation: `${this.provider} ${what}`,
+        isRetryable: isRetryableAlibabaError,
+        onRetry: (err, attempt, delayMs) => {
+          const mapped = mapAlibabaError(err, fields);
+          this.logger.warn(`${this.provider} ${what} failed, retrying`, { attempt, delayMs, code: mapped.code, error: mapped.message });
+        },
       });
     } catch (err) {
-      if (err instanceof RetriesExhausted) {
+      if (err instanceof RetriesExhaustedError) {
         const last = mapAlibabaError(err.lastError, fields, this.credentials.accessKeyId);
         throw new ProviderUnavailableError(`${what}: ${last.message}`, { ...fields, code: last.code, requestId: last.requestId }, err.attempts);
       }

@@ -2,7 +2,7 @@ import type { GroupSpec } from '../../protocol/groups.js';
 import { AlibabaRoaClient, batchComputeEndpoint } from './alibaba-client.js';
 import type { AlibabaCredentials } from './alibaba-credentials.js';
 import { ProviderConfigError, ProviderError, ProviderRequestError } from './errors.js';
-import type { RetryOptions } from './retry.js';
+import type { RetryPolicy } from '../../retry/retry-policy.js';
 import { silentLogger, type Instance, type InstanceState, type Provider, type ProviderLogger } from './provider.js';
 
 /**
@@ -19,7 +19,7 @@ export interface BatchComputeProviderOptions {
   credentials: AlibabaCredentials;
   endpoint?: string;
   timeoutMs?: number;
-  retry?: Partial<RetryOptions>;
+  retry?: Partial<RetryPolicy>;
   /** ListClusterInstances MaxItemCount (≤100). @default 100 */
   pageSize?: number;
   now?: () => number;

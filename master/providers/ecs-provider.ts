@@ -2,7 +2,7 @@ import type { GroupSpec } from '../../protocol/groups.js';
 import { AlibabaRpcClient, ecsEndpoint } from './alibaba-client.js';
 import type { AlibabaCredentials } from './alibaba-credentials.js';
 import { ProviderConfigError, ProviderRequestError, StockOutError } from './errors.js';
-import type { RetryOptions } from './retry.js';
+import type { RetryPolicy } from '../../retry/retry-policy.js';
 import { silentLogger, type Instance, type InstanceState, type Provider, type ProviderLogger } from './provider.js';
 import { renderUserData, type BootstrapSettings } from './user-data.js';
 
@@ -23,7 +23,7 @@ export interface EcsProviderOptions {
   /** @default QFARM_ECS_ENDPOINT or https://ecs.<region>.aliyuncs.com */
   endpoint?: string;
   timeoutMs?: number;
-  retry?: Partial<RetryOptions>;
+  retry?: Partial<RetryPolicy>;
   /** DescribeInstances MaxResults (≤100). @default 100 */
   pageSize?: number;
   /** Released by ECS after this long when the group does not say (leak guard). @default 24 */

@@ -22,7 +22,7 @@ t.test('surge, spot reclaim and drain through the ECS fake', async (t) => {
     farmId: 'farm-e2e',
     endpoint: fake.url,
     bootstrap: { masterUrl: 'http://master:7878', agentToken: 'tok' },
-    retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
+    retry: { maximumAttempts: 2, initialIntervalMs: 1, maximumIntervalMs: 2 },
     pageSize: 3,
     now,
   });

@@ -13,7 +13,7 @@ async function setup(t: { teardown(fn: () => unknown): void }, secret = 'bc-secr
   const provider = new BatchComputeProvider({
     credentials: new AlibabaCredentials('bc-key', secret),
     endpoint: fake.url,
-    retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+    retry: { maximumAttempts: 3, initialIntervalMs: 1, maximumIntervalMs: 2 },
     pageSize: 2,
   });
   const spec = compileGroupSpec({ name: 'bc', provider: 'batchcompute', instanceTypes: ['ecs.sn1ne.large'], maxSize: 20, batchcompute: { clusterId, groupName: 'group1' } });

@@ -24,7 +24,7 @@ async function setup(t: { teardown(fn: () => unknown): void }, ecs: FakeEcsOptio
     farmId: 'farm-test',
     endpoint: url,
     bootstrap: { masterUrl: 'http://10.0.0.5:7878', agentToken: "tok'en$(rm -rf /)" },
-    retry: { attempts: 4, baseDelayMs: 1, maxDelayMs: 5 },
+    retry: { maximumAttempts: 4, initialIntervalMs: 1, maximumIntervalMs: 5 },
     pageSize,
   });
   return { fake, provider };

@@ -2,7 +2,6 @@ import t from 'tap';
 import { compileGroupSpec, GroupSpecError } from '../../protocol/groups.js';
 import { ProtocolValidationError } from '../../protocol/validate.js';
 import { classifyAlibabaError, mapAlibabaError } from '../../master/providers/alibaba-error-map.js';
-import { backoffDelayMs, RetriesExhausted, withRetries } from '../../master/providers/retry.js';
 import { credentialsFromEnv } from '../../master/providers/alibaba-credentials.js';
 import { inspect } from 'node:util';
 
@@ -49,22 +48,6 @@ t.test('error classification: retryable vs not, and named classes', async (t) =>
   const generic = mapAlibabaError(Object.assign(new Error('boom, URL: https://x/?SecurityToken=SECRET'), { code: 'Weird' }), { provider: 'ecs', group: 'g' });
   t.equal(generic.name, 'ProviderRequestError');
   t.notMatch(generic.message, /SECRET/, 'pop-core appends the signed URL: dropped');
-});
-
-t.test('retries: exponential backoff with jitter, only for retryable errors', async (t) => {
-  const opts = { attempts: 4, baseDelayMs: 100, maxDelayMs: 250, random: () => 0.999, sleep: async () => {} };
-  t.same([1, 2, 3, 4].map((n) => backoffDelayMs(n, opts)), [99, 199, 249, 249]);
-  let calls = 0;
-  const delays: number[] = [];
-  await t.rejects(
-    withRetries(async () => { calls++; throw new Error('always'); }, () => true, opts, (_e, _a, d) => delays.push(d)),
-    RetriesExhausted,
-  );
-  t.equal(calls, 4);
-  t.equal(delays.length, 3);
-  calls = 0;
-  await t.rejects(withRetries(async () => { calls++; throw new Error('client'); }, () => false, opts), { message: 'client' });
-  t.equal(calls, 1);
 });
 
 t.test('credentials come from the standard variables and never show their secret', async (t) => {

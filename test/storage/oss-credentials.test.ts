@@ -59,7 +59,7 @@ t.test('ECS RAM role: STS credentials from the metadata server (hardened mode) r
 
   // A wrong token is an auth error that names the key id and bucket.
   const badProvider = { source: 'test', get: async () => ({ accessKeyId: sts.AccessKeyId, accessKeySecret: sts.AccessKeySecret, securityToken: 'stale' }) };
-  const bad = new OssStore({ bucket: 'role-bucket', endpoint: oss.url, credentials: badProvider, retry: { attempts: 1 } });
+  const bad = new OssStore({ bucket: 'role-bucket', endpoint: oss.url, credentials: badProvider, retry: { maximumAttempts: 1 } });
   await t.rejects(bad.head('x'), { name: 'OssAuthError', message: /security token of AccessKeyId "STS\.roleKey1" for bucket "role-bucket"/ });
 });
 

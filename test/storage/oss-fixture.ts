@@ -36,7 +36,7 @@ export async function startOss(): Promise<OssFixture> {
         bucket: BUCKET,
         endpoint: server.url,
         credentials: new StaticCredentials({ accessKeyId: KEY_ID, accessKeySecret: SECRET }, 'test'),
-        retry: { attempts: 5, baseDelayMs: 5, maxDelayMs: 50 },
+        retry: { maximumAttempts: 5, initialIntervalMs: 5, maximumIntervalMs: 50 },
         checkpointDir: join(tmp, 'checkpoints'),
         ...opts,
       }),
@@ -46,7 +46,7 @@ export async function startOss(): Promise<OssFixture> {
           oss: {
             endpoint: server.url,
             credentials: new StaticCredentials({ accessKeyId: KEY_ID, accessKeySecret: SECRET }, 'test'),
-            retry: { attempts: 5, baseDelayMs: 5, maxDelayMs: 50 },
+            retry: { maximumAttempts: 5, initialIntervalMs: 5, maximumIntervalMs: 50 },
             checkpointDir: join(tmp, 'checkpoints'),
             ...opts,
           },

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { Readable } from 'node:stream';
 import { crc64 } from '../../storage/crc64.js';
-import { CrcMismatchError, ObjectNotFoundError, OssAuthError, RetriesExhaustedError } from '../../storage/errors.js';
+import { CrcMismatchError, ObjectNotFoundError, OssAuthError } from '../../storage/errors.js';
+import { RetriesExhaustedError } from '../../retry/retry.js';
 import { StaticCredentials } from '../../storage/oss-credentials.js';
 import { BUCKET, KEY_ID, SECRET, readAll, startOss } from './oss-fixture.js';
 
@@ -98,7 +99,7 @@ t.test('multipart resumes after a failure midway: finished parts are not sent ag
   const opts = { multipartThreshold: 200 * 1024, partSize: 100 * 1024, parallel: 1 };
   // Part 4 fails once; with a single attempt the upload gives up there, like a crashed agent.
   fx.server.faults.add({ kind: 'status', status: 503, op: 'UploadPart', partNumber: 4, times: 1 });
-  await t.rejects(fx.store({ ...opts, retry: { attempts: 1 } }).put('mp/resume.bin', file), /failed after 1 attempts.*503|ServiceUnavailable/);
+  await t.rejects(fx.store({ ...opts, retry: { maximumAttempts: 1 } }).put('mp/resume.bin', file), /failed after 1 attempts.*503|ServiceUnavailable/);
   const cps = await readdir(join(fx.tmp, 'checkpoints'));
   t.equal(cps.length, 1, 'the checkpoint survived the failure');
   const cp = JSON.parse(await readFile(join(fx.tmp, 'checkpoints', cps[0]!), 'utf8'));
@@ -193,7 +194,7 @@ t.test('large downloads go in parallel ranges; faults in one range are retried t
 });
 
 t.test('when retries run out the error is clean, never a success', async (t) => {
-  const store = fx.store({ retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 } });
+  const store = fx.store({ retry: { maximumAttempts: 3, initialIntervalMs: 1, maximumIntervalMs: 5 } });
   fx.server.faults.add({ kind: 'status', status: 503, op: 'PutObject', times: Infinity });
   await t.rejects(store.put('faults/never.bin', Readable.from([Buffer.from('data')])), RetriesExhaustedError);
   t.equal(fx.server.stats.count('PutObject'), 3);
@@ -207,7 +208,7 @@ t.test('when retries run out the error is clean, never a success', async (t) => 
 });
 
 t.test('a corrupted upload body is caught by CRC-64 and re-sent', async (t) => {
-  const store = fx.store({ retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 } });
+  const store = fx.store({ retry: { maximumAttempts: 3, initialIntervalMs: 1, maximumIntervalMs: 5 } });
   const body = randomBytes(64 * 1024);
   fx.server.faults.add({ kind: 'corrupt', op: 'PutObject', times: 1 });
   // Content-MD5 would catch a corrupted buffered PUT first; stream a big file so only CRC can.
@@ -230,7 +231,7 @@ t.test('a corrupted upload body is caught by CRC-64 and re-sent', async (t) => {
 });
 
 t.test('a corrupted download body is caught by CRC-64', async (t) => {
-  const store = fx.store({ retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 } });
+  const store = fx.store({ retry: { maximumAttempts: 3, initialIntervalMs: 1, maximumIntervalMs: 5 } });
   const body = randomBytes(300_000);
   await fx.server.seed(BUCKET, 'faults/cd.bin', body);
   fx.server.faults.add({ kind: 'corrupt', op: 'GetObject', times: 1 });

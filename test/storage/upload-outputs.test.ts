@@ -60,7 +60,7 @@ t.test('transient faults are retried and the manifest is still exact', async (t)
 t.test('any failure rejects with an error naming the file: the caller must not commit', async (t) => {
   const { dir } = await makeOutdir('out3');
   fx.server.faults.add({ kind: 'status', status: 503, op: 'PutObject', key: 'frame_0002', times: Infinity });
-  const resolver = fx.resolver({ retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } });
+  const resolver = fx.resolver({ retry: { maximumAttempts: 2, initialIntervalMs: 1, maximumIntervalMs: 2 } });
   const err = await uploadOutputs(dir, `oss://${BUCKET}/jobs/44/`, { resolver }).catch((e: unknown) => e);
   t.ok(err instanceof OutputUploadError);
   t.match((err as Error).message, /uploading outputs to oss:\/\/qfarm-test\/jobs\/44\/ failed .*frame_0002\.png/);
