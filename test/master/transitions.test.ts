@@ -6,6 +6,7 @@ import { openDatabase } from '../../master/store/database.js';
 import { JobReader } from '../../master/store/job-reader.js';
 import { CommitOutcome, PermissionError, Transitions } from '../../master/store/transitions.js';
 import { MasterEventBus } from '../../master/events.js';
+import { deleteReplies } from '../../master/api/sge-replies.js';
 import type { JobSubmission } from '../../protocol/job-spec.js';
 import type { TaskFinished } from '../../protocol/agent-messages.js';
 
@@ -82,11 +83,11 @@ t.test('-hold_jid by name resolves to unfinished jobs of that name at submission
 });
 
 t.test('qdel: pending tasks go at once, running ones are killed and committed as failed 100', async (t) => {
-  const { reader, transitions, finished } = setup(t);
+  const { reader, transitions, finished, db } = setup(t);
   const { jobId } = transitions.submitJob(job({ array: { first: 1, last: 4, step: 1 } }));
   const [running] = transitions.leaseTasks(reader.job(jobId)!, host, 1);
   const one = transitions.deleteJob(jobId, alice, { first: 3, last: 3, step: 1 }, new Set([host.agentId]));
-  t.same(one.messages, [{ ok: true, text: `alice has deleted job-array task ${jobId}.3` }]);
+  t.same(deleteReplies(one, alice.user), [{ ok: true, text: `alice has deleted job-array task ${jobId}.3` }]);
   t.same(reader.undispatchedIds(reader.job(jobId)!, 10), [2, 4]);
   t.throws(() => transitions.deleteJob(jobId, { user: 'mallory', mayActOnAll: false }, undefined, new Set()), PermissionError, 'only the owner, root or a manager');
   t.throws(() => transitions.deleteJob(jobId, { user: 'alice2', mayActOnAll: false }, undefined, new Set()), { message: `alice2 - you do not have the necessary privileges to delete the job "${jobId}"` }, "SGE 8.1.9's words");
@@ -95,7 +96,7 @@ t.test('qdel: pending tasks go at once, running ones are killed and committed as
   t.same(finished, [], 'not finished until the killed task reports');
   transitions.commitResult({ ...result(running!.attemptId, 137), signal: 'SIGKILL' });
   t.same(finished, [jobId]);
-  const task = transitions['db'].prepare('SELECT failed_code, exit_status FROM tasks WHERE job_id = ? AND task_id = 1').get(jobId);
+  const task = db.prepare('SELECT failed_code, exit_status FROM tasks WHERE job_id = ? AND task_id = 1').get(jobId);
   t.same(task, { failed_code: 100, exit_status: 137 });
 });
 
@@ -141,14 +142,14 @@ t.test('a retryable result (the node failed the task) requeues it, up to the att
   const { jobId } = transitions.submitJob(job());
   const retryable = (attemptId: string): TaskFinished => ({ ...result(attemptId, 0), failedCode: 1, failedReason: 'upload of $OUTDIR failed', retryable: true });
   const [first] = transitions.leaseTasks(reader.job(jobId)!, host, 1);
-  t.equal(transitions.commitResult(retryable(first!.attemptId), 3), CommitOutcome.Committed);
-  t.equal(transitions.commitResult(retryable(first!.attemptId), 3), CommitOutcome.Duplicate, 'a replay of it changes nothing');
+  t.equal(transitions.commitResult(retryable(first!.attemptId)), CommitOutcome.Committed);
+  t.equal(transitions.commitResult(retryable(first!.attemptId)), CommitOutcome.Duplicate, 'a replay of it changes nothing');
   t.same(finished, [], 'not finished: requeued');
   const [second] = transitions.leaseTasks(reader.job(jobId)!, host, 1);
-  t.equal(transitions.commitResult(retryable(second!.attemptId), 3), CommitOutcome.Committed);
+  t.equal(transitions.commitResult(retryable(second!.attemptId)), CommitOutcome.Committed);
   const [third] = transitions.leaseTasks(reader.job(jobId)!, host, 1);
   t.ok(third, 'a third attempt');
-  transitions.commitResult(retryable(third!.attemptId), 3);
+  transitions.commitResult(retryable(third!.attemptId));
   t.same(finished, [jobId], 'the third failure is final');
   t.same(db.prepare('SELECT state, failed_code, attempts FROM tasks WHERE job_id = ?').get(jobId), { state: 'done', failed_code: 1, attempts: 3 });
 });
