@@ -9,7 +9,7 @@ import { qstatRows } from '../views/qstat-rows.js';
 import { jobDetail } from '../views/job-detail.js';
 import type { JobRow } from '../store/job-reader.js';
 import { JobNotFoundError } from '../store/transitions.js';
-import { alterReply, deleteReplies, holdReply } from './sge-replies.js';
+import { alterReply, clearErrorReplies, deleteReplies, holdReply } from './sge-replies.js';
 import { PermissionError } from '../store/ownership.js';
 import { clearErrorState } from '../store/error-state.js';
 import type { JobSubmission } from '../../protocol/job-spec.js';
@@ -147,7 +147,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
         if (jobs.length === 0) messages.push({ ok: false, text: `invalid queue or job "${target.job}"` });
         for (const job of jobs) {
           try {
-            messages.push(...clearErrorState(ctx.db, ctx.reader, job, who));
+            messages.push(...clearErrorReplies(clearErrorState(ctx.db, ctx.reader, job, who)));
           } catch (err) {
             if (err instanceof PermissionError) messages.push({ ok: false, text: err.message, denied: 'permission' });
             else throw err;

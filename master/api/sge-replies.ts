@@ -1,4 +1,5 @@
 import os from 'node:os';
+import type { ClearErrorOutcome } from '../store/error-state.js';
 import type { AlterOutcome, DeleteOutcome, HoldOutcome, RerunOutcome } from '../store/job-writes.js';
 
 /**
@@ -63,4 +64,18 @@ export function rerunReply(outcome: RerunOutcome, requester: string): string {
   const { jobId, rerun } = outcome;
   if (outcome.deleted) return `job ${jobId} was deleted: nothing to rerun`;
   return rerun === 0 ? `job ${jobId} has no failed tasks` : `${requester} reran ${rerun} failed task${rerun === 1 ? '' : 's'} of job ${jobId}`;
+}
+
+/**
+ * `qmod -cj` of a job not in error state (qfarm has none), word for word
+ * (test/fixtures/sge/ownership.txt): waiting tasks are "in pending/hold state" (not a failure),
+ * running ones "not in error state" (a failure, exit 1).
+ */
+export function clearErrorReplies(outcome: ClearErrorOutcome): ReplyLine[] {
+  const { jobId, isArray } = outcome;
+  const lines: ReplyLine[] = [];
+  // Measured: an array names the job, a single job its one "array task".
+  if (outcome.waiting) lines.push({ ok: true, text: `Modify operation can not be applied on ${isArray ? `job ${jobId}` : `job-array task ${jobId}.1`} in pending/hold state` });
+  for (const taskId of outcome.active) lines.push({ ok: false, text: isArray ? `Job-array task ${jobId}.${taskId} is not in error state` : `Job ${jobId} is not in error state` });
+  return lines;
 }
