@@ -1,15 +1,9 @@
 import t from 'tap';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { openDatabase } from '../../master/store/database.js';
 import { JobReader } from '../../master/store/job-reader.js';
-import { Transitions } from '../../master/store/transitions.js';
 import { DEFAULT_TASK_RETRY_POLICY, type TaskRetryPolicy } from '../../master/store/task-retries.js';
-import { MasterEventBus } from '../../master/events.js';
 import { parseMasterOptions, MasterOptionsError } from '../../master/options.js';
-import type { JobSubmission } from '../../protocol/job-spec.js';
 import type { TaskFinished } from '../../protocol/agent-messages.js';
+import { jobSubmission, openTestStore, referenceClock } from '../helpers/test-store.js';
 
 /**
  * What a rerun costs a task (issue 12, part 3): node failures use up their own budget
@@ -17,28 +11,13 @@ import type { TaskFinished } from '../../protocol/agent-messages.js';
  * while running have a separate cap (--max-host-losses).
  */
 
-const clock = { t: 1_800_000_000_000, now() { return this.t; } };
+const clock = referenceClock;
 const host = { agentId: 'agent-1', hostname: 'node1', group: 'default' };
 const usage = { cpuSeconds: 0, utimeSeconds: 0, stimeSeconds: 0, rssBytes: 0, maxRssBytes: 0, vmemBytes: 0, maxVmemBytes: 0, ioBytes: 0 };
 
 function setup(t: { teardown(fn: () => void): void }, policy: Partial<TaskRetryPolicy> = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-task-retries-'));
-  const db = openDatabase(path.join(dir, 'store.sqlite'));
-  t.teardown(() => {
-    db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  const events = new MasterEventBus();
-  const finished: number[] = [];
-  events.on('job:finished', (id) => finished.push(id));
-  const transitions = new Transitions(db, clock, events, { ...DEFAULT_TASK_RETRY_POLICY, ...policy });
-  const reader = new JobReader(db);
-  const sub: JobSubmission = {
-    name: 'job', submitter: { user: 'alice', uid: 1000, gid: 1000, group: 'alice', home: '/home/alice' }, submitHost: 'vm',
-    command: { kind: 'binary', argv: ['true'] }, cwd: '/tmp', submitCwd: '/tmp', joinOutput: false, env: {}, hold: false,
-    holdJobs: [], priority: 0, slots: 1, resources: { other: {} }, pty: false,
-  };
-  const { jobId } = transitions.submitJob(sub);
+  const { db, reader, transitions, finished } = openTestStore(t, 'task-retries', { ...DEFAULT_TASK_RETRY_POLICY, ...policy });
+  const { jobId } = transitions.submitJob(jobSubmission());
   /** Leases the task and has the agent report it started: the attempt id. */
   const run = (): string => {
     const [lease] = transitions.leaseTasks(reader.job(jobId)!, host, 1);

@@ -1,38 +1,14 @@
 import t from 'tap';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { openDatabase } from '../../master/store/database.js';
 import { JobReader } from '../../master/store/job-reader.js';
-import { CommitOutcome, PermissionError, Transitions } from '../../master/store/transitions.js';
-import { MasterEventBus } from '../../master/events.js';
+import { CommitOutcome, PermissionError } from '../../master/store/transitions.js';
 import { deleteReplies } from '../../master/api/sge-replies.js';
-import type { JobSubmission } from '../../protocol/job-spec.js';
 import type { TaskFinished } from '../../protocol/agent-messages.js';
+import { jobSubmission, openTestStore, referenceClock } from '../helpers/test-store.js';
 
-/** A fixed reference clock: time moves only when a test says so. */
-const clock = { t: 1_800_000_000_000, now() { return this.t; } };
-
-function setup(t: { teardown(fn: () => void): void }) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-transitions-'));
-  const db = openDatabase(path.join(dir, 'store.sqlite'));
-  t.teardown(() => {
-    db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  const events = new MasterEventBus();
-  const finished: number[] = [];
-  events.on('job:finished', (id) => finished.push(id));
-  return { db, reader: new JobReader(db), transitions: new Transitions(db, clock, events), finished, file: path.join(dir, 'store.sqlite') };
-}
-
-function job(overrides: Partial<JobSubmission> = {}): JobSubmission {
-  return {
-    name: 'job', submitter: { user: 'alice', uid: 1000, gid: 1000, group: 'alice', home: '/home/alice' }, submitHost: 'vm',
-    command: { kind: 'binary', argv: ['true'] }, cwd: '/tmp', submitCwd: '/tmp', joinOutput: false, env: {}, hold: false,
-    holdJobs: [], priority: 0, slots: 1, resources: { other: {} }, pty: false, ...overrides,
-  };
-}
+const clock = referenceClock;
+const setup = (t: { teardown(fn: () => void): void }) => openTestStore(t, 'transitions');
+const job = jobSubmission;
 
 const host = { agentId: 'agent-1', hostname: 'node1', group: 'default' };
 const usage = { cpuSeconds: 0, utimeSeconds: 0, stimeSeconds: 0, rssBytes: 0, maxRssBytes: 0, vmemBytes: 0, maxVmemBytes: 0, ioBytes: 0 };
