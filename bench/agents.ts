@@ -23,6 +23,7 @@ import * as path from 'node:path';
 import { pino, destination } from 'pino';
 import { Master } from '../master/master.js';
 import { resolveHome } from '../master/home.js';
+import { DEFAULT_TASK_RETRY_POLICY } from '../master/store/task-retries.js';
 import { ROOT } from './embedded-farm.js';
 import { SimulatedAgent, type RefillSample, type SimulatedWork } from './agent-simulator.js';
 
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
   const home = resolveHome({ QFARM_HOME: homeDir });
   const master = new Master(
     home,
-    { host: '127.0.0.1', port: 0, heartbeatMs: options.heartbeatMs, leaseGraceMs: 60_000, logLevel: 'warn', tls: 'auto', hostErrorAfter: 0 },
+    { host: '127.0.0.1', port: 0, heartbeatMs: options.heartbeatMs, leaseGraceMs: 60_000, logLevel: 'warn', tls: 'auto', hostErrorAfter: 0, ...DEFAULT_TASK_RETRY_POLICY },
     pino({ level: 'warn' }, destination(2)),
   );
   const url = await master.start();

@@ -23,7 +23,8 @@ import { loadOrCreateToken } from './tokens.js';
 import { QFARM_VERSION } from './version.js';
 import { AutoscaleLoop } from './groups/autoscale-loop.js';
 import { GroupService } from './groups/group-service.js';
-import { defaultGroupSpec, groupRows } from './groups/group-store.js';
+import { defaultGroupSpec } from './groups/group-specs.js';
+import { groupRows } from './store/group-store.js';
 import { ProviderRegistry } from './providers/provider-registry.js';
 import { WebDashboard } from './web/dashboard.js';
 import { InteractiveRelay, interactiveOptionsFromEnv } from './interactive/interactive-relay.js';
@@ -73,7 +74,7 @@ export class Master {
     const agentToken = loadOrCreateToken(home.agentTokenFile);
     this.db = openDatabase(home.storeFile);
     this.reader = new JobReader(this.db);
-    this.transitions = new Transitions(this.db, clock, this.events);
+    this.transitions = new Transitions(this.db, clock, this.events, { nodeFailureAttempts: options.nodeFailureAttempts, maxHostLosses: options.maxHostLosses });
     const logs = new LogStore(home.logsDir);
     this.hub = new AgentHub(this.db, this.transitions, logs, this.events, clock, log.child({ component: 'hub' }), {
       agentToken,
@@ -85,7 +86,7 @@ export class Master {
     this.scheduler = new Scheduler(this.db, this.reader, this.transitions, this.hub, this.events, log.child({ component: 'scheduler' }), () => this.health.hostsInError());
     this.agentToken = agentToken;
     this.clock = clock;
-    // Every farm has the `default` group from its first start (local, autoscaling off: see group-store.ts).
+    // Every farm has the `default` group from its first start (local, autoscaling off: see groups/group-specs.ts).
     if (groupRows(this.db).length === 0) this.transitions.createGroup('default', JSON.stringify(defaultGroupSpec()));
     this.groups = new GroupService(this.db, this.transitions, () => {
       if (!this.autoscale) throw new Error('the master has not started its autoscaler yet');

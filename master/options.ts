@@ -1,4 +1,5 @@
 import { DEFAULT_HOST_ERROR_AFTER } from './host-health.js';
+import { DEFAULT_MAX_HOST_LOSSES, DEFAULT_NODE_FAILURE_ATTEMPTS } from './store/task-retries.js';
 /** Master settings: each has a command-line flag and an environment override. */
 export interface MasterOptions {
   /** Address to listen on. Default 127.0.0.1:6480 — only this machine; use 0.0.0.0 on a VPC master. */
@@ -12,6 +13,14 @@ export interface MasterOptions {
   logLevel: string;
   /** Consecutive failures that put a host in error state `E` (master/host-health.ts); 0: never. @default 3 */
   hostErrorAfter: number;
+  /**
+   * Node failures (results the agent marks retryable: staging, uploads) a task may have; each
+   * but the last reruns it elsewhere. Lost leases and spot reclaims do not count
+   * (master/store/task-retries.ts). @default 3
+   */
+  nodeFailureAttempts: number;
+  /** Host losses a running task may suffer; the last ends it as `failed 100`. 0: no limit, as SGE. @default 10 */
+  maxHostLosses: number;
   /**
    * Serve https/wss. `auto`: on when listening beyond loopback (traffic crosses a wire), off on
    * 127.0.0.1 / ::1. @default auto (env QFARM_TLS=1 forces it on)
@@ -31,6 +40,7 @@ export class MasterOptionsError extends Error {
 
 export const MASTER_USAGE = `usage: qfarm master [--listen HOST:PORT] [--tls] [--tls-cert FILE --tls-key FILE] [--heartbeat-ms N]
                     [--lease-grace-ms N] [--log-level LEVEL] [--host-error-after N]
+                    [--node-failure-attempts N] [--max-host-losses N]
 
 Runs the qfarm master daemon in the foreground, with its state in QFARM_HOME (default ~/.qfarm).
   --listen HOST:PORT     where agents and the CLI connect (default 127.0.0.1:6480, env QFARM_LISTEN;
@@ -46,11 +56,20 @@ Runs the qfarm master daemon in the foreground, with its state in QFARM_HOME (de
   --log-level LEVEL      trace|debug|info|warn|error (default info, env QFARM_LOG_LEVEL)
   --host-error-after N   put a host in error state E (no new tasks until qmod -c) after N consecutive
                          setup failures, or failures of N different jobs in a row; 0 never
-                         (default 3, env QFARM_HOST_ERROR_AFTER)`;
+                         (default 3, env QFARM_HOST_ERROR_AFTER)
+  --node-failure-attempts N
+                         a task its node fails (an input not staged, an output not uploaded) runs
+                         again elsewhere until it has failed this way N times; 1 never reruns it.
+                         Lost hosts and spot reclaims do not count (default 3,
+                         env QFARM_NODE_FAILURE_ATTEMPTS)
+  --max-host-losses N    a task whose host is lost while it runs is rerun elsewhere, up to N losses;
+                         the Nth ends it as failed 100 (a task that brings its host down would
+                         otherwise take down one after another); 0 no limit, as SGE
+                         (default 10, env QFARM_MAX_HOST_LOSSES)`;
 
-function positiveInt(name: string, text: string): number {
+function positiveInt(name: string, text: string, unit = ' of milliseconds'): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new MasterOptionsError(`${name} must be a positive whole number of milliseconds, got "${text}"`);
+  if (!Number.isInteger(n) || n <= 0) throw new MasterOptionsError(`${name} must be a positive whole number${unit}, got "${text}"`);
   return n;
 }
 
@@ -76,6 +95,8 @@ export function parseMasterOptions(argv: string[], env: NodeJS.ProcessEnv = proc
     leaseGraceMs: env['QFARM_LEASE_GRACE_MS'] ? positiveInt('QFARM_LEASE_GRACE_MS', env['QFARM_LEASE_GRACE_MS']) : 60000,
     logLevel: env['QFARM_LOG_LEVEL'] ?? 'info',
     hostErrorAfter: env['QFARM_HOST_ERROR_AFTER'] !== undefined ? nonNegativeInt('QFARM_HOST_ERROR_AFTER', env['QFARM_HOST_ERROR_AFTER']) : DEFAULT_HOST_ERROR_AFTER,
+    nodeFailureAttempts: env['QFARM_NODE_FAILURE_ATTEMPTS'] !== undefined ? positiveInt('QFARM_NODE_FAILURE_ATTEMPTS', env['QFARM_NODE_FAILURE_ATTEMPTS'], '') : DEFAULT_NODE_FAILURE_ATTEMPTS,
+    maxHostLosses: env['QFARM_MAX_HOST_LOSSES'] !== undefined ? nonNegativeInt('QFARM_MAX_HOST_LOSSES', env['QFARM_MAX_HOST_LOSSES']) : DEFAULT_MAX_HOST_LOSSES,
     tls: env['QFARM_TLS'] === '1' ? 'on' : 'auto',
   };
   for (let i = 0; i < argv.length; i++) {
@@ -97,6 +118,12 @@ export function parseMasterOptions(argv: string[], env: NodeJS.ProcessEnv = proc
         break;
       case '--host-error-after':
         options.hostErrorAfter = nonNegativeInt(arg, value());
+        break;
+      case '--node-failure-attempts':
+        options.nodeFailureAttempts = positiveInt(arg, value(), '');
+        break;
+      case '--max-host-losses':
+        options.maxHostLosses = nonNegativeInt(arg, value());
         break;
       case '--log-level':
         options.logLevel = value();

@@ -9,6 +9,7 @@ import { qstatRows } from '../views/qstat-rows.js';
 import { jobDetail } from '../views/job-detail.js';
 import type { JobRow } from '../store/job-reader.js';
 import { JobNotFoundError } from '../store/transitions.js';
+import { alterReply, clearErrorReplies, deleteReplies, holdReply } from './sge-replies.js';
 import { PermissionError } from '../store/ownership.js';
 import { clearErrorState } from '../store/error-state.js';
 import type { JobSubmission } from '../../protocol/job-spec.js';
@@ -107,7 +108,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
           try {
             const outcome = ctx.transitions.deleteJob(job.id, who, target.tasks, ctx.hub.connectedAgentIds());
             for (const kill of outcome.kill) ctx.hub.sendKill(kill.agentId, kill.attemptId, `deleted by ${who.user} (qdel)`);
-            messages.push(...outcome.messages);
+            messages.push(...deleteReplies(outcome, who.user));
           } catch (err) {
             if (err instanceof PermissionError) messages.push({ ok: false, text: err.message, denied: 'permission' });
             else if (err instanceof TaskRangeTooLargeError) messages.push({ ok: false, text: err.message });
@@ -127,7 +128,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
         refuseIdentityFields(req.body, ['requester']);
         const who = identityOf(req);
         const body = validators.holdRequest.parse(req.body);
-        return { messages: forEachTarget(ctx, body.targets, (job) => ctx.transitions.setUserHold(job.id, who, hold)) };
+        return { messages: forEachTarget(ctx, body.targets, (job) => holdReply(ctx.transitions.setUserHold(job.id, who, hold))) };
       } catch (err) {
         return sendError(reply, err);
       }
@@ -146,7 +147,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
         if (jobs.length === 0) messages.push({ ok: false, text: `invalid queue or job "${target.job}"` });
         for (const job of jobs) {
           try {
-            messages.push(...clearErrorState(ctx.db, ctx.reader, job, who));
+            messages.push(...clearErrorReplies(clearErrorState(ctx.db, ctx.reader, job, who)));
           } catch (err) {
             if (err instanceof PermissionError) messages.push({ ok: false, text: err.message, denied: 'permission' });
             else throw err;
@@ -166,7 +167,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const body = validators.alterRequest.parse(req.body);
       return {
         messages: forEachTarget(ctx, body.targets, (job) => {
-          const text = ctx.transitions.alterJob(job.id, who, body.changes);
+          const text = alterReply(ctx.transitions.alterJob(job.id, who, body.changes), who.user);
           ctx.scheduler.forgetSpec(job.id);
           return text;
         }),

@@ -11,7 +11,8 @@ import type { ProviderRegistry } from '../providers/provider-registry.js';
 import type { Db } from '../store/database.js';
 import type { JobReader } from '../store/job-reader.js';
 import type { Transitions } from '../store/transitions.js';
-import { agentViewsFor, groupRow, groupRows, pendingWorkFor, queueNamesGroup } from './group-store.js';
+import { agentViewsFor, groupRow, groupRows, pendingWorkFor } from '../store/group-store.js';
+import { queueNamesGroup } from './job-fit.js';
 
 /**
  * The master's side of the autoscaler: when the queue or the machines change (a job submitted,

@@ -10,7 +10,8 @@ import type { Db } from '../store/database.js';
 import type { Transitions } from '../store/transitions.js';
 import { accountingRecords } from '../views/accounting.js';
 import type { AutoscaleLoop } from './autoscale-loop.js';
-import { agentNamesByInstance, groupRow, groupRows, specAsInput, type GroupRow } from './group-store.js';
+import { agentNamesByInstance, groupRow, groupRows, type GroupRow } from '../store/group-store.js';
+import { specAsInput } from './group-specs.js';
 
 /** A group request that cannot be served; the API turns it into a status and a hint. */
 export class GroupRequestError extends Error {

@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { LIVE_ATTEMPTS } from './sql-states.js';
 
 /** Why a host cannot be removed now, in words for the administrator. */
 export class HostRemovalError extends Error {
@@ -26,7 +27,7 @@ export function removeHost(db: Db, hostname: string, isConnected: (agentId: stri
       throw new HostRemovalError(`host "${hostname}" is connected`, 409, `stop its agent first (or 'qfarm host disable ${hostname}' to keep it from new work)`);
     }
     const active = db
-      .prepare(`SELECT COUNT(*) FROM attempts WHERE hostname = ? AND state IN ('leased', 'running')`)
+      .prepare(`SELECT COUNT(*) FROM attempts WHERE hostname = ? AND state IN (${LIVE_ATTEMPTS})`)
       .pluck()
       .get(hostname) as number;
     if (active > 0) {

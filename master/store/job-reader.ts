@@ -21,6 +21,8 @@ export interface JobRow {
   deleted: number;
   finished: number;
   finish_time: number | null;
+  /** qsub -r: 1 (y, the default) or 0 (n, a started task is not rerun when its host is lost). */
+  rerun: number;
 }
 
 /** Read-only queries about jobs and their task ranges, shared by transitions, scheduler and views. */

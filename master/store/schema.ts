@@ -134,4 +134,17 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (job_id, first)
   ) WITHOUT ROWID;
   `,
+  // qsub -r y|n as a column (issue 12), read by the host-loss path; it was read from the spec's
+  // JSON text. Jobs stored before keep their flag: the spec holds it as a JSON boolean.
+  `
+  ALTER TABLE jobs ADD COLUMN rerun INTEGER NOT NULL DEFAULT 1;
+  UPDATE jobs SET rerun = 0 WHERE json_extract(spec, '$.rerun') = 0;
+  `,
+  // What a rerun costs a task (issue 12, master/store/task-retries.ts): node failures and host
+  // losses counted apart from its attempts, so lost leases do not use up the node-failure budget.
+  // Existing tasks start both at 0.
+  `
+  ALTER TABLE tasks ADD COLUMN node_failures INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE tasks ADD COLUMN host_losses INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

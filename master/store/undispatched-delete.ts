@@ -1,6 +1,8 @@
 import type { TaskRange } from '../../protocol/job-spec.js';
 import { rangeHas } from '../../protocol/task-ranges.js';
+import { TaskState } from '../states.js';
 import type { statementCache } from './database.js';
+import { sqlList } from './sql-states.js';
 import { alignUp, type JobReader, type JobRow } from './job-reader.js';
 
 /**
@@ -80,7 +82,7 @@ function deleteOneByOne(q: Statements, job: JobRow, tasks: TaskRange, start: num
   const span = Math.floor((end - start) / job.step) + 1;
   if (span > MAX_INDIVIDUAL_TASK_DELETES) throw new TaskRangeTooLargeError(job.id, span);
   const range: TaskRange = { first: job.first_task, last: job.last_task, step: job.step };
-  const insert = q(`INSERT OR IGNORE INTO tasks (job_id, task_id, state) VALUES (?, ?, 'deleted')`);
+  const insert = q(`INSERT OR IGNORE INTO tasks (job_id, task_id, state) VALUES (?, ?, ${sqlList([TaskState.Deleted])})`);
   for (let id = start; id <= end; id += job.step) {
     if (rangeHas(range, id) && rangeHas(tasks, id)) insert.run(job.id, id);
   }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../api/context.js';
 import { ApiRequestError, sendError } from '../api/errors.js';
 import { identityOf, type Identity } from '../api/identity.js';
+import { rerunReply } from '../api/sge-replies.js';
 import { PermissionError } from '../store/ownership.js';
 import type { WebDashboard } from './dashboard.js';
 import { streamFramesTar } from './frame-download.js';
@@ -81,8 +82,9 @@ export function registerWebApiRoutes(app: FastifyInstance, ctx: ApiContext, web:
     try {
       const jobId = Number((req.params as { id: string }).id);
       if (!ctx.reader.job(jobId)) throw new ApiRequestError(404, `job ${(req.params as { id: string }).id} does not exist`);
+      const who = identityOf(req);
       try {
-        return { messages: [{ ok: true, text: ctx.transitions.rerunFailedTasks(jobId, identityOf(req)) }] };
+        return { messages: [{ ok: true, text: rerunReply(ctx.transitions.rerunFailedTasks(jobId, who), who.user) }] };
       } catch (err) {
         if (err instanceof PermissionError) return { messages: [{ ok: false, text: err.message, denied: 'permission' }] };
         throw err;

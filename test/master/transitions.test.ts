@@ -1,37 +1,14 @@
 import t from 'tap';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { openDatabase } from '../../master/store/database.js';
 import { JobReader } from '../../master/store/job-reader.js';
-import { CommitOutcome, PermissionError, Transitions } from '../../master/store/transitions.js';
-import { MasterEventBus } from '../../master/events.js';
-import type { JobSubmission } from '../../protocol/job-spec.js';
+import { CommitOutcome, PermissionError } from '../../master/store/transitions.js';
+import { deleteReplies } from '../../master/api/sge-replies.js';
 import type { TaskFinished } from '../../protocol/agent-messages.js';
+import { jobSubmission, openTestStore, referenceClock } from '../helpers/test-store.js';
 
-/** A fixed reference clock: time moves only when a test says so. */
-const clock = { t: 1_800_000_000_000, now() { return this.t; } };
-
-function setup(t: { teardown(fn: () => void): void }) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-transitions-'));
-  const db = openDatabase(path.join(dir, 'store.sqlite'));
-  t.teardown(() => {
-    db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  const events = new MasterEventBus();
-  const finished: number[] = [];
-  events.on('job:finished', (id) => finished.push(id));
-  return { db, reader: new JobReader(db), transitions: new Transitions(db, clock, events), finished, file: path.join(dir, 'store.sqlite') };
-}
-
-function job(overrides: Partial<JobSubmission> = {}): JobSubmission {
-  return {
-    name: 'job', submitter: { user: 'alice', uid: 1000, gid: 1000, group: 'alice', home: '/home/alice' }, submitHost: 'vm',
-    command: { kind: 'binary', argv: ['true'] }, cwd: '/tmp', submitCwd: '/tmp', joinOutput: false, env: {}, hold: false,
-    holdJobs: [], priority: 0, slots: 1, resources: { other: {} }, pty: false, ...overrides,
-  };
-}
+const clock = referenceClock;
+const setup = (t: { teardown(fn: () => void): void }) => openTestStore(t, 'transitions');
+const job = jobSubmission;
 
 const host = { agentId: 'agent-1', hostname: 'node1', group: 'default' };
 const usage = { cpuSeconds: 0, utimeSeconds: 0, stimeSeconds: 0, rssBytes: 0, maxRssBytes: 0, vmemBytes: 0, maxVmemBytes: 0, ioBytes: 0 };
@@ -82,11 +59,11 @@ t.test('-hold_jid by name resolves to unfinished jobs of that name at submission
 });
 
 t.test('qdel: pending tasks go at once, running ones are killed and committed as failed 100', async (t) => {
-  const { reader, transitions, finished } = setup(t);
+  const { reader, transitions, finished, db } = setup(t);
   const { jobId } = transitions.submitJob(job({ array: { first: 1, last: 4, step: 1 } }));
   const [running] = transitions.leaseTasks(reader.job(jobId)!, host, 1);
   const one = transitions.deleteJob(jobId, alice, { first: 3, last: 3, step: 1 }, new Set([host.agentId]));
-  t.same(one.messages, [{ ok: true, text: `alice has deleted job-array task ${jobId}.3` }]);
+  t.same(deleteReplies(one, alice.user), [{ ok: true, text: `alice has deleted job-array task ${jobId}.3` }]);
   t.same(reader.undispatchedIds(reader.job(jobId)!, 10), [2, 4]);
   t.throws(() => transitions.deleteJob(jobId, { user: 'mallory', mayActOnAll: false }, undefined, new Set()), PermissionError, 'only the owner, root or a manager');
   t.throws(() => transitions.deleteJob(jobId, { user: 'alice2', mayActOnAll: false }, undefined, new Set()), { message: `alice2 - you do not have the necessary privileges to delete the job "${jobId}"` }, "SGE 8.1.9's words");
@@ -95,7 +72,7 @@ t.test('qdel: pending tasks go at once, running ones are killed and committed as
   t.same(finished, [], 'not finished until the killed task reports');
   transitions.commitResult({ ...result(running!.attemptId, 137), signal: 'SIGKILL' });
   t.same(finished, [jobId]);
-  const task = transitions['db'].prepare('SELECT failed_code, exit_status FROM tasks WHERE job_id = ? AND task_id = 1').get(jobId);
+  const task = db.prepare('SELECT failed_code, exit_status FROM tasks WHERE job_id = ? AND task_id = 1').get(jobId);
   t.same(task, { failed_code: 100, exit_status: 137 });
 });
 
@@ -141,14 +118,14 @@ t.test('a retryable result (the node failed the task) requeues it, up to the att
   const { jobId } = transitions.submitJob(job());
   const retryable = (attemptId: string): TaskFinished => ({ ...result(attemptId, 0), failedCode: 1, failedReason: 'upload of $OUTDIR failed', retryable: true });
   const [first] = transitions.leaseTasks(reader.job(jobId)!, host, 1);
-  t.equal(transitions.commitResult(retryable(first!.attemptId), 3), CommitOutcome.Committed);
-  t.equal(transitions.commitResult(retryable(first!.attemptId), 3), CommitOutcome.Duplicate, 'a replay of it changes nothing');
+  t.equal(transitions.commitResult(retryable(first!.attemptId)), CommitOutcome.Committed);
+  t.equal(transitions.commitResult(retryable(first!.attemptId)), CommitOutcome.Duplicate, 'a replay of it changes nothing');
   t.same(finished, [], 'not finished: requeued');
   const [second] = transitions.leaseTasks(reader.job(jobId)!, host, 1);
-  t.equal(transitions.commitResult(retryable(second!.attemptId), 3), CommitOutcome.Committed);
+  t.equal(transitions.commitResult(retryable(second!.attemptId)), CommitOutcome.Committed);
   const [third] = transitions.leaseTasks(reader.job(jobId)!, host, 1);
   t.ok(third, 'a third attempt');
-  transitions.commitResult(retryable(third!.attemptId), 3);
+  transitions.commitResult(retryable(third!.attemptId));
   t.same(finished, [jobId], 'the third failure is final');
   t.same(db.prepare('SELECT state, failed_code, attempts FROM tasks WHERE job_id = ?').get(jobId), { state: 'done', failed_code: 1, attempts: 3 });
 });

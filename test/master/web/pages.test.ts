@@ -37,7 +37,7 @@ t.test('a 100,000-task array: any page of tasks is computed from the range, quic
   const [a, b] = transitions.leaseTasks(reader.job(jobId)!, host, 3);
   transitions.markStarted(a!.attemptId, 100, clock.t);
   transitions.commitResult({ type: 'finished', attemptId: a!.attemptId, exitStatus: 0, signal: null, failedCode: 0, failedReason: '', startedAt: clock.t, endedAt: clock.t + 4000, usage });
-  transitions.commitResult({ type: 'finished', attemptId: b!.attemptId, exitStatus: 3, signal: null, failedCode: 0, failedReason: '', startedAt: clock.t, endedAt: clock.t + 1000, usage }, 1);
+  transitions.commitResult({ type: 'finished', attemptId: b!.attemptId, exitStatus: 3, signal: null, failedCode: 0, failedReason: '', startedAt: clock.t, endedAt: clock.t + 1000, usage });
 
   const first = taskPage(db, reader.job(jobId)!, 0, 5);
   t.equal(first.total, 100000);

@@ -1,15 +1,19 @@
-import os from 'node:os';
 import type { AgentHello } from '../../protocol/agent-messages.js';
-import { compileGroupSpec, type GroupSpec, type GroupSpecInput } from '../../protocol/groups.js';
+import type { GroupSpec } from '../../protocol/groups.js';
 import type { JobSubmission } from '../../protocol/job-spec.js';
 import type { AgentView, PendingWork, RunningTask, ScalingHistory } from '../autoscaler/scaling-state.js';
+import { jobFitsGroup } from '../groups/job-fit.js';
 import { INSTANCE_ID_LABEL } from '../providers/local-provider.js';
-import type { Db } from '../store/database.js';
-import type { JobReader, JobRow } from '../store/job-reader.js';
+import { AttemptState } from '../states.js';
+import type { Db } from './database.js';
+import type { JobReader } from './job-reader.js';
+import { LIVE_ATTEMPTS, sqlList } from './sql-states.js';
+import type { WriteContext } from './write-context.js';
 
 /**
- * Reads of the groups table and the views the autoscaler needs (pending work, agents), built
- * from the store and the hub. Writes go through Transitions.
+ * The groups family of the store: writes of the groups table (GroupWrites, one statement
+ * each), its reads, and the views the autoscaler needs (pending work, agents), built from the
+ * store and the hub.
  */
 
 export interface GroupRow {
@@ -44,6 +48,37 @@ function toRow(r: RawGroupRow): GroupRow {
   };
 }
 
+/** Writes of the groups table; `specJson` is always compileGroupSpec() output. */
+export class GroupWrites {
+  constructor(private readonly ctx: WriteContext) {}
+
+  /** Stores a new group; false if one of that name exists. */
+  createGroup(name: string, specJson: string): boolean {
+    const now = this.ctx.clock.now();
+    const info = this.ctx.q('INSERT OR IGNORE INTO groups (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)').run(name, specJson, now, now);
+    return info.changes > 0;
+  }
+
+  updateGroup(name: string, specJson: string): boolean {
+    return this.ctx.q('UPDATE groups SET spec = ?, updated_at = ? WHERE name = ?').run(specJson, this.ctx.clock.now(), name).changes > 0;
+  }
+
+  setGroupDeleting(name: string, deleting: boolean): boolean {
+    return this.ctx.q('UPDATE groups SET deleting = ?, updated_at = ? WHERE name = ?').run(deleting ? 1 : 0, this.ctx.clock.now(), name).changes > 0;
+  }
+
+  deleteGroup(name: string): boolean {
+    return this.ctx.q('DELETE FROM groups WHERE name = ?').run(name).changes > 0;
+  }
+
+  /** What the last autoscaler pass decided, for `qfarm group show`. */
+  recordGroupDecision(name: string, d: { desired: number; reasons: string[]; historyJson: string; lastError: string | null }): void {
+    this.ctx
+      .q('UPDATE groups SET desired = ?, reasons = ?, history = ?, last_error = ?, updated_at = ? WHERE name = ?')
+      .run(d.desired, JSON.stringify(d.reasons), d.historyJson, d.lastError, this.ctx.clock.now(), name);
+  }
+}
+
 export function groupRows(db: Db): GroupRow[] {
   return (db.prepare('SELECT * FROM groups ORDER BY name').all() as RawGroupRow[]).map(toRow);
 }
@@ -53,56 +88,10 @@ export function groupRow(db: Db, name: string): GroupRow | undefined {
   return r && toRow(r);
 }
 
-/**
- * The group every farm has from its first start: local agents, autoscaling off and size 0, so
- * that `qfarm up` (which starts its own agents) and agents started by hand are never fought
- * over. `qfarm group update default --autoscale` lets the master start local agents itself.
- */
-export function defaultGroupSpec(): GroupSpec {
-  const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  return compileGroupSpec({ name: 'default', provider: 'local', minSize: 0, maxSize: Math.max(1, cpus), slotsPerInstance: 1, autoscale: { enabled: false } });
-}
-
-/** A compiled spec as an input again (nulls dropped), to merge an update into and recompile. */
-export function specAsInput(spec: GroupSpec): GroupSpecInput {
-  const { hourlyPrice, ecs, batchcompute, image, ...rest } = spec;
-  return {
-    ...rest,
-    ...(image === '' ? {} : { image }),
-    ...(hourlyPrice === null ? {} : { hourlyPrice }),
-    ...(ecs === null ? {} : { ecs }),
-    ...(batchcompute === null ? {} : { batchcompute }),
-  };
-}
-
-// ---------------------------------------------------------------- which jobs a group serves
-
-/** True if a job's `-q` list (null: any group) names this group (`g`, `g@host`, globs). */
-export function queueNamesGroup(queue: string | null | undefined, group: string): boolean {
-  if (!queue) return true;
-  return queue.split(',').some((entry) => glob((entry.trim().split('@', 2)[0] || '*'), group));
-}
-
-function glob(pattern: string, value: string): boolean {
-  if (pattern === '*' || pattern === value) return true;
-  if (!pattern.includes('*') && !pattern.includes('?')) return false;
-  return new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$').test(value);
-}
-
-/** A job may run in the group: its queue names it, and its `-l` requests match the labels the group defines. */
-export function jobFitsGroup(job: Pick<JobRow, 'queue'>, sub: JobSubmission, spec: GroupSpec): boolean {
-  if (!queueNamesGroup(job.queue, spec.name)) return false;
-  for (const [name, wanted] of Object.entries(sub.resources.other)) {
-    const have = spec.labels[name];
-    if (have !== undefined && !glob(wanted, have)) return false;
-  }
-  return true;
-}
-
 /** Mean wall time (s) of a job's finished attempts; undefined when none finished yet. */
 export function expectedSeconds(db: Db, jobId: number): number | undefined {
   const r = db
-    .prepare(`SELECT AVG(ended_at - started_at) AS ms FROM attempts WHERE job_id = ? AND state = 'done' AND started_at IS NOT NULL AND ended_at IS NOT NULL`)
+    .prepare(`SELECT AVG(ended_at - started_at) AS ms FROM attempts WHERE job_id = ? AND state = ${sqlList([AttemptState.Done])} AND started_at IS NOT NULL AND ended_at IS NOT NULL`)
     .get(jobId) as { ms: number | null };
   return r.ms === null ? undefined : Math.max(0.001, r.ms / 1000);
 }
@@ -143,7 +132,7 @@ export function agentViewsFor(db: Db, group: string, isConnected: (agentId: stri
     .all(group) as HostRow[];
   const active = db.prepare(
     `SELECT a.id, a.job_id, a.started_at, a.leased_at, j.slots FROM attempts a JOIN jobs j ON j.id = a.job_id
-     WHERE a.agent_id = ? AND a.state IN ('leased', 'running')`,
+     WHERE a.agent_id = ? AND a.state IN (${LIVE_ATTEMPTS})`,
   );
   const lastEnded = db.prepare('SELECT MAX(ended_at) FROM attempts WHERE agent_id = ?').pluck();
   const expectedCache = new Map<number, number | undefined>();

@@ -1,0 +1,22 @@
+import { ACTIVE_ATTEMPT_STATES, TaskState } from '../states.js';
+
+/**
+ * State names as SQL literals, built from the `as const` state objects so that a renamed state
+ * cannot leave a query matching nothing. The values are our own constants, never user input;
+ * the check keeps it that way.
+ */
+export function sqlList(states: readonly string[]): string {
+  return states
+    .map((state) => {
+      if (!/^[a-z-]+$/.test(state)) throw new Error(`state name "${state}" cannot be written into SQL as a literal`);
+      return `'${state}'`;
+    })
+    .join(', ');
+}
+
+/** Tasks that can still run: queued again, leased or running. */
+export const UNFINISHED_TASKS = sqlList([TaskState.Pending, TaskState.Leased, TaskState.Running]);
+/** Tasks an agent holds: leased or running. */
+export const HELD_TASKS = sqlList([TaskState.Leased, TaskState.Running]);
+/** Attempts still in an agent's hands. */
+export const LIVE_ATTEMPTS = sqlList(ACTIVE_ATTEMPT_STATES);

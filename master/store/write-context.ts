@@ -1,0 +1,61 @@
+import { type Db, statementCache } from './database.js';
+import { type JobRow, JobReader } from './job-reader.js';
+import { UNFINISHED_TASKS } from './sql-states.js';
+import type { Clock } from '../clock.js';
+import type { MasterEventBus } from '../events.js';
+import type { AttemptState } from '../states.js';
+
+/**
+ * What every family of store writes (job-writes, attempt-writes, host-writes, group-store)
+ * shares, and the few steps more than one family takes inside its transaction.
+ */
+export interface WriteContext {
+  db: Db;
+  /** Prepared statements, compiled once per SQL text. */
+  q: ReturnType<typeof statementCache>;
+  clock: Clock;
+  events: MasterEventBus;
+  reader: JobReader;
+}
+
+export function writeContext(db: Db, clock: Clock, events: MasterEventBus): WriteContext {
+  return { db, q: statementCache(db), clock, events, reader: new JobReader(db) };
+}
+
+export class JobNotFoundError extends Error {
+  constructor(readonly ref: string) {
+    super(`job "${ref}" does not exist`);
+    this.name = 'JobNotFoundError';
+  }
+}
+
+export function requireJob(ctx: WriteContext, jobId: number): JobRow {
+  const job = ctx.reader.job(jobId);
+  if (!job) throw new JobNotFoundError(String(jobId));
+  return job;
+}
+
+/** Ends an attempt nobody will report a result for (lost, cancelled, interrupted). Inside a transaction. */
+export function endAttemptWithoutResult(ctx: WriteContext, attemptId: string, state: AttemptState, reason: string): void {
+  ctx.q('UPDATE attempts SET state = ?, ended_at = ?, failed_reason = ? WHERE id = ?').run(state, ctx.clock.now(), reason, attemptId);
+}
+
+/**
+ * Marks the job finished if no task can run any more: nothing pending (row or range) and nothing
+ * leased or running. Inside the transaction that ended its last task; true if it just finished.
+ */
+export function finishJobIfDone(ctx: WriteContext, jobId: number): boolean {
+  const job = ctx.reader.job(jobId);
+  if (!job || job.finished) return false;
+  const active = ctx.q(`SELECT COUNT(*) FROM tasks WHERE job_id = ? AND state IN (${UNFINISHED_TASKS})`).pluck().get(jobId) as number;
+  if (active > 0) return false;
+  if (!job.deleted && ctx.reader.undispatchedCount(job) > 0) return false;
+  ctx.q('UPDATE jobs SET finished = 1, finish_time = ? WHERE id = ?').run(ctx.clock.now(), jobId);
+  return true;
+}
+
+/** After the commit: dependants of the job may be runnable now. */
+export function announceJobFinished(ctx: WriteContext, jobId: number): void {
+  ctx.events.emit('job:finished', jobId);
+  ctx.events.emit('schedule:wanted', `job ${jobId} finished`);
+}

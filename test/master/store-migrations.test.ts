@@ -1,0 +1,61 @@
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { openDatabase } from '../../master/store/database.js';
+import { MIGRATIONS } from '../../master/store/schema.js';
+import { JobReader } from '../../master/store/job-reader.js';
+import { Transitions } from '../../master/store/transitions.js';
+import { MasterEventBus } from '../../master/events.js';
+
+/** The schema version of the release before issue 12 (no jobs.rerun, no task retry counters). */
+const PREVIOUS_SCHEMA_VERSION = 6;
+
+const clock = { t: 1_800_000_000_000, now() { return this.t; } };
+
+/** A QFARM_HOME store as the previous version left it: two jobs, one `qsub -r n`, each with a running task. */
+function previousVersionStore(file: string): void {
+  const db = new Database(file);
+  for (const sql of MIGRATIONS.slice(0, PREVIOUS_SCHEMA_VERSION)) db.exec(sql);
+  db.pragma(`user_version = ${PREVIOUS_SCHEMA_VERSION}`);
+  const spec = (name: string, rerun?: boolean) => JSON.stringify({ name, submitter: { user: 'alice' }, ...(rerun === undefined ? {} : { rerun }) });
+  const insertJob = db.prepare(
+    `INSERT INTO jobs (id, name, owner, spec, submit_time, priority, slots, is_array, first_task, last_task, step, next_task) VALUES (?, ?, 'alice', ?, 0, 0, 1, 0, 1, 1, 1, 2)`,
+  );
+  insertJob.run(1, 'keep-going', spec('keep-going'));
+  insertJob.run(2, 'once-only', spec('once-only', false));
+  insertJob.run(3, 'said-yes', spec('said-yes', true));
+  for (const jobId of [1, 2, 3]) {
+    db.prepare(`INSERT INTO tasks (job_id, task_id, state, attempt_id, attempts) VALUES (?, 1, 'running', ?, 1)`).run(jobId, `attempt-${jobId}`);
+    db.prepare(`INSERT INTO attempts (id, job_id, task_id, agent_id, hostname, group_name, state, leased_at, started_at) VALUES (?, ?, 1, 'agent-1', 'node1', 'default', 'running', 0, 0)`).run(`attempt-${jobId}`, jobId);
+  }
+  db.close();
+}
+
+t.test('a store of the previous version opens with its jobs\' rerun flags kept and its tasks\' budgets fresh', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-migrations-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'store.sqlite');
+  previousVersionStore(file);
+
+  const db = openDatabase(file);
+  t.teardown(() => db.close());
+  t.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length, 'every migration applied');
+  const reader = new JobReader(db);
+  t.same([1, 2, 3].map((id) => reader.job(id)!.rerun), [1, 0, 1], '-r n stays n; absent or -r y is y');
+  t.same(db.prepare('SELECT node_failures, host_losses FROM tasks ORDER BY job_id').all(), [0, 0, 0].map(() => ({ node_failures: 0, host_losses: 0 })));
+
+  // The host of all three is lost: the flag read from the new column decides.
+  const transitions = new Transitions(db, clock, new MasterEventBus());
+  transitions.requeueAttempts(['attempt-1', 'attempt-2', 'attempt-3'], 'host node1 lost');
+  t.same(
+    db.prepare('SELECT job_id, state, failed_code, exit_status FROM tasks ORDER BY job_id').all(),
+    [
+      { job_id: 1, state: 'pending', failed_code: null, exit_status: null },
+      { job_id: 2, state: 'done', failed_code: 100, exit_status: 137 },
+      { job_id: 3, state: 'pending', failed_code: null, exit_status: null },
+    ],
+    'only the -r n job\'s task is not rerun',
+  );
+});
