@@ -1,17 +1,9 @@
 import { AttemptState } from '../states.js';
-import { type Db, statementCache } from './database.js';
-import { perDatabase } from './per-database.js';
+import type { JobRow } from './job-reader.js';
+import { perDatabase, StoreReader } from './store-reader.js';
 
 /** A task that ran to a committed result, with its job and its committed attempt. */
-export interface AccountingRow {
-  id: number;
-  name: string;
-  owner: string;
-  spec: string;
-  submit_time: number;
-  priority: number;
-  slots: number;
-  is_array: number;
+export interface AccountingRow extends Pick<JobRow, 'id' | 'name' | 'owner' | 'spec' | 'submit_time' | 'priority' | 'slots' | 'is_array'> {
   task_id: number;
   attempts: number;
   task_failed_code: number;
@@ -33,13 +25,7 @@ export interface AccountingFilter {
 }
 
 /** The read behind `qacct` and `qfarm perf`. */
-export class AccountingReader {
-  private readonly q: ReturnType<typeof statementCache>;
-
-  constructor(db: Db) {
-    this.q = statementCache(db);
-  }
-
+export class AccountingReader extends StoreReader {
   /** Committed results (tasks deleted before they ran are not accounted), by job and task. */
   rows(filter: AccountingFilter): AccountingRow[] {
     const where: string[] = [`a.state = '${AttemptState.Done}'`];

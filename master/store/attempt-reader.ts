@@ -1,6 +1,5 @@
 import { AttemptState } from '../states.js';
-import { type Db, statementCache } from './database.js';
-import { perDatabase } from './per-database.js';
+import { perDatabase, StoreReader } from './store-reader.js';
 import { ACTIVE_ATTEMPTS_SQL } from './sql-states.js';
 
 /** Which job and task an attempt ran. */
@@ -42,13 +41,7 @@ export interface LatestAttemptRow {
  * Read-only queries about attempts, for the agent hub (every frame names one), the scheduler
  * and the log readers. Statements are compiled once: the hub asks on every result.
  */
-export class AttemptReader {
-  private readonly q: ReturnType<typeof statementCache>;
-
-  constructor(db: Db) {
-    this.q = statementCache(db);
-  }
-
+export class AttemptReader extends StoreReader {
   /** The attempt's agent id, or undefined for an id the master never made. */
   owner(attemptId: string): string | undefined {
     return this.q('SELECT agent_id FROM attempts WHERE id = ?').pluck().get(attemptId) as string | undefined;

@@ -1,5 +1,4 @@
-import { type Db, statementCache } from './database.js';
-import { perDatabase } from './per-database.js';
+import { perDatabase, StoreReader } from './store-reader.js';
 import { TaskState } from '../states.js';
 import { ACTIVE_TASKS_SQL } from './sql-states.js';
 
@@ -7,13 +6,7 @@ import { ACTIVE_TASKS_SQL } from './sql-states.js';
  * Farm-wide counts for `/health`, `/healthz` and Prometheus `/metrics`: numbers only, never a
  * user, job or host name (those endpoints answer without authentication).
  */
-export class FarmCounts {
-  private readonly q: ReturnType<typeof statementCache>;
-
-  constructor(db: Db) {
-    this.q = statementCache(db);
-  }
-
+export class FarmCounts extends StoreReader {
   /** Reads the store once; throws when it cannot be read. */
   ping(): void {
     this.q('SELECT 1').get();

@@ -1,4 +1,5 @@
-import { type Db, statementCache } from './database.js';
+import type { Db } from './database.js';
+import { StoreReader } from './store-reader.js';
 
 /** A host in SGE's error state `E`: since when, and why (master/host-health.ts decides). */
 export interface HostError {
@@ -12,16 +13,14 @@ export interface HostError {
  * (not a migration of schema.ts), created by the first HostErrorTable: a host's error state
  * belongs to master/host-health.ts alone, which is its only writer.
  */
-export class HostErrorTable {
-  private readonly q: ReturnType<typeof statementCache>;
-
+export class HostErrorTable extends StoreReader {
   constructor(db: Db) {
+    super(db);
     db.exec(`CREATE TABLE IF NOT EXISTS host_errors (
       hostname TEXT PRIMARY KEY,
       since    INTEGER NOT NULL,
       reason   TEXT NOT NULL
     )`);
-    this.q = statementCache(db);
   }
 
   /** Hosts in error state (the scheduler asks on every pass). */

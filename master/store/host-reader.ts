@@ -1,5 +1,4 @@
-import { type Db, statementCache } from './database.js';
-import { perDatabase } from './per-database.js';
+import { perDatabase, StoreReader } from './store-reader.js';
 
 /** A host as `qhost` lists it: its inventory (hello, JSON) and what the master recorded. */
 export interface HostListRow {
@@ -30,13 +29,7 @@ export interface KnownQueues {
 }
 
 /** Read-only queries about hosts, for qhost, the scheduler, queue checks and the groups. */
-export class HostReader {
-  private readonly q: ReturnType<typeof statementCache>;
-
-  constructor(db: Db) {
-    this.q = statementCache(db);
-  }
-
+export class HostReader extends StoreReader {
   /** Every host that ever joined, by hostname. */
   list(): HostListRow[] {
     return this.q('SELECT agent_id, hello, disabled, last_seen, lost FROM hosts ORDER BY hostname').all() as HostListRow[];

@@ -1,7 +1,6 @@
 import { TaskState } from '../states.js';
-import { type Db, statementCache } from './database.js';
 import type { JobRow } from './job-reader.js';
-import { perDatabase } from './per-database.js';
+import { perDatabase, StoreReader } from './store-reader.js';
 import { ACTIVE_TASKS_SQL } from './sql-states.js';
 
 /** A task that holds a lease, with where and since when its current attempt runs. */
@@ -29,13 +28,7 @@ export interface TaskFailureRow {
 const FINISHED_JOBS_SHOWN = 100;
 
 /** Read-only queries behind `qstat` and `qstat -j`. */
-export class QstatReader {
-  private readonly q: ReturnType<typeof statementCache>;
-
-  constructor(db: Db) {
-    this.q = statementCache(db);
-  }
-
+export class QstatReader extends StoreReader {
   /** Unfinished jobs by id; `owners` limits them to those users' jobs. */
   unfinishedJobs(owners?: readonly string[]): JobRow[] {
     return this.q(`SELECT * FROM jobs WHERE finished = 0 ${ownerClause(owners)} ORDER BY id`).all(...(owners ?? [])) as JobRow[];

@@ -1,6 +1,5 @@
 import { TaskState } from '../states.js';
-import { type Db, statementCache } from './database.js';
-import { perDatabase } from './per-database.js';
+import { perDatabase, StoreReader } from './store-reader.js';
 
 /** How a task ended (done or deleted), with the reason its committed attempt gave. */
 export interface TaskOutcomeRow {
@@ -14,13 +13,7 @@ export interface TaskOutcomeRow {
 const TASK_OUTCOMES = 'SELECT t.task_id, t.state, t.exit_status, t.failed_code, a.failed_reason FROM tasks t LEFT JOIN attempts a ON a.id = t.attempt_id';
 
 /** Read-only queries about single tasks, for logs, `qsub -sync`, qrsh and the frame views. */
-export class TaskReader {
-  private readonly q: ReturnType<typeof statementCache>;
-
-  constructor(db: Db) {
-    this.q = statementCache(db);
-  }
-
+export class TaskReader extends StoreReader {
   /** The task's state, or undefined when it has no row (never dispatched). */
   state(jobId: number, taskId: number): string | undefined {
     return this.q('SELECT state FROM tasks WHERE job_id = ? AND task_id = ?').pluck().get(jobId, taskId) as string | undefined;

@@ -1,7 +1,6 @@
 import { TaskState } from '../states.js';
-import { type Db, statementCache } from './database.js';
 import type { JobRow } from './job-reader.js';
-import { perDatabase } from './per-database.js';
+import { perDatabase, StoreReader } from './store-reader.js';
 
 /** Which jobs the dashboard's job table shows; every field given narrows them. */
 export interface JobListFilter {
@@ -45,13 +44,7 @@ export interface TaskPageDbRow {
  * Read-only queries behind the dashboard's paged tables: a page of jobs with their task counts,
  * and a page of one job's tasks. Each reads only the page's rows.
  */
-export class WebReader {
-  private readonly q: ReturnType<typeof statementCache>;
-
-  constructor(db: Db) {
-    this.q = statementCache(db);
-  }
-
+export class WebReader extends StoreReader {
   /** How many jobs pass the filter. */
   jobCount(filter: JobListFilter): number {
     const { clause, args } = jobWhere(filter);

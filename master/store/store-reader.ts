@@ -1,4 +1,13 @@
-import type { Db } from './database.js';
+import { type Db, statementCache } from './database.js';
+
+/** Base of the store's readers: each statement is compiled once, on first use, for the reader's life. */
+export abstract class StoreReader {
+  protected readonly q: ReturnType<typeof statementCache>;
+
+  constructor(db: Db) {
+    this.q = statementCache(db);
+  }
+}
 
 /**
  * One instance per open store, made on first use: a reader built this way compiles each of
