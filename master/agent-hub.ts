@@ -3,29 +3,22 @@ import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { Logger } from 'pino';
-import {
-  AgentLimits,
-  parseAgentMessage,
-  hostInventory,
-  type AgentHello,
-  type AgentMessage,
-  type MasterMessage,
-  type TaskFinished,
-} from '../protocol/agent-messages.js';
-import type { JobSubmission } from '../protocol/job-spec.js';
+import { AgentLimits, hostInventory, type AgentHello, type AgentMessage, type MasterMessage } from '../protocol/agent-messages.js';
 import { closeReason } from '../protocol/close-reason.js';
-import { jsonDepthExceeds } from '../protocol/json-depth.js';
 import { AGENT_SOCKET_PATH, CloseCode, PROTOCOL_VERSION } from '../protocol/version.js';
-import { ProtocolValidationError } from '../protocol/validate.js';
+import { decodeAgentFrame, frameRefusal } from './agent-frame.js';
 import { AgentSession } from './agent-session.js';
 import { AttemptOwnership } from './attempt-ownership.js';
 import type { Clock } from './clock.js';
 import type { MasterEventBus } from './events.js';
+import { LeaseGrace } from './lease-grace.js';
 import type { LogStore } from './log-store.js';
+import { planReattach } from './reattach.js';
+import { ResultIntake } from './result-intake.js';
+import { attemptReader, type AttemptReader } from './store/attempt-reader.js';
 import type { Db } from './store/database.js';
-import { CommitOutcome, OutputSeq, type Transitions } from './store/transitions.js';
+import { OutputSeq, type Transitions } from './store/transitions.js';
 import { tokenMatches } from './tokens.js';
-import { withVerifiedOutputs } from './verified-outputs.js';
 
 export interface AgentHubOptions {
   agentToken: string;
@@ -46,23 +39,26 @@ export interface HostCapacity {
 /**
  * The agents' side of the master: authenticates WebSocket upgrades, validates every frame,
  * tracks each agent's attempts and slots, and keeps leases of disconnected agents for a grace
- * period so that a reconnecting agent (or a restarted master) reattaches its running tasks.
+ * period (lease-grace.ts) so that a reconnecting agent (or a restarted master) reattaches its
+ * running tasks (reattach.ts). Results are committed by result-intake.ts.
  */
 export class AgentHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
   private readonly sessions = new Map<string, AgentSession>();
-  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private livenessTimer: NodeJS.Timeout | undefined;
   /** Agents heard from since the last write of hosts.last_seen (written once a second, see flushLastSeen). */
   private readonly heardFrom = new Set<string>();
   private lastSeenTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly ownership: AttemptOwnership;
+  private readonly attempts: AttemptReader;
+  private readonly grace: LeaseGrace;
+  private readonly results: ResultIntake;
   /** Other WebSocket endpoints on the API port (the interactive relay), by path. */
   private readonly upgradeRoutes = new Map<string, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>();
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly transitions: Transitions,
     private readonly logs: LogStore,
     private readonly events: MasterEventBus,
@@ -71,6 +67,9 @@ export class AgentHub {
     private readonly options: AgentHubOptions,
   ) {
     this.ownership = new AttemptOwnership(db);
+    this.attempts = attemptReader(db);
+    this.results = new ResultIntake(this.attempts, transitions, events, log);
+    this.grace = new LeaseGrace(this.attempts, transitions, log, options.leaseGraceMs, (agentId) => this.sessions.has(agentId));
   }
 
   attach(server: Server | HttpsServer): void {
@@ -81,7 +80,7 @@ export class AgentHub {
     this.livenessTimer.unref();
     this.lastSeenTimer = setInterval(() => this.flushLastSeen(), 1000);
     this.lastSeenTimer.unref();
-    this.startGraceForOrphanedAttempts();
+    this.grace.startForEveryLeaseHolder();
   }
 
   connectedAgentIds(): Set<string> {
@@ -129,7 +128,7 @@ export class AgentHub {
     if (this.livenessTimer) clearInterval(this.livenessTimer);
     clearInterval(this.lastSeenTimer);
     this.flushLastSeen();
-    for (const timer of this.graceTimers.values()) clearTimeout(timer);
+    this.grace.close();
     for (const session of this.sessions.values()) session.ws.close(CloseCode.Shutdown, 'master shutting down');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
@@ -169,14 +168,9 @@ export class AgentHub {
       if (ws.readyState !== ws.OPEN) return;
       let message: AgentMessage;
       try {
-        if (isBinary) throw new ProtocolValidationError('agent message', ['binary frames are not part of the protocol']);
-        const text = data.toString();
-        if (jsonDepthExceeds(text, AgentLimits.jsonDepth)) {
-          throw new ProtocolValidationError('agent message', [`nests arrays/objects deeper than ${AgentLimits.jsonDepth} levels`]);
-        }
-        message = parseAgentMessage(JSON.parse(text));
+        message = decodeAgentFrame(data, isBinary);
       } catch (err) {
-        const reason = err instanceof SyntaxError ? `not JSON: ${err.message}` : (err as Error).message;
+        const reason = frameRefusal(err);
         this.log.warn({ remote, agent: session?.hostname, reason }, 'invalid frame from agent; closing its connection');
         ws.close(CloseCode.InvalidMessage, closeReason(reason));
         return;
@@ -230,9 +224,7 @@ export class AgentHub {
       this.sessions.delete(hello.agentId);
       previous.ws.terminate();
     }
-    const grace = this.graceTimers.get(hello.agentId);
-    if (grace) clearTimeout(grace);
-    this.graceTimers.delete(hello.agentId);
+    this.grace.end(hello.agentId);
 
     const session = new AgentSession(ws, hostInventory(hello), remote, this.clock.now());
     // A draining agent hands back any assignment; giving it none avoids a requeue per reconnect.
@@ -242,42 +234,17 @@ export class AgentHub {
     // Reattach: the agent's running attempts that the master still leases to it stay; attempts
     // the master leased to it but the agent no longer has are requeued; attempts the agent has
     // but the master gave up on are cancelled (the agent kills them and drops their results).
-    const leased = this.activeAttempts(hello.agentId);
-    const claimed = new Set(hello.attempts);
-    const forgotten = leased.filter((a) => !claimed.has(a.id)).map((a) => a.id);
-    const cancel: string[] = [];
-    const stateOf = this.db.prepare('SELECT state, agent_id FROM attempts WHERE id = ?');
-    for (const id of claimed) {
-      const row = stateOf.get(id) as { state: string; agent_id: string } | undefined;
-      // Another agent's attempt is not this agent's to report on: cancelled here, untouched there.
-      if (row && row.agent_id !== hello.agentId) {
-        cancel.push(id);
-        continue;
-      }
-      // A done attempt is not cancelled: the agent may be replaying its result, which is acked.
-      const state = row?.state;
-      if (state !== 'leased' && state !== 'running' && state !== 'done' && state !== 'failed') cancel.push(id);
-    }
-    for (const a of leased) if (claimed.has(a.id)) session.attempts.set(a.id, { jobId: a.job_id, taskId: a.task_id, slots: a.slots });
+    const { kept, forgotten, cancel } = planReattach(this.attempts, hello.agentId, hello.attempts);
+    for (const a of kept) session.attempts.set(a.id, { jobId: a.job_id, taskId: a.task_id, slots: a.slots });
     this.sessions.set(hello.agentId, session);
     session.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, hostname: hello.hostname, heartbeatMs: this.options.heartbeatMs, cancel });
     if (forgotten.length > 0) this.transitions.requeueAttempts(forgotten, `agent ${hello.hostname} restarted and no longer runs them`);
     // Deletions requested while the agent was away.
-    for (const a of leased) if (claimed.has(a.id) && a.delete_requested) session.send({ type: 'kill', attemptId: a.id, reason: 'deleted while the host was disconnected' });
+    for (const a of kept) if (a.delete_requested) session.send({ type: 'kill', attemptId: a.id, reason: 'deleted while the host was disconnected' });
     this.log.info({ agent: hello.hostname, group: hello.group, slots: hello.slots, reattached: session.attempts.size, remote }, 'agent connected');
     this.events.emit('host:online', hello.agentId, hello.hostname);
     this.events.emit('schedule:wanted', `agent ${hello.hostname} connected`);
     return session;
-  }
-
-  private activeAttempts(agentId: string): { id: string; job_id: number; task_id: number; slots: number; delete_requested: number }[] {
-    return this.db
-      .prepare(
-        `SELECT a.id, a.job_id, a.task_id, j.slots, t.delete_requested FROM attempts a
-         JOIN jobs j ON j.id = a.job_id JOIN tasks t ON t.job_id = a.job_id AND t.task_id = a.task_id
-         WHERE a.agent_id = ? AND a.state IN ('leased', 'running')`,
-      )
-      .all(agentId) as { id: string; job_id: number; task_id: number; slots: number; delete_requested: number }[];
   }
 
   // ------------------------------------------------------------------ frames
@@ -344,7 +311,7 @@ export class AgentHub {
         this.events.emit('attempt:usage', message.attemptId, message.usage);
         return;
       case 'finished':
-        this.onFinished(session, message);
+        this.results.accept(session, message);
         return;
       case 'spot-notice':
         // The group loop records it, drains the agent and requeues what cannot finish in time.
@@ -366,33 +333,8 @@ export class AgentHub {
     session.ws.close(CloseCode.NotYourAttempt, closeReason(`attempt ${attemptId} is not leased to agent ${session.hostname}`));
   }
 
-  private onFinished(session: AgentSession, reported: TaskFinished): void {
-    const { result, refused } = withVerifiedOutputs(reported, this.outputUrlOf(reported.attemptId));
-    if (refused) {
-      this.log.warn({ agent: session.hostname, attempt: result.attemptId, reason: result.failedReason }, 'refused a success without verified outputs; the task runs again');
-    }
-    const ref = this.attemptRef(result.attemptId);
-    const outcome = this.transitions.commitResult(result);
-    if (outcome === CommitOutcome.Committed && ref) this.events.emit('attempt:result', session.hostname, ref.jobId, result);
-    session.attempts.delete(result.attemptId);
-    if (outcome === CommitOutcome.Stale) {
-      this.log.info({ agent: session.hostname, attempt: result.attemptId }, 'discarded the result of an attempt the master had given up on');
-    }
-    // Acknowledge in every case: the agent may forget the result; it is committed or moot.
-    session.send({ type: 'ack', attemptId: result.attemptId });
-    if (outcome !== CommitOutcome.Committed) this.events.emit('schedule:wanted', 'slot freed');
-  }
-
-  /** The output location (`-outdir`) of the job an attempt belongs to, if it has one. */
-  private outputUrlOf(attemptId: string): string | undefined {
-    const spec = this.db.prepare('SELECT j.spec FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.id = ?').pluck().get(attemptId) as string | undefined;
-    return spec === undefined ? undefined : (JSON.parse(spec) as JobSubmission).data?.outputUrl;
-  }
-
   private attemptRef(attemptId: string): { jobId: number; taskId: number } | undefined {
-    const row = this.db.prepare('SELECT job_id, task_id FROM attempts WHERE id = ?').get(attemptId) as
-      | { job_id: number; task_id: number }
-      | undefined;
+    const row = this.attempts.ref(attemptId);
     return row && { jobId: row.job_id, taskId: row.task_id };
   }
 
@@ -411,30 +353,7 @@ export class AgentHub {
       { agent: session.hostname, running: session.attempts.size, graceMs: this.options.leaseGraceMs },
       'agent disconnected; its tasks stay leased to it for the grace period',
     );
-    this.startGrace(session.agentId, session.hostname);
-  }
-
-  private startGrace(agentId: string, hostname: string): void {
-    const existing = this.graceTimers.get(agentId);
-    if (existing) clearTimeout(existing);
-    const timer = setTimeout(() => {
-      this.graceTimers.delete(agentId);
-      if (this.sessions.has(agentId)) return;
-      const ids = this.activeAttempts(agentId).map((a) => a.id);
-      const seconds = Math.round(this.options.leaseGraceMs / 1000);
-      const n = this.transitions.requeueAttempts(ids, `host ${hostname} lost: no contact for ${seconds}s`);
-      if (n > 0) this.log.warn({ agent: hostname, requeued: n }, 'host lost; its tasks were requeued');
-    }, this.options.leaseGraceMs);
-    timer.unref();
-    this.graceTimers.set(agentId, timer);
-  }
-
-  /** After a master restart every lease belongs to an agent that has not reconnected yet. */
-  private startGraceForOrphanedAttempts(): void {
-    const holders = this.db
-      .prepare(`SELECT DISTINCT agent_id, hostname FROM attempts WHERE state IN ('leased', 'running')`)
-      .all() as { agent_id: string; hostname: string }[];
-    for (const row of holders) this.startGrace(row.agent_id, row.hostname);
+    this.grace.start(session.agentId, session.hostname);
   }
 
   private flushLastSeen(): void {

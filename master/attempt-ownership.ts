@@ -1,4 +1,5 @@
 import type { AgentSession } from './agent-session.js';
+import { attemptReader, type AttemptReader } from './store/attempt-reader.js';
 import type { Db } from './store/database.js';
 
 /**
@@ -8,15 +9,15 @@ import type { Db } from './store/database.js';
  * while another agent's attempt (or an id the master never made) is refused.
  */
 export class AttemptOwnership {
-  private readonly ownerOf;
+  private readonly attempts: AttemptReader;
 
   constructor(db: Db) {
-    this.ownerOf = db.prepare('SELECT agent_id FROM attempts WHERE id = ?').pluck();
+    this.attempts = attemptReader(db);
   }
 
   /** The attempt's agent id, or undefined for an id the master never made. */
   owner(attemptId: string): string | undefined {
-    return this.ownerOf.get(attemptId) as string | undefined;
+    return this.attempts.owner(attemptId);
   }
 
   /** True when `attemptId` was leased to this session's agent (now or in the past). */

@@ -3,6 +3,7 @@ import { FailedCode, type TaskFinished } from '../protocol/agent-messages.js';
 import type { Clock } from './clock.js';
 import type { MasterEventBus } from './events.js';
 import type { Db } from './store/database.js';
+import { HostErrorTable, type HostError } from './store/host-errors.js';
 
 /**
  * Black-hole nodes: a host that fails every task at once (renderer missing, disk full, bad
@@ -16,7 +17,7 @@ import type { Db } from './store/database.js';
  *   problem, not the host's).
  *
  * A success ends the streak; tasks killed by qdel or for their limits do not count either way.
- * The state is kept in the store (table host_errors) so it survives a master restart; the
+ * The state is kept in the store (master/store/host-errors.ts) so it survives a master restart; the
  * streaks are not (they restart from zero). A host in error takes no new tasks; its running
  * ones finish.
  */
@@ -34,48 +35,34 @@ interface Streak {
   jobs: Set<number>;
 }
 
-export interface HostError {
-  hostname: string;
-  since: number;
-  reason: string;
-}
-
 export class HostHealth {
   private readonly streaks = new Map<string, Streak>();
-  private readonly inErrorQuery: () => string[];
+  private readonly table: HostErrorTable;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly clock: Clock,
     private readonly events: MasterEventBus,
     private readonly log: Logger,
     private readonly options: HostHealthOptions,
   ) {
-    // Its own table (not a migration of schema.ts): a host's error state is this module's alone.
-    db.exec(`CREATE TABLE IF NOT EXISTS host_errors (
-      hostname TEXT PRIMARY KEY,
-      since    INTEGER NOT NULL,
-      reason   TEXT NOT NULL
-    )`);
-    const inError = db.prepare('SELECT hostname FROM host_errors').pluck();
-    this.inErrorQuery = () => inError.all() as string[];
+    this.table = new HostErrorTable(db);
     events.on('attempt:result', (hostname, jobId, result) => this.noteResult(hostname, jobId, result));
   }
 
   /** Hosts in error state: the scheduler gives them nothing. */
   hostsInError(): string[] {
-    return this.inErrorQuery();
+    return this.table.hostnames();
   }
 
   errors(): Map<string, HostError> {
-    const rows = this.db.prepare('SELECT hostname, since, reason FROM host_errors').all() as HostError[];
-    return new Map(rows.map((r) => [r.hostname, r]));
+    return new Map(this.table.all().map((r) => [r.hostname, r]));
   }
 
   /** `qmod -c`: clears the error state; false when the host was not in it. */
   clear(hostname: string): boolean {
     this.streaks.delete(hostname);
-    const cleared = this.db.prepare('DELETE FROM host_errors WHERE hostname = ?').run(hostname).changes > 0;
+    const cleared = this.table.clear(hostname);
     if (cleared) {
       this.log.info({ host: hostname }, 'host error state cleared');
       this.events.emit('host:state-changed', hostname);
@@ -102,7 +89,7 @@ export class HostHealth {
     else if (streak.jobs.size >= n) reason = `tasks of ${streak.jobs.size} different jobs (${[...streak.jobs].join(', ')}) failed in a row on host ${hostname}, the last of job ${jobId}`;
     if (!reason) return;
     this.streaks.delete(hostname);
-    const inserted = this.db.prepare('INSERT OR IGNORE INTO host_errors (hostname, since, reason) VALUES (?, ?, ?)').run(hostname, this.clock.now(), reason).changes > 0;
+    const inserted = this.table.record(hostname, this.clock.now(), reason);
     if (!inserted) return;
     this.log.warn({ host: hostname, reason }, "host put in error state E: it takes no new tasks until 'qmod -c' clears it");
     this.events.emit('host:state-changed', hostname);

@@ -4,7 +4,9 @@ import { buildAssignment } from './assignment.js';
 import type { AgentHub, HostCapacity } from './agent-hub.js';
 import type { MasterEventBus } from './events.js';
 import { hostMismatch } from './host-match.js';
+import { attemptReader } from './store/attempt-reader.js';
 import type { Db } from './store/database.js';
+import { hostReader } from './store/host-reader.js';
 import type { JobReader, JobRow } from './store/job-reader.js';
 import type { Transitions } from './store/transitions.js';
 
@@ -24,7 +26,7 @@ export class Scheduler {
   private startTimerAt = 0;
   /** Parsed specs by job id; a spec changes only through qalter, which drops the entry. */
   private readonly specs = new Map<number, JobSubmission>();
-  /** Prepared once: every pass (thousands a second under load) asks it. */
+  /** Compiled once (the store's readers): every pass (thousands a second under load) asks it. */
   private readonly disabledHostnames: () => string[];
   /** Hosts where an attempt of the task failed for the node's reasons (requeued attempts). */
   private readonly hostsThatFailed: (jobId: number, taskId: number) => string[];
@@ -40,10 +42,10 @@ export class Scheduler {
     /** Hosts in SGE's error state `E` (master/host-health.ts): they take no new tasks. */
     private readonly hostsInError: () => string[] = () => [],
   ) {
-    const disabled = db.prepare('SELECT hostname FROM hosts WHERE disabled = 1').pluck();
-    this.disabledHostnames = () => disabled.all() as string[];
-    const failedOn = db.prepare(`SELECT DISTINCT hostname FROM attempts WHERE job_id = ? AND task_id = ? AND state = 'failed'`).pluck();
-    this.hostsThatFailed = (jobId, taskId) => failedOn.all(jobId, taskId) as string[];
+    const hosts = hostReader(db);
+    this.disabledHostnames = () => hosts.disabledHostnames();
+    const attempts = attemptReader(db);
+    this.hostsThatFailed = (jobId, taskId) => attempts.hostsWhereFailed(jobId, taskId);
     events.on('schedule:wanted', () => this.request());
     events.on('job:finished', (jobId) => this.specs.delete(jobId));
   }

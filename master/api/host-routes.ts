@@ -4,7 +4,9 @@ import type { ApiContext } from './context.js';
 import { ApiRequestError, sendError } from './errors.js';
 import { requireAdmin } from './identity.js';
 import { hostViews } from '../views/hosts.js';
+import { farmCounts } from '../store/farm-counts.js';
 import { HostRemovalError, removeHost } from '../store/host-removal.js';
+import { hostReader } from '../store/host-reader.js';
 import { accountingRecords } from '../views/accounting.js';
 
 /** Hosts (qhost, qmod -d/-e), accounting (qacct) and health. */
@@ -50,7 +52,7 @@ export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void 
       const name = (req.params as { name: string }).name;
       requireAdmin(req, `clear the error state of host ${name}`);
       if (!ctx.health) throw new ApiRequestError(503, 'this master keeps no host error states', 'restart the master');
-      const known = ctx.db.prepare('SELECT 1 FROM hosts WHERE hostname = ?').get(name) !== undefined;
+      const known = hostReader(ctx.db).isKnown(name);
       if (!known) throw new ApiRequestError(404, `host "${name}" is not known to this master`, `'qhost' lists the hosts`);
       const cleared = ctx.health.clear(name);
       if (cleared) ctx.events.emit('schedule:wanted', `host ${name} cleared of its error state`);
@@ -70,19 +72,15 @@ export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void 
   });
 
   app.get('/health', async () => {
-    const count = (sql: string): number => ctx.db.prepare(sql).pluck().get() as number;
-    const pendingTasks = ctx.db
-      .prepare('SELECT id FROM jobs WHERE finished = 0 AND deleted = 0')
-      .pluck()
-      .all()
-      .reduce<number>((sum, id) => sum + ctx.reader.pendingCount(ctx.reader.job(id as number)!), 0);
+    const counts = farmCounts(ctx.db);
+    const pendingTasks = counts.liveJobIds().reduce((sum, id) => sum + ctx.reader.pendingCount(ctx.reader.job(id)!), 0);
     return {
       ok: true,
       version: ctx.version,
       protocolVersion: PROTOCOL_VERSION,
       hosts: ctx.hub.sessionsList().length,
       pendingTasks,
-      runningTasks: count(`SELECT COUNT(*) FROM tasks WHERE state IN ('leased', 'running')`),
+      runningTasks: counts.activeTaskCount(),
     };
   });
 }

@@ -12,6 +12,8 @@ import { JobNotFoundError } from '../store/transitions.js';
 import { alterReply, clearErrorReplies, deleteReplies, holdReply } from './sge-replies.js';
 import { PermissionError } from '../store/ownership.js';
 import { clearErrorState } from '../store/error-state.js';
+import { taskReader } from '../store/task-reader.js';
+import { TaskState } from '../states.js';
 import type { JobSubmission } from '../../protocol/job-spec.js';
 import { identityOf, type Identity } from './identity.js';
 
@@ -95,7 +97,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const messages: ActionResponse['messages'] = [];
       const targets: JobTarget[] = [...body.targets];
       for (const user of body.users) {
-        const ids = ctx.db.prepare('SELECT id FROM jobs WHERE finished = 0 AND owner = ? ORDER BY id').pluck().all(user) as number[];
+        const ids = ctx.reader.unfinishedIdsOf(user);
         for (const id of ids) targets.push({ job: String(id) });
       }
       for (const target of targets) {
@@ -221,12 +223,7 @@ function submitterOf(who: Identity): JobSubmission['submitter'] {
 
 function waitResponse(ctx: ApiContext, jobId: number): JobWaitResponse {
   const job = ctx.reader.job(jobId)!;
-  const rows = ctx.db
-    .prepare(
-      `SELECT t.task_id, t.state, t.exit_status, t.failed_code, a.failed_reason FROM tasks t LEFT JOIN attempts a ON a.id = t.attempt_id
-        WHERE t.job_id = ? AND t.state IN ('done', 'deleted') ORDER BY t.task_id`,
-    )
-    .all(jobId) as { task_id: number; state: string; exit_status: number | null; failed_code: number | null; failed_reason: string | null }[];
+  const rows = taskReader(ctx.db).endedTasks(jobId);
   return {
     jobId,
     finished: job.finished === 1,
@@ -235,7 +232,7 @@ function waitResponse(ctx: ApiContext, jobId: number): JobWaitResponse {
       exitStatus: r.exit_status ?? 0,
       failedCode: r.failed_code ?? 0,
       ...(r.failed_code && r.failed_reason ? { failedReason: r.failed_reason } : {}),
-      deleted: r.state === 'deleted',
+      deleted: r.state === TaskState.Deleted,
     })),
   };
 }

@@ -1,6 +1,9 @@
 import * as fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { LogHeaders } from '../../protocol/log-headers.js';
+import { attemptReader } from '../store/attempt-reader.js';
+import { taskReader } from '../store/task-reader.js';
+import { AttemptState } from '../states.js';
 import type { ApiContext } from './context.js';
 import { ApiRequestError, sendError } from './errors.js';
 import { identityOf } from './identity.js';
@@ -28,21 +31,16 @@ export function registerLogRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const who = identityOf(req);
       // A task's output is its owner's data (SGE writes it to files only the owner reads).
       if (owner !== who.user && !who.mayActOnAll) throw new ApiRequestError(403, `${who.user} may not read the output of job ${jobId}: it belongs to ${owner}`, 'only the owner, root and managers read a job\'s output');
-      const attempt = ctx.db
-        .prepare('SELECT id, state, failed_code, failed_reason FROM attempts WHERE job_id = ? AND task_id = ? ORDER BY leased_at DESC, rowid DESC LIMIT 1')
-        .get(jobId, taskId) as { id: string; state: string; failed_code: number | null; failed_reason: string | null } | undefined;
-      if (!attempt) {
-        const state = ctx.db.prepare('SELECT state FROM tasks WHERE job_id = ? AND task_id = ?').pluck().get(jobId, taskId) as string | undefined;
-        throw noOutputError(ctx.reader, jobRow, taskId, state);
-      }
+      const attempt = attemptReader(ctx.db).latestOf(jobId, taskId);
+      if (!attempt) throw noOutputError(ctx.reader, jobRow, taskId, taskReader(ctx.db).state(jobId, taskId));
       const file = ctx.logs.file(jobId, taskId, attempt.id, stream);
       // Read what exists and subscribe in the same tick: appends and their events happen
       // together on the event loop, so no chunk falls between the two.
       const existing = fs.existsSync(file) ? fs.readFileSync(file) : Buffer.alloc(0);
-      const active = attempt.state === 'leased' || attempt.state === 'running';
+      const active = attempt.state === AttemptState.Leased || attempt.state === AttemptState.Running;
       // qacct keeps SGE's `failed N : text`; the reason in words travels beside the output.
-      if (attempt.state === 'done' && attempt.failed_code && attempt.failed_reason) {
-        const attempts = ctx.db.prepare('SELECT attempts FROM tasks WHERE job_id = ? AND task_id = ?').pluck().get(jobId, taskId) as number;
+      if (attempt.state === AttemptState.Done && attempt.failed_code && attempt.failed_reason) {
+        const attempts = taskReader(ctx.db).attemptCount(jobId, taskId);
         reply.header(LogHeaders.failedReason, encodeURIComponent(attempt.failed_reason.slice(0, MAX_REASON_CHARS)));
         reply.header(LogHeaders.attempts, String(attempts));
       }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { farmCounts } from '../store/farm-counts.js';
 import type { ApiContext } from './context.js';
 
 /**
@@ -10,7 +11,7 @@ import type { ApiContext } from './context.js';
 export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/healthz', async (_req, reply) => {
     try {
-      ctx.db.prepare('SELECT 1').get();
+      farmCounts(ctx.db).ping();
       return reply.type('text/plain; charset=utf-8').send('ok\n');
     } catch (err) {
       return reply.code(503).type('text/plain; charset=utf-8').send(`store unavailable: ${(err as Error).message}\n`);
@@ -25,20 +26,12 @@ const LATENCY_WINDOW_MS = 5 * 60_000;
 
 /** The Prometheus text exposition of the farm's state, read from the store and the agent hub. */
 export function metricsText(ctx: ApiContext, now: number): string {
-  const count = (sql: string, ...params: unknown[]): number => Number(ctx.db.prepare(sql).pluck().get(...params) ?? 0);
-  const pending = (ctx.db.prepare('SELECT id FROM jobs WHERE finished = 0 AND deleted = 0').pluck().all() as number[]).reduce(
-    (sum, id) => sum + ctx.reader.pendingCount(ctx.reader.job(id)!),
-    0,
-  );
+  const counts = farmCounts(ctx.db);
+  const pending = counts.liveJobIds().reduce((sum, id) => sum + ctx.reader.pendingCount(ctx.reader.job(id)!), 0);
   const sessions = ctx.hub.sessionsList();
   const slotsTotal = sessions.reduce((sum, s) => sum + s.hello.slots, 0);
   const slotsUsed = sessions.reduce((sum, s) => sum + s.usedSlots(), 0);
-  const latencies = (
-    ctx.db
-      .prepare('SELECT started_at - leased_at FROM attempts WHERE started_at IS NOT NULL AND leased_at >= ? ORDER BY 1')
-      .pluck()
-      .all(now - LATENCY_WINDOW_MS) as number[]
-  ).map((ms) => Math.max(0, ms) / 1000);
+  const latencies = counts.dispatchLatenciesMs(now - LATENCY_WINDOW_MS).map((ms) => Math.max(0, ms) / 1000);
   const quantile = (q: number): number => (latencies.length === 0 ? Number.NaN : latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!);
 
   const lines: string[] = [];
@@ -47,10 +40,10 @@ export function metricsText(ctx: ApiContext, now: number): string {
     for (const [labels, value] of samples) lines.push(`${name}${labels} ${Number.isNaN(value) ? 'NaN' : value}`);
   };
   metric('qfarm_tasks_pending', 'gauge', 'Tasks waiting in the queue (array tasks not yet dispatched included).', [['', pending]]);
-  metric('qfarm_tasks_running', 'gauge', 'Tasks leased to or running on an agent.', [['', count(`SELECT COUNT(*) FROM tasks WHERE state IN ('leased', 'running')`)]]);
-  metric('qfarm_jobs_unfinished', 'gauge', 'Jobs that have not finished and were not deleted.', [['', count('SELECT COUNT(*) FROM jobs WHERE finished = 0 AND deleted = 0')]]);
+  metric('qfarm_tasks_running', 'gauge', 'Tasks leased to or running on an agent.', [['', counts.activeTaskCount()]]);
+  metric('qfarm_jobs_unfinished', 'gauge', 'Jobs that have not finished and were not deleted.', [['', counts.liveJobCount()]]);
   metric('qfarm_agents_connected', 'gauge', 'Agents connected to the master now.', [['', sessions.length]]);
-  metric('qfarm_hosts_known', 'gauge', 'Hosts the master has seen, connected or not.', [['', count('SELECT COUNT(*) FROM hosts')]]);
+  metric('qfarm_hosts_known', 'gauge', 'Hosts the master has seen, connected or not.', [['', counts.knownHostCount()]]);
   metric('qfarm_slots', 'gauge', 'Slots of the connected agents, by use.', [['{state="total"}', slotsTotal], ['{state="used"}', slotsUsed]]);
   metric('qfarm_dispatch_latency_seconds', 'summary', `From the master's lease to the task's start on its agent, over the last ${LATENCY_WINDOW_MS / 60_000} minutes.`, [
     ['{quantile="0.5"}', quantile(0.5)],
@@ -59,9 +52,10 @@ export function metricsText(ctx: ApiContext, now: number): string {
     ['_sum', latencies.reduce((a, b) => a + b, 0)],
     ['_count', latencies.length],
   ]);
+  const finished = counts.finishedTaskCounts();
   metric('qfarm_tasks_finished_total', 'counter', 'Tasks finished, by outcome.', [
-    ['{outcome="ok"}', count(`SELECT COUNT(*) FROM tasks WHERE state = 'done' AND failed_code = 0 AND exit_status = 0`)],
-    ['{outcome="failed"}', count(`SELECT COUNT(*) FROM tasks WHERE state = 'done' AND NOT (failed_code = 0 AND exit_status = 0)`)],
+    ['{outcome="ok"}', finished.ok],
+    ['{outcome="failed"}', finished.failed],
   ]);
   return lines.join('\n') + '\n';
 }

@@ -1,4 +1,5 @@
 import type { Db } from '../store/database.js';
+import { hostReader } from '../store/host-reader.js';
 import { ApiRequestError } from './errors.js';
 
 /**
@@ -9,11 +10,9 @@ import { ApiRequestError } from './errors.js';
  */
 export function checkQueueList(db: Db, queueList: string | undefined): void {
   if (queueList === undefined || queueList.trim() === '') return;
-  const groups = new Set([
-    ...(db.prepare('SELECT name FROM groups').pluck().all() as string[]),
-    ...(db.prepare('SELECT DISTINCT group_name FROM hosts').pluck().all() as string[]),
-  ]);
-  const hosts = db.prepare('SELECT DISTINCT hostname FROM hosts').pluck().all() as string[];
+  const known = hostReader(db).knownQueues();
+  const groups = new Set(known.groups);
+  const hosts = known.hosts;
   for (const entry of queueList.split(',').map((e) => e.trim())) {
     const at = entry.indexOf('@');
     const queue = at < 0 ? entry : entry.slice(0, at);

@@ -9,6 +9,7 @@ import { ProviderError } from '../providers/errors.js';
 import type { ProviderLogger } from '../providers/provider.js';
 import type { ProviderRegistry } from '../providers/provider-registry.js';
 import type { Db } from '../store/database.js';
+import { hostReader } from '../store/host-reader.js';
 import type { JobReader } from '../store/job-reader.js';
 import type { Transitions } from '../store/transitions.js';
 import { agentViewsFor, groupRow, groupRows, pendingWorkFor } from '../store/group-store.js';
@@ -138,12 +139,12 @@ export class AutoscaleLoop {
   }
 
   private groupOfHost(agentId: string): string | undefined {
-    return this.db.prepare('SELECT group_name FROM hosts WHERE agent_id = ?').pluck().get(agentId) as string | undefined;
+    return hostReader(this.db).groupOf(agentId);
   }
 
   /** A drained or reclaimed host that reconnects is a new session: it must not get work again. */
   private reapplyDrain(agentId: string): void {
-    const row = this.db.prepare('SELECT draining, interrupted_at FROM hosts WHERE agent_id = ?').get(agentId) as { draining: number; interrupted_at: number | null } | undefined;
+    const row = hostReader(this.db).drainState(agentId);
     if (row && (row.draining || row.interrupted_at !== null)) this.drainSession(agentId, 'drained before it reconnected');
   }
 

@@ -7,6 +7,7 @@ import { ProviderError } from '../providers/errors.js';
 import { INSTANCE_ID_LABEL } from '../providers/local-provider.js';
 import type { Instance } from '../providers/provider.js';
 import type { Db } from '../store/database.js';
+import { hostReader } from '../store/host-reader.js';
 import type { Transitions } from '../store/transitions.js';
 import { accountingRecords } from '../views/accounting.js';
 import type { AutoscaleLoop } from './autoscale-loop.js';
@@ -105,7 +106,7 @@ export class GroupService {
     const records: AccountingRecord[] = accountingRecords(this.db, {});
     const specs = new Map(groupRows(this.db).map((g) => [g.name, g.spec]));
     const hostCosts = new Map<string, HostCost>();
-    for (const h of this.db.prepare('SELECT hostname, group_name, hello FROM hosts').all() as { hostname: string; group_name: string; hello: string }[]) {
+    for (const h of hostReader(this.db).inventories()) {
       const hello = JSON.parse(h.hello) as AgentHello;
       const spec = specs.get(h.group_name);
       const instanceType = hello.labels['qfarm.instance-type'] ?? spec?.instanceTypes[0] ?? (hello.labels[INSTANCE_ID_LABEL] ? 'unknown' : 'unmanaged');
@@ -135,7 +136,7 @@ export class GroupService {
     const { instances, error } = await this.instancesOf(row.spec);
     const names = agentNamesByInstance(this.db, row.name);
     const interrupted = new Set(
-      (this.db.prepare('SELECT hello FROM hosts WHERE group_name = ? AND (interrupted_at IS NOT NULL OR spot_termination IS NOT NULL)').pluck().all(row.name) as string[]).map(
+      hostReader(this.db).interruptedInventories(row.name).map(
         (h) => (JSON.parse(h) as AgentHello).labels[INSTANCE_ID_LABEL],
       ),
     );

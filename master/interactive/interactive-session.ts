@@ -5,7 +5,10 @@ import type { JobSubmission } from '../../protocol/job-spec.js';
 import type { AgentHub } from '../agent-hub.js';
 import type { Identity } from '../api/identity.js';
 import type { MasterEventBus } from '../events.js';
+import { attemptReader } from '../store/attempt-reader.js';
 import type { Db } from '../store/database.js';
+import { taskReader } from '../store/task-reader.js';
+import { TaskState } from '../states.js';
 import type { Transitions } from '../store/transitions.js';
 
 export interface SessionDeps {
@@ -145,8 +148,7 @@ export class InteractiveSession {
   }
 
   private isMine(attemptId: string): boolean {
-    const row = this.deps.db.prepare('SELECT job_id FROM attempts WHERE id = ?').get(attemptId) as { job_id: number } | undefined;
-    return row?.job_id === this.jobId;
+    return attemptReader(this.deps.db).ref(attemptId)?.job_id === this.jobId;
   }
 
   private forward(frame: (typeof this.early)[number]): void {
@@ -161,25 +163,20 @@ export class InteractiveSession {
   private ended(): void {
     if (this.finished && this.ws.readyState !== this.ws.OPEN) return;
     this.finished = true;
-    const row = this.deps.db
-      .prepare(
-        `SELECT t.state, t.exit_status, t.failed_code, a.failed_reason FROM tasks t LEFT JOIN attempts a ON a.id = t.attempt_id
-         WHERE t.job_id = ? ORDER BY t.task_id LIMIT 1`,
-      )
-      .get(this.jobId) as { state: string; exit_status: number | null; failed_code: number | null; failed_reason: string | null } | undefined;
+    const row = taskReader(this.deps.db).firstTask(this.jobId!);
     const exitStatus = row?.exit_status ?? 1;
-    const failedCode = row?.failed_code ?? (row?.state === 'deleted' || !row ? 100 : 0);
-    const reason = row?.failed_reason ?? (row?.state === 'deleted' || !row ? `job ${this.jobId} was deleted before it started` : '');
+    const failedCode = row?.failed_code ?? (row?.state === TaskState.Deleted || !row ? 100 : 0);
+    const reason = row?.failed_reason ?? (row?.state === TaskState.Deleted || !row ? `job ${this.jobId} was deleted before it started` : '');
     this.send({ type: 'exit', exitStatus, failedCode, reason });
     this.ws.close(1000, 'job ended');
   }
 
   private async placedWithin(ms: number): Promise<boolean> {
     const deadline = Date.now() + ms;
-    const pending = this.deps.db.prepare(`SELECT COUNT(*) FROM tasks WHERE job_id = ? AND state != 'pending'`).pluck();
+    const tasks = taskReader(this.deps.db);
     for (;;) {
       // A task row leaves 'pending' (or first appears, leased) once the scheduler placed it.
-      if ((pending.get(this.jobId) as number) > 0 || this.attempt) return true;
+      if (tasks.placedCount(this.jobId!) > 0 || this.attempt) return true;
       if (Date.now() >= deadline || this.ws.readyState !== this.ws.OPEN) return false;
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -41,6 +41,11 @@ export class JobReader {
     return this.q('SELECT * FROM jobs WHERE name = ? ORDER BY id').all(name) as JobRow[];
   }
 
+  /** Ids of a user's unfinished jobs (`qdel -u`), ascending. */
+  unfinishedIdsOf(owner: string): number[] {
+    return this.q('SELECT id FROM jobs WHERE finished = 0 AND owner = ? ORDER BY id').pluck().all(owner) as number[];
+  }
+
   /** Ranges of never-dispatched ids deleted without rows (master/store/undispatched-delete.ts), by first id. */
   deletedRanges(jobId: number): DeletedRange[] {
     return this.q('SELECT first, last FROM deleted_ranges WHERE job_id = ? ORDER BY first').all(jobId) as DeletedRange[];

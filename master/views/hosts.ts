@@ -2,7 +2,8 @@ import type { HostView } from '../../protocol/api.js';
 import type { HostInventory } from '../../protocol/agent-messages.js';
 import type { AgentHub } from '../agent-hub.js';
 import type { Db } from '../store/database.js';
-import type { HostError } from '../host-health.js';
+import type { HostError } from '../store/host-errors.js';
+import { hostReader } from '../store/host-reader.js';
 
 /**
  * `qhost`: the hosts that joined, with live load and memory for connected ones, and their error
@@ -12,13 +13,7 @@ import type { HostError } from '../host-health.js';
  */
 export function hostViews(db: Db, hub: AgentHub, options: { all?: boolean; errors?: ReadonlyMap<string, HostError> } = {}): HostView[] {
   const errors = options.errors ?? new Map<string, HostError>();
-  const rows = db.prepare('SELECT agent_id, hello, disabled, last_seen, lost FROM hosts ORDER BY hostname').all() as {
-    agent_id: string;
-    hello: string;
-    disabled: number;
-    last_seen: number;
-    lost: number;
-  }[];
+  const rows = hostReader(db).list();
   const shown = options.all ? rows : rows.filter((row) => !row.lost || hub.session(row.agent_id) !== undefined);
   return shown.map((row) => {
     const hello = JSON.parse(row.hello) as HostInventory;

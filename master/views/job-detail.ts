@@ -4,22 +4,20 @@ import type { TaskUsage } from '../../protocol/agent-messages.js';
 import type { AgentHub } from '../agent-hub.js';
 import { hostMismatch } from '../host-match.js';
 import type { Db } from '../store/database.js';
+import { hostnamesInError } from '../store/host-errors.js';
+import { hostReader } from '../store/host-reader.js';
 import type { JobReader, JobRow } from '../store/job-reader.js';
+import { qstatReader, type QstatReader } from '../store/qstat-reader.js';
+import { TaskState } from '../states.js';
 
 /** `qstat -j`: the job as submitted, running tasks with usage, and why pending tasks wait. */
 export function jobDetail(db: Db, reader: JobReader, hub: AgentHub, job: JobRow): JobDetail {
   const spec = JSON.parse(job.spec) as JobSubmission;
   const waitingFor = reader.waitingFor(job.id);
-  const active = db
-    .prepare(
-      `SELECT t.task_id, t.state, t.delete_requested, a.hostname, a.group_name, a.started_at, a.usage
-       FROM tasks t JOIN attempts a ON a.id = t.attempt_id
-       WHERE t.job_id = ? AND t.state IN ('leased', 'running') ORDER BY t.task_id`,
-    )
-    .all(job.id) as { task_id: number; state: string; delete_requested: number; hostname: string; group_name: string; started_at: number | null; usage: string | null }[];
-  const tasks: TaskDetail[] = active.map((t) => ({
+  const store = qstatReader(db);
+  const tasks: TaskDetail[] = store.activeTasks(job.id).map((t) => ({
     taskId: job.is_array ? t.task_id : null,
-    state: t.delete_requested ? 'dr' : t.state === 'leased' ? 't' : 'r',
+    state: t.delete_requested ? 'dr' : t.state === TaskState.Leased ? 't' : 'r',
     host: `${t.group_name}@${t.hostname}`,
     startTime: t.started_at,
     usage: t.usage ? (JSON.parse(t.usage) as TaskUsage) : null,
@@ -51,49 +49,25 @@ export function jobDetail(db: Db, reader: JobReader, hub: AgentHub, job: JobRow)
     ...(spec.data ? { data: spec.data } : {}),
     deleted: job.deleted === 1,
     tasks,
-    schedulingInfo: pendingCount > 0 ? schedulingInfo(hub, job, spec, waitingFor, disabledHosts(db), hostsInError(db)) : [],
+    schedulingInfo: pendingCount > 0 ? schedulingInfo(hub, job, spec, waitingFor, new Set(hostReader(db).disabledHostnames()), new Set(hostnamesInError(db))) : [],
     holdJobsRequested: spec.holdJobs,
-    holdJobsArray: db.prepare('SELECT depends_on FROM job_deps WHERE job_id = ? AND per_task = 1 ORDER BY depends_on').pluck().all(job.id) as number[],
-    successors: successors(db, job.id, 0),
-    arraySuccessors: successors(db, job.id, 1),
+    holdJobsArray: store.perTaskHoldJobs(job.id),
+    successors: store.successors(job.id, 0),
+    arraySuccessors: store.successors(job.id, 1),
     ...(spec.notify !== undefined ? { notify: spec.notify } : {}),
     ...(spec.startAfter !== undefined ? { startAfter: spec.startAfter } : {}),
     ...(spec.rerun !== undefined ? { rerun: spec.rerun } : {}),
-    errors: taskErrors(db, job),
+    errors: taskErrors(store, job),
   };
 }
 
 /** Why the job's finished tasks failed, from their last attempts (the reason the agent gave). */
-function taskErrors(db: Db, job: JobRow): NonNullable<JobDetail['errors']> {
-  const rows = db
-    .prepare(
-      `SELECT t.task_id, a.ended_at, a.failed_reason FROM tasks t JOIN attempts a ON a.id = t.attempt_id
-       WHERE t.job_id = ? AND t.state = 'done' AND t.failed_code != 0 AND a.failed_reason != ''
-       ORDER BY a.ended_at DESC LIMIT 100`,
-    )
-    .all(job.id) as { task_id: number; ended_at: number | null; failed_reason: string }[];
+function taskErrors(store: QstatReader, job: JobRow): NonNullable<JobDetail['errors']> {
+  const rows = store.taskFailures(job.id, 100);
   return rows.reverse().map((r) => ({ taskId: job.is_array ? r.task_id : null, time: r.ended_at ?? 0, reason: r.failed_reason }));
 }
 
-/** Unfinished jobs that wait for this one, whole-job (0) or per task (1). */
-function successors(db: Db, jobId: number, perTask: 0 | 1): number[] {
-  return db
-    .prepare('SELECT d.job_id FROM job_deps d JOIN jobs j ON j.id = d.job_id WHERE d.depends_on = ? AND d.per_task = ? AND j.finished = 0 ORDER BY d.job_id')
-    .pluck()
-    .all(jobId, perTask) as number[];
-}
-
 /** One line per reason, in the spirit of SGE's "scheduling info", with what to do about it. */
-function disabledHosts(db: Db): Set<string> {
-  return new Set(db.prepare('SELECT hostname FROM hosts WHERE disabled = 1').pluck().all() as string[]);
-}
-
-/** Hosts in error state `E` (master/host-health.ts keeps the table; absent before it first ran). */
-function hostsInError(db: Db): Set<string> {
-  const exists = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'host_errors'`).get() !== undefined;
-  return new Set(exists ? (db.prepare('SELECT hostname FROM host_errors').pluck().all() as string[]) : []);
-}
-
 function schedulingInfo(hub: AgentHub, job: JobRow, spec: JobSubmission, waitingFor: number[], disabled: ReadonlySet<string>, inError: ReadonlySet<string>): string[] {
   // SGE 8.1.9's own words (test/fixtures/sge/): `Job is in hold state`, `execution time not reached`.
   if (job.user_hold) return ['Job is in hold state'];

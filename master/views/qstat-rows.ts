@@ -2,6 +2,8 @@ import type { QstatRow, QstatState } from '../../protocol/api.js';
 import { formatTaskIds } from '../../protocol/task-ranges.js';
 import type { Db } from '../store/database.js';
 import type { JobReader, JobRow } from '../store/job-reader.js';
+import { qstatReader, type ActiveTaskRow } from '../store/qstat-reader.js';
+import { TaskState } from '../states.js';
 
 /** SGE's `prior` column: -p 0 shows as 0.50000; the scale maps -1023..1024 onto 0..1. */
 export function normalisedPriority(priority: number): number {
@@ -16,19 +18,13 @@ export function qstatRows(db: Db, reader: JobReader, options: { user?: string; i
   // `user` is one name or a comma list (qstat -u a,b); '*' or nothing means everyone.
   const users = (options.user ?? '').split(',').filter((u) => u !== '');
   const userFilter = users.length > 0 && !users.includes('*') ? users : undefined;
-  const ownerClause = userFilter ? `AND owner IN (${userFilter.map(() => '?').join(',')})` : '';
-  const jobs = db.prepare(`SELECT * FROM jobs WHERE finished = 0 ${ownerClause} ORDER BY id`).all(...(userFilter ?? [])) as JobRow[];
+  const store = qstatReader(db);
+  const jobs = store.unfinishedJobs(userFilter);
   const running: QstatRow[] = [];
   const pending: (QstatRow & { priority: number; submit: number })[] = [];
-  const activeTasks = db.prepare(
-    `SELECT t.task_id, t.state, t.attempts, t.delete_requested, a.started_at, a.leased_at, a.hostname, a.group_name
-     FROM tasks t JOIN attempts a ON a.id = t.attempt_id
-     WHERE t.job_id = ? AND t.state IN ('leased', 'running') ORDER BY t.task_id`,
-  );
-  const requeuedTasks = db.prepare(`SELECT task_id FROM tasks WHERE job_id = ? AND state = 'pending' ORDER BY task_id`).pluck();
   for (const job of jobs) {
     const base = { jobId: job.id, prior: normalisedPriority(job.priority), name: job.name, owner: job.owner, slots: job.slots };
-    for (const t of activeTasks.all(job.id) as ActiveTaskRow[]) {
+    for (const t of store.activeTasks(job.id)) {
       running.push({
         ...base,
         state: runningState(t),
@@ -38,7 +34,7 @@ export function qstatRows(db: Db, reader: JobReader, options: { user?: string; i
       });
     }
     if (job.deleted) continue;
-    const requeued = requeuedTasks.all(job.id) as number[];
+    const requeued = store.requeuedIds(job.id);
     const undispatched = reader.undispatchedCount(job);
     if (requeued.length + undispatched === 0) continue;
     const gates = reader.taskGates(job.id);
@@ -57,23 +53,12 @@ export function qstatRows(db: Db, reader: JobReader, options: { user?: string; i
   }
   pending.sort((a, b) => b.priority - a.priority || a.submit - b.submit || a.jobId - b.jobId);
   const rows: QstatRow[] = [...running, ...pending.map(({ priority: _p, submit: _s, ...row }) => row)];
-  if (options.includeFinished) rows.push(...finishedRows(db, ownerClause, userFilter ?? []));
+  if (options.includeFinished) rows.push(...finishedRows(store.finishedJobs(userFilter)));
   return rows;
 }
 
-interface ActiveTaskRow {
-  task_id: number;
-  state: string;
-  attempts: number;
-  delete_requested: number;
-  started_at: number | null;
-  leased_at: number;
-  hostname: string;
-  group_name: string;
-}
-
 function runningState(t: ActiveTaskRow): QstatState {
-  const leasedOnly = t.state === 'leased';
+  const leasedOnly = t.state === TaskState.Leased;
   if (t.delete_requested) return leasedOnly ? 'dt' : 'dr';
   if (leasedOnly) return 't';
   return t.attempts > 1 ? 'Rr' : 'r';
@@ -87,9 +72,8 @@ function pendingTaskList(reader: JobReader, job: JobRow, requeued: number[], und
 }
 
 /** `qstat -s z`: the most recent finished jobs (SGE keeps `finished_jobs 100`). */
-function finishedRows(db: Db, ownerClause: string, users: string[]): QstatRow[] {
-  const jobs = db.prepare(`SELECT * FROM jobs WHERE finished = 1 ${ownerClause} ORDER BY id DESC LIMIT 100`).all(...users) as JobRow[];
-  return jobs.reverse().map((job) => ({
+function finishedRows(newestFirst: JobRow[]): QstatRow[] {
+  return newestFirst.reverse().map((job) => ({
     jobId: job.id,
     prior: normalisedPriority(job.priority),
     name: job.name,

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import type { LogStore } from '../log-store.js';
 import type { Db } from '../store/database.js';
 import type { JobRow } from '../store/job-reader.js';
+import { taskReader } from '../store/task-reader.js';
 import { isFrameFile } from '../../render/frame-names.js';
 import { manifestTaskFrames, readManifest, type AnyManifest } from '../../render/manifest.js';
 import { parseThumbnails } from '../../render/thumbnail.js';
@@ -91,7 +92,7 @@ export class FrameViews {
   }
 
   private attemptOf(jobId: number, taskId: number): string | undefined {
-    return this.db.prepare('SELECT attempt_id FROM tasks WHERE job_id = ? AND task_id = ?').pluck().get(jobId, taskId) as string | undefined;
+    return taskReader(this.db).currentAttemptId(jobId, taskId);
   }
 
   private thumbnails(jobId: number, taskId: number, attemptId: string): Map<string, Buffer> {

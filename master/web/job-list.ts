@@ -1,5 +1,5 @@
 import type { Db } from '../store/database.js';
-import type { JobRow } from '../store/job-reader.js';
+import { webReader, type JobListFilter } from '../store/web-reader.js';
 
 /** One row of the dashboard's job table: counts per state, never a row per task. */
 export interface JobListRow {
@@ -20,13 +20,7 @@ export interface JobListRow {
   pending: number;
 }
 
-export interface JobListQuery {
-  user?: string | undefined;
-  group?: string | undefined;
-  /** active (default), finished or all. */
-  state?: string | undefined;
-  /** A part of the job name. */
-  search?: string | undefined;
+export interface JobListQuery extends JobListFilter {
   offset: number;
   limit: number;
 }
@@ -39,26 +33,13 @@ export const MAX_PAGE = 200;
  * 100,000-task job costs what its dispatched rows cost.
  */
 export function jobListPage(db: Db, query: JobListQuery): { rows: JobListRow[]; total: number } {
-  const where: string[] = [];
-  const args: (string | number)[] = [];
-  if (query.state === 'finished') where.push('finished = 1');
-  else if (query.state !== 'all') where.push('finished = 0');
-  if (query.user) (where.push('owner = ?'), args.push(query.user));
-  if (query.group) (where.push(`COALESCE(queue, 'default') = ?`), args.push(query.group));
-  if (query.search) (where.push(`instr(lower(name), lower(?)) > 0`), args.push(query.search));
-  const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const total = db.prepare(`SELECT COUNT(*) FROM jobs ${clause}`).pluck().get(...args) as number;
-  const jobs = db.prepare(`SELECT * FROM jobs ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`).all(...args, query.limit, query.offset) as JobRow[];
+  const store = webReader(db);
+  const total = store.jobCount(query);
+  const jobs = store.jobPage(query, query.offset, query.limit);
   if (jobs.length === 0) return { rows: [], total };
   const ids = jobs.map((j) => j.id);
-  const marks = ids.map(() => '?').join(',');
-  const counts = db
-    .prepare(
-      `SELECT job_id, state, COUNT(*) AS n, SUM(CASE WHEN state = 'done' AND (COALESCE(exit_status, 0) <> 0 OR COALESCE(failed_code, 0) <> 0) THEN 1 ELSE 0 END) AS bad
-       FROM tasks WHERE job_id IN (${marks}) GROUP BY job_id, state`,
-    )
-    .all(...ids) as { job_id: number; state: string; n: number; bad: number }[];
-  const starts = db.prepare(`SELECT job_id, MIN(COALESCE(started_at, leased_at)) AS t FROM attempts WHERE job_id IN (${marks}) GROUP BY job_id`).all(...ids) as { job_id: number; t: number }[];
+  const counts = store.taskStateCounts(ids);
+  const starts = store.jobStarts(ids);
   const startOf = new Map(starts.map((s) => [s.job_id, s.t]));
   const rows = jobs.map((job): JobListRow => {
     const total = Math.floor((job.last_task - job.first_task) / job.step) + 1;

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { MasterEventBus } from '../events.js';
+import { attemptReader, type AttemptReader } from '../store/attempt-reader.js';
 import type { Db } from '../store/database.js';
 
 /** At most this many updates a second reach one page. */
@@ -29,13 +30,13 @@ export class LiveStreams {
   private readonly clients = new Set<Client>();
   private readonly dirty = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
-  private readonly attemptJob: import('better-sqlite3').Statement;
+  private readonly attempts: AttemptReader;
 
   constructor(
     db: Db,
     private readonly events: MasterEventBus,
   ) {
-    this.attemptJob = db.prepare('SELECT job_id FROM attempts WHERE id = ?').pluck();
+    this.attempts = attemptReader(db);
     const job = (id: number): void => this.mark('jobs', `job:${id}`);
     events.on('job:submitted', job);
     events.on('job:finished', job);
@@ -81,7 +82,7 @@ export class LiveStreams {
 
   private markAttempt(attemptId: string): void {
     if (this.clients.size === 0) return;
-    const jobId = this.attemptJob.get(attemptId) as number | undefined;
+    const jobId = this.attempts.ref(attemptId)?.job_id;
     if (jobId !== undefined) this.mark('jobs', `job:${jobId}`);
   }
 

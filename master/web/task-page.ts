@@ -1,5 +1,6 @@
 import type { Db } from '../store/database.js';
 import type { JobRow } from '../store/job-reader.js';
+import { webReader } from '../store/web-reader.js';
 
 export interface TaskPageRow {
   taskId: number;
@@ -24,24 +25,7 @@ export function taskPage(db: Db, job: JobRow, offset: number, limit: number): { 
   const first = job.first_task + offset * job.step;
   const last = Math.min(job.last_task, first + (limit - 1) * job.step);
   if (offset >= total) return { rows: [], total };
-  const stored = db
-    .prepare(
-      `SELECT t.task_id, t.state, t.attempts, t.exit_status, a.hostname, a.started_at, a.leased_at, a.ended_at, a.failed_reason, a.usage
-       FROM tasks t LEFT JOIN attempts a ON a.id = t.attempt_id
-       WHERE t.job_id = ? AND t.task_id BETWEEN ? AND ?`,
-    )
-    .all(job.id, first, last) as {
-    task_id: number;
-    state: string;
-    attempts: number;
-    exit_status: number | null;
-    hostname: string | null;
-    started_at: number | null;
-    leased_at: number | null;
-    ended_at: number | null;
-    failed_reason: string | null;
-    usage: string | null;
-  }[];
+  const stored = webReader(db).taskPage(job.id, first, last);
   const byId = new Map(stored.map((r) => [r.task_id, r]));
   const rows: TaskPageRow[] = [];
   for (let id = first; id <= last; id += job.step) {

@@ -3,7 +3,9 @@ import type { ApiContext } from '../api/context.js';
 import { ApiRequestError, sendError } from '../api/errors.js';
 import { identityOf, type Identity } from '../api/identity.js';
 import { rerunReply } from '../api/sge-replies.js';
+import { attemptReader } from '../store/attempt-reader.js';
 import { PermissionError } from '../store/ownership.js';
+import { taskReader } from '../store/task-reader.js';
 import type { WebDashboard } from './dashboard.js';
 import { streamFramesTar } from './frame-download.js';
 import { jobListPage, MAX_PAGE } from './job-list.js';
@@ -113,7 +115,7 @@ export function registerWebApiRoutes(app: FastifyInstance, ctx: ApiContext, web:
       if (!job || !manifest) throw new ApiRequestError(404, `job ${id} is not a render job`);
       const who = identityOf(req);
       if (!mayRead(who, job.owner)) throw new ApiRequestError(403, `${who.user} may not download the frames of job ${id}: it belongs to ${job.owner}`, "only the owner, root and managers get a job's output");
-      const done = ctx.db.prepare(`SELECT task_id FROM tasks WHERE job_id = ? AND state = 'done' AND COALESCE(exit_status, 0) = 0 ORDER BY task_id`).pluck().all(job.id) as number[];
+      const done = taskReader(ctx.db).succeededIds(job.id);
       const raw = reply.raw;
       streamFramesTar(job, manifest, done, raw);
       reply.hijack();
@@ -171,8 +173,7 @@ function logAttemptFor(ctx: ApiContext, who: Identity, topics: readonly string[]
   const owner = ctx.reader.job(job)?.owner;
   if (owner === undefined) throw new ApiRequestError(404, `job ${job} does not exist`);
   if (!mayRead(who, owner)) throw new ApiRequestError(403, `${who.user} may not read the output of job ${job}: it belongs to ${owner}`, "only the owner, root and managers read a job's output");
-  const attempt = ctx.db.prepare('SELECT id FROM attempts WHERE job_id = ? AND task_id = ? ORDER BY leased_at DESC, rowid DESC LIMIT 1').pluck().get(job, task) as string | undefined;
-  return attempt;
+  return attemptReader(ctx.db).latestOf(job, task)?.id;
 }
 
 export type { FastifyRequest };

@@ -1,0 +1,43 @@
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { attemptReader } from '../../master/store/attempt-reader.js';
+import { openDatabase } from '../../master/store/database.js';
+import { HostErrorTable, hostnamesInError } from '../../master/store/host-errors.js';
+import { LIVE_ATTEMPTS, HELD_TASKS } from '../../master/store/sql-states.js';
+
+/** The store's readers: one per database, and the host error table they read. */
+
+function store(t: { teardown(fn: () => void): void }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-store-readers-'));
+  const db = openDatabase(path.join(dir, 'store.sqlite'));
+  t.teardown(() => (db.close(), fs.rmSync(dir, { recursive: true, force: true })));
+  return db;
+}
+
+t.test('a reader is made once per database, so its statements are compiled once', async (t) => {
+  const a = store(t);
+  const b = store(t);
+  t.equal(attemptReader(a), attemptReader(a), 'the same reader for the same store');
+  t.not(attemptReader(a), attemptReader(b), 'another store has its own');
+});
+
+t.test('state lists in SQL come from the state objects', async (t) => {
+  t.equal(LIVE_ATTEMPTS, `'leased', 'running'`);
+  t.equal(HELD_TASKS, `'leased', 'running'`);
+});
+
+t.test('hosts in error: none in a store whose master never kept them, and reading does not create the table', async (t) => {
+  const db = store(t);
+  t.same(hostnamesInError(db), []);
+  t.equal(db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'host_errors'`).get(), undefined, 'the table was not created by a reader');
+  const table = new HostErrorTable(db);
+  t.equal(table.record('node1', 1000, '3 consecutive setup failures'), true, 'put in error');
+  t.equal(table.record('node1', 2000, 'again'), false, 'already in error: the first reason stays');
+  t.same(table.all(), [{ hostname: 'node1', since: 1000, reason: '3 consecutive setup failures' }]);
+  t.same(hostnamesInError(db), ['node1'], 'a reader sees it');
+  t.equal(table.clear('node1'), true, 'cleared');
+  t.equal(table.clear('node1'), false, 'it was no longer in error');
+  t.same(table.hostnames(), []);
+});
