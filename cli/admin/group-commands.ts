@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { groupApiValidators, type GroupUpdateRequest } from '../../protocol/group-api.js';
 import { groupValidators, type GroupSpecInput, type GroupStatus } from '../../protocol/groups.js';
-import { formatPerf } from '../../master/autoscaler/perf.js';
+import { formatPerf } from '../format/perf-table.js';
 import { ApiClient, ApiRequestError } from '../api-client.js';
 import { formatHandJoinedGroup } from './hand-joined-group.js';
 import { CliError } from '../cli-errors.js';
