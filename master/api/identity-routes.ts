@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { validators } from '../../protocol/api.js';
 import type { IdentityResponse } from '../../protocol/identity-api.js';
 import type { ApiContext } from './context.js';
-import { ApiRequestError, sendError } from './errors.js';
+import { RequestRefusedError, sendError } from './errors.js';
 import { identityOf, requireRoot } from './identity.js';
 import { UnknownUserError } from './user-database.js';
 
@@ -13,7 +13,7 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: ApiContext): v
     try {
       return await ctx.users.byName(user);
     } catch (err) {
-      if (err instanceof UnknownUserError) throw new ApiRequestError(404, err.message, 'create the account on the master machine first, or check the spelling');
+      if (err instanceof UnknownUserError) throw new RequestRefusedError(404, err.message, 'create the account on the master machine first, or check the spelling');
       throw err;
     }
   };
@@ -55,7 +55,7 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: ApiContext): v
       const by = requireRoot(req, 'revoke API tokens');
       const { target } = validators.tokenRevokeRequest.parse(req.body);
       const tokens = ctx.identities.revokeTokens(target);
-      if (tokens.length === 0) throw new ApiRequestError(404, `no token has id or user "${target}"`, "'qfarm token list' shows them");
+      if (tokens.length === 0) throw new RequestRefusedError(404, `no token has id or user "${target}"`, "'qfarm token list' shows them");
       req.log.info({ tokens: tokens.map((t) => t.id), by: by.user }, 'API tokens revoked');
       return { tokens };
     } catch (err) {
