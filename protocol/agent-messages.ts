@@ -24,6 +24,9 @@ export const TaskUsage = Type.Object({
 });
 export type TaskUsage = Static<typeof TaskUsage>;
 
+/** The usage of a task before its first sample, or whose usage was never reported. A fresh object: samplers mutate it. */
+export const zeroUsage = (): TaskUsage => ({ cpuSeconds: 0, utimeSeconds: 0, stimeSeconds: 0, rssBytes: 0, maxRssBytes: 0, vmemBytes: 0, maxVmemBytes: 0, ioBytes: 0 });
+
 /**
  * Maximums of what an agent may send. Any agent holding the agent token can send anything, so
  * every list and string the master keeps or loops over is bounded here, in the schema.
