@@ -150,7 +150,6 @@ export class GroupSpecError extends Error {
 }
 
 export const groupSpecInputValidator = compile('group spec', GroupSpecInput);
-export const groupSpecValidator = compile('compiled group spec', GroupSpec);
 
 /**
  * Validates a group definition once and fills in defaults, so providers and the autoscaler never
