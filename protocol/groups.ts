@@ -204,20 +204,6 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-// ---------------------------------------------------------------- wire shapes for integration
-
-/**
- * Agent → master frame when the agent's spot watch sees a reclaim notice. To be added to the
- * AgentMessage union (protocol/agent-messages.ts) by its owner; the agent sends it once per
- * notice, then stops asking for work.
- */
-export const AgentSpotNotice = Type.Object({
-  type: Type.Literal('spot-notice'),
-  /** ISO time at which the provider releases the machine, as the metadata service gave it. */
-  terminationTime: Type.String({ minLength: 1, maxLength: 64 }),
-});
-export type AgentSpotNotice = Static<typeof AgentSpotNotice>;
-
 /** One group as `qfarm group list|show` prints it. */
 export const GroupStatus = Type.Object({
   spec: GroupSpec,
@@ -280,5 +266,4 @@ export const groupValidators = {
   groupListResponse: compile('group list response', GroupListResponse),
   groupResizeRequest: compile('group resize request', GroupResizeRequest),
   perfResponse: compile('perf response', PerfResponse),
-  agentSpotNotice: compile('spot notice', AgentSpotNotice),
 };
