@@ -1,5 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { compile } from './validate.js';
+import { PerfResponse } from './perf.js';
+
+/** `qfarm perf`'s answer is part of the groups API; its schema lives in perf.ts, which the dashboard bundles. */
+export type { PerfResponse } from './perf.js';
 
 /**
  * Groups of worker machines (SGE queues backed by a cloud provider). The CLI builds a
@@ -237,28 +241,6 @@ export const GroupResizeRequest = Type.Object({
   maxSize: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type GroupResizeRequest = Static<typeof GroupResizeRequest>;
-
-/** One instance type's line of `qfarm perf`. */
-export const PerfRow = Type.Object({
-  instanceType: Type.String(),
-  hosts: Type.Integer(),
-  /** Tasks that ended with exit status 0 (a failed task is not throughput). */
-  tasks: Type.Integer(),
-  /** Task-hours actually spent (sum of task wall time). */
-  taskHours: Type.Number(),
-  /** Host-hours the hosts were up from their first task's start to their last task's end. */
-  hostHours: Type.Number(),
-  /** Tasks per host-hour. */
-  tasksPerHour: Type.Number(),
-  /** Tasks per unit of money; null when a host's price is unknown. */
-  tasksPerDollar: Type.Union([Type.Number(), Type.Null()]),
-  cost: Type.Union([Type.Number(), Type.Null()]),
-});
-export type PerfRow = Static<typeof PerfRow>;
-
-/** `qfarm perf`: tasks/hour and tasks/$ by instance type. */
-export const PerfResponse = Type.Object({ rows: Type.Array(PerfRow) });
-export type PerfResponse = Static<typeof PerfResponse>;
 
 export const groupValidators = {
   groupSpecInput: groupSpecInputValidator,

@@ -1,4 +1,4 @@
-import type { PerfRow } from '../../protocol/groups.js';
+import type { PerfRow } from '../../protocol/perf.js';
 
 /** Text table like `brenda-tool perf`. */
 export function formatPerf(rows: PerfRow[]): string {

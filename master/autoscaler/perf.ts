@@ -1,5 +1,5 @@
 import type { AccountingRecord } from '../../protocol/api.js';
-import type { PerfRow } from '../../protocol/groups.js';
+import type { PerfRow } from '../../protocol/perf.js';
 
 /**
  * `qfarm perf`, after `brenda-tool perf`: tasks per hour and tasks per unit of money by
