@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ProtocolValidationError } from '../../protocol/validate.js';
 import { JobNotFoundError } from '../store/transitions.js';
 import { PermissionError } from '../store/ownership.js';
@@ -25,4 +25,15 @@ export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   if (err instanceof PermissionError) return reply.code(403).send({ error: err.message, hint: 'only the job owner, root and managers can change a job' });
   reply.log.error({ err }, 'request failed');
   return reply.code(500).send({ error: `internal error: ${(err as Error).message}`, hint: 'see the master log' });
+}
+
+/** A route handler whose every failure is answered by sendError: the handler only says what succeeds. */
+export function answering<R>(handler: (req: FastifyRequest) => Promise<R> | R) {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<R | FastifyReply> => {
+    try {
+      return await handler(req);
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  };
 }
