@@ -45,7 +45,7 @@ t.test('clear errors', async (t) => {
   t.throws(() => parse([...base, '--group']), { message: /needs a value/ });
   t.throws(() => parse(['--master', 'ftp://m', '--token', 't']), { message: /unsupported scheme/ });
   t.throws(() => parse(['--help']), HelpRequested);
-  t.throws(() => parse(['--help']), { text: usage }, '--help carries the usage text to print');
+  t.throws(() => parse(['--help']), { message: 'help requested', text: usage }, '--help carries the usage text to print');
 });
 
 t.test('socket url', async (t) => {
