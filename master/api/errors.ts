@@ -28,10 +28,10 @@ export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
 }
 
 /** A route handler whose every failure is answered by sendError: the handler only says what succeeds. */
-export function answering<R>(handler: (req: FastifyRequest) => Promise<R> | R) {
+export function answering<R>(handler: (req: FastifyRequest, reply: FastifyReply) => Promise<R> | R) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<R | FastifyReply> => {
     try {
-      return await handler(req);
+      return await handler(req, reply);
     } catch (err) {
       return sendError(reply, err);
     }
