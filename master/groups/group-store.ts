@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { AgentHello } from '../../protocol/agent-messages.js';
 import { compileGroupSpec, type GroupSpec, type GroupSpecInput } from '../../protocol/groups.js';
 import type { JobSubmission } from '../../protocol/job-spec.js';
-import type { AgentView, PendingWork, RunningTask, ScalingHistory } from '../autoscaler/scaling-state.js';
+import type { AgentView, PendingWork, RunningTask, ScalingHistory } from './scaling-state.js';
 import { INSTANCE_ID_LABEL } from '../providers/local-provider.js';
 import type { Db } from '../store/database.js';
 import type { JobReader, JobRow } from '../store/job-reader.js';

@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { existsSync } from 'node:fs';
 import { compileGroupSpec } from '../../protocol/groups.js';
 import type { HostsResponse, QstatResponse } from '../../protocol/api.js';
-import { Autoscaler } from '../../master/autoscaler/autoscaler.js';
-import type { AgentView, PendingWork } from '../../master/autoscaler/scaling-state.js';
+import { Autoscaler } from '../../master/groups/autoscaler.js';
+import type { AgentView, PendingWork } from '../../master/groups/scaling-state.js';
 import { LocalProvider } from '../../master/providers/local-provider.js';
 import { ROOT, TestFarm } from '../helpers/farm.js';
 
