@@ -7,7 +7,8 @@ import { machineIdentityOptions, readMachineIdentity } from './machine-identity.
 import { agentVersion } from './agent-version.js';
 import { readInventory } from './inventory.js';
 import { SpotWatch } from './spot-watch.js';
-import { AgentOptionsError, HelpRequested, machineDefaults, parseAgentOptions, usage, type AgentOptions } from './options.js';
+import { HelpRequested } from '../cli/cli-errors.js';
+import { AgentOptionsError, machineDefaults, parseAgentOptions, usage, type AgentOptions } from './options.js';
 
 /** Exit codes: 0 clean stop, 1 refused by the master or failed to start, 2 bad command line. */
 async function main(): Promise<void> {
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
     opts = parseAgentOptions(process.argv.slice(2), process.env, machineDefaults(AGENT_SOCKET_PATH));
   } catch (err) {
     if (err instanceof HelpRequested) {
-      process.stdout.write(usage);
+      process.stdout.write(err.text);
       process.exit(0);
     }
     if (err instanceof AgentOptionsError) {

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { normaliseFingerprint } from '../protocol/tls-pin.js';
+// The agent is the `qfarm agent` verb: its --help ends it the way every verb's does.
+import { HelpRequested } from '../cli/cli-errors.js';
 
 /** Validated, defaulted settings of one agent process. */
 export interface AgentOptions {
@@ -92,14 +94,6 @@ export class AgentOptionsError extends Error {
   ) {
     super(`${option}: ${problem}`);
     this.name = 'AgentOptionsError';
-  }
-}
-
-/** Thrown for `--help`: not an error, the caller prints `usage` and exits 0. */
-export class HelpRequested extends Error {
-  constructor() {
-    super('help requested');
-    this.name = 'HelpRequested';
   }
 }
 
@@ -202,7 +196,7 @@ export function parseAgentOptions(
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') throw new HelpRequested();
+    if (arg === '--help' || arg === '-h') throw new HelpRequested(usage);
     if (arg === '--spot-watch' || arg === '--exit-with-parent') {
       raw.set(arg.slice(2), '1');
       continue;

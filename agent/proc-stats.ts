@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { TaskUsage } from '../protocol/agent-messages.js';
+import { zeroUsage, type TaskUsage } from '../protocol/agent-messages.js';
 import { CLOCK_TICKS_PER_SECOND, readProcessTable, type ProcStat } from './proc-table.js';
 import type { ProcessTree } from './process-tree.js';
 
@@ -30,17 +30,6 @@ function readMemIo(pid: number): { rss: number; vmem: number; io: number | undef
 
 /** Seconds rounded to the clock tick, so 0.57 + 0.04 prints as 0.61, not 0.6100000000000001. */
 const tick = (seconds: number): number => Math.round(seconds * CLOCK_TICKS_PER_SECOND) / CLOCK_TICKS_PER_SECOND;
-
-export const zeroUsage = (): TaskUsage => ({
-  cpuSeconds: 0,
-  utimeSeconds: 0,
-  stimeSeconds: 0,
-  rssBytes: 0,
-  maxRssBytes: 0,
-  vmemBytes: 0,
-  maxVmemBytes: 0,
-  ioBytes: 0,
-});
 
 /**
  * Samples a task's whole process tree. Every figure is a lower bound kept monotonic:

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { wholeNumber } from './option-numbers.js';
 import { validators } from '../protocol/api.js';
 import { ApiClient } from './api-client.js';
 import { locateMaster } from './master-location.js';
@@ -17,14 +18,6 @@ import { registerHostListCommands } from './admin/host-commands.js';
 
 /** `qfarm`: the administrator's verbs (SGE's own verbs are separate commands: qsub, qstat...). */
 
-function positive(name: string) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number, got "${text}"`);
-    return n;
-  };
-}
-
 async function setHost(name: string, action: 'enable' | 'disable'): Promise<void> {
   const client = new ApiClient(locateMaster());
   const res = await client.post(`/hosts/${encodeURIComponent(name)}/${action}`, {}, validators.actionResponse);
@@ -40,8 +33,8 @@ export function buildProgram(): Command {
   program
     .command('up')
     .description('run a master and local agents on this machine in the foreground (Ctrl-C stops all)')
-    .option('--agents <n>', 'number of local agents', positive('--agents'), 2)
-    .option('--slots <n>', 'slots per agent (default: the CPUs shared over the agents, at least 1)', positive('--slots'))
+    .option('--agents <n>', 'number of local agents', wholeNumber('--agents', 1), 2)
+    .option('--slots <n>', 'slots per agent (default: the CPUs shared over the agents, at least 1)', wholeNumber('--slots', 1))
     .option('--listen <host:port>', 'master address', '127.0.0.1:6480')
     .option('--tls', 'serve https/wss with a pinned certificate (automatic when --listen is not loopback)', false)
     .option('--log-to-terminal', 'print the daemons\' logs here instead of QFARM_HOME/*.log', false)

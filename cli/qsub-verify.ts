@@ -1,7 +1,7 @@
 import type { HostView } from '../protocol/api.js';
 import type { JobSubmitRequest as JobSubmission } from '../protocol/api.js';
 import type { AgentHello } from '../protocol/agent-messages.js';
-import { hostMismatch } from '../master/host-match.js';
+import { hostMismatch } from '../protocol/host-match.js';
 
 /** What `qsub -w` finds when it checks a request against the farm's hosts. */
 export interface Verification {
@@ -16,7 +16,7 @@ export interface Verification {
 /**
  * SGE's `-w e|w|v`: could the job run on some host of the farm at all, whatever the current
  * load and free slots (the host's configuration: group, slots, memory, labels)? Uses the same
- * matcher as the scheduler (master/host-match.ts), with no memory in use.
+ * matcher as the scheduler (protocol/host-match.ts), with no memory in use.
  */
 export function verifySubmission(submission: JobSubmission, hosts: readonly HostView[]): Verification {
   const result: Verification = { suitable: [], reasons: [], unknownQueue: null };

@@ -3,7 +3,7 @@ import type { JobSubmission } from '../protocol/job-spec.js';
 import { buildAssignment } from './assignment.js';
 import type { AgentHub, HostCapacity } from './agent-hub.js';
 import type { MasterEventBus } from './events.js';
-import { hostMismatch } from './host-match.js';
+import { hostMismatch } from '../protocol/host-match.js';
 import { attemptReader } from './store/attempt-reader.js';
 import type { Db } from './store/database.js';
 import { hostReader } from './store/host-reader.js';

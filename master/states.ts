@@ -28,5 +28,3 @@ export const AttemptState = {
   Interrupted: 'interrupted',
 } as const;
 export type AttemptState = (typeof AttemptState)[keyof typeof AttemptState];
-
-export const ACTIVE_ATTEMPT_STATES = [AttemptState.Leased, AttemptState.Running] as const;

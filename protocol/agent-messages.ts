@@ -2,7 +2,6 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { JobCommand } from './job-spec.js';
 import { JobData, OutputManifest } from './job-data.js';
 import { compile, type Validator } from './validate.js';
-import { AgentSpotNotice } from './groups.js';
 import { InteractiveLimits, WindowSize } from './interactive-limits.js';
 
 /**
@@ -23,6 +22,9 @@ export const TaskUsage = Type.Object({
   ioBytes: Type.Number({ minimum: 0 }),
 });
 export type TaskUsage = Static<typeof TaskUsage>;
+
+/** The usage of a task before its first sample, or whose usage was never reported. A fresh object: samplers mutate it. */
+export const zeroUsage = (): TaskUsage => ({ cpuSeconds: 0, utimeSeconds: 0, stimeSeconds: 0, rssBytes: 0, maxRssBytes: 0, vmemBytes: 0, maxVmemBytes: 0, ioBytes: 0 });
 
 /**
  * Maximums of what an agent may send. Any agent holding the agent token can send anything, so
@@ -191,6 +193,18 @@ export const TaskUploading = Type.Object({
   attemptId: AttemptId,
 });
 export type TaskUploading = Static<typeof TaskUploading>;
+
+/**
+ * The agent's spot watch saw a reclaim notice: sent once per notice (again after a reconnect),
+ * after which the agent takes no more work. The master requeues what the machine runs as
+ * interrupted, not failed.
+ */
+export const AgentSpotNotice = Type.Object({
+  type: Type.Literal('spot-notice'),
+  /** ISO time at which the provider releases the machine, as the metadata service gave it. */
+  terminationTime: Type.String({ minLength: 1, maxLength: 64 }),
+});
+export type AgentSpotNotice = Static<typeof AgentSpotNotice>;
 
 /**
  * Interactive sessions on a node: a qrsh/qlogin task (sessionId = its attempt id) or a node

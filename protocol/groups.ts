@@ -1,5 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { compile } from './validate.js';
+import { PerfResponse } from './perf.js';
+
+/** `qfarm perf`'s answer is part of the groups API; its schema lives in perf.ts, which the dashboard bundles. */
+export type { PerfResponse } from './perf.js';
 
 /**
  * Groups of worker machines (SGE queues backed by a cloud provider). The CLI builds a
@@ -150,7 +154,6 @@ export class GroupSpecError extends Error {
 }
 
 export const groupSpecInputValidator = compile('group spec', GroupSpecInput);
-export const groupSpecValidator = compile('compiled group spec', GroupSpec);
 
 /**
  * Validates a group definition once and fills in defaults, so providers and the autoscaler never
@@ -205,20 +208,6 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-// ---------------------------------------------------------------- wire shapes for integration
-
-/**
- * Agent → master frame when the agent's spot watch sees a reclaim notice. To be added to the
- * AgentMessage union (protocol/agent-messages.ts) by its owner; the agent sends it once per
- * notice, then stops asking for work.
- */
-export const AgentSpotNotice = Type.Object({
-  type: Type.Literal('spot-notice'),
-  /** ISO time at which the provider releases the machine, as the metadata service gave it. */
-  terminationTime: Type.String({ minLength: 1, maxLength: 64 }),
-});
-export type AgentSpotNotice = Static<typeof AgentSpotNotice>;
-
 /** One group as `qfarm group list|show` prints it. */
 export const GroupStatus = Type.Object({
   spec: GroupSpec,
@@ -253,28 +242,10 @@ export const GroupResizeRequest = Type.Object({
 });
 export type GroupResizeRequest = Static<typeof GroupResizeRequest>;
 
-/** `qfarm perf`: tasks/hour and tasks/$ by instance type. */
-export const PerfResponse = Type.Object({
-  rows: Type.Array(
-    Type.Object({
-      instanceType: Type.String(),
-      hosts: Type.Integer(),
-      tasks: Type.Integer(),
-      taskHours: Type.Number(),
-      hostHours: Type.Number(),
-      tasksPerHour: Type.Number(),
-      tasksPerDollar: Type.Union([Type.Number(), Type.Null()]),
-      cost: Type.Union([Type.Number(), Type.Null()]),
-    }),
-  ),
-});
-export type PerfResponse = Static<typeof PerfResponse>;
-
 export const groupValidators = {
   groupSpecInput: groupSpecInputValidator,
   groupStatus: compile('group status', GroupStatus),
   groupListResponse: compile('group list response', GroupListResponse),
   groupResizeRequest: compile('group resize request', GroupResizeRequest),
   perfResponse: compile('perf response', PerfResponse),
-  agentSpotNotice: compile('spot notice', AgentSpotNotice),
 };

@@ -1,6 +1,7 @@
-import { resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import { forEachConcurrent } from '../storage/concurrency.js';
 import type { StoreResolver } from '../storage/open-store.js';
+import { destinationUnder, directoryPrefix } from '../storage/tree-keys.js';
 import { RenderError } from './errors.js';
 import { TILES_DIR } from './output-layout.js';
 
@@ -24,16 +25,15 @@ export async function downloadFrames(
 ): Promise<DownloadFramesResult> {
   const started = Date.now();
   const { store, location } = resolver.forUrl(outputUrl);
-  const prefix = location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
+  const prefix = directoryPrefix(location.prefix);
   const root = resolve(destDir);
   const result: DownloadFramesResult = { files: 0, bytes: 0, elapsedMs: 0 };
   await forEachConcurrent(store.list(prefix), 8, async (meta) => {
     const rel = meta.key.slice(prefix.length);
     // Tiles were stitched into frames; task logs (file:// outputs) are read with render status.
     if (meta.key.endsWith('/') || rel.startsWith(`${TILES_DIR}/`) || rel.startsWith('logs/')) return;
-    const dest = resolve(root, rel);
-    // Keys are remote input: none may write outside the destination.
-    if (!dest.startsWith(root + sep) || rel.split('/').includes('..')) {
+    const dest = destinationUnder(root, rel);
+    if (dest === null) {
       throw new RenderError(`refusing to download ${store.urlFor(meta.key)}: it would land outside ${root}`);
     }
     const got = await store.download(meta.key, dest);

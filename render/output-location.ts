@@ -57,11 +57,6 @@ export function ossPrefixUrl(text: string, what: string): string {
   return `oss://${match[1]}${rest}/`;
 }
 
-/** `oss://bucket/prefix/` + a relative sub-prefix or name. */
-export function ossJoin(prefixUrl: string, ...parts: string[]): string {
-  return prefixUrl + parts.filter((p) => p !== '').join('/');
-}
-
 /** The directory of a file:// location; an oss:// location has none on this machine. */
 export function localOutputDir(output: OutputLocation): string {
   if (output.kind !== 'file') throw new OutputLocationError(output.url, `output location ${output.url} is not a local directory`);

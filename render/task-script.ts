@@ -187,8 +187,3 @@ export function stitchOutputDirWord(manifest: StitchManifest): string {
 export function stitchTileDir(manifest: StitchManifest): string {
   return manifest.tileDir ?? path.join(manifest.outputDir, TILES_DIR);
 }
-
-/** Final frame files of a stitch manifest, for checks and status. */
-export function stitchedFrameFiles(manifest: StitchManifest): string[] {
-  return manifest.frames.map((f) => path.join(manifest.outputDir, frameFileName(manifest.pattern, f)));
-}

@@ -14,6 +14,7 @@ import { forEachConcurrent } from './concurrency.js';
 import { StorageError } from './errors.js';
 import { openDirNoFollow } from './nofollow-walk.js';
 import type { StoreResolver } from './open-store.js';
+import { directoryPrefix, isPlainRelativePath } from './tree-keys.js';
 
 export interface DownloadTreeResult {
   files: number;
@@ -32,7 +33,7 @@ export interface DownloadTreeOptions {
 export async function downloadTree(srcPrefixUrl: string, destDir: string, opts: DownloadTreeOptions): Promise<DownloadTreeResult> {
   const started = Date.now();
   const { store, location } = opts.resolver.forUrl(srcPrefixUrl);
-  const prefix = location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
+  const prefix = directoryPrefix(location.prefix);
   const root = resolve(destDir);
   // The destination itself is the caller's choice; only what is below it is guarded.
   await mkdir(root, { recursive: true });
@@ -40,11 +41,10 @@ export async function downloadTree(srcPrefixUrl: string, destDir: string, opts: 
   await forEachConcurrent(store.list(prefix), opts.concurrency ?? 16, async (meta) => {
     if (meta.key.endsWith('/')) return;
     const rel = meta.key.slice(prefix.length);
-    const parts = rel.split('/');
-    // Keys are remote input: never let one write outside the destination.
-    if (parts.some((p) => p === '' || p === '.' || p === '..')) {
+    if (!isPlainRelativePath(rel)) {
       throw new StorageError(`refusing to download ${store.urlFor(meta.key)}: it would land outside ${root}`);
     }
+    const parts = rel.split('/');
     const dir = await openSubdirNoFollow(root, parts.slice(0, -1), store.urlFor(meta.key));
     try {
       const got = await store.download(meta.key, `/proc/self/fd/${dir.fd}/${parts[parts.length - 1]!}`);

@@ -23,6 +23,7 @@ import { materialise } from './materialise.js';
 import { ObjectChangedError, StorageError } from './errors.js';
 import type { ObjectMeta } from './object-store.js';
 import type { StoreResolver } from './open-store.js';
+import { destinationUnder, directoryPrefix } from './tree-keys.js';
 
 export { StageCacheLockedError } from './cache-lock.js';
 
@@ -304,7 +305,7 @@ export class StageCache {
   async stageTree(srcPrefixUrl: string, destDir: string, opts: StageOptions & { concurrency?: number } = {}): Promise<StageTreeResult> {
     const started = Date.now();
     const { store, location } = this.opts.resolver.forUrl(srcPrefixUrl);
-    const prefix = location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
+    const prefix = directoryPrefix(location.prefix);
     const root = resolve(destDir);
     const made = new Set<string>();
     const result: StageTreeResult = { files: 0, bytes: 0, hits: 0, downloaded: 0, elapsedMs: 0 };
@@ -312,8 +313,8 @@ export class StageCache {
     await forEachConcurrent(objects, opts.concurrency ?? this.opts.concurrency ?? 24, async (meta) => {
       if (meta.key.endsWith('/')) return; // a "directory" marker object
       const rel = meta.key.slice(prefix.length);
-      const dest = resolve(root, rel);
-      if (!dest.startsWith(root + sep) || rel.split('/').includes('..')) {
+      const dest = destinationUnder(root, rel);
+      if (dest === null) {
         throw new StorageError(`refusing to stage ${meta.key}: it would land outside ${root}`);
       }
       const dir = dirname(dest);

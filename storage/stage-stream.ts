@@ -10,6 +10,7 @@ import type { ObjectMeta } from './object-store.js';
 import type { StoreResolver } from './open-store.js';
 import { StageError, type StageCache, type StageTreeResult } from './stage-cache.js';
 import type { TarWriter } from './tar-writer.js';
+import { directoryPrefix, isPlainRelativePath } from './tree-keys.js';
 
 export interface StreamTreeOptions {
   /** File mode in the stream (0444 for read-only inputs, 0644 for writable ones). */
@@ -25,7 +26,7 @@ export interface StreamTreeOptions {
 /** Every object under a prefix URL with the prefix (ending in `/`) it was listed under. */
 export async function listPrefix(resolver: StoreResolver, srcPrefixUrl: string, listPageSize = 1000): Promise<ObjectMeta[]> {
   const { store, location } = resolver.forUrl(srcPrefixUrl);
-  const prefix = location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
+  const prefix = directoryPrefix(location.prefix);
   const objects: ObjectMeta[] = [];
   for await (const meta of store.list(prefix, { pageSize: listPageSize })) objects.push(meta);
   return objects;
@@ -35,14 +36,14 @@ export async function listPrefix(resolver: StoreResolver, srcPrefixUrl: string, 
 export async function streamTreeFromCache(cache: StageCache, resolver: StoreResolver, srcPrefixUrl: string, tar: TarWriter, opts: StreamTreeOptions): Promise<StageTreeResult> {
   const started = Date.now();
   const { store, location } = resolver.forUrl(srcPrefixUrl);
-  const prefix = location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
+  const prefix = directoryPrefix(location.prefix);
   const result: StageTreeResult = { files: 0, bytes: 0, hits: 0, downloaded: 0, elapsedMs: 0 };
   // Downloads run in parallel; the stream takes one file at a time, in the order they are ready.
   let writing: Promise<void> = Promise.resolve();
   await forEachConcurrent(opts.objects ?? store.list(prefix, { pageSize: opts.listPageSize ?? 1000 }), opts.concurrency ?? 24, async (meta) => {
     if (meta.key.endsWith('/')) return; // a "directory" marker object
     const rel = meta.key.slice(prefix.length);
-    if (rel === '' || rel.split('/').some((part) => part === '..' || part === '.' || part === '')) {
+    if (!isPlainRelativePath(rel)) {
       throw new StorageError(`refusing to stage ${store.urlFor(meta.key)}: its key does not make a plain relative path under ${srcPrefixUrl}`);
     }
     const url = store.urlFor(meta.key);

@@ -1,3 +1,6 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import { Check } from '@sinclair/typebox/value';
+
 /** The dashboard's calls to the master: same-origin, the session cookie, and the CSRF header on actions. */
 let csrf = '';
 
@@ -30,6 +33,35 @@ async function call<T>(method: string, route: string, body?: unknown): Promise<T
 
 export const get = <T>(route: string): Promise<T> => call<T>('GET', route);
 export const post = <T>(route: string, body: unknown = {}): Promise<T> => call<T>('POST', route, body);
+
+/**
+ * GET an answer and check it against its protocol schema (protocol/web-api.ts), so a master of
+ * another version fails with what is wrong instead of a page drawing `undefined`.
+ */
+export async function getChecked<T extends TSchema>(route: string, schema: T): Promise<Static<T>> {
+  const answer = await call<unknown>('GET', route);
+  if (Check(schema, answer)) return answer;
+  throw new ApiError(0, `the master's answer to ${route} is not what this page expects at ${firstMismatch(schema, answer, '')}`, 'reload the page: the master was probably upgraded since it was loaded');
+}
+
+/**
+ * Where a value first departs from its schema, as a JSON pointer, found with Check alone
+ * (TypeBox's Errors would add as much to the bundle as the checker itself).
+ */
+function firstMismatch(schema: TSchema, value: unknown, path: string): string {
+  if (schema.type === 'object' && typeof value === 'object' && value !== null) {
+    const record = value as Record<string, unknown>;
+    for (const [key, sub] of Object.entries(schema.properties as Record<string, TSchema>)) {
+      if (!(key in record) && !((schema.required as string[] | undefined) ?? []).includes(key)) continue; // an optional field left out
+      if (!Check(sub, record[key])) return firstMismatch(sub, record[key], `${path}/${key}`);
+    }
+  }
+  if (schema.type === 'array' && Array.isArray(value)) {
+    const bad = value.findIndex((item) => !Check(schema.items as TSchema, item));
+    if (bad >= 0) return firstMismatch(schema.items as TSchema, value[bad], `${path}/${bad}`);
+  }
+  return path || '/';
+}
 
 export async function loadSession(): Promise<Session> {
   const s = await get<Session>('/web/session');

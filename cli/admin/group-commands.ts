@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { amount, wholeNumber } from '../option-numbers.js';
 import { groupApiValidators, type GroupUpdateRequest } from '../../protocol/group-api.js';
 import { groupValidators, type GroupSpecInput, type GroupStatus } from '../../protocol/groups.js';
-import { formatPerf } from '../../master/autoscaler/perf.js';
+import { formatPerf } from '../format/perf-table.js';
 import { ApiClient, ApiRequestError } from '../api-client.js';
 import { formatHandJoinedGroup } from './hand-joined-group.js';
 import { CliError } from '../cli-errors.js';
@@ -16,22 +17,6 @@ import { checkProviderOptions } from './group-requirements.js';
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`);
 const client = (): ApiClient => new ApiClient(locateMaster());
-
-function whole(option: string) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (text.trim() === '' || !Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${option} must be a whole number >= 0, got "${text}"`);
-    return n;
-  };
-}
-
-function amount(option: string) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${option} must be a number >= 0, got "${text}"`);
-    return n;
-  };
-}
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -74,15 +59,15 @@ function definitionOptions(cmd: Command): Command {
     .addOption(new Option('--provider <kind>', 'where machines come from').choices(['local', 'ecs', 'batchcompute']))
     .option('--instance-type <type>', 'instance type, e.g. ecs.c6.xlarge (repeat: fallbacks when out of stock)', collect)
     .option('--image <id>', 'worker image (ECS image id m-…)')
-    .option('--min <n>', 'fewest machines', whole('--min'))
-    .option('--max <n>', 'most machines', whole('--max'))
-    .option('--desired <n>', 'machines wanted (the target when autoscaling is off)', whole('--desired'))
-    .option('--slots <n>', 'slots each machine offers', whole('--slots'))
+    .option('--min <n>', 'fewest machines', wholeNumber('--min', 0))
+    .option('--max <n>', 'most machines', wholeNumber('--max', 0))
+    .option('--desired <n>', 'machines wanted (the target when autoscaling is off)', wholeNumber('--desired', 0))
+    .option('--slots <n>', 'slots each machine offers', wholeNumber('--slots', 0))
     .addOption(new Option('--spot <strategy>', 'spot policy').choices(['none', 'price-limit', 'as-price-go']))
     .option('--max-price <price>', 'hourly price cap for --spot price-limit', amount('--max-price'))
     .option('--hourly-price <price>', 'price of one machine-hour, for tasks/$ (qfarm perf)', amount('--hourly-price'))
-    .option('--billing-unit <s>', 'the provider bills machines by units of this many seconds (ECS: 1; hourly: 3600)', whole('--billing-unit'))
-    .option('--billing-minimum <s>', 'seconds billed at least per machine (ECS: 60); idle machines stay until paid time is used', whole('--billing-minimum'))
+    .option('--billing-unit <s>', 'the provider bills machines by units of this many seconds (ECS: 1; hourly: 3600)', wholeNumber('--billing-unit', 0))
+    .option('--billing-minimum <s>', 'seconds billed at least per machine (ECS: 60); idle machines stay until paid time is used', wholeNumber('--billing-minimum', 0))
     .option('--user-data-file <file>', 'shell run by the bootstrap before the agent starts')
     .option('--label <k=v>', 'label of the group\'s agents (repeatable), matched by qsub -l k=v', collect)
     .option('--region <id>', 'ECS region, e.g. cn-hangzhou')
@@ -96,11 +81,11 @@ function definitionOptions(cmd: Command): Command {
     .option('--bc-group <name>', 'group inside the BatchCompute cluster (e.g. group1)')
     .option('--autoscale', 'size the group to the queue')
     .option('--no-autoscale', 'keep the group at --desired')
-    .option('--idle-seconds <s>', 'an idle machine may go after this long', whole('--idle-seconds'))
-    .option('--scale-out-cooldown <s>', 'seconds between scale-outs', whole('--scale-out-cooldown'))
-    .option('--scale-in-cooldown <s>', 'seconds between scale-ins', whole('--scale-in-cooldown'))
-    .option('--join-deadline <s>', 'a machine whose agent has not joined by then is released', whole('--join-deadline'))
-    .option('--max-launch <n>', 'most machines started in one step', whole('--max-launch'))
+    .option('--idle-seconds <s>', 'an idle machine may go after this long', wholeNumber('--idle-seconds', 0))
+    .option('--scale-out-cooldown <s>', 'seconds between scale-outs', wholeNumber('--scale-out-cooldown', 0))
+    .option('--scale-in-cooldown <s>', 'seconds between scale-ins', wholeNumber('--scale-in-cooldown', 0))
+    .option('--join-deadline <s>', 'a machine whose agent has not joined by then is released', wholeNumber('--join-deadline', 0))
+    .option('--max-launch <n>', 'most machines started in one step', wholeNumber('--max-launch', 0))
     .option('--from-json <file>', 'start from a JSON group definition (options given here override it)');
 }
 
@@ -259,9 +244,9 @@ export function registerGroupCommands(program: Command): void {
     .command('resize')
     .description('set the number of machines (the target with autoscaling off; else only min/max bound the queue\'s choice)')
     .argument('<name>')
-    .argument('<n>', 'machines', whole('N'))
-    .option('--min <n>', 'new minimum', whole('--min'))
-    .option('--max <n>', 'new maximum', whole('--max'))
+    .argument('<n>', 'machines', wholeNumber('N', 0))
+    .option('--min <n>', 'new minimum', wholeNumber('--min', 0))
+    .option('--max <n>', 'new maximum', wholeNumber('--max', 0))
     .action(async (name: string, n: number, o: { min?: number; max?: number }) => {
       const body = { desiredSize: n, ...(o.min !== undefined ? { minSize: o.min } : {}), ...(o.max !== undefined ? { maxSize: o.max } : {}) };
       const g = await client().post(`/groups/${encodeURIComponent(name)}/resize`, body, groupValidators.groupStatus);
@@ -291,7 +276,7 @@ export function registerGroupCommands(program: Command): void {
     cluster
       .command('start')
       .description('define N groups from one template: default plus group1..group(N-1) (existing ones are updated)')
-      .argument('[n]', 'number of groups', whole('N'), 1),
+      .argument('[n]', 'number of groups', wholeNumber('N', 0), 1),
   ).action(async (n: number, o: DefinitionOptions) => {
     if (n < 1) throw new CliError('qfarm cluster start: N must be at least 1', 2);
     const existing = new Set((await listGroups()).map((g) => g.spec.name));

@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { frameNumber, wholeNumber } from '../option-numbers.js';
 import { RenderError } from '../../render/errors.js';
 import { BUILTIN_SOFTWARE, loadSoftwareDir } from '../../render/software.js';
 import { ApiClient } from '../api-client.js';
@@ -14,20 +15,6 @@ import { stitchMain } from '../../render/stitch-main.js';
  * `qfarm render ...`: registered on the `qfarm` program by cli/qfarm.ts with
  * `registerRenderCommands(program)`.
  */
-
-function integer(option: string, min: number) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (text.trim() === '' || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${option} must be a whole number >= ${min}, got "${text}"`);
-    return n;
-  };
-}
-
-const frameNumber = (option: string) => (text: string): number => {
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${option} must be a frame number, got "${text}"`);
-  return n;
-};
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -55,12 +42,12 @@ export function registerRenderCommands(program: Command): Command {
     .option('--scene <file>', 'scene file, as the workers see it, or oss://bucket/path/scene.blend (its folder is staged on each node)')
     .option('-s, --start <frame>', 'first frame', frameNumber('-s'))
     .option('-e, --end <frame>', 'last frame (default: the start frame)', frameNumber('-e'))
-    .option('-j, --step <n>', 'frame step', integer('-j', 1))
-    .option('-S, --frames-per-task <n>', 'frames per task (multiframe chunks)', integer('-S', 1))
-    .option('--nodes <n>', 'split the range evenly over N tasks instead of -S', integer('--nodes', 1))
-    .option('-X, --tiles-x <n>', 'tiles across each frame', integer('-X', 1))
-    .option('-Y, --tiles-y <n>', 'tiles down each frame', integer('-Y', 1))
-    .option('-R, --random [seed]', 'shuffle the task order (reproducible for a seed)', integer('-R', 0))
+    .option('-j, --step <n>', 'frame step', wholeNumber('-j', 1))
+    .option('-S, --frames-per-task <n>', 'frames per task (multiframe chunks)', wholeNumber('-S', 1))
+    .option('--nodes <n>', 'split the range evenly over N tasks instead of -S', wholeNumber('--nodes', 1))
+    .option('-X, --tiles-x <n>', 'tiles across each frame', wholeNumber('-X', 1))
+    .option('-Y, --tiles-y <n>', 'tiles down each frame', wholeNumber('-Y', 1))
+    .option('-R, --random [seed]', 'shuffle the task order (reproducible for a seed)', wholeNumber('-R', 0))
     .option('-P, --param <name=value>', 'set a template parameter (repeatable)', collect)
     .option('--wait', 'wait until every frame is rendered (and stitched), print the status; exit 1 if frames failed', false)
     .option('--download <dir>', 'wait (as --wait), then download the frames into DIR (tiles stay in the output location)')
@@ -69,10 +56,10 @@ export function registerRenderCommands(program: Command): Command {
     .option('--outdir <dir>', 'output directory (default ./NAME-frames)')
     .option('--output <url>', 'output location: file:///dir, or oss://bucket/prefix/ (each task\'s $OUTDIR uploaded and verified)')
     .option('--expect <pattern>', "file each frame writes in $OUTDIR, e.g. 'frame_#####.png' (checked after each task)")
-    .option('--cpu <n>', 'value of $CPU (default: the task\'s slots, NSLOTS; 0 = all cores for Blender)', integer('--cpu', 0))
+    .option('--cpu <n>', 'value of $CPU (default: the task\'s slots, NSLOTS; 0 = all cores for Blender)', wholeNumber('--cpu', 0))
     .option('--project <name|file>', 'render project: scene location, output, software and parameter defaults ($QFARM_HOME/render/projects/NAME.json)')
     .option('-N, --name <name>', 'job name (default: the scene file name)')
-    .option('--slots <n>', 'slots each task occupies (like qsub -pe smp N)', integer('--slots', 1))
+    .option('--slots <n>', 'slots each task occupies (like qsub -pe smp N)', wholeNumber('--slots', 1))
     .option('-q, --queue <group>', 'group (queue) to run in')
     .option('-p, --priority <n>', 'priority -1023..1024', (t: string) => {
       const n = Number(t);
@@ -100,7 +87,7 @@ export function registerRenderCommands(program: Command): Command {
   render
     .command('status')
     .description('frames done/total, failed frames with their last log lines, time per frame')
-    .argument('<job>', 'the render job id (or its stitch job id)', integer('JOB', 1))
+    .argument('<job>', 'the render job id (or its stitch job id)', wholeNumber('JOB', 1))
     .action((jobId: number) =>
       asCli(async () => {
         const master = locateMaster();
@@ -113,7 +100,7 @@ export function registerRenderCommands(program: Command): Command {
   render
     .command('get')
     .description("download a render job's frames (from its oss:// or file:// output location) into DIR")
-    .argument('<job>', 'the render job id (or its stitch job id)', integer('JOB', 1))
+    .argument('<job>', 'the render job id (or its stitch job id)', wholeNumber('JOB', 1))
     .argument('<dir>', 'local directory for the frames')
     .action((jobId: number, dir: string) =>
       asCli(async () => {

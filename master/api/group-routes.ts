@@ -3,17 +3,17 @@ import { groupApiValidators } from '../../protocol/group-api.js';
 import { groupValidators } from '../../protocol/groups.js';
 import { GroupRequestError } from '../groups/group-service.js';
 import type { ApiContext } from './context.js';
-import { ApiRequestError, sendError } from './errors.js';
+import { RequestRefusedError, sendError } from './errors.js';
 import { requireAdmin } from './identity.js';
 
 /** Groups of worker machines (`qfarm group|cluster`) and `qfarm perf`. */
 export function registerGroupRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const service = () => {
-    if (!ctx.groups) throw new ApiRequestError(503, 'groups are not available on this master yet', 'retry once the master has started');
+    if (!ctx.groups) throw new RequestRefusedError(503, 'groups are not available on this master yet', 'retry once the master has started');
     return ctx.groups;
   };
   const fail = (reply: FastifyReply, err: unknown): FastifyReply =>
-    err instanceof GroupRequestError ? sendError(reply, new ApiRequestError(err.status, err.message, err.hint)) : sendError(reply, err);
+    err instanceof GroupRequestError ? sendError(reply, new RequestRefusedError(err.status, err.message, err.hint)) : sendError(reply, err);
   const name = (params: unknown): string => (params as { name: string }).name;
 
   app.post('/groups', async (req, reply) => {

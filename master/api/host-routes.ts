@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { PROTOCOL_VERSION } from '../../protocol/version.js';
 import type { ApiContext } from './context.js';
-import { ApiRequestError, sendError } from './errors.js';
+import { RequestRefusedError, sendError } from './errors.js';
 import { requireAdmin } from './identity.js';
 import { hostViews } from '../views/hosts.js';
 import { farmCounts } from '../store/farm-counts.js';
@@ -26,7 +26,7 @@ export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void 
       removeHost(ctx.db, name, (agentId) => ctx.hub.session(agentId) !== undefined);
       return { messages: [{ ok: true, text: `removed host ${name} (its tasks' history stays in qacct)` }] };
     } catch (err) {
-      if (err instanceof HostRemovalError) return sendError(reply, new ApiRequestError(err.status, err.message, err.hint));
+      if (err instanceof HostRemovalError) return sendError(reply, new RequestRefusedError(err.status, err.message, err.hint));
       return sendError(reply, err);
     }
   });
@@ -37,7 +37,7 @@ export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void 
         const name = (req.params as { name: string }).name;
         requireAdmin(req, `${action} host ${name}`);
         if (!ctx.transitions.setHostDisabled(name, disabled)) {
-          throw new ApiRequestError(404, `host "${name}" is not known to this master`, `'qhost' lists the hosts`);
+          throw new RequestRefusedError(404, `host "${name}" is not known to this master`, `'qhost' lists the hosts`);
         }
         return { messages: [{ ok: true, text: `${disabled ? 'disabled' : 'enabled'} host ${name}` }] };
       } catch (err) {
@@ -51,9 +51,9 @@ export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void 
     try {
       const name = (req.params as { name: string }).name;
       requireAdmin(req, `clear the error state of host ${name}`);
-      if (!ctx.health) throw new ApiRequestError(503, 'this master keeps no host error states', 'restart the master');
+      if (!ctx.health) throw new RequestRefusedError(503, 'this master keeps no host error states', 'restart the master');
       const known = hostReader(ctx.db).isKnown(name);
-      if (!known) throw new ApiRequestError(404, `host "${name}" is not known to this master`, `'qhost' lists the hosts`);
+      if (!known) throw new RequestRefusedError(404, `host "${name}" is not known to this master`, `'qhost' lists the hosts`);
       const cleared = ctx.health.clear(name);
       if (cleared) ctx.events.emit('schedule:wanted', `host ${name} cleared of its error state`);
       return { messages: [{ ok: true, text: cleared ? `cleared the error state of host ${name}` : `host ${name} was not in error state` }] };

@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import type { IdentityStore } from '../store/identity-store.js';
 import type { Actor } from '../store/ownership.js';
 import { tokenMatches } from '../tokens.js';
-import { ApiRequestError } from './errors.js';
+import { RequestRefusedError } from './errors.js';
 import type { PeerCredentials } from './peer-credentials.js';
 import { type Account, UnknownUserError, type UserDatabase } from './user-database.js';
 
@@ -47,16 +47,16 @@ export class Authenticator {
     const auth = req.headers.authorization ?? '';
     const token = auth.startsWith('Bearer ') ? auth.slice('Bearer '.length).trim() : '';
     if (token === '') {
-      throw new ApiRequestError(401, 'no API token: over TCP the master needs one', 'on the master machine use the socket QFARM_HOME/api.sock (no token needed); elsewhere ask root for one: qfarm token create USER');
+      throw new RequestRefusedError(401, 'no API token: over TCP the master needs one', 'on the master machine use the socket QFARM_HOME/api.sock (no token needed); elsewhere ask root for one: qfarm token create USER');
     }
     if (tokenMatches(token, this.adminToken)) return this.withRole(await this.accountOf(0, 'the admin token').catch(() => FALLBACK_ROOT), 'admin-token');
     const row = this.store.findToken(token);
     if (!row) {
-      throw new ApiRequestError(401, 'the API token is not valid (unknown or revoked)', 'ask root for a new one (qfarm token create USER), or unset QFARM_TOKEN if it holds an old token');
+      throw new RequestRefusedError(401, 'the API token is not valid (unknown or revoked)', 'ask root for a new one (qfarm token create USER), or unset QFARM_TOKEN if it holds an old token');
     }
     const account = await this.accountOf(row.uid, `the owner of token ${row.id}`);
     if (account.user !== row.user) {
-      throw new ApiRequestError(401, `token ${row.id} was issued to ${row.user}, but uid ${row.uid} is now ${account.user}`, 'root should revoke it (qfarm token revoke) and issue a new one');
+      throw new RequestRefusedError(401, `token ${row.id} was issued to ${row.user}, but uid ${row.uid} is now ${account.user}`, 'root should revoke it (qfarm token revoke) and issue a new one');
     }
     return this.withRole(account, 'user-token');
   }
@@ -65,7 +65,7 @@ export class Authenticator {
     try {
       return await this.users.byUid(uid);
     } catch (err) {
-      if (err instanceof UnknownUserError) throw new ApiRequestError(403, `${who} has uid ${uid}, which is not in the master's user database`, 'add the account on the master machine (getent passwd must know it)');
+      if (err instanceof UnknownUserError) throw new RequestRefusedError(403, `${who} has uid ${uid}, which is not in the master's user database`, 'add the account on the master machine (getent passwd must know it)');
       throw err;
     }
   }
@@ -90,13 +90,13 @@ export function setIdentity(req: FastifyRequest, identity: Identity): void {
 /** Root or a manager, or a 403 naming the action. */
 export function requireAdmin(req: FastifyRequest, action: string): Identity {
   const identity = identityOf(req);
-  if (!identity.mayActOnAll) throw new ApiRequestError(403, `${identity.user} may not ${action}: only root and managers may`, 'ask root (qfarm manager add USER makes a manager)');
+  if (!identity.mayActOnAll) throw new RequestRefusedError(403, `${identity.user} may not ${action}: only root and managers may`, 'ask root (qfarm manager add USER makes a manager)');
   return identity;
 }
 
 /** Root only (tokens, managers), or a 403 naming the action. */
 export function requireRoot(req: FastifyRequest, action: string): Identity {
   const identity = identityOf(req);
-  if (identity.account.uid !== 0) throw new ApiRequestError(403, `${identity.user} may not ${action}: only root may`, 'run it as root on the master machine');
+  if (identity.account.uid !== 0) throw new RequestRefusedError(403, `${identity.user} may not ${action}: only root may`, 'run it as root on the master machine');
   return identity;
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { validators, type ActionResponse, type JobTarget, type JobWaitResponse } from '../../protocol/api.js';
 import type { ApiContext } from './context.js';
 import { checkQueueList } from './queue-check.js';
-import { ApiRequestError, sendError } from './errors.js';
+import { RequestRefusedError, sendError } from './errors.js';
 import { RequestLimits } from './request-bounds.js';
 import { TaskRangeTooLargeError } from '../store/undispatched-delete.js';
 import { qstatRows } from '../views/qstat-rows.js';
@@ -26,7 +26,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
       // `interactive` is the master's to set (qrsh/qlogin on the interactive WebSocket), never a client's.
       const { interactive: _notAClientField, ...request } = validators.jobSubmitRequest.parse(req.body) as ReturnType<typeof validators.jobSubmitRequest.parse> & { interactive?: unknown };
       const sub: JobSubmission = { ...request, submitter: submitterOf(who) };
-      if (sub.array && sub.array.last < sub.array.first) throw new ApiRequestError(400, `invalid task range ${sub.array.first}-${sub.array.last}`);
+      if (sub.array && sub.array.last < sub.array.first) throw new RequestRefusedError(400, `invalid task range ${sub.array.first}-${sub.array.last}`);
       checkQueueList(ctx.db, sub.queue);
       const { jobId } = ctx.transitions.submitJob(sub);
       return { jobId, name: sub.name, ...(sub.array ? { array: sub.array } : {}) };
@@ -211,7 +211,7 @@ function refuseIdentityFields(body: unknown, fields: readonly string[]): void {
   if (typeof body !== 'object' || body === null) return;
   for (const field of fields) {
     if (Object.hasOwn(body, field)) {
-      throw new ApiRequestError(400, `the request carries "${field}": identity comes from the connection (the API socket's peer or the API token), never from the request`, 'remove the field; an older qfarm CLI sends it: upgrade it');
+      throw new RequestRefusedError(400, `the request carries "${field}": identity comes from the connection (the API socket's peer or the API token), never from the request`, 'remove the field; an older qfarm CLI sends it: upgrade it');
     }
   }
 }

@@ -5,7 +5,7 @@ import { attemptReader } from '../store/attempt-reader.js';
 import { taskReader } from '../store/task-reader.js';
 import { AttemptState } from '../states.js';
 import type { ApiContext } from './context.js';
-import { ApiRequestError, sendError } from './errors.js';
+import { RequestRefusedError, sendError } from './errors.js';
 import { identityOf } from './identity.js';
 import { noOutputError } from './missing-output.js';
 
@@ -24,13 +24,13 @@ export function registerLogRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const stream = query.stream === 'stderr' ? 'stderr' : 'stdout';
       const jobId = Number(job);
       const taskId = Number(task);
-      if (!Number.isInteger(jobId) || !Number.isInteger(taskId)) throw new ApiRequestError(400, `bad task reference ${job}.${task}`);
+      if (!Number.isInteger(jobId) || !Number.isInteger(taskId)) throw new RequestRefusedError(400, `bad task reference ${job}.${task}`);
       const jobRow = ctx.reader.job(jobId);
       const owner = jobRow?.owner;
-      if (jobRow === undefined || owner === undefined) throw new ApiRequestError(404, `job ${jobId} does not exist`);
+      if (jobRow === undefined || owner === undefined) throw new RequestRefusedError(404, `job ${jobId} does not exist`);
       const who = identityOf(req);
       // A task's output is its owner's data (SGE writes it to files only the owner reads).
-      if (owner !== who.user && !who.mayActOnAll) throw new ApiRequestError(403, `${who.user} may not read the output of job ${jobId}: it belongs to ${owner}`, 'only the owner, root and managers read a job\'s output');
+      if (owner !== who.user && !who.mayActOnAll) throw new RequestRefusedError(403, `${who.user} may not read the output of job ${jobId}: it belongs to ${owner}`, 'only the owner, root and managers read a job\'s output');
       const attempt = attemptReader(ctx.db).latestOf(jobId, taskId);
       if (!attempt) throw noOutputError(ctx.reader, jobRow, taskId, taskReader(ctx.db).state(jobId, taskId));
       const file = ctx.logs.file(jobId, taskId, attempt.id, stream);

@@ -1,6 +1,6 @@
 import type { Db } from '../store/database.js';
 import { hostReader } from '../store/host-reader.js';
-import { ApiRequestError } from './errors.js';
+import { RequestRefusedError } from './errors.js';
 
 /**
  * `qsub -q LIST` names queues that exist, or the job is refused at submit as SGE 8.1.9 does
@@ -20,7 +20,7 @@ export function checkQueueList(db: Db, queueList: string | undefined): void {
     const queueKnown = queue === '' || anyMatches(queue, groups);
     const hostKnown = host === undefined || anyMatches(host, hosts);
     if (!queueKnown || !hostKnown) {
-      throw new ApiRequestError(
+      throw new RequestRefusedError(
         400,
         `Job was rejected because job requests unknown queue "${entry}"`,
         `the farm's queues (groups) are: ${[...groups].sort().join(', ') || '(none yet)'}; see qfarm group list and qhost`,

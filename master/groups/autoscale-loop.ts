@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { GroupSpec } from '../../protocol/groups.js';
 import type { AgentHub } from '../agent-hub.js';
-import { Autoscaler, type StepResult } from '../autoscaler/autoscaler.js';
-import type { ScalingPlan } from '../autoscaler/scaling-state.js';
+import { Autoscaler, type StepResult } from './autoscaler.js';
+import type { ScalingPlan } from './scaling-state.js';
 import type { Clock } from '../clock.js';
 import type { MasterEventBus, MasterEvents } from '../events.js';
 import { ProviderError } from '../providers/errors.js';

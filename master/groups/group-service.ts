@@ -2,7 +2,7 @@ import type { AgentHello } from '../../protocol/agent-messages.js';
 import type { AccountingRecord } from '../../protocol/api.js';
 import type { GroupUpdateRequest } from '../../protocol/group-api.js';
 import { compileGroupSpec, GroupSpecError, type GroupResizeRequest, type GroupSpec, type GroupSpecInput, type GroupStatus, type PerfResponse } from '../../protocol/groups.js';
-import { perfByInstanceType, type HostCost } from '../autoscaler/perf.js';
+import { perfByInstanceType, type HostCost } from './perf.js';
 import { ProviderError } from '../providers/errors.js';
 import { INSTANCE_ID_LABEL } from '../providers/local-provider.js';
 import type { Instance } from '../providers/provider.js';

@@ -1,7 +1,7 @@
 import type { AgentHello } from '../../protocol/agent-messages.js';
 import type { GroupSpec } from '../../protocol/groups.js';
 import type { JobSubmission } from '../../protocol/job-spec.js';
-import type { AgentView, PendingWork, RunningTask, ScalingHistory } from '../autoscaler/scaling-state.js';
+import type { AgentView, PendingWork, RunningTask, ScalingHistory } from '../groups/scaling-state.js';
 import { jobFitsGroup } from '../groups/job-fit.js';
 import { INSTANCE_ID_LABEL } from '../providers/local-provider.js';
 import { AttemptState } from '../states.js';

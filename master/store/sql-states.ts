@@ -1,4 +1,4 @@
-import { ACTIVE_ATTEMPT_STATES, TaskState } from '../states.js';
+import { AttemptState, TaskState } from '../states.js';
 
 /**
  * State names as SQL literals, built from the `as const` state objects so that a renamed state
@@ -19,4 +19,4 @@ export const UNFINISHED_TASKS = sqlList([TaskState.Pending, TaskState.Leased, Ta
 /** Tasks an agent holds: leased or running. */
 export const HELD_TASKS = sqlList([TaskState.Leased, TaskState.Running]);
 /** Attempts still in an agent's hands. */
-export const LIVE_ATTEMPTS = sqlList(ACTIVE_ATTEMPT_STATES);
+export const LIVE_ATTEMPTS = sqlList([AttemptState.Leased, AttemptState.Running]);

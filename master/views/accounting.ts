@@ -1,9 +1,7 @@
 import type { AccountingRecord } from '../../protocol/api.js';
-import type { TaskUsage } from '../../protocol/agent-messages.js';
+import { zeroUsage, type TaskUsage } from '../../protocol/agent-messages.js';
 import { accountingReader } from '../store/accounting-reader.js';
 import type { Db } from '../store/database.js';
-
-const NO_USAGE: TaskUsage = { cpuSeconds: 0, utimeSeconds: 0, stimeSeconds: 0, rssBytes: 0, maxRssBytes: 0, vmemBytes: 0, maxVmemBytes: 0, ioBytes: 0 };
 
 /**
  * `qacct`: one record per task that ran to a committed result (tasks deleted before they ran
@@ -29,7 +27,7 @@ export function accountingRecords(db: Db, filter: { job?: string; owner?: string
     failedReason: r.failed_reason ?? '',
     exitStatus: r.exit_status,
     signal: r.signal,
-    usage: r.usage ? (JSON.parse(r.usage) as TaskUsage) : NO_USAGE,
+    usage: r.usage ? (JSON.parse(r.usage) as TaskUsage) : zeroUsage(),
     attempts: r.attempts,
   }));
 }

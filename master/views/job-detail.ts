@@ -2,7 +2,7 @@ import type { JobDetail, TaskDetail } from '../../protocol/api.js';
 import type { JobSubmission } from '../../protocol/job-spec.js';
 import type { TaskUsage } from '../../protocol/agent-messages.js';
 import type { AgentHub } from '../agent-hub.js';
-import { hostMismatch } from '../host-match.js';
+import { hostMismatch } from '../../protocol/host-match.js';
 import type { Db } from '../store/database.js';
 import { hostnamesInError } from '../store/host-errors.js';
 import { hostReader } from '../store/host-reader.js';

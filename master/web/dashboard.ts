@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { AgentHub } from '../agent-hub.js';
 import type { Identity } from '../api/identity.js';
-import { ApiRequestError } from '../api/errors.js';
+import { RequestRefusedError } from '../api/errors.js';
 import type { MasterEventBus } from '../events.js';
 import type { Db } from '../store/database.js';
 import type { LogStore } from '../log-store.js';
@@ -62,7 +62,7 @@ export class WebDashboard {
     const session = this.sessions.fromRequest(req);
     if (!session) return undefined;
     if (req.method !== 'GET' && req.method !== 'HEAD' && !WebSessions.csrfMatches(req, session)) {
-      throw new ApiRequestError(403, `the dashboard request of ${session.account.user} has no valid CSRF token`, 'reload the page; if it persists, sign in again with qfarm web');
+      throw new RequestRefusedError(403, `the dashboard request of ${session.account.user} has no valid CSRF token`, 'reload the page; if it persists, sign in again with qfarm web');
     }
     return asIdentity(session);
   }

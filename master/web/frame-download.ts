@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ServerResponse } from 'node:http';
 import type { JobRow } from '../store/job-reader.js';
-import { ApiRequestError } from '../api/errors.js';
+import { RequestRefusedError } from '../api/errors.js';
 import { anyExtensionStem, frameFileName } from '../../render/frame-names.js';
 import { manifestTaskFrames, RUNTIME_OUTDIR, type AnyManifest } from '../../render/manifest.js';
 
@@ -15,15 +15,15 @@ const MAX_FRAMES = 20_000;
  * else's file yields what the owner could read anyway. `oss://` frames: `qfarm render get`.
  */
 export function streamFramesTar(job: JobRow, manifest: AnyManifest, doneTasks: readonly number[], res: ServerResponse): void {
-  if (manifest.outputDir === RUNTIME_OUTDIR) throw new ApiRequestError(409, `the frames of job ${job.id} are in ${manifest.kind === 'render' ? manifest.output : 'object storage'}`, `download them with: qfarm render get ${job.id} DIR`);
-  if (!manifest.pattern) throw new ApiRequestError(409, `job ${job.id} names no frame files (no --expect pattern)`, `download them with: qfarm render get ${job.id} DIR`);
+  if (manifest.outputDir === RUNTIME_OUTDIR) throw new RequestRefusedError(409, `the frames of job ${job.id} are in ${manifest.kind === 'render' ? manifest.output : 'object storage'}`, `download them with: qfarm render get ${job.id} DIR`);
+  if (!manifest.pattern) throw new RequestRefusedError(409, `job ${job.id} names no frame files (no --expect pattern)`, `download them with: qfarm render get ${job.id} DIR`);
   const frames = doneTasks.flatMap((task) => (manifest.kind === 'render' ? manifestTaskFrames(manifest, task) : [manifest.frames[task - 1]!].filter((f) => f !== undefined)));
-  if (frames.length === 0) throw new ApiRequestError(404, `job ${job.id} has no finished frames yet`);
-  if (frames.length > MAX_FRAMES) throw new ApiRequestError(413, `job ${job.id} has ${frames.length} frames, more than ${MAX_FRAMES} for one download`, `use qfarm render get ${job.id} DIR`);
+  if (frames.length === 0) throw new RequestRefusedError(404, `job ${job.id} has no finished frames yet`);
+  if (frames.length > MAX_FRAMES) throw new RequestRefusedError(413, `job ${job.id} has ${frames.length} frames, more than ${MAX_FRAMES} for one download`, `use qfarm render get ${job.id} DIR`);
   const owner = (JSON.parse(job.spec) as { submitter: { user: string; uid: number; gid: number; home: string } }).submitter;
   const tar = tarArgv(manifest.outputDir, manifest.pattern, frames);
   const self = process.getuid?.();
-  if (self !== 0 && self !== owner.uid) throw new ApiRequestError(403, `the master runs as uid ${self}, so it cannot read the frames as ${owner.user}`, `use qfarm render get ${job.id} DIR`);
+  if (self !== 0 && self !== owner.uid) throw new RequestRefusedError(403, `the master runs as uid ${self}, so it cannot read the frames as ${owner.user}`, `use qfarm render get ${job.id} DIR`);
   const argv = self === owner.uid ? tar : ['/usr/bin/setpriv', `--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--init-groups', '--', ...tar];
   const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: owner.home, USER: owner.user, LOGNAME: owner.user, LANG: 'C.UTF-8' };
   const child = spawn(argv[0]!, argv.slice(1), { cwd: '/', env, stdio: ['ignore', 'pipe', 'ignore'] });

@@ -7,18 +7,7 @@ import { isFrameFile } from '../../render/frame-names.js';
 import { manifestTaskFrames, readManifest, type AnyManifest } from '../../render/manifest.js';
 import { parseThumbnails } from '../../render/thumbnail.js';
 import { taskPage } from './task-page.js';
-
-export interface FrameView {
-  frame: number;
-  taskId: number;
-  state: string;
-  /** Wall seconds of the task divided by its frames, once done. */
-  secondsPerFrame: number | null;
-  /** The thumbnail route, when the task printed one (render/thumbnail.ts) and the viewer may see it. */
-  thumbnail: string | null;
-  /** Last lines of a failed frame's output (owner, root and managers only). */
-  lastLines: string[];
-}
+import type { FrameView, FramesPage } from '../../protocol/web-api.js';
 
 /** How much of a task's stdout is read for thumbnail lines: they are printed at its end. */
 const LOG_TAIL_BYTES = 1024 * 1024;
@@ -56,7 +45,7 @@ export class FrameViews {
     }
   }
 
-  page(job: JobRow, offset: number, limit: number, mayRead: boolean): { render: boolean; tiled: boolean; frames: FrameView[]; totalTasks: number } {
+  page(job: JobRow, offset: number, limit: number, mayRead: boolean): FramesPage {
     const manifest = this.manifestOf(job);
     if (!manifest) return { render: false, tiled: false, frames: [], totalTasks: 0 };
     const tiled = manifest.kind === 'render' && manifest.tilesX * manifest.tilesY > 1;

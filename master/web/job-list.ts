@@ -1,24 +1,6 @@
 import type { Db } from '../store/database.js';
 import { webReader, type JobListFilter } from '../store/web-reader.js';
-
-/** One row of the dashboard's job table: counts per state, never a row per task. */
-export interface JobListRow {
-  id: number;
-  name: string;
-  user: string;
-  group: string;
-  priority: number;
-  submitted: number;
-  started: number | null;
-  finishedAt: number | null;
-  state: 'waiting' | 'held' | 'running' | 'finished' | 'deleted';
-  total: number;
-  running: number;
-  done: number;
-  failed: number;
-  deleted: number;
-  pending: number;
-}
+import type { JobListPage, JobListRow } from '../../protocol/web-api.js';
 
 export interface JobListQuery extends JobListFilter {
   offset: number;
@@ -32,7 +14,7 @@ export const MAX_PAGE = 200;
  * the page's jobs; an array job's undispatched ids are arithmetic on its range, so a
  * 100,000-task job costs what its dispatched rows cost.
  */
-export function jobListPage(db: Db, query: JobListQuery): { rows: JobListRow[]; total: number } {
+export function jobListPage(db: Db, query: JobListQuery): JobListPage {
   const store = webReader(db);
   const total = store.jobCount(query);
   const jobs = store.jobPage(query, query.offset, query.limit);

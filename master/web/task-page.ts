@@ -1,26 +1,14 @@
 import type { Db } from '../store/database.js';
 import type { JobRow } from '../store/job-reader.js';
 import { webReader } from '../store/web-reader.js';
-
-export interface TaskPageRow {
-  taskId: number;
-  state: string;
-  host: string | null;
-  attempts: number;
-  started: number | null;
-  ended: number | null;
-  exitStatus: number | null;
-  failedReason: string | null;
-  cpuSeconds: number | null;
-  rssBytes: number | null;
-}
+import type { TaskPage, TaskPageRow } from '../../protocol/web-api.js';
 
 /**
  * A page of one job's tasks. Only the page's ids are looked at: tasks without a row (not yet
  * dispatched) are computed from the range and cursor, so page 900 of a 100,000-task array costs
  * the same as page 1.
  */
-export function taskPage(db: Db, job: JobRow, offset: number, limit: number): { rows: TaskPageRow[]; total: number } {
+export function taskPage(db: Db, job: JobRow, offset: number, limit: number): TaskPage {
   const total = Math.floor((job.last_task - job.first_task) / job.step) + 1;
   const first = job.first_task + offset * job.step;
   const last = Math.min(job.last_task, first + (limit - 1) * job.step);

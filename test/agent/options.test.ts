@@ -2,7 +2,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { agentSocketUrl, masterNow, masterUrlNow, HelpRequested, parseAgentOptions, parseLabels } from '../../agent/options.js';
+import { agentSocketUrl, masterNow, masterUrlNow, parseAgentOptions, parseLabels, usage } from '../../agent/options.js';
+import { HelpRequested } from '../../cli/cli-errors.js';
 
 const defaults = { hostname: 'node7', cpus: 8, homedir: '/home/q', socketPath: '/agent' };
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseAgentOptions(argv, env, defaults);
@@ -44,6 +45,7 @@ t.test('clear errors', async (t) => {
   t.throws(() => parse([...base, '--group']), { message: /needs a value/ });
   t.throws(() => parse(['--master', 'ftp://m', '--token', 't']), { message: /unsupported scheme/ });
   t.throws(() => parse(['--help']), HelpRequested);
+  t.throws(() => parse(['--help']), { message: 'help requested', text: usage }, '--help carries the usage text to print');
 });
 
 t.test('socket url', async (t) => {

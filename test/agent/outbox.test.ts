@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Outbox, type OutboxWarning } from '../../agent/outbox.js';
-import { zeroUsage } from '../../agent/proc-stats.js';
+import { zeroUsage } from '../../protocol/agent-messages.js';
 
 const finished = (attemptId: string) =>
   ({ type: 'finished', attemptId, exitStatus: 0, signal: null, failedCode: 0, failedReason: '', startedAt: 1, endedAt: 2, usage: zeroUsage() }) as const;

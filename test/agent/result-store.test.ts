@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import t from 'tap';
-import { zeroUsage } from '../../agent/proc-stats.js';
+import { zeroUsage } from '../../protocol/agent-messages.js';
 import { ResultStore } from '../../agent/result-store.js';
 
 const finished = (attemptId: string, endedAt: number) =>

@@ -1,8 +1,9 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
 import { TestFarm } from '../helpers/farm.js';
+import { query } from '../helpers/farm-records.js';
+import { processRunning } from '../helpers/processes.js';
 
 /**
  * Agent behaviour against the real master (issue 15; the fast versions against the fake master
@@ -20,25 +21,7 @@ interface AttemptRow {
 }
 
 function attemptsOf(farm: TestFarm, jobId: number): AttemptRow[] {
-  const db = new Database(path.join(farm.home, 'store.sqlite'), { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare('SELECT id, state, hostname, started_at, exit_status, failed_reason FROM attempts WHERE job_id = ? ORDER BY leased_at, rowid').all(jobId) as AttemptRow[];
-  } finally {
-    db.close();
-  }
-}
-
-/** Whether a process whose argv names `marker` (a path only that test's task mentions) runs. */
-function processRunning(marker: string): boolean {
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) return true;
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return false;
+  return query<AttemptRow>(farm, 'SELECT id, state, hostname, started_at, exit_status, failed_reason FROM attempts WHERE job_id = ? ORDER BY leased_at, rowid', jobId);
 }
 
 function agentLog(farm: TestFarm, name: string): string {

@@ -2,6 +2,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TestFarm } from '../helpers/farm.js';
+import { processRunning } from '../helpers/processes.js';
 
 /**
  * Agent behaviour against the real master (issue 15; the fast versions against the fake master
@@ -25,19 +26,6 @@ async function accounting(farm: TestFarm, jobId: number): Promise<AccountingReco
 
 function field(qacct: string, name: string): string | undefined {
   return qacct.split('\n').find((l) => l.startsWith(`${name} `))?.slice(name.length).trim();
-}
-
-/** Whether a process whose argv names `marker` (a path only that test's task mentions) runs. */
-function processRunning(marker: string): boolean {
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) return true;
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return false;
 }
 
 t.test('qsub -l h_vmem: the agent kills a task over its limit; qacct reports it as SGE does', async (t) => {

@@ -24,7 +24,7 @@ import { ROOT, TestFarm } from '../helpers/farm.js';
  * (Recycling lock) at once, and the master's own DescribeInstances would then usually see it
  * first. Interrupting the twin puts the notice in the agent's metadata only, which proves the
  * agent → master path. (The provider-side path is the autoscaler's, tested in
- * test/autoscaler/autoscaler-ecs.test.ts.)
+ * test/groups/autoscaler-ecs.test.ts.)
  */
 const KEY = { id: 'qfarm-e2e-key', secret: 'qfarm-e2e-secret' };
 

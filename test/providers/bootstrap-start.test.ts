@@ -1,28 +1,21 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { compileGroupSpec } from '../../protocol/groups.js';
 import { AlibabaCredentials } from '../../master/providers/alibaba-credentials.js';
 import { EcsProvider } from '../../master/providers/ecs-provider.js';
 import { FakeAlibaba } from '../../fakes/alibaba/server.js';
 import { ROOT, TestFarm } from '../helpers/farm.js';
+import { AGENT_MAIN, runAgentStartScript, waitUntilJoined } from '../helpers/bootstrap-script.js';
 
 /**
- * The worker bootstrap's agent-start script, run in a fresh temporary root (QFARM_ROOT) instead
- * of a VM: it reads the master address and token from the user data the ECS provider rendered
+ * The worker bootstrap's agent-start script, run in a fresh temporary root instead of a VM
+ * (test/helpers/bootstrap-script.ts): it reads the master address and token from the user data the ECS provider rendered
  * (served by the fake's metadata service), names the agent after the instance id, and the real
  * built agent joins a real built master. The apt/npm parts of cloud-init are not run here.
  */
-const SCRIPT = join(ROOT, 'scripts', 'bootstrap', 'qfarm-agent-start.sh');
-const AGENT_MAIN = join(ROOT, 'dist', 'agent', 'main.js');
-
-function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('QFARM_') || k === 'NODE_OPTIONS') delete env[k];
-  return { ...env, ...extra };
-}
 
 for (const variant of ['plain', 'tls'] as const) {
 t.test(`an instance launched by the ECS provider joins the ${variant} master through the bootstrap`, { skip: existsSync(AGENT_MAIN) ? false : 'dist/ missing: npm run build' }, async (t) => {
@@ -47,54 +40,26 @@ t.test(`an instance launched by the ECS provider joins the ${variant} master thr
     ecs: { regionId: 'cn-hangzhou', vSwitchId: 'vsw', securityGroupId: 'sg' },
   });
   const [inst] = await provider.launch(group, 1, 'boot-1');
-  const root = mkdtempSync(join(tmpdir(), 'qfarm-root-'));
-  const child = spawn('bash', [SCRIPT], {
-    env: cleanEnv({ QFARM_ROOT: root, QFARM_METADATA_URL: fake.metadataUrl(inst!.id), QFARM_AGENT_MAIN: AGENT_MAIN }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const exited = new Promise((r) => child.once('exit', r));
-  t.teardown(async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await exited;
-  });
-  await farm.waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`bootstrap exited ${child.exitCode}: ${stderr}`);
-    return (await farm.hostState(inst!.id)) === 'online';
-  }, 20_000, 'the bootstrapped agent to come online');
+  const run = runAgentStartScript(t, { QFARM_METADATA_URL: fake.metadataUrl(inst!.id), QFARM_AGENT_MAIN: AGENT_MAIN });
+  await waitUntilJoined(farm, run, inst!.id, 'the bootstrapped agent to come online');
   const hosts = (await farm.api('GET', '/hosts')) as { hosts: { hostname: string; group: string; slots: number; labels: Record<string, string> }[] };
   const host = hosts.hosts.find((h) => h.hostname === inst!.id)!;
   t.equal(host.group, 'render');
   t.equal(host.slots, 2);
   t.equal(host.labels['qfarm.instance-id'], inst!.id, 'the master can pair the agent with its instance');
   t.equal(host.labels.gpu, 'no');
-  t.match(stderr, new RegExp(`joining ${farm.url.replace(/[.]/g, '\\.')} as ${inst!.id}`));
-  t.notMatch(stderr, farm.token('agent'), 'the token is not printed');
-  t.equal(statSync(join(root, 'var', 'lib', 'qfarm', 'agent')).mode & 0o777, 0o700);
+  t.match(run.stderr(), new RegExp(`joining ${farm.url.replace(/[.]/g, '\\.')} as ${inst!.id}`));
+  t.notMatch(run.stderr(), farm.token('agent'), 'the token is not printed');
+  t.equal(statSync(join(run.root, 'var', 'lib', 'qfarm', 'agent')).mode & 0o777, 0o700);
   if (variant === 'tls') t.match(farm.url, /^https:/);
 });
 }
 
 t.test('a hand-installed worker (no metadata service) joins by its host name, with no instance-id label', async (t) => {
   const farm = await TestFarm.start(t);
-  const root = mkdtempSync(join(tmpdir(), 'qfarm-root-'));
   // Nothing listens on port 9 of loopback: as on a bare-metal machine, the metadata service is absent.
-  const child = spawn('bash', [SCRIPT], {
-    env: cleanEnv({ QFARM_ROOT: root, QFARM_METADATA_URL: 'http://127.0.0.1:9', QFARM_AGENT_MAIN: AGENT_MAIN, QFARM_MASTER: farm.url, QFARM_AGENT_TOKEN: farm.token('agent'), QFARM_LABELS: 'rack=a3' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const exited = new Promise((r) => child.once('exit', r));
-  t.teardown(async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await exited;
-  });
-  await farm.waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`bootstrap exited ${child.exitCode}: ${stderr}`);
-    return (await farm.hostState(hostname())) === 'online';
-  }, 20_000, 'the hand-installed agent to come online');
+  const run = runAgentStartScript(t, { QFARM_METADATA_URL: 'http://127.0.0.1:9', QFARM_AGENT_MAIN: AGENT_MAIN, QFARM_MASTER: farm.url, QFARM_AGENT_TOKEN: farm.token('agent'), QFARM_LABELS: 'rack=a3' });
+  await waitUntilJoined(farm, run, hostname(), 'the hand-installed agent to come online');
   const hosts = (await farm.api('GET', '/hosts')) as { hosts: { hostname: string; labels: Record<string, string> }[] };
   const host = hosts.hosts.find((h) => h.hostname === hostname())!;
   t.same(host.labels, { rack: 'a3' }, 'its own labels only: the master will not take it for a vanished provider machine');
@@ -104,13 +69,9 @@ t.test('without settings anywhere the start script stops with exit 78 and says w
   const fake = new FakeAlibaba();
   await fake.listen();
   t.teardown(() => fake.close());
-  const root = mkdtempSync(join(tmpdir(), 'qfarm-root-'));
-  const child = spawn('bash', [SCRIPT], { env: cleanEnv({ QFARM_ROOT: root, QFARM_METADATA_URL: fake.metadataUrl('i-none'), QFARM_AGENT_MAIN: '/nonexistent' }), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const code = await new Promise((r) => child.once('exit', r));
-  t.equal(code, 78);
-  t.match(stderr, /no master address: set QFARM_MASTER/);
+  const run = runAgentStartScript(t, { QFARM_METADATA_URL: fake.metadataUrl('i-none'), QFARM_AGENT_MAIN: '/nonexistent' });
+  t.equal(await run.exited, 78);
+  t.match(run.stderr(), /no master address: set QFARM_MASTER/);
 });
 
 t.test('the cloud-init user data and unit files are well-formed', async (t) => {

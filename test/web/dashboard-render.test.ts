@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
+import type { FrameView } from '../../protocol/web-api.js';
 import { createDemoScene } from '../../render/demo-scene.js';
 import { decodePng, type Image } from '../../render/png.js';
 import { ROOT, TestFarm } from '../helpers/farm.js';
@@ -19,13 +20,6 @@ import { launchChromium, screenshot, watchPage } from './browser.js';
  */
 
 execFileSync('/bin/sh', [path.join(ROOT, 'test', 'render', 'ensure-blender.sh')], { stdio: 'inherit' });
-
-interface FrameView {
-  frame: number;
-  state: string;
-  thumbnail: string | null;
-  lastLines: string[];
-}
 
 /** The job's frame grid once every frame is done with a thumbnail; says why a frame failed instead of timing out blind. */
 async function waitForThumbnails(page: Page, url: string, jobId: number, frames: number): Promise<FrameView[]> {

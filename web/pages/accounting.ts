@@ -1,23 +1,13 @@
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
-import { get } from '../api.js';
+import { PerfResponse, type PerfRow } from '../../protocol/perf.js';
+import { getChecked } from '../api.js';
 import { Chart } from '../chart.js';
-
-interface PerfRow {
-  instanceType: string;
-  hosts: number;
-  tasks: number;
-  taskHours: number;
-  hostHours: number;
-  tasksPerHour: number;
-  tasksPerDollar: number | null;
-  cost: number | null;
-}
 
 /** `qfarm perf` as charts: tasks per hour and per unit of money, by instance type. */
 export function AccountingPage(props: { notify: (text: string, ok: boolean) => void }) {
   const [rows, setRows] = useState<PerfRow[] | null>(null);
-  useEffect(() => void get<{ rows: PerfRow[] }>('/perf').then((r) => setRows(r.rows), (e: Error) => props.notify(e.message, false)), []);
+  useEffect(() => void getChecked('/perf', PerfResponse).then((r) => setRows(r.rows), (e: Error) => props.notify(e.message, false)), []);
   if (!rows) return html`<p class="muted">loading…</p>`;
   if (rows.length === 0) return html`<p class="muted">No finished tasks yet: accounting fills as tasks end.</p>`;
   const xs = rows.map((_, i) => i + 1);

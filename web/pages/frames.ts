@@ -1,23 +1,8 @@
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
-import { get } from '../api.js';
+import { FramesPage, type FrameView } from '../../protocol/web-api.js';
+import { getChecked } from '../api.js';
 import { Chart } from '../chart.js';
-
-interface FrameView {
-  frame: number;
-  taskId: number;
-  state: string;
-  secondsPerFrame: number | null;
-  thumbnail: string | null;
-  lastLines: string[];
-}
-
-interface FramesPage {
-  render: boolean;
-  tiled: boolean;
-  frames: FrameView[];
-  totalTasks: number;
-}
 
 /**
  * A render job's frames: a thumbnail per finished frame of any format (Blender writes them,
@@ -26,7 +11,7 @@ interface FramesPage {
  */
 export function FrameGrid(props: { jobId: number; tick: number }) {
   const [page, setPage] = useState<FramesPage | null>(null);
-  useEffect(() => void get<FramesPage>(`/web/jobs/${props.jobId}/frames?offset=0&limit=200`).then(setPage, () => setPage(null)), [props.jobId, props.tick]);
+  useEffect(() => void getChecked(`/web/jobs/${props.jobId}/frames?offset=0&limit=200`, FramesPage).then(setPage, () => setPage(null)), [props.jobId, props.tick]);
   if (!page?.render) return null;
   if (page.tiled) return html`<div class="frames muted">This job renders tiles; its frames (and their thumbnails) belong to the stitch job that follows it.</div>`;
   const timed = page.frames.filter((f) => f.secondsPerFrame !== null);

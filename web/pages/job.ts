@@ -1,23 +1,11 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { get, live, type Session } from '../api.js';
+import { TaskPage, type TaskPageRow } from '../../protocol/web-api.js';
+import { get, getChecked, live, type Session } from '../api.js';
 import { Chart } from '../chart.js';
 import { ago, bytes, duration } from '../format.js';
 import { FrameGrid } from './frames.js';
 import { ConfirmButton, jobAction } from './jobs.js';
-
-interface TaskRow {
-  taskId: number;
-  state: string;
-  host: string | null;
-  attempts: number;
-  started: number | null;
-  ended: number | null;
-  exitStatus: number | null;
-  failedReason: string | null;
-  cpuSeconds: number | null;
-  rssBytes: number | null;
-}
 
 type Detail = Record<string, unknown> & { jobId: number; name: string; submitter: { user: string }; priority: number; hold: boolean; deleted: boolean; array: { first: number; last: number; step: number } | null; command: unknown; schedulingInfo: string[] };
 
@@ -69,7 +57,7 @@ function LogTail(props: { jobId: number; taskId: number; text: string }) {
 
 export function JobPage(props: { id: number; session: Session; notify: (text: string, ok: boolean) => void }) {
   const [job, setJob] = useState<Detail | null>(null);
-  const [tasks, setTasks] = useState<{ rows: TaskRow[]; total: number } | null>(null);
+  const [tasks, setTasks] = useState<TaskPage | null>(null);
   const [offset, setOffset] = useState(0);
   const [tick, setTick] = useState(0);
   const [selected, setSelected] = useState<number | null>(null);
@@ -80,7 +68,7 @@ export function JobPage(props: { id: number; session: Session; notify: (text: st
 
   useEffect(() => {
     get<{ jobs: Detail[] }>(`/jobs/${props.id}`).then((r) => setJob(r.jobs[0] ?? null), (e: Error) => props.notify(e.message, false));
-    get<{ rows: TaskRow[]; total: number }>(`/web/jobs/${props.id}/tasks?offset=${offset}&limit=${PAGE}`).then((p) => {
+    getChecked(`/web/jobs/${props.id}/tasks?offset=${offset}&limit=${PAGE}`, TaskPage).then((p) => {
       setTasks(p);
       // Usage over time of running tasks as this page saw it (the master keeps only the latest):
       // cores = CPU seconds gained per second between two looks.

@@ -1,30 +1,13 @@
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
-import { get, live, post, type ActionResponse, type Session } from '../api.js';
+import { JobListPage, type JobListRow } from '../../protocol/web-api.js';
+import { getChecked, live, post, type ActionResponse, type Session } from '../api.js';
 import { ago, duration } from '../format.js';
-
-export interface JobRow {
-  id: number;
-  name: string;
-  user: string;
-  group: string;
-  priority: number;
-  submitted: number;
-  started: number | null;
-  finishedAt: number | null;
-  state: string;
-  total: number;
-  running: number;
-  done: number;
-  failed: number;
-  deleted: number;
-  pending: number;
-}
 
 const PAGE = 50;
 
 /** Done, failed, running and deleted as one bar; the numbers in its title and beside it. */
-export function Progress(props: { row: Pick<JobRow, 'total' | 'done' | 'failed' | 'running' | 'deleted' | 'pending'> }) {
+export function Progress(props: { row: Pick<JobListRow, 'total' | 'done' | 'failed' | 'running' | 'deleted' | 'pending'> }) {
   const r = props.row;
   const pct = (n: number): string => `${(100 * n) / Math.max(1, r.total)}%`;
   return html`<div class="progress" title=${`${r.done} done, ${r.failed} failed, ${r.running} running, ${r.pending} waiting, ${r.deleted} deleted of ${r.total}`}>
@@ -59,21 +42,21 @@ export async function jobAction(route: string, body: unknown, notify: (text: str
 export function JobsPage(props: { session: Session; notify: (text: string, ok: boolean) => void }) {
   const [filters, setFilters] = useState({ user: '', group: '', state: 'active', search: '' });
   const [offset, setOffset] = useState(0);
-  const [page, setPage] = useState<{ rows: JobRow[]; total: number } | null>(null);
+  const [page, setPage] = useState<JobListPage | null>(null);
   const [tick, setTick] = useState(0);
   const [now, setNow] = useState(Date.now());
 
   useEffect(() => {
     const q = new URLSearchParams({ ...filters, offset: String(offset), limit: String(PAGE) });
     let stale = false;
-    get<{ rows: JobRow[]; total: number }>(`/web/jobs?${q}`).then((p) => !stale && (setPage(p), setNow(Date.now())), (e: Error) => props.notify(e.message, false));
+    getChecked(`/web/jobs?${q}`, JobListPage).then((p) => !stale && (setPage(p), setNow(Date.now())), (e: Error) => props.notify(e.message, false));
     return () => void (stale = true);
   }, [filters, offset, tick]);
   useEffect(() => live(['jobs'], () => setTick((t) => t + 1)), []);
 
   const set = (k: keyof typeof filters) => (e: Event) => (setOffset(0), setFilters({ ...filters, [k]: (e.target as HTMLInputElement).value }));
   const act = (route: string, id: number, extra: object = {}) => jobAction(route, { targets: [{ job: String(id) }], ...extra }, props.notify).then(() => setTick((t) => t + 1));
-  const mine = (row: JobRow) => row.user === props.session.user || props.session.mayActOnAll;
+  const mine = (row: JobListRow) => row.user === props.session.user || props.session.mayActOnAll;
 
   return html`<section>
     <div class="toolbar">

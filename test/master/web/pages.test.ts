@@ -8,7 +8,9 @@ import { Transitions } from '../../../master/store/transitions.js';
 import { MasterEventBus } from '../../../master/events.js';
 import { jobListPage } from '../../../master/web/job-list.js';
 import { taskPage } from '../../../master/web/task-page.js';
+import { Value } from '@sinclair/typebox/value';
 import type { JobSubmission } from '../../../protocol/job-spec.js';
+import { JobListPage, TaskPage } from '../../../protocol/web-api.js';
 
 /** The dashboard's tables against a real store: an array job is one row plus a cursor. */
 
@@ -44,6 +46,7 @@ t.test('a 100,000-task array: any page of tasks is computed from the range, quic
   t.same(first.rows.map((r) => [r.taskId, r.state]), [[1, 'done'], [2, 'failed'], [3, 'leased'], [4, 'pending'], [5, 'pending']]);
   t.equal(first.rows[0]!.host, 'node1');
   t.equal(first.rows[1]!.exitStatus, 3);
+  t.same([...Value.Errors(TaskPage, first)], [], 'the page is what the dashboard checks it against (protocol/web-api.ts)');
 
   const started = performance.now();
   const last = taskPage(db, reader.job(jobId)!, 99_900, 100);
@@ -56,6 +59,7 @@ t.test('a 100,000-task array: any page of tasks is computed from the range, quic
   const list = jobListPage(db, { offset: 0, limit: 50 });
   t.equal(list.total, 1);
   t.match(list.rows[0], { id: jobId, name: 'big', user: 'alice', total: 100000, done: 1, failed: 1, running: 1, pending: 99997, state: 'running' });
+  t.same([...Value.Errors(JobListPage, list)], [], 'the job list is what the dashboard checks it against');
 });
 
 t.test('the job list filters by user, group, state and name in SQL, newest first', async (t) => {

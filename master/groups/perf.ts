@@ -1,4 +1,5 @@
 import type { AccountingRecord } from '../../protocol/api.js';
+import type { PerfRow } from '../../protocol/perf.js';
 
 /**
  * `qfarm perf`, after `brenda-tool perf`: tasks per hour and tasks per unit of money by
@@ -8,21 +9,6 @@ import type { AccountingRecord } from '../../protocol/api.js';
 export interface HostCost {
   instanceType: string;
   hourlyPrice: number | null;
-}
-
-export interface PerfRow {
-  instanceType: string;
-  hosts: number;
-  tasks: number;
-  /** Task-hours actually spent (sum of task wall time). */
-  taskHours: number;
-  /** Host-hours the hosts were up from their first task's start to their last task's end. */
-  hostHours: number;
-  /** Tasks per host-hour. */
-  tasksPerHour: number;
-  /** Tasks per unit of money; null when the price is unknown. */
-  tasksPerDollar: number | null;
-  cost: number | null;
 }
 
 type PerfInput = Pick<AccountingRecord, 'hostname' | 'startTime' | 'endTime' | 'failedCode' | 'exitStatus'>;
@@ -60,20 +46,4 @@ export function perfByInstanceType(records: PerfInput[], hosts: ReadonlyMap<stri
       tasksPerDollar: priced && row.cost && row.cost > 0 ? row.tasks / row.cost : null,
     }))
     .sort((a, b) => (b.tasksPerDollar ?? -1) - (a.tasksPerDollar ?? -1) || b.tasksPerHour - a.tasksPerHour);
-}
-
-/** Text table like `brenda-tool perf`. */
-export function formatPerf(rows: PerfRow[]): string {
-  const head = 'INSTANCE TYPE          HOSTS  TASKS   TASKS/HOUR   TASKS/$      COST';
-  const lines = rows.map((r) =>
-    [
-      r.instanceType.padEnd(22),
-      String(r.hosts).padStart(5),
-      String(r.tasks).padStart(6),
-      r.tasksPerHour.toFixed(2).padStart(12),
-      (r.tasksPerDollar === null ? '-' : r.tasksPerDollar.toFixed(2)).padStart(9),
-      (r.cost === null ? '-' : r.cost.toFixed(3)).padStart(9),
-    ].join(' '),
-  );
-  return [head, ...lines].join('\n') + '\n';
 }

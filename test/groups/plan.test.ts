@@ -1,9 +1,9 @@
 import t from 'tap';
 import { compileGroupSpec, type GroupSpec } from '../../protocol/groups.js';
-import { planGroup } from '../../master/autoscaler/plan.js';
-import type { AgentView, GroupScalingState, PendingWork, ScalingHistory } from '../../master/autoscaler/scaling-state.js';
+import { planGroup } from '../../master/groups/plan.js';
+import type { AgentView, GroupScalingState, PendingWork, ScalingHistory } from '../../master/groups/scaling-state.js';
 import type { Instance } from '../../master/providers/provider.js';
-import { paidSecondsLeft } from '../../master/autoscaler/billing.js';
+import { paidSecondsLeft } from '../../master/groups/billing.js';
 
 const T0 = Date.UTC(2026, 10, 23, 10, 0, 0);
 const S = 1000;

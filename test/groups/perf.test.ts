@@ -1,5 +1,6 @@
 import t from 'tap';
-import { formatPerf, perfByInstanceType } from '../../master/autoscaler/perf.js';
+import { perfByInstanceType } from '../../master/groups/perf.js';
+import { formatPerf } from '../../cli/format/perf-table.js';
 
 const H = 3_600_000;
 

@@ -1,5 +1,5 @@
-import type { JobSubmission } from '../protocol/job-spec.js';
-import type { HostInventory } from '../protocol/agent-messages.js';
+import type { JobSubmission } from './job-spec.js';
+import type { HostInventory } from './agent-messages.js';
 
 /** What the matcher needs to know of a host. */
 export interface HostFacts {

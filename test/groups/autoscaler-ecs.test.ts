@@ -1,7 +1,7 @@
 import t from 'tap';
 import { compileGroupSpec } from '../../protocol/groups.js';
-import { Autoscaler } from '../../master/autoscaler/autoscaler.js';
-import type { AgentView, PendingWork } from '../../master/autoscaler/scaling-state.js';
+import { Autoscaler } from '../../master/groups/autoscaler.js';
+import type { AgentView, PendingWork } from '../../master/groups/scaling-state.js';
 import { AlibabaCredentials } from '../../master/providers/alibaba-credentials.js';
 import { EcsProvider } from '../../master/providers/ecs-provider.js';
 import { DROP_RESPONSE, FakeAlibaba } from '../../fakes/alibaba/server.js';

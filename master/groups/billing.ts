@@ -26,10 +26,3 @@ export function releaseMarginSeconds(billing: BillingPolicy): number {
 export function atBillingBoundary(launchedAt: number, now: number, billing: BillingPolicy): boolean {
   return paidSecondsLeft(launchedAt, now, billing) <= releaseMarginSeconds(billing);
 }
-
-/** Cost of running one machine from launch to `now` at `hourlyPrice`, by the billing policy. */
-export function costSoFar(launchedAt: number, now: number, hourlyPrice: number, billing: BillingPolicy): number {
-  const elapsed = Math.max(0, (now - launchedAt) / 1000);
-  const billed = elapsed + paidSecondsLeft(launchedAt, now, billing);
-  return (billed / 3600) * hourlyPrice;
-}

@@ -3,7 +3,7 @@ import type { Instance } from '../providers/provider.js';
 
 /**
  * What the autoscaler needs to know about one group at one moment. The master builds this from
- * its store and the agent hub (see README-cloud wiring notes); the autoscaler never reads the
+ * its store and the agent hub (master/groups/group-store.ts); the autoscaler never reads the
  * store itself, so all of its logic runs in tests without a master.
  */
 

@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { existsSync } from 'node:fs';
 import { compileGroupSpec } from '../../protocol/groups.js';
 import type { HostsResponse, QstatResponse } from '../../protocol/api.js';
-import { Autoscaler } from '../../master/autoscaler/autoscaler.js';
-import type { AgentView, PendingWork } from '../../master/autoscaler/scaling-state.js';
+import { Autoscaler } from '../../master/groups/autoscaler.js';
+import type { AgentView, PendingWork } from '../../master/groups/scaling-state.js';
 import { LocalProvider } from '../../master/providers/local-provider.js';
 import { ROOT, TestFarm } from '../helpers/farm.js';
 
@@ -12,7 +12,7 @@ import { ROOT, TestFarm } from '../helpers/farm.js';
  * The embedded default, end to end, before the master wires the autoscaler in: a real master,
  * an array job, and the autoscaler with the local provider starting real agents that join and
  * run the tasks, then removing them once idle. The test plays the master's part of building
- * the autoscaler's input from the HTTP API (see master/autoscaler/WIRING.md for the real thing).
+ * the autoscaler's input from the HTTP API (see master/groups/autoscale-loop.ts for the real thing).
  */
 const AGENT_MAIN = path.join(ROOT, 'dist', 'agent', 'main.js');
 
