@@ -1,15 +1,13 @@
 import os from 'node:os';
-import { FailedCode, type TaskFinished, type TaskUsage } from '../protocol/agent-messages.js';
+import { FailedCode, zeroUsage, type TaskFinished, type TaskUsage } from '../protocol/agent-messages.js';
 import { WorkingDirectoryError } from './output-files.js';
 
 /** The end of an attempt, as the `finished` frame carries it. */
 export type TaskResult = Omit<TaskFinished, 'type' | 'attemptId'>;
 
-const NO_USAGE: TaskUsage = { cpuSeconds: 0, utimeSeconds: 0, stimeSeconds: 0, rssBytes: 0, maxRssBytes: 0, vmemBytes: 0, maxVmemBytes: 0, ioBytes: 0 };
-
 /** A task that failed without running (or whose run does not count): exit 0 and the reason. */
 export function failedResult(startedAt: number, endedAt: number, failedCode: number, failedReason: string): TaskResult {
-  return { exitStatus: 0, signal: null, failedCode, failedReason, startedAt, endedAt, usage: { ...NO_USAGE } };
+  return { exitStatus: 0, signal: null, failedCode, failedReason, startedAt, endedAt, usage: zeroUsage() };
 }
 
 /** Everything known when a started task's first process has ended and its output is drained. */

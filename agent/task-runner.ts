@@ -106,7 +106,7 @@ export class TaskRun {
     // An error the agent did not expect (its TMPDIR root missing, a full disk) is the node's
     // failure, not the job's: the task runs again elsewhere (and counts against this host).
     this.done = this.run()
-      .catch((err: unknown) => ({ ...this.failure(Date.now(), FailedCode.BeforeJob, `agent error on ${this.ctx.hostname}: ${(err as Error).message}`), retryable: true }))
+      .catch((err: unknown) => ({ ...this.failure(this.clock.now(), FailedCode.BeforeJob, `agent error on ${this.ctx.hostname}: ${(err as Error).message}`), retryable: true }))
       // Killed because the agent stops (not for anything the task did): the master runs it again.
       .then((result) => (this.killRequest?.requeue && result.failedCode === FailedCode.AfterJob ? { ...result, retryable: true } : result));
   }
