@@ -96,7 +96,7 @@ export class Agent {
       deps.log.warn(w, 'output buffer of an attempt is full: dropping its oldest output (the output file keeps everything)'),
     );
     this.connection = new MasterConnection(
-      { target: () => masterNow(opts), token: opts.token, log: deps.log, reconnectMaxMs: opts.reconnectMaxMs },
+      { target: () => masterNow(opts), token: opts.token, log: deps.log, reconnectMaxMs: opts.reconnectMaxMs, clock: this.clock },
       {
         hello: async () => this.hello(),
         heartbeat: async () => ({ type: 'heartbeat', ...(await readHostLoad()), running: [...this.running.keys()] }),

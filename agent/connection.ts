@@ -13,6 +13,7 @@ import { CloseCode, PROTOCOL_VERSION } from '../protocol/version.js';
 import { pinnedConnection } from '../protocol/tls-pin.js';
 import { closeReason } from '../protocol/close-reason.js';
 import { compileRetryPolicy, delayFor, type CompiledRetryPolicy } from '../retry/retry-policy.js';
+import { systemClock, type AgentClock } from './clock.js';
 import { parseMasterFrame } from './master-frame.js';
 import type { MasterTarget } from './options.js';
 
@@ -53,6 +54,8 @@ export interface ConnectionOptions {
   reconnectBaseMs?: number;
   /** Cap of the exponential backoff. */
   reconnectMaxMs: number;
+  /** Times the master's silence and the redial and heartbeat timers. @default systemClock */
+  clock?: AgentClock;
 }
 
 /**
@@ -65,18 +68,20 @@ export class MasterConnection {
   private ready = false;
   private stopped = false;
   private failures = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private cancelRedial: (() => void) | undefined;
+  private cancelHeartbeats: (() => void) | undefined;
   private lastHeard = 0;
   private refusedReason: string | undefined;
   private lastError: string | undefined;
   private currentUrl = '';
   private readonly redial: CompiledRetryPolicy;
+  private readonly clock: AgentClock;
 
   constructor(
     private readonly opts: ConnectionOptions,
     private readonly handlers: ConnectionHandlers,
   ) {
+    this.clock = opts.clock ?? systemClock;
     // Redials never give up; half the delay is random so a restarted master is not hit by
     // every agent at once, and the other half keeps a flapping master from being hammered.
     this.redial = compileRetryPolicy({
@@ -138,8 +143,8 @@ export class MasterConnection {
   /** Stops for good (agent shutdown). */
   close(): void {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
-    clearInterval(this.heartbeatTimer);
+    this.cancelRedial?.();
+    this.cancelHeartbeats?.();
     this.ws?.close(1000, 'agent shutting down');
   }
 
@@ -175,7 +180,7 @@ export class MasterConnection {
 
     ws.on('open', () => {
       if (!current()) return;
-      this.lastHeard = Date.now();
+      this.lastHeard = this.clock.now();
       void this.handlers
         .hello()
         .then((hello) => {
@@ -188,11 +193,11 @@ export class MasterConnection {
     });
     ws.on('message', (data, isBinary) => {
       if (!current()) return;
-      this.lastHeard = Date.now();
+      this.lastHeard = this.clock.now();
       this.receive(ws, isBinary ? null : data.toString());
     });
     ws.on('pong', () => {
-      if (current()) this.lastHeard = Date.now();
+      if (current()) this.lastHeard = this.clock.now();
     });
     ws.on('unexpected-response', (_req, res: IncomingMessage) => {
       if (!current()) return;
@@ -295,12 +300,12 @@ export class MasterConnection {
   }
 
   private startHeartbeats(ws: WebSocket, heartbeatMs: number): void {
-    clearInterval(this.heartbeatTimer);
+    this.cancelHeartbeats?.();
     const beat = (): void => {
       if (this.ws !== ws || ws.readyState !== WebSocket.OPEN) return;
       // A half-open TCP connection never errors by itself: give up when the master is silent.
-      if (Date.now() - this.lastHeard > Math.max(3 * heartbeatMs, 10_000)) {
-        this.opts.log.warn({ silentMs: Date.now() - this.lastHeard }, 'master silent; reconnecting');
+      if (this.clock.now() - this.lastHeard > Math.max(3 * heartbeatMs, 10_000)) {
+        this.opts.log.warn({ silentMs: this.clock.now() - this.lastHeard }, 'master silent; reconnecting');
         ws.terminate();
         return;
       }
@@ -311,29 +316,29 @@ export class MasterConnection {
         .catch((err: unknown) => this.opts.log.warn({ err }, 'building a heartbeat failed'));
     };
     beat();
-    this.heartbeatTimer = setInterval(beat, heartbeatMs);
+    this.cancelHeartbeats = this.clock.setInterval(beat, heartbeatMs);
   }
 
   private lost(): void {
     const wasReady = this.ready;
     this.ready = false;
-    clearInterval(this.heartbeatTimer);
+    this.cancelHeartbeats?.();
     this.ws?.removeAllListeners('message');
     this.ws = undefined;
     if (wasReady) this.handlers.disconnected();
     if (this.stopped) return;
-    clearTimeout(this.retryTimer);
+    this.cancelRedial?.();
     this.failures++;
     const delay = delayFor(this.redial, this.failures);
     this.opts.log.debug({ delay }, 'reconnecting after backoff');
-    this.retryTimer = setTimeout(() => this.dial(), delay);
+    this.cancelRedial = this.clock.setTimeout(() => this.dial(), delay);
   }
 
   private fail(err: AgentFatalError): void {
     this.stopped = true;
     this.ready = false;
-    clearInterval(this.heartbeatTimer);
-    clearTimeout(this.retryTimer);
+    this.cancelHeartbeats?.();
+    this.cancelRedial?.();
     const ws = this.ws;
     this.ws = undefined;
     ws?.terminate();
