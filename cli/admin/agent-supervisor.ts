@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { compileRetryPolicy, delayFor, type CompiledRetryPolicy } from '../../retry/retry-policy.js';
 
 export interface SupervisorOptions {
   /** Shown in messages: `agent NAME`. */
@@ -27,8 +28,17 @@ export class Supervisor {
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
   private stopped = false;
+  private readonly restarts: CompiledRetryPolicy;
 
-  constructor(private readonly opts: SupervisorOptions) {}
+  constructor(private readonly opts: SupervisorOptions) {
+    // One local daemon has nobody to fall into lockstep with: no jitter, the delays as stated.
+    this.restarts = compileRetryPolicy({
+      initialIntervalMs: opts.baseDelayMs ?? 1000,
+      maximumIntervalMs: opts.maxDelayMs ?? 60_000,
+      maximumAttempts: Infinity,
+      jitter: 0,
+    });
+  }
 
   start(): void {
     const started = Date.now();
@@ -38,11 +48,11 @@ export class Supervisor {
       if (this.child === child) this.child = undefined;
       if (this.stopped) return;
       if (Date.now() - started >= (this.opts.healthyAfterMs ?? 60_000)) this.failures = 0;
-      const delay = Math.min(this.opts.maxDelayMs ?? 60_000, (this.opts.baseDelayMs ?? 1000) * 2 ** Math.min(this.failures, 16));
       this.failures++;
+      const delay = delayFor(this.restarts, this.failures);
       this.opts.say(
         `qfarm up: ${this.opts.name} exited (${signal ?? `code ${code}`}); restarting it in ${formatDelay(delay)} ` +
-          `(restart ${this.failures}, backoff doubles up to ${formatDelay(this.opts.maxDelayMs ?? 60_000)}); see ${this.opts.logHint}`,
+          `(restart ${this.failures}, backoff doubles up to ${formatDelay(this.restarts.maximumIntervalMs)}); see ${this.opts.logHint}`,
       );
       this.timer = setTimeout(() => this.stopped || this.start(), delay);
     });
