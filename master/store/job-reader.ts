@@ -1,6 +1,8 @@
 import { type Db, statementCache } from './database.js';
 import type { TaskRange } from '../../protocol/job-spec.js';
 import { rangeHas } from '../../protocol/task-ranges.js';
+import { TaskState } from '../states.js';
+import { REQUEUED_TASKS } from './sql-states.js';
 
 /** A row of the jobs table, as stored. */
 export interface JobRow {
@@ -109,7 +111,7 @@ export class JobReader {
            AND NOT EXISTS (SELECT 1 FROM job_deps d JOIN jobs p ON p.id = d.depends_on
                            WHERE d.job_id = j.id AND d.per_task = 0 AND p.finished = 0)
            AND (j.next_task <= j.last_task
-                OR EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state = 'pending'))
+                OR EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state IN (${REQUEUED_TASKS})))
          ORDER BY j.priority DESC, j.submit_time, j.id
          LIMIT ?`,
       )
@@ -130,7 +132,7 @@ export class JobReader {
   /** Pending work of a job: requeued rows plus undispatched ids. */
   pendingCount(job: JobRow): number {
     const requeued = this
-      .q(`SELECT COUNT(*) FROM tasks WHERE job_id = ? AND state = 'pending'`)
+      .q(`SELECT COUNT(*) FROM tasks WHERE job_id = ? AND state IN (${REQUEUED_TASKS})`)
       .pluck()
       .get(job.id) as number;
     return requeued + this.undispatchedCount(job);
@@ -166,7 +168,7 @@ export class JobReader {
     for (const gate of gates) {
       if (!rangeHas({ first: gate.first_task, last: gate.last_task, step: gate.step }, taskId)) continue;
       const state = this.q('SELECT state FROM tasks WHERE job_id = ? AND task_id = ?').pluck().get(gate.id, taskId) as string | undefined;
-      if (state === 'done' || state === 'deleted') continue;
+      if (state === TaskState.Done || state === TaskState.Deleted) continue;
       if (state === undefined && gate.deleted) continue;
       return false;
     }

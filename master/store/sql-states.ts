@@ -14,6 +14,8 @@ export function sqlList(states: readonly string[]): string {
     .join(', ');
 }
 
+/** Task rows waiting to run again after their host was lost (never-dispatched tasks have no row). */
+export const REQUEUED_TASKS = sqlList([TaskState.Pending]);
 /** Tasks that can still run: queued again, leased or running. */
 export const UNFINISHED_TASKS = sqlList([TaskState.Pending, TaskState.Leased, TaskState.Running]);
 /** Tasks an agent holds: leased or running. */
