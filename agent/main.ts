@@ -7,7 +7,7 @@ import { machineIdentityOptions, readMachineIdentity } from './machine-identity.
 import { agentVersion } from './agent-version.js';
 import { readInventory } from './inventory.js';
 import { SpotWatch } from './spot-watch.js';
-import { HelpRequested } from '../cli/cli-errors.js';
+import { HelpRequested } from '../logging/help-requested.js';
 import { AgentOptionsError, machineDefaults, parseAgentOptions, usage, type AgentOptions } from './options.js';
 
 /** Exit codes: 0 clean stop, 1 refused by the master or failed to start, 2 bad command line. */

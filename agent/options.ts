@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { normaliseFingerprint } from '../protocol/tls-pin.js';
 // The agent is the `qfarm agent` verb: its --help ends it the way every verb's does.
-import { HelpRequested } from '../cli/cli-errors.js';
+import { HelpRequested } from '../logging/help-requested.js';
 
 /** Validated, defaulted settings of one agent process. */
 export interface AgentOptions {

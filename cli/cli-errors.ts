@@ -74,10 +74,5 @@ export class UnsupportedOptionError extends CliError {
   }
 }
 
-/** Thrown by `-help`: print the usage text to stdout and exit 0. */
-export class HelpRequested extends Error {
-  constructor(readonly text: string) {
-    super('help requested');
-    this.name = 'HelpRequested';
-  }
-}
+/** Thrown by `-help`: print the usage text to stdout and exit 0 (shared with the agent's command line). */
+export { HelpRequested } from '../logging/help-requested.js';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { agentSocketUrl, masterNow, masterUrlNow, parseAgentOptions, parseLabels, usage } from '../../agent/options.js';
-import { HelpRequested } from '../../cli/cli-errors.js';
+import { HelpRequested } from '../../logging/help-requested.js';
 
 const defaults = { hostname: 'node7', cpus: 8, homedir: '/home/q', socketPath: '/agent' };
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseAgentOptions(argv, env, defaults);
