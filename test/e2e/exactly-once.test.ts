@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { TestFarm } from '../helpers/farm.js';
 import { logs, qacctRecords, query } from '../helpers/farm-records.js';
 import { FakeAgent, finishedFrame, helloFrame } from '../helpers/fake-agent.js';
+import { processRunning } from '../helpers/processes.js';
 
 /**
  * Exactly-once results against the real master (issue 15): a replayed `finished` and replayed
@@ -60,7 +61,7 @@ t.test('a real agent that finished while the master was down delivers its result
   await farm.stopProcess(farm.master, 'SIGKILL');
   fs.writeFileSync(gate, '');
   // The task ends while nobody listens: the agent keeps started, both lines and finished.
-  await farm.waitFor(() => !taskRunning(gate), 20_000, 'the task to end');
+  await farm.waitFor(() => !processRunning(gate), 20_000, 'the task to end');
   const port = Number(new URL(farm.url).port);
   await farm.startMaster(port);
   await farm.waitForJob(jobId);
@@ -73,16 +74,3 @@ t.test('a real agent that finished while the master was down delivers its result
   const connects = farm.masterLogText().split('\n').filter((l) => l.includes('"agent connected"') && l.includes('"node1"'));
   t.equal(connects.length, 2, 'node1 connected to the first master and again to the restarted one');
 });
-
-/** Whether the test task waiting on `gate` (its argv names the gate) still runs. */
-function taskRunning(gate: string): boolean {
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(gate)) return true;
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return false;
-}

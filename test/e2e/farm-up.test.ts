@@ -4,20 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ROOT } from '../helpers/farm.js';
-
-/** Processes whose command line mentions `text` (the farm's QFARM_HOME is in every agent's argv). */
-function processesMentioning(text: string): number[] {
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) pids.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return pids;
-}
+import { processesNaming } from '../helpers/processes.js';
 
 t.test('qfarm up runs a master and local agents in the foreground; Ctrl-C stops them all cleanly', async (t) => {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-up-'));
@@ -41,16 +28,17 @@ t.test('qfarm up runs a master and local agents in the foreground; Ctrl-C stops 
   t.equal(online, 2, 'qhost lists both agents with their load');
   const sub = spawnSync(path.join(ROOT, 'bin', 'qsub'), ['-sync', 'y', '-b', 'y', '-o', '/dev/null', '-e', '/dev/null', 'true'], { env, encoding: 'utf8' });
   t.equal(sub.status, 0, sub.stderr);
-  t.ok(processesMentioning(home).length >= 2, 'the agents run');
+  // The farm's QFARM_HOME is in every agent's argv.
+  t.ok(processesNaming(home).length >= 2, 'the agents run');
 
   // An agent that dies is restarted, with the backoff announced.
-  const agentPid = processesMentioning(`agents/${os.hostname()}-1`)[0]!;
+  const agentPid = processesNaming(`agents/${os.hostname()}-1`)[0]!;
   process.kill(agentPid, 'SIGKILL');
   while (!/agent \S+-1 exited \(SIGKILL\); restarting it in 1s \(restart 1/.test(stderr) && Date.now() < deadline + 30_000) await new Promise((r) => setTimeout(r, 50));
   t.match(stderr, /qfarm up: agent \S+-1 exited \(SIGKILL\); restarting it in 1s \(restart 1, backoff doubles up to 60s\); see \S+agent-\S+-1\.log/);
   let back: number[] = [];
   while (back.length === 0 && Date.now() < deadline + 30_000) {
-    back = processesMentioning(`agents/${os.hostname()}-1`).filter((p) => p !== agentPid);
+    back = processesNaming(`agents/${os.hostname()}-1`).filter((p) => p !== agentPid);
     if (back.length === 0) await new Promise((r) => setTimeout(r, 100));
   }
   t.equal(back.length, 1, 'a new agent process took its place');
@@ -60,7 +48,7 @@ t.test('qfarm up runs a master and local agents in the foreground; Ctrl-C stops 
   up.kill('SIGINT');
   t.equal(await exited, 0, 'exits 0 after a graceful stop');
   t.match(stderr, /stopping: the agents take no new tasks and let running ones finish/);
-  t.same(processesMentioning(home), [], 'no agent or master is left behind');
+  t.same(processesNaming(home), [], 'no agent or master is left behind');
   t.notOk(fs.existsSync(path.join(home, 'master.json')), 'the master withdrew its address');
 });
 

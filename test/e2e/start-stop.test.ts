@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { HostsResponse } from '../../protocol/api.js';
 import { localSlotsPerAgent } from '../../cli/admin/farm-up.js';
 import { ROOT, TestFarm } from '../helpers/farm.js';
+import { processesNaming } from '../helpers/processes.js';
 
 /** Starting and stopping the farm never loses or fails work (issue 13, "Start and stop"). */
 
@@ -164,16 +165,7 @@ t.test('an autoscaled local group converges back to its minimum after a master S
   t.equal(localAgentProcesses(farm.home).length, 2);
 });
 
+/** Agents `qfarm up` started for the farm in `home`. */
 function localAgentProcesses(home: string): number[] {
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmd.includes('--exit-with-parent') && cmd.includes(home)) pids.push(Number(entry));
-    } catch {
-      // Gone while we looked.
-    }
-  }
-  return pids;
+  return processesNaming('--exit-with-parent', home);
 }
