@@ -32,10 +32,7 @@ export class LiveStreams {
   private timer: NodeJS.Timeout | undefined;
   private readonly attempts: AttemptReader;
 
-  constructor(
-    db: Db,
-    private readonly events: MasterEventBus,
-  ) {
+  constructor(db: Db, events: MasterEventBus) {
     this.attempts = attemptReader(db);
     const job = (id: number): void => this.mark('jobs', `job:${id}`);
     events.on('job:submitted', job);
