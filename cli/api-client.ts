@@ -1,10 +1,12 @@
-import http from 'node:http';
+import type http from 'node:http';
+import type https from 'node:https';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { API_PREFIX } from '../protocol/version.js';
 import type { Validator } from '../protocol/validate.js';
 import { apiChecks } from './precompiled/api-checks.js';
 import { CliError } from './cli-errors.js';
 import { connectOptions, describeMaster, type MasterLocation } from './master-location.js';
+import { BAD_ANSWER, requestOverSocket, TIMEOUT, type HttpAnswer } from './socket-http.js';
 
 /** The master could not be reached at all. */
 export class MasterUnreachableError extends CliError {
@@ -65,10 +67,11 @@ export interface RequestOptions {
 }
 
 /**
- * A small HTTP client over node:http (global fetch costs tens of milliseconds to load, and
- * qsub is called once per job by workflow engines). Every answer is validated against its
- * schema from protocol/api.ts. On the master machine it talks over QFARM_HOME/api.sock and
- * sends no token (the master asks the kernel who is calling); else the token is sent, never printed.
+ * A small HTTP client (global fetch costs tens of milliseconds to load, and qsub is called once
+ * per job by workflow engines). Every answer is validated against its schema from
+ * protocol/api.ts. On the master machine it talks over QFARM_HOME/api.sock (socket-http.ts) and
+ * sends no token (the master asks the kernel who is calling); else node:http(s) to the master's
+ * URL with the token, which is never printed.
  */
 export class ApiClient {
   constructor(readonly master: MasterLocation) {}
@@ -121,31 +124,42 @@ export class ApiClient {
     return parsed;
   }
 
-  private async send(method: string, route: string, body: unknown, timeoutMs: number): Promise<{ status: number; text: string }> {
+  private async send(method: string, route: string, body: unknown, timeoutMs: number): Promise<HttpAnswer> {
     const url = new URL(API_PREFIX + route, this.master.url);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const { socketPath, headers: auth } = connectOptions(this.master);
-    const headers: http.OutgoingHttpHeaders = { ...auth, accept: 'application/json' };
+    const headers: Record<string, string> = { ...connectOptions(this.master).headers, accept: 'application/json' };
     if (payload) {
       headers['content-type'] = 'application/json';
-      headers['content-length'] = payload.length;
+      headers['content-length'] = String(payload.length);
     }
-    // node:https (TLS, crypto) is loaded only for an https master: qsub's start-up counts.
+    const { socketPath } = this.master;
+    if (!socketPath) return this.sendOverNetwork(url, method, headers, payload, timeoutMs);
+    try {
+      return await requestOverSocket(socketPath, method, url.pathname + url.search, headers, payload, timeoutMs);
+    } catch (err) {
+      throw new MasterUnreachableError(describeMaster(this.master), describeNetworkError(err as NodeJS.ErrnoException, timeoutMs));
+    }
+  }
+
+  /** To a master's URL: node:http(s), loaded only here (qsub on the master's machine uses the socket). */
+  private async sendOverNetwork(url: URL, method: string, headers: Record<string, string>, payload: Buffer | undefined, timeoutMs: number): Promise<HttpAnswer> {
     const secure = url.protocol === 'https:';
-    const transport = secure ? (await import('node:https')).default : http;
+    const transport = secure ? (await import('node:https')).default : (await import('node:http')).default;
     const fingerprint = this.master.tlsFingerprint;
     // Pinned: the socket reaches http only after the certificate matched, so the token is
-    // never written to an impostor. Without a pin, https falls back to the system CAs.
-    const connection: http.RequestOptions = secure && fingerprint ? { createConnection: await pinnedConnectionFor(fingerprint) } : { agent: false };
+    // never written to an impostor. Without a pin, https falls back to the system CAs (and
+    // names the server it expects, SNI); plain http needs no server name, and working one out
+    // compiles Node's IPv6 regular expression.
+    const connection: https.RequestOptions = secure && fingerprint ? { createConnection: await pinnedConnectionFor(fingerprint) } : secure ? { agent: false } : { agent: false, servername: '' };
     return new Promise((resolve, reject) => {
-      const req = transport.request(url, { method, headers, ...connection, ...(socketPath ? { socketPath } : {}) }, (res) => {
+      const req = transport.request(url, { method, headers, ...connection }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', (err) => reject(new MasterUnreachableError(describeMaster(this.master), `connection lost while reading the answer (${err.message})`)));
       });
       if (timeoutMs > 0) {
-        req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'QFARM_TIMEOUT' })));
+        req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: TIMEOUT })));
       }
       req.on('error', (err: NodeJS.ErrnoException) => reject(certificateError(this.master.url, err) ?? new MasterUnreachableError(describeMaster(this.master), describeNetworkError(err, timeoutMs))));
       req.end(payload);
@@ -182,8 +196,10 @@ function describeNetworkError(err: NodeJS.ErrnoException, timeoutMs: number): st
   switch (err.code) {
     case 'ECONNREFUSED':
       return 'connection refused';
-    case 'QFARM_TIMEOUT':
+    case TIMEOUT:
       return `no answer within ${timeoutMs / 1000} s`;
+    case BAD_ANSWER:
+      return `connection lost while reading the answer (${err.message})`;
     case 'ENOTFOUND':
       return 'host name not found';
     case 'ECONNRESET':

@@ -1,4 +1,5 @@
-import { validators, type HoldRequest } from '../protocol/api.js';
+import type { HoldRequest } from '../protocol/api.js';
+import { checkedRequest } from './precompiled/checked-request.js';
 import { printActionMessages } from './action-output.js';
 import { BadOptionValueError, CliError, ExitCode, UnsupportedOptionError } from './cli-errors.js';
 import { connect } from './connect.js';
@@ -29,7 +30,7 @@ export async function holdMain(verb: HoldVerb, argv: string[], environment: Node
   if (targets.length === 0) throw new CliError(`${verb}: ERROR! no option argument`, ExitCode.Failure, `name the jobs: ${verb} 8 or ${verb} 9.2`);
   const request: HoldRequest = { targets };
   const route = verb === 'qhold' ? '/jobs/hold' : '/jobs/release';
-  const answer = await connect(environment).post(route, validators.holdRequest.parse(request), 'actionResponse');
+  const answer = await connect(environment).post(route, await checkedRequest('holdRequest', request), 'actionResponse');
   if (printActionMessages(answer)) return ExitCode.Ok;
   // SGE 8.1.9 exits 18 when a job is another user's, 3 when it does not exist (fixtures/sge).
   return answer.messages.some((m) => m.denied === 'permission') ? ExitCode.NotOwner : ExitCode.HoldDenied;

@@ -1,4 +1,5 @@
-import { validators, type AlterRequest } from '../protocol/api.js';
+import type { AlterRequest } from '../protocol/api.js';
+import { checkedRequest } from './precompiled/checked-request.js';
 import { printActionMessages } from './action-output.js';
 import { checkJobName } from './build-submission.js';
 import { CliError, ExitCode } from './cli-errors.js';
@@ -65,6 +66,6 @@ export async function qalterMain(argv: string[], environment: NodeJS.ProcessEnv 
   if (targets.length === 0) throw new CliError('qalter: ERROR! no option argument', ExitCode.Failure, 'name the jobs to change: qalter -p 5 8');
   if (Object.keys(changes).length === 0) throw new CliError('qalter: no change requested', ExitCode.Failure, 'give at least one of -p -N -hold_jid -q -l -pe');
   const request: AlterRequest = { targets, changes };
-  const answer = await connect(environment).post('/jobs/alter', validators.alterRequest.parse(request), 'actionResponse');
+  const answer = await connect(environment).post('/jobs/alter', await checkedRequest('alterRequest', request), 'actionResponse');
   return printActionMessages(answer) ? ExitCode.Ok : ExitCode.Failure;
 }

@@ -1,4 +1,5 @@
-import { validators, type DeleteRequest } from '../protocol/api.js';
+import type { DeleteRequest } from '../protocol/api.js';
+import { checkedRequest } from './precompiled/checked-request.js';
 import { printActionMessages } from './action-output.js';
 import { CliError, ExitCode } from './cli-errors.js';
 import { connect } from './connect.js';
@@ -35,6 +36,6 @@ export async function qdelMain(argv: string[], environment: NodeJS.ProcessEnv = 
     throw new CliError('qdel: ERROR! no option argument', ExitCode.Failure, 'name the jobs to delete (qdel 8, qdel 9.2, qdel 1,2,3) or a user (qdel -u alice)');
   }
   const request: DeleteRequest = { targets, users, force: parsed.options.has('-f') };
-  const answer = await connect(environment).post('/jobs/delete', validators.deleteRequest.parse(request), 'actionResponse');
+  const answer = await connect(environment).post('/jobs/delete', await checkedRequest('deleteRequest', request), 'actionResponse');
   return printActionMessages(answer) ? ExitCode.Ok : ExitCode.Failure;
 }

@@ -1,5 +1,6 @@
 import os from 'node:os';
-import { validators, type HostView } from '../protocol/api.js';
+import type { HostView } from '../protocol/api.js';
+import { checkedRequest } from './precompiled/checked-request.js';
 import { printActionMessages } from './action-output.js';
 import { ApiRequestError } from './api-client.js';
 import { CliError, ExitCode } from './cli-errors.js';
@@ -123,6 +124,6 @@ export async function qmodMain(argv: string[], environment: NodeJS.ProcessEnv = 
 async function clearJobErrors(words: string[], environment: NodeJS.ProcessEnv): Promise<number> {
   const targets = parseJobTargets('qmod', words.flatMap((w) => w.split(',')).filter((w) => w !== ''));
   if (targets.length === 0) throw new CliError('qmod: ERROR! no option argument', ExitCode.Failure, 'name the jobs: qmod -cj 8');
-  const answer = await connect(environment).post('/jobs/clear-error', validators.holdRequest.parse({ targets }), 'actionResponse');
+  const answer = await connect(environment).post('/jobs/clear-error', await checkedRequest('holdRequest', { targets }), 'actionResponse');
   return printActionMessages(answer) ? ExitCode.Ok : ExitCode.Failure;
 }

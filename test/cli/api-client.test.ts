@@ -80,3 +80,66 @@ t.test('a master that does not answer in time', async (t) => {
   t.match(error, { message: /no answer within 0\.2 s/ });
   t.ok(Date.now() - started < 5000);
 });
+
+t.test('over QFARM_HOME/api.sock: no token, the same answers and errors as over a URL', async (t) => {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'qfarm-cli-'));
+  t.teardown(() => rm(home, { recursive: true, force: true }));
+  const socketPath = path.join(home, 'api.sock');
+  const hosts = { hosts: [] };
+  const api = await startFakeApi(
+    (req) => {
+      if (req.url === '/api/v1/hosts') return { body: hosts };
+      if (req.url === '/api/v1/hosts?state=%C3%A9') return { body: hosts, chunked: true };
+      if (req.url === '/api/v1/jobs') return { status: 400, body: { error: 'job rejected: queue "nosuch" does not exist', hint: 'list the groups with qhost' } };
+      if (req.url === '/api/v1/slow') return new Promise(() => {});
+      return { status: 500, body: 'not json' };
+    },
+    { socketPath },
+  );
+  t.teardown(api.close);
+  const client = new ApiClient(locateMaster({ QFARM_HOME: home }));
+  t.same(await client.get('/hosts', 'hostsResponse'), hosts);
+  t.equal(api.seen[0]!.authorization, undefined, 'the master knows the caller from the socket: no token is sent');
+  t.same(await client.get('/hosts?state=é', 'hostsResponse'), hosts, 'a chunked answer is decoded, the target is URL-encoded');
+  const body = { name: 'ü'.repeat(70_000) };
+  t.match(await client.post('/jobs', body, 'submitResponse').catch((e: unknown) => e), { status: 400, error: 'job rejected: queue "nosuch" does not exist', hint: 'list the groups with qhost' });
+  t.same(api.seen[2]!.body, body, 'a large UTF-8 body arrives whole');
+  t.match(await client.get('/teapot', 'healthResponse').catch((e: unknown) => e), { status: 500, message: /HTTP 500/ });
+  const slow = await client.get('/slow', 'healthResponse', { timeoutMs: 200 }).catch((e: unknown) => e);
+  t.type(slow, MasterUnreachableError);
+  t.match(slow, { message: `error: unable to contact qfarm master at ${socketPath}: no answer within 0.2 s. Is it running? Start it with 'qfarm up' or 'qfarm master'` });
+  await api.close();
+  // A master that died leaves its socket file behind.
+  const stale = net.createServer().listen(socketPath);
+  await once(stale, 'listening');
+  await new Promise((resolve) => stale.close(resolve));
+  await writeFile(socketPath, '');
+  const refused = await client.get('/hosts', 'hostsResponse').catch((e: unknown) => e);
+  t.type(refused, MasterUnreachableError);
+  t.match(refused, { message: new RegExp(`unable to contact qfarm master at ${socketPath}: connection refused`), exitCode: 1 });
+});
+
+t.test('an answer on the socket that is not whole HTTP is an unreachable master, said so', async (t) => {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'qfarm-cli-'));
+  t.teardown(() => rm(home, { recursive: true, force: true }));
+  const socketPath = path.join(home, 'api.sock');
+  const answers = ['', 'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n', 'HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\n{"hosts":[]}', 'SSH-2.0-OpenSSH\r\n\r\n'];
+  const server = net.createServer((socket) => {
+    socket.once('data', () => socket.end(answers.shift()));
+  });
+  server.listen(socketPath);
+  await once(server, 'listening');
+  t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  const client = new ApiClient({ url: 'http://localhost', token: '', socketPath });
+  const reasons = [
+    'the master closed the connection without answering',
+    'the answer ended inside its headers',
+    'the answer ended after 12 of its 50 bytes',
+    'not an HTTP/1.1 answer: "SSH-2.0-OpenSSH"',
+  ];
+  for (const reason of reasons) {
+    const error = await client.get('/hosts', 'hostsResponse').catch((e: unknown) => e);
+    t.type(error, MasterUnreachableError);
+    t.equal((error as Error).message, `error: unable to contact qfarm master at ${socketPath}: connection lost while reading the answer (${reason}). Is it running? Start it with 'qfarm up' or 'qfarm master'`);
+  }
+});

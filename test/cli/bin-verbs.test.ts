@@ -1,11 +1,13 @@
 process.env.TZ = 'UTC';
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import t from 'tap';
 import type { JobSubmission } from '../../protocol/job-spec.js';
-import { ensureBuilt, runBin } from './built-cli.js';
+import { ensureBuilt, repoRoot, runBin } from './built-cli.js';
 import { DROP_CONNECTION, startFakeApi, type SeenRequest } from './fake-api.js';
 
 let waits = 0;
@@ -46,6 +48,8 @@ function answer(req: SeenRequest): { status?: number; body: unknown } {
   return { status: 404, body: { error: `no route ${req.url}` } };
 }
 
+const execFileAsync = promisify(execFile);
+
 t.before(ensureBuilt);
 
 t.test('bin/ verbs against a fake master', async (t) => {
@@ -68,6 +72,18 @@ t.test('bin/ verbs against a fake master', async (t) => {
     t.same(array, { code: 0, stdout: '7.1-10:1\n', stderr: '' });
     const stepped = await runBin('qsub', ['-terse', '-b', 'y', '-t', '1-10:2', '/bin/true'], env);
     t.same(stepped, { code: 0, stdout: '7.1-10:2\n', stderr: '' }, 'the range is echoed as requested, as SGE does');
+  });
+
+  t.test('bin/ verbs find dist/ through a symlink (as in /usr/local/bin) and when called by bare name', async (t) => {
+    const linkDir = await mkdtemp(path.join(os.tmpdir(), 'qfarm-bin-link-'));
+    t.teardown(() => rm(linkDir, { recursive: true, force: true }));
+    await symlink(path.join(repoRoot, 'bin', 'qsub'), path.join(linkDir, 'qsub'));
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+    delete childEnv.NODE_OPTIONS;
+    const viaLink = await execFileAsync(path.join(linkDir, 'qsub'), ['-terse', '-b', 'y', '/bin/true'], { env: childEnv });
+    t.equal(viaLink.stdout, '7\n');
+    const bareName = await execFileAsync('sh', ['qsub', '-terse', '-b', 'y', '/bin/true'], { env: childEnv, cwd: path.join(repoRoot, 'bin') });
+    t.equal(bareName.stdout, '7\n');
   });
 
   t.test('qsub acknowledges as SGE does', async (t) => {

@@ -12,14 +12,21 @@ export interface SeenRequest {
 /** Answer with this status to cut the connection instead of answering (a master going away). */
 export const DROP_CONNECTION = -1;
 
-export type Responder = (req: SeenRequest) => { status?: number; body: unknown } | Promise<{ status?: number; body: unknown }>;
+/** The answer: a status (default 200) and a JSON body (a string is sent as is), in chunks if asked. */
+export interface FakeAnswer {
+  status?: number;
+  body: unknown;
+  chunked?: boolean;
+}
+
+export type Responder = (req: SeenRequest) => FakeAnswer | Promise<FakeAnswer>;
 
 /**
  * A tiny stand-in for the master's HTTP API, for testing the CLI's client side only (the real
- * master is tested end to end elsewhere): a real node:http server on an ephemeral port that
- * records each request and answers what the test says.
+ * master is tested end to end elsewhere): a real node:http server on an ephemeral port (or on
+ * `socketPath`, as the master's api.sock) that records each request and answers what the test says.
  */
-export async function startFakeApi(respond: Responder): Promise<{ url: string; seen: SeenRequest[]; close: () => Promise<void> }> {
+export async function startFakeApi(respond: Responder, listen: { socketPath?: string } = {}): Promise<{ url: string; seen: SeenRequest[]; close: () => Promise<void> }> {
   const seen: SeenRequest[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -35,13 +42,20 @@ export async function startFakeApi(respond: Responder): Promise<{ url: string; s
       }
       res.statusCode = answer.status ?? 200;
       res.setHeader('content-type', 'application/json');
-      res.end(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body));
+      const answerText = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+      if (answer.chunked) {
+        // Without a Content-Length node:http sends the body in chunks, one per write.
+        for (const piece of answerText.match(/[^]{1,7}/g) ?? []) res.write(piece);
+        res.end();
+      } else {
+        res.end(answerText);
+      }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  if (listen.socketPath) await new Promise<void>((resolve) => server.listen(listen.socketPath, resolve));
+  else await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: listen.socketPath ? 'http://localhost' : `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen,
     // Also ends requests the test left hanging on purpose.
     close: () =>
