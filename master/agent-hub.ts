@@ -17,6 +17,7 @@ import { planReattach } from './reattach.js';
 import { ResultIntake } from './result-intake.js';
 import { attemptReader, type AttemptReader } from './store/attempt-reader.js';
 import type { Db } from './store/database.js';
+import type { TickTransaction } from './store/tick-transaction.js';
 import { OutputSeq, type Transitions } from './store/transitions.js';
 import { tokenMatches } from './tokens.js';
 
@@ -65,10 +66,12 @@ export class AgentHub {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly options: AgentHubOptions,
+    /** Frames that write are handled in the turn's one transaction (store/tick-transaction.ts). */
+    private readonly tick: TickTransaction,
   ) {
     this.ownership = new AttemptOwnership(db);
     this.attempts = attemptReader(db);
-    this.results = new ResultIntake(this.attempts, transitions, events, log);
+    this.results = new ResultIntake(this.attempts, transitions, events, log, tick);
     this.grace = new LeaseGrace(this.attempts, transitions, log, options.leaseGraceMs, (agentId) => this.sessions.has(agentId));
   }
 
@@ -181,18 +184,27 @@ export class AgentHub {
           return;
         }
         clearTimeout(helloTimer);
+        // What this agent (or another) said before now is in the store before the hello is read.
+        this.tick.flush();
         session = this.onHello(ws, message, remote);
         return;
       }
       session.lastFrameAt = this.clock.now();
-      try {
-        this.onMessage(session, message);
-      } catch (err) {
-        this.log.error({ err, agent: session.hostname, type: message.type }, 'failed to handle agent message');
-      }
+      const from = session;
+      const frame = message;
+      this.tick.enqueue(() => {
+        // A frame queued behind one that made us close the connection is not acted on.
+        if (ws.readyState !== ws.OPEN) return;
+        try {
+          this.onMessage(from, frame);
+        } catch (err) {
+          this.log.error({ err, agent: from.hostname, type: frame.type }, 'failed to handle agent message');
+        }
+      });
     });
     ws.on('close', () => {
       clearTimeout(helloTimer);
+      this.tick.flush();
       if (session && this.sessions.get(session.agentId) === session) this.onDisconnect(session);
     });
     ws.on('error', (err) => this.log.warn({ remote, err: err.message }, 'agent socket error'));
@@ -292,8 +304,11 @@ export class AgentHub {
         }
         if (seq !== OutputSeq.New) return; // a replayed chunk
         const data = Buffer.from(message.data, 'base64');
-        this.logs.append(attempt.jobId, attempt.taskId, message.attemptId, message.stream, data);
-        this.events.emit('attempt:output', message.attemptId, message.stream, data);
+        // Appended once its seq is durable: a replay after a crash must not write it twice.
+        this.tick.afterCommit(() => {
+          this.logs.append(attempt.jobId, attempt.taskId, message.attemptId, message.stream, data);
+          this.events.emit('attempt:output', message.attemptId, message.stream, data);
+        });
         return;
       }
       case 'uploading': {

@@ -1,6 +1,7 @@
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { logDestination } from '../logging/pretty-log.js';
+import { TickTransaction } from './store/tick-transaction.js';
 import { AgentHub } from './agent-hub.js';
 import { buildApiServer } from './api/server.js';
 import { systemClock, type Clock } from './clock.js';
@@ -38,6 +39,8 @@ export class Master {
   readonly reader: JobReader;
   readonly transitions: Transitions;
   readonly hub: AgentHub;
+  /** The hot path's one transaction per event-loop turn (agents' frames, scheduling passes). */
+  readonly tick: TickTransaction;
   readonly scheduler: Scheduler;
   /** Hosts' error state `E` (black-hole nodes). */
   readonly health: HostHealth;
@@ -76,14 +79,15 @@ export class Master {
     this.reader = new JobReader(this.db);
     this.transitions = new Transitions(this.db, clock, this.events, { nodeFailureAttempts: options.nodeFailureAttempts, maxHostLosses: options.maxHostLosses });
     const logs = new LogStore(home.logsDir);
+    this.tick = new TickTransaction(this.db, log.child({ component: 'store' }));
     this.hub = new AgentHub(this.db, this.transitions, logs, this.events, clock, log.child({ component: 'hub' }), {
       agentToken,
       heartbeatMs: options.heartbeatMs,
       leaseGraceMs: options.leaseGraceMs,
       helloTimeoutMs: 10_000,
-    });
+    }, this.tick);
     this.health = new HostHealth(this.db, clock, this.events, log.child({ component: 'host-health' }), { errorAfter: options.hostErrorAfter ?? DEFAULT_HOST_ERROR_AFTER });
-    this.scheduler = new Scheduler(this.db, this.reader, this.transitions, this.hub, this.events, log.child({ component: 'scheduler' }), () => this.health.hostsInError());
+    this.scheduler = new Scheduler(this.db, this.reader, this.transitions, this.hub, this.events, log.child({ component: 'scheduler' }), () => this.health.hostsInError(), this.tick);
     this.agentToken = agentToken;
     this.clock = clock;
     // Every farm has the `default` group from its first start (local, autoscaling off: see groups/group-specs.ts).
@@ -176,6 +180,9 @@ export class Master {
     await this.hub.close();
     closeUnixSocket(this.localApi, this.home.apiSocketFile);
     await this.app.close();
+    // Frames received before the hub closed are committed (and acknowledged where still possible).
+    this.tick.flush();
+    this.tick.close();
     this.db.close();
     removeMasterInfo(this.home);
     this.homeLock.release();

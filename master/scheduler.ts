@@ -8,6 +8,7 @@ import { attemptReader } from './store/attempt-reader.js';
 import type { Db } from './store/database.js';
 import { hostReader } from './store/host-reader.js';
 import type { JobReader, JobRow } from './store/job-reader.js';
+import type { TickTransaction } from './store/tick-transaction.js';
 import type { Transitions } from './store/transitions.js';
 
 /**
@@ -40,7 +41,9 @@ export class Scheduler {
     private readonly events: MasterEventBus,
     private readonly log: Logger,
     /** Hosts in SGE's error state `E` (master/host-health.ts): they take no new tasks. */
-    private readonly hostsInError: () => string[] = () => [],
+    private readonly hostsInError: () => string[],
+    /** A pass runs in the turn's one transaction, after the results that freed its slots. */
+    private readonly tick: TickTransaction,
   ) {
     const hosts = hostReader(db);
     this.disabledHostnames = () => hosts.disabledHostnames();
@@ -57,7 +60,7 @@ export class Scheduler {
   request(): void {
     if (this.pending || this.stopped) return;
     this.pending = true;
-    setImmediate(() => {
+    this.tick.enqueue(() => {
       this.pending = false;
       if (this.stopped) return;
       try {
@@ -150,7 +153,9 @@ export class Scheduler {
       host.free += (count - leases.length) * job.slots;
       for (const lease of leases) {
         this.hub.noteAssigned(session, lease.attemptId, lease.jobId, lease.taskId, job.slots);
-        session.send(buildAssignment(job, spec, lease, session.group));
+        // Sent once the lease is durable: an agent never runs an attempt the store may not have.
+        const assignment = buildAssignment(job, spec, lease, session.group);
+        this.tick.afterCommit(() => session.send(assignment));
       }
     }
   }

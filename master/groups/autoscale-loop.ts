@@ -12,7 +12,7 @@ import type { Db } from '../store/database.js';
 import { hostReader } from '../store/host-reader.js';
 import type { JobReader } from '../store/job-reader.js';
 import type { Transitions } from '../store/transitions.js';
-import { agentViewsFor, groupRow, groupRows, pendingWorkFor } from '../store/group-store.js';
+import { agentViewsFor, groupNames, groupRow, groupRows, pendingWorkFor } from '../store/group-store.js';
 import { queueNamesGroup } from './job-fit.js';
 
 /**
@@ -33,6 +33,8 @@ export interface AutoscaleLoopOptions {
 export class AutoscaleLoop {
   readonly autoscaler: Autoscaler;
   private readonly dirty = new Set<string>();
+  /** Jobs whose groups a pass should look at, gathered over one turn of the event loop. */
+  private readonly jobsToTrigger = new Set<number>();
   private debounceTimer: NodeJS.Timeout | undefined;
   private intervalTimer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -127,10 +129,27 @@ export class AutoscaleLoop {
     this.followUps.set(name, timer);
   }
 
+  /**
+   * A task finishing or a job arriving concerns the groups its queue names. Under load thousands
+   * of tasks finish a second, mostly of a few jobs: they are gathered for one turn and the
+   * groups table is read once for all of them.
+   */
   private triggerForJob(jobId: number): void {
-    const job = this.reader.job(jobId);
-    if (!job) return;
-    this.trigger(groupRows(this.db).filter((g) => queueNamesGroup(job.queue, g.name)).map((g) => g.name));
+    if (this.stopped) return;
+    this.jobsToTrigger.add(jobId);
+    if (this.jobsToTrigger.size > 1) return;
+    setImmediate(() => {
+      const jobs = [...this.jobsToTrigger];
+      this.jobsToTrigger.clear();
+      if (this.stopped) return;
+      const names = groupNames(this.db);
+      const concerned = new Set<string>();
+      for (const id of jobs) {
+        const job = this.reader.job(id);
+        if (job) for (const name of names) if (queueNamesGroup(job.queue, name)) concerned.add(name);
+      }
+      this.trigger(concerned);
+    });
   }
 
   private triggerForHost(agentId: string): void {

@@ -83,6 +83,11 @@ export function groupRows(db: Db): GroupRow[] {
   return (db.prepare('SELECT * FROM groups ORDER BY name').all() as RawGroupRow[]).map(toRow);
 }
 
+/** Just the names, for deciding which groups an event concerns (no specs parsed). */
+export function groupNames(db: Db): string[] {
+  return db.prepare('SELECT name FROM groups ORDER BY name').pluck().all() as string[];
+}
+
 export function groupRow(db: Db, name: string): GroupRow | undefined {
   const r = db.prepare('SELECT * FROM groups WHERE name = ?').get(name) as RawGroupRow | undefined;
   return r && toRow(r);

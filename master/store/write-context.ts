@@ -47,9 +47,11 @@ export function endAttemptWithoutResult(ctx: WriteContext, attemptId: string, st
 export function finishJobIfDone(ctx: WriteContext, jobId: number): boolean {
   const job = ctx.reader.job(jobId);
   if (!job || job.finished) return false;
-  const active = ctx.q(`SELECT COUNT(*) FROM tasks WHERE job_id = ? AND state IN (${UNFINISHED_TASKS})`).pluck().get(jobId) as number;
-  if (active > 0) return false;
+  // Cheapest first: while the cursor has ids left, the job is not done (one result of thousands).
   if (!job.deleted && ctx.reader.undispatchedCount(job) > 0) return false;
+  // EXISTS stops at the first unfinished task (tasks_state index) instead of counting them all.
+  const unfinished = ctx.q(`SELECT EXISTS (SELECT 1 FROM tasks WHERE job_id = ? AND state IN (${UNFINISHED_TASKS}))`).pluck().get(jobId) as number;
+  if (unfinished) return false;
   ctx.q('UPDATE jobs SET finished = 1, finish_time = ? WHERE id = ?').run(ctx.clock.now(), jobId);
   return true;
 }

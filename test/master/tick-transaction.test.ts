@@ -1,0 +1,105 @@
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
+import { TickTransaction } from '../../master/store/tick-transaction.js';
+import { openTestStore } from '../helpers/test-store.js';
+
+/**
+ * The master's hot path commits once per turn of the event loop (issue 14): what agents say in
+ * one turn and the scheduling pass after it share one transaction; acknowledgements and
+ * assignments wait for the commit.
+ */
+
+const quiet = pino({ level: 'silent' });
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function setup(t: Parameters<typeof openTestStore>[0]) {
+  const { db, file } = openTestStore(t, 'tick-transaction');
+  db.exec('CREATE TABLE notes (text TEXT NOT NULL)');
+  // A second connection sees only what is committed, as a restarted master would.
+  const outside = new Database(file, { readonly: true });
+  t.teardown(() => outside.close());
+  const committedNotes = (): string[] => outside.prepare('SELECT text FROM notes ORDER BY rowid').pluck().all() as string[];
+  const note = (text: string) => db.transaction(() => void db.prepare('INSERT INTO notes (text) VALUES (?)').run(text));
+  return { db, tick: new TickTransaction(db, quiet), committedNotes, note };
+}
+
+t.test('work queued in one turn commits together, on the next turn, in order', async (t) => {
+  const { tick, committedNotes, note } = setup(t);
+  for (const text of ['started', 'finished', 'scheduled']) tick.enqueue(() => note(text)());
+  t.same(committedNotes(), [], 'nothing is written while the turn is still being gathered');
+  await nextTurn();
+  t.same(committedNotes(), ['started', 'finished', 'scheduled']);
+  t.equal(tick.turns, 1, 'one transaction for the three');
+  t.equal(tick.items, 3);
+});
+
+t.test('work queued while the turn runs joins it (a result asks for a scheduling pass)', async (t) => {
+  const { tick, committedNotes, note } = setup(t);
+  tick.enqueue(() => {
+    note('result')();
+    tick.enqueue(() => note('pass')());
+  });
+  await nextTurn();
+  t.same(committedNotes(), ['result', 'pass']);
+  t.equal(tick.turns, 1);
+});
+
+t.test('a change that throws is undone alone; the rest of the turn commits', async (t) => {
+  const { db, tick, committedNotes, note } = setup(t);
+  tick.enqueue(() => note('before')());
+  tick.enqueue(() =>
+    db.transaction(() => {
+      note('half of a broken change')();
+      throw new Error('broken');
+    })(),
+  );
+  tick.enqueue(() => note('after')());
+  await nextTurn();
+  t.same(committedNotes(), ['before', 'after']);
+});
+
+t.test('after-commit steps run once the turn is durable, in order, and at once outside a turn', async (t) => {
+  const { tick, committedNotes, note } = setup(t);
+  const seen: string[][] = [];
+  tick.enqueue(() => {
+    note('result')();
+    tick.afterCommit(() => seen.push(['ack', ...committedNotes()]));
+    tick.afterCommit(() => seen.push(['assign', ...committedNotes()]));
+  });
+  await nextTurn();
+  t.same(seen, [['ack', 'result'], ['assign', 'result']], 'the ack is sent only when another connection can read the result');
+  let ranAtOnce = false;
+  tick.afterCommit(() => (ranAtOnce = true));
+  t.ok(ranAtOnce, 'no turn open: nothing to wait for');
+});
+
+t.test('when the commit fails, nothing of the turn is kept and no after-commit step runs', async (t) => {
+  const { db, tick, committedNotes, note } = setup(t);
+  const acks: string[] = [];
+  tick.enqueue(() => {
+    note('result')();
+    tick.afterCommit(() => acks.push('result'));
+  });
+  tick.enqueue(() => {
+    // A foreign key checked only at COMMIT: the commit of the whole turn fails.
+    db.pragma('defer_foreign_keys = ON');
+    db.prepare('INSERT INTO deleted_ranges (job_id, first, last) VALUES (?, ?, ?)').run(424242, 1, 2);
+  });
+  await nextTurn();
+  t.same(committedNotes(), [], 'the turn was rolled back');
+  t.same(acks, [], 'the agent is not told its result is safe: it will replay it');
+  t.notOk(db.inTransaction, 'the store is usable again');
+  tick.enqueue(() => note('next turn')());
+  await nextTurn();
+  t.same(committedNotes(), ['next turn']);
+});
+
+t.test('a flush called directly (a hello, a disconnect) runs what is queued now', async (t) => {
+  const { tick, committedNotes, note } = setup(t);
+  tick.enqueue(() => note('finished')());
+  tick.flush();
+  t.same(committedNotes(), ['finished'], 'committed before the hello is handled');
+  await nextTurn();
+  t.equal(tick.turns, 1, 'the timer finds nothing left to do');
+});
