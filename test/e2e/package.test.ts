@@ -11,6 +11,10 @@ import { ROOT, TestFarm } from '../helpers/farm.js';
  * socket's peer credentials and qfarm-exec). Proven by installing the tarball into a scratch
  * prefix and running a job on the agent it installed.
  */
+// npm install -g compiles native/ and fetches nothing, yet takes minutes on a loaded 2-core
+// machine: this file gets longer than the suite's 240 s per file (the root timeout tells tap's runner).
+t.setTimeout(900_000);
+
 t.test('npm pack, install the tarball into a scratch prefix, its agent runs a job for a master', { timeout: 900_000 }, async (t) => {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-pack-'));
   t.teardown(() => fs.rmSync(scratch, { recursive: true, force: true }));
