@@ -82,7 +82,12 @@ export class SimulatedAgent {
     this.running.add(attemptId);
     this.send({ type: 'started', attemptId, pid: 1, startedAt: Date.now() });
     const { taskMs, jitter } = this.work();
-    const length = Math.max(0, taskMs * (1 + jitter * (2 * Math.random() - 1)));
+    // Every agent is handed its first task of a phase at once; were those as long as the rest,
+    // the farm would finish (and ask for work) in waves, saturated for a moment at any average
+    // load. A first task of a random part of the length spreads the agents over the period, as
+    // a farm in steady state is.
+    const firstOfPhase = this.tasksDone === 0 && this.running.size === 1;
+    const length = firstOfPhase ? taskMs * Math.random() : Math.max(0, taskMs * (1 + jitter * (2 * Math.random() - 1)));
     const finish = (): void => {
       this.running.delete(attemptId);
       this.tasksDone++;

@@ -17,6 +17,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -132,6 +133,9 @@ async function main(): Promise<void> {
     work = { taskMs, jitter: options.jitter };
     for (const a of agents) a.tasksDone = 0;
     refills = [];
+    // The event loop's own delay over the phase: a refill cannot be quicker than the loop is free.
+    const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+    loopDelay.enable();
     const refillTasks = Math.max(options.agents * 5, Math.round(options.load * saturatedRate * 10));
     const refillMs = await runArray(refillTasks);
     const gaps = refills.map((s) => s.refilledAt - s.freedAt).sort((a, b) => a - b);
@@ -139,6 +143,8 @@ async function main(): Promise<void> {
       `refill:     tasks of ${taskMs.toFixed(0)} ms ± ${(options.jitter * 100).toFixed(0)} % on every slot (${(options.load * 100).toFixed(0)} % of the saturated rate): ` +
         `${refillTasks} tasks in ${(refillMs / 1000).toFixed(1)} s, refill p50 ${percentile(gaps, 0.5).toFixed(1)} ms, p99 ${percentile(gaps, 0.99).toFixed(1)} ms (${gaps.length} refills)`,
     );
+    loopDelay.disable();
+    out(`            event-loop delay over the phase (master and simulated agents share the loop): p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms`);
 
     // ---- a huge array queued
     if (options.array > 0) {

@@ -12,6 +12,13 @@ import type { TickTransaction } from './store/tick-transaction.js';
 import type { Transitions } from './store/transitions.js';
 
 /**
+ * Leases made by one pass at most. A 100,000-task array arriving at a farm of thousands of free
+ * slots would otherwise hold the event loop for one long turn (about 60 µs a lease here); the
+ * pass goes on in the next turn, after the frames and API calls that came in meanwhile.
+ */
+const LEASES_PER_PASS = 256;
+
+/**
  * Event-driven scheduler: every `schedule:wanted` event (a job submitted, a slot freed, a host
  * joined, a hold released) asks for one pass; passes requested while one is pending coalesce
  * into it. There is no polling interval: an idle farm does no scheduling work at all.
@@ -97,9 +104,15 @@ export class Scheduler {
     const disabled = new Set([...this.disabledHostnames(), ...this.hostsInError()]);
     const capacity = this.hub.capacity(disabled);
     if (capacity.length === 0) return;
+    let budget = LEASES_PER_PASS;
     for (const job of this.reader.runnableJobs(1000)) {
       if (!capacity.some((h) => h.free > 0)) break;
-      this.placeJob(job, capacity, disabled);
+      if (budget <= 0) {
+        // The rest in the next turn: results, heartbeats and API calls are not kept waiting.
+        setImmediate(() => this.request());
+        break;
+      }
+      budget -= this.placeJob(job, capacity, disabled, budget);
     }
   }
 
@@ -125,14 +138,16 @@ export class Scheduler {
       .some((s) => !failed.includes(s.hostname) && !unavailable.has(s.hostname) && hostMismatch(spec, { hello: s.hello, memUsedBytes: s.memUsedBytes }) === null);
   }
 
-  private placeJob(job: JobRow, capacity: HostCapacity[], unavailable: ReadonlySet<string>): void {
+  /** Leases up to `budget` of the job's tasks on the hosts that fit it; returns how many. */
+  private placeJob(job: JobRow, capacity: HostCapacity[], unavailable: ReadonlySet<string>, budget: number): number {
     const spec = this.specOf(job);
     const eligible = capacity.filter(
       (h) => h.free >= job.slots && hostMismatch(spec, { hello: h.session.hello, memUsedBytes: h.session.memUsedBytes }) === null,
     );
-    if (eligible.length === 0) return;
-    let remaining = this.reader.pendingCount(job);
+    if (eligible.length === 0) return 0;
+    let remaining = Math.min(budget, this.reader.pendingCount(job));
     const allocation = new Map<HostCapacity, number>();
+    let leased = 0;
     while (remaining > 0) {
       let placed = false;
       eligible.sort((a, b) => b.free - a.free);
@@ -151,6 +166,7 @@ export class Scheduler {
         this.failedHere(job.id, taskId, session.hostname, spec, unavailable),
       );
       host.free += (count - leases.length) * job.slots;
+      leased += leases.length;
       for (const lease of leases) {
         this.hub.noteAssigned(session, lease.attemptId, lease.jobId, lease.taskId, job.slots);
         // Sent once the lease is durable: an agent never runs an attempt the store may not have.
@@ -158,5 +174,6 @@ export class Scheduler {
         this.tick.afterCommit(() => session.send(assignment));
       }
     }
+    return leased;
   }
 }
