@@ -107,12 +107,12 @@ export class Scheduler {
     let budget = LEASES_PER_PASS;
     for (const job of this.reader.runnableJobs(1000)) {
       if (!capacity.some((h) => h.free > 0)) break;
+      budget -= this.placeJob(job, capacity, disabled, budget);
       if (budget <= 0) {
         // The rest in the next turn: results, heartbeats and API calls are not kept waiting.
         setImmediate(() => this.request());
         break;
       }
-      budget -= this.placeJob(job, capacity, disabled, budget);
     }
   }
 
