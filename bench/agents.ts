@@ -8,7 +8,9 @@
  *     simulated agents' own share is included, so the master's is at most this);
  *   - saturated tasks/s: an array of zero-length tasks, as fast as the master leases and commits;
  *   - refill p50/p99 at --load: tasks as long as makes the farm ask load × the saturated rate of
- *     the master, every slot busy; refill = an agent's `finished` sent → its next `assign` in;
+ *     the master, every slot busy; refill = an agent's `finished` sent → its next `assign` in
+ *     (first tasks of the phase are shortened at random so the load is steady, not in waves),
+ *     and the event loop's delay over the phase;
  *   - RSS with a 1,000,000-task array queued (held, so nothing runs).
  * Jobs are submitted with the real qsub over QFARM_HOME/api.sock.
  *
