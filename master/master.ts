@@ -112,14 +112,14 @@ export class Master {
     this.auth = new Authenticator(users, identities, apiToken);
     this.web = new WebDashboard(this.db, this.hub, this.events, logs, useTls);
     this.app = buildApiServer(
-      { db: this.db, reader: this.reader, transitions: this.transitions, hub: this.hub, scheduler: this.scheduler, events: this.events, logs, log, version: QFARM_VERSION, groups: this.groups, identities, users, health: this.health },
+      { db: this.db, reader: this.reader, transitions: this.transitions, hub: this.hub, scheduler: this.scheduler, events: this.events, logs, log, version: QFARM_VERSION, groups: this.groups, identities, users, health: this.health, tick: this.tick },
       this.auth,
       this.tls,
       this.web,
     );
     this.interactive = new InteractiveRelay(
       this.auth,
-      { db: this.db, transitions: this.transitions, hub: this.hub, events: this.events, log: log.child({ component: 'interactive' }) },
+      { db: this.db, transitions: this.transitions, hub: this.hub, events: this.events, tick: this.tick, log: log.child({ component: 'interactive' }) },
       interactiveOptionsFromEnv(),
       log.child({ component: 'interactive' }),
     );

@@ -5,6 +5,7 @@ import type { AgentHub } from '../agent-hub.js';
 import type { MasterEventBus } from '../events.js';
 import type { LogStore } from '../log-store.js';
 import type { Scheduler } from '../scheduler.js';
+import type { TickTransaction } from '../store/tick-transaction.js';
 import type { Db } from '../store/database.js';
 import type { JobReader } from '../store/job-reader.js';
 import type { Transitions } from '../store/transitions.js';
@@ -30,4 +31,6 @@ export interface ApiContext {
   groups?: GroupService;
   /** Hosts' error state `E` (black-hole nodes). */
   health?: HostHealth;
+  /** The turn's transaction: output chunks reach the logs when it commits (store/tick-transaction.ts). */
+  tick: TickTransaction;
 }

@@ -52,7 +52,8 @@ export function registerLogRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (attemptId === attempt.id && s === stream) res.write(data);
     };
     const onEnded = (attemptId: string): void => {
-      if (attemptId === attempt.id) finish();
+      // The task's last chunks are appended when the turn that ended it commits: end after them.
+      if (attemptId === attempt.id) ctx.tick.afterCommit(finish);
     };
     const finish = (): void => {
       ctx.events.off('attempt:output', onOutput);

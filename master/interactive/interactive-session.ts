@@ -6,6 +6,7 @@ import type { AgentHub } from '../agent-hub.js';
 import type { Identity } from '../api/identity.js';
 import type { MasterEventBus } from '../events.js';
 import { attemptReader } from '../store/attempt-reader.js';
+import type { TickTransaction } from '../store/tick-transaction.js';
 import type { Db } from '../store/database.js';
 import { taskReader } from '../store/task-reader.js';
 import { TaskState } from '../states.js';
@@ -16,6 +17,8 @@ export interface SessionDeps {
   transitions: Transitions;
   hub: AgentHub;
   events: MasterEventBus;
+  /** The turn's transaction: the job's last output is relayed when it commits. */
+  tick: TickTransaction;
   log: Logger;
   /** How long `-now y` waits for the job to be placed. */
   nowWaitMs: number;
@@ -139,11 +142,12 @@ export class InteractiveSession {
       this.inFlight = Math.max(0, this.inFlight - bytes);
       this.send({ type: 'credit', bytes });
     });
+    // The task's last output chunks reach us when the turn that ended it commits: end after them.
     on('task:finished', (jobId: number) => {
-      if (jobId === this.jobId) this.ended();
+      if (jobId === this.jobId) this.deps.tick.afterCommit(() => this.ended());
     });
     on('job:finished', (jobId: number) => {
-      if (jobId === this.jobId) this.ended();
+      if (jobId === this.jobId) this.deps.tick.afterCommit(() => this.ended());
     });
   }
 
