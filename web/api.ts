@@ -76,6 +76,9 @@ export async function loadSession(): Promise<Session> {
 export function live(topics: string[], onChanged: (topics: string[]) => void, onLog?: (text: string) => void): () => void {
   const source = new EventSource(`/api/v1/web/events?topics=${encodeURIComponent(topics.join(','))}`);
   source.addEventListener('changed', (e) => onChanged(JSON.parse((e as MessageEvent).data)));
+  // What changed before the stream was open (between the page's first fetch and now, or while
+  // the browser reconnected) was never announced: every (re)connect counts as a change of all.
+  source.addEventListener('open', () => onChanged(topics));
   if (onLog) source.addEventListener('log', (e) => onLog(JSON.parse((e as MessageEvent).data).text));
   return () => source.close();
 }
