@@ -1,38 +1,21 @@
 import t from 'tap';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { openDatabase } from '../../master/store/database.js';
-import { JobReader } from '../../master/store/job-reader.js';
-import { CommitOutcome, Transitions } from '../../master/store/transitions.js';
-import { MasterEventBus } from '../../master/events.js';
+import { jobSubmission, openTestStore, referenceClock } from '../helpers/test-store.js';
+import { CommitOutcome } from '../../master/store/transitions.js';
 import { agentViewsFor, groupRow, pendingWorkFor } from '../../master/store/group-store.js';
 import { defaultGroupSpec, specAsInput } from '../../master/groups/group-specs.js';
 import { jobFitsGroup, queueNamesGroup } from '../../master/groups/job-fit.js';
 import { compileGroupSpec } from '../../protocol/groups.js';
 import type { AgentHello, TaskFinished } from '../../protocol/agent-messages.js';
-import type { JobSubmission } from '../../protocol/job-spec.js';
 
 /** The groups' store functions and the autoscaler's inputs, on a real SQLite store. */
-const clock = { t: 1_800_000_000_000, now() { return this.t; } };
+const clock = referenceClock;
 
 function setup(t: { teardown(fn: () => void): void }) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-groups-'));
-  const db = openDatabase(path.join(dir, 'store.sqlite'));
-  t.teardown(() => {
-    db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return { db, reader: new JobReader(db), transitions: new Transitions(db, clock, new MasterEventBus()) };
+  const { db, reader, transitions } = openTestStore(t, 'groups');
+  return { db, reader, transitions };
 }
 
-function job(overrides: Partial<JobSubmission> = {}): JobSubmission {
-  return {
-    name: 'job', submitter: { user: 'alice', uid: 1000, gid: 1000, group: 'alice', home: '/home/alice' }, submitHost: 'vm',
-    command: { kind: 'binary', argv: ['true'] }, cwd: '/tmp', submitCwd: '/tmp', joinOutput: false, env: {}, hold: false,
-    holdJobs: [], priority: 0, slots: 1, resources: { other: {} }, pty: false, ...overrides,
-  };
-}
+const job = jobSubmission;
 
 function hello(agentId: string, group: string, labels: Record<string, string> = {}): AgentHello {
   return {

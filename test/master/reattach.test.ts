@@ -1,40 +1,21 @@
 import t from 'tap';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import { jobSubmission, openTestStore, referenceClock } from '../helpers/test-store.js';
 import { planReattach } from '../../master/reattach.js';
-import { MasterEventBus } from '../../master/events.js';
 import { attemptReader } from '../../master/store/attempt-reader.js';
-import { openDatabase } from '../../master/store/database.js';
-import { JobReader } from '../../master/store/job-reader.js';
-import { Transitions } from '../../master/store/transitions.js';
-import type { JobSubmission } from '../../protocol/job-spec.js';
 
 /** What an agent's hello does to its leases, against a real store with a fixed clock. */
 
-const clock = { t: 1_800_000_000_000, now() { return this.t; } };
+const clock = referenceClock;
 const node1 = { agentId: 'agent-1', hostname: 'node1', group: 'default' };
 const node2 = { agentId: 'agent-2', hostname: 'node2', group: 'default' };
 const usage = { cpuSeconds: 0, utimeSeconds: 0, stimeSeconds: 0, rssBytes: 0, maxRssBytes: 0, vmemBytes: 0, maxVmemBytes: 0, ioBytes: 0 };
 
 function setup(t: { teardown(fn: () => void): void }) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-reattach-'));
-  const db = openDatabase(path.join(dir, 'store.sqlite'));
-  t.teardown(() => (db.close(), fs.rmSync(dir, { recursive: true, force: true })));
-  const reader = new JobReader(db);
-  const transitions = new Transitions(db, clock, new MasterEventBus());
-  const { jobId } = transitions.submitJob(job());
+  const { db, reader, transitions } = openTestStore(t, 'reattach');
+  const { jobId } = transitions.submitJob(jobSubmission({ name: 'shots', array: { first: 1, last: 10, step: 1 } }));
   /** Leases the next `n` tasks of the array to `host`; their attempt ids. */
   const lease = (host: typeof node1, n: number): string[] => transitions.leaseTasks(reader.job(jobId)!, host, n).map((l) => l.attemptId);
   return { db, transitions, lease };
-}
-
-function job(): JobSubmission {
-  return {
-    name: 'shots', submitter: { user: 'alice', uid: 1000, gid: 1000, group: 'alice', home: '/home/alice' }, submitHost: 'vm',
-    command: { kind: 'binary', argv: ['true'] }, cwd: '/tmp', submitCwd: '/tmp', joinOutput: false, env: {}, hold: false,
-    holdJobs: [], priority: 0, slots: 1, resources: { other: {} }, pty: false, array: { first: 1, last: 10, step: 1 },
-  };
 }
 
 t.test('leases the agent still runs stay; those it no longer has are requeued', async (t) => {

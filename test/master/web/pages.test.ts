@@ -1,37 +1,22 @@
 import t from 'tap';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { openDatabase } from '../../../master/store/database.js';
-import { JobReader } from '../../../master/store/job-reader.js';
-import { Transitions } from '../../../master/store/transitions.js';
-import { MasterEventBus } from '../../../master/events.js';
+import { jobSubmission, openTestStore, referenceClock } from '../../helpers/test-store.js';
 import { jobListPage } from '../../../master/web/job-list.js';
 import { taskPage } from '../../../master/web/task-page.js';
 import { Value } from '@sinclair/typebox/value';
-import type { JobSubmission } from '../../../protocol/job-spec.js';
 import { JobListPage, TaskPage } from '../../../protocol/web-api.js';
 
 /** The dashboard's tables against a real store: an array job is one row plus a cursor. */
 
-const clock = { t: 1_800_000_000_000, now() { return this.t; } };
+const clock = referenceClock;
 const host = { agentId: 'agent-1', hostname: 'node1', group: 'default' };
 const usage = { cpuSeconds: 2, utimeSeconds: 2, stimeSeconds: 0, rssBytes: 1024, maxRssBytes: 1024, vmemBytes: 0, maxVmemBytes: 0, ioBytes: 0 };
 
 function setup(t: { teardown(fn: () => void): void }) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qfarm-web-pages-'));
-  const db = openDatabase(path.join(dir, 'store.sqlite'));
-  t.teardown(() => (db.close(), fs.rmSync(dir, { recursive: true, force: true })));
-  return { db, reader: new JobReader(db), transitions: new Transitions(db, clock, new MasterEventBus()) };
+  const { db, reader, transitions } = openTestStore(t, 'web-pages');
+  return { db, reader, transitions };
 }
 
-function job(overrides: Partial<JobSubmission> = {}): JobSubmission {
-  return {
-    name: 'job', submitter: { user: 'alice', uid: 1000, gid: 1000, group: 'alice', home: '/home/alice' }, submitHost: 'vm',
-    command: { kind: 'binary', argv: ['true'] }, cwd: '/tmp', submitCwd: '/tmp', joinOutput: false, env: {}, hold: false,
-    holdJobs: [], priority: 0, slots: 1, resources: { other: {} }, pty: false, ...overrides,
-  };
-}
+const job = jobSubmission;
 
 t.test('a 100,000-task array: any page of tasks is computed from the range, quickly', async (t) => {
   const { db, reader, transitions } = setup(t);
