@@ -4,17 +4,10 @@ import * as path from 'node:path';
 import { FakeOssServer } from '../../fakes/oss/server.js';
 import { StoreResolver } from '../../storage/open-store.js';
 import { TestFarm } from '../helpers/farm.js';
+import { accountingRecords } from '../helpers/farm-records.js';
 
 const KEY = { accessKeyId: 'LTAIqfarmtest01', accessKeySecret: 'the-real-secret-4f1c' };
 const BUCKET = 'renders';
-
-interface AccountingRecord {
-  taskid: number | null;
-  exitStatus: number;
-  failedCode: number;
-  failedReason: string;
-  attempts: number;
-}
 
 t.test('jobs read oss:// inputs and write outputs through the local OSS, verified end to end', async (t) => {
   const oss = await FakeOssServer.start({ keys: [KEY], buckets: [BUCKET] });
@@ -44,7 +37,7 @@ t.test('jobs read oss:// inputs and write outputs through the local OSS, verifie
   t.test('four tasks on two agents stage the inputs and upload their $OUTDIR', async (t) => {
     const jobId = await farm.submit(['-cwd', '-N', 'stage', '-t', '1-4', '-data', `oss://${BUCKET}/scenes/:${mount}:ro`, '-outdir', `oss://${BUCKET}/out/`], { input: script });
     await farm.waitForJob(jobId, 60_000);
-    const records = ((await farm.api('GET', `/accounting?job=${jobId}`)) as { records: AccountingRecord[] }).records;
+    const records = await accountingRecords(farm, jobId);
     t.same(records.map((r) => [r.taskid, r.exitStatus, r.failedCode]), [[1, 0, 0], [2, 0, 0], [3, 0, 0], [4, 0, 0]], 'every task succeeded');
     for (let task = 1; task <= 4; task++) t.equal(await read(`out/result.${task}.txt`), `task ${task} saw 50 textures, 50 lines\n`);
     const dest = path.join(farm.work, 'downloaded');
@@ -66,7 +59,7 @@ t.test('jobs read oss:// inputs and write outputs through the local OSS, verifie
     oss.faults.add({ kind: 'status', status: 503, op: 'PutObject', key: /out2\/result\.3\./, times: 12 });
     const jobId = await farm.submit(['-cwd', '-N', 'faults', '-t', '1-3', '-data', `oss://${BUCKET}/scenes/:${mount}:ro`, '-outdir', `oss://${BUCKET}/out2/`], { input: script });
     await farm.waitForJob(jobId, 120_000);
-    const records = ((await farm.api('GET', `/accounting?job=${jobId}`)) as { records: AccountingRecord[] }).records;
+    const records = await accountingRecords(farm, jobId);
     for (const r of records) {
       if (r.failedCode === 0) t.equal(await read(`out2/result.${r.taskid}.txt`), `task ${r.taskid} saw 50 textures, 50 lines\n`, `task ${r.taskid}: committed with intact outputs`);
       else t.match(r.failedReason, /uploading \$OUTDIR/, `task ${r.taskid}: failed only with the upload named as the reason`);
@@ -87,7 +80,7 @@ t.test('jobs read oss:// inputs and write outputs through the local OSS, verifie
     t.teardown(() => oss.events.off('request', onRequest));
     const jobId = await farm.submit(['-cwd', '-q', 'uploads', '-N', 'overlap', '-t', '1-2', '-outdir', `oss://${BUCKET}/out3/`, '-b', 'y', 'sh', '-c', 'echo "$SGE_TASK_ID" > "$OUTDIR/result.$SGE_TASK_ID.txt"']);
     await farm.waitForJob(jobId, 60_000);
-    const records = ((await farm.api('GET', `/accounting?job=${jobId}`)) as { records: (AccountingRecord & { startTime: number })[] }).records;
+    const records = await accountingRecords(farm, jobId);
     const second = records.find((r) => r.taskid === 2)!;
     t.ok(putArrived > 0, 'task 1 uploaded its output');
     t.ok(second.startTime < putArrived + 3000, `task 2 started ${second.startTime - putArrived} ms after task 1's upload began, not after it ended (4 s later)`);
@@ -98,7 +91,7 @@ t.test('jobs read oss:// inputs and write outputs through the local OSS, verifie
     await farm.startAgent('badkey', { slots: 1, group: 'badkeys', env: { ...ossEnv, ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'not-the-secret-99' } });
     const jobId = await farm.submit(['-cwd', '-q', 'badkeys', '-N', 'badkey', '-data', `oss://${BUCKET}/scenes/:${mount}-bad:ro`, '-b', 'y', 'true']);
     await farm.waitForJob(jobId, 60_000);
-    const [record] = ((await farm.api('GET', `/accounting?job=${jobId}`)) as { records: AccountingRecord[] }).records;
+    const [record] = await accountingRecords(farm, jobId);
     t.equal(record!.failedCode, 1, 'failed before the job ran');
     t.match(record!.failedReason, new RegExp(`bucket "${BUCKET}".*AccessKeyId "${KEY.accessKeyId}"`));
     t.notMatch(record!.failedReason, /not-the-secret-99/);

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { FakeOssServer } from '../../fakes/oss/server.js';
 import { crc64 } from '../../storage/crc64.js';
 import { TestFarm } from '../helpers/farm.js';
+import { accountingRecords } from '../helpers/farm-records.js';
 import { FakeAgent, finishedFrame, helloFrame } from '../helpers/fake-agent.js';
 
 /**
@@ -12,18 +13,6 @@ import { FakeAgent, finishedFrame, helloFrame } from '../helpers/fake-agent.js';
  * manifest, and corruption that Content-MD5 cannot see (the store damaging a multipart object)
  * is caught by the agent's CRC-64 comparison, failing the attempt so that the task reruns.
  */
-
-interface AccountingRecord {
-  taskid: number | null;
-  exitStatus: number;
-  failedCode: number;
-  failedReason: string;
-  attempts: number;
-}
-
-async function accounting(farm: TestFarm, jobId: number): Promise<AccountingRecord[]> {
-  return ((await farm.api('GET', `/accounting?job=${jobId}`)) as { records: AccountingRecord[] }).records;
-}
 
 t.test('the master refuses a success without a verified manifest of the output location; the task reruns, then the cap ends it', async (t) => {
   // The only host keeps failing on purpose: the black-hole rule (host error state E) would stop
@@ -52,7 +41,7 @@ t.test('the master refuses a success without a verified manifest of the output l
   }
   await farm.waitForJob(jobId);
   t.equal(new Set(attempts).size, 3, 'each refusal sent the task out again as a new attempt');
-  const [record] = await accounting(farm, jobId);
+  const [record] = await accountingRecords(farm, jobId);
   t.equal(record!.attempts, 3, 'three attempts: the cap');
   t.equal(record!.failedCode, 1, 'the task ends failed, not as a success');
   t.match(record!.failedReason, `the agent reported success but it sent no verified output manifest for the job's output location ${outputUrl}`);
@@ -66,14 +55,14 @@ t.test('the master refuses a success without a verified manifest of the output l
   agent.send({ ...finishedFrame(attemptId, 0), outputs: manifest(outputUrl) });
   await agent.next('ack');
   await farm.waitForJob(good);
-  t.match(await accounting(farm, good), [{ failedCode: 0, exitStatus: 0, attempts: 1 }], 'with the manifest of its location, the success is committed at once');
+  t.match(await accountingRecords(farm, good), [{ failedCode: 0, exitStatus: 0, attempts: 1 }], 'with the manifest of its location, the success is committed at once');
 
   const plain = await farm.submit(['-q', 'fakeq', '-cwd', '-b', 'y', 'true']);
   const plainAttempt = (await agent.next('assign'))['attemptId'] as string;
   agent.send(finishedFrame(plainAttempt, 0));
   await agent.next('ack');
   await farm.waitForJob(plain);
-  t.match(await accounting(farm, plain), [{ failedCode: 0, attempts: 1 }], 'a job without an output location needs no manifest');
+  t.match(await accountingRecords(farm, plain), [{ failedCode: 0, attempts: 1 }], 'a job without an output location needs no manifest');
   agent.close();
 });
 
@@ -91,7 +80,7 @@ t.test('a multipart output the store corrupts (MD5 cannot see it) fails the atte
   const jobId = await farm.submit(['-q', 'default', '-cwd', '-outdir', 'oss://renders/big/', '-b', 'y', 'sh', '-c', `awk 'BEGIN { for (i = 0; i < ${size / 64}; i++) printf "%063d\\n", i }' > "$OUTDIR/frame.bin"`]);
   await farm.waitForJob(jobId, 180_000);
 
-  const [record] = await accounting(farm, jobId);
+  const [record] = await accountingRecords(farm, jobId);
   t.equal(record!.failedCode, 0, `committed as a success (${record!.failedReason})`);
   t.equal(record!.attempts, 2, 'on the second attempt: the first failed on the corrupted object');
   t.equal(oss.stats.count('CompleteMultipartUpload', { key: /^big\// }), 6, 'five corrupted assemblies, then a good one');

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
+import type { AccountingRecord } from '../../protocol/api.js';
 import type { TestFarm } from './farm.js';
 
 /** What a farm's own records say, read as a user would (its store, qacct, qfarm logs): for tests that count results and lines. */
@@ -11,6 +12,11 @@ export function query<T>(farm: TestFarm, sql: string, ...params: unknown[]): T[]
   } finally {
     db.close();
   }
+}
+
+/** The accounting API's records of a job (what `qacct -j` prints, as data). */
+export async function accountingRecords(farm: TestFarm, jobId: number): Promise<AccountingRecord[]> {
+  return ((await farm.api('GET', `/accounting?job=${jobId}`)) as { records: AccountingRecord[] }).records;
 }
 
 export async function qacctRecords(farm: TestFarm, jobId: number): Promise<string[]> {
