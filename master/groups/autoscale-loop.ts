@@ -136,8 +136,11 @@ export class AutoscaleLoop {
    */
   private triggerForJob(jobId: number): void {
     if (this.stopped) return;
+    // One read per turn: only the first job of the turn schedules it (a job finishing many
+    // tasks in one turn is added again without growing the set).
+    const scheduled = this.jobsToTrigger.size > 0;
     this.jobsToTrigger.add(jobId);
-    if (this.jobsToTrigger.size > 1) return;
+    if (scheduled) return;
     setImmediate(() => {
       const jobs = [...this.jobsToTrigger];
       this.jobsToTrigger.clear();
