@@ -11,6 +11,7 @@ import { AgentSession } from './agent-session.js';
 import { AttemptOwnership } from './attempt-ownership.js';
 import type { Clock } from './clock.js';
 import type { MasterEventBus } from './events.js';
+import type { JobSpecs } from './job-specs.js';
 import { LeaseGrace } from './lease-grace.js';
 import type { LogStore } from './log-store.js';
 import { planReattach } from './reattach.js';
@@ -68,10 +69,11 @@ export class AgentHub {
     private readonly options: AgentHubOptions,
     /** Frames that write are handled in the turn's one transaction (store/tick-transaction.ts). */
     private readonly tick: TickTransaction,
+    specs: JobSpecs,
   ) {
     this.ownership = new AttemptOwnership(db);
     this.attempts = attemptReader(db);
-    this.results = new ResultIntake(this.attempts, transitions, events, log, tick);
+    this.results = new ResultIntake(this.attempts, transitions, events, log, tick, specs);
     this.grace = new LeaseGrace(this.attempts, transitions, log, options.leaseGraceMs, (agentId) => this.sessions.has(agentId));
   }
 

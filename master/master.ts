@@ -1,8 +1,9 @@
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { logDestination } from '../logging/pretty-log.js';
-import { TickTransaction } from './store/tick-transaction.js';
 import { AgentHub } from './agent-hub.js';
+import { JobSpecs } from './job-specs.js';
+import { TickTransaction } from './store/tick-transaction.js';
 import { buildApiServer } from './api/server.js';
 import { systemClock, type Clock } from './clock.js';
 import { MasterEventBus } from './events.js';
@@ -80,14 +81,15 @@ export class Master {
     this.transitions = new Transitions(this.db, clock, this.events, { nodeFailureAttempts: options.nodeFailureAttempts, maxHostLosses: options.maxHostLosses });
     const logs = new LogStore(home.logsDir);
     this.tick = new TickTransaction(this.db, log.child({ component: 'store' }));
+    const specs = new JobSpecs(this.events);
     this.hub = new AgentHub(this.db, this.transitions, logs, this.events, clock, log.child({ component: 'hub' }), {
       agentToken,
       heartbeatMs: options.heartbeatMs,
       leaseGraceMs: options.leaseGraceMs,
       helloTimeoutMs: 10_000,
-    }, this.tick);
+    }, this.tick, specs);
     this.health = new HostHealth(this.db, clock, this.events, log.child({ component: 'host-health' }), { errorAfter: options.hostErrorAfter ?? DEFAULT_HOST_ERROR_AFTER });
-    this.scheduler = new Scheduler(this.db, this.reader, this.transitions, this.hub, this.events, log.child({ component: 'scheduler' }), () => this.health.hostsInError(), this.tick);
+    this.scheduler = new Scheduler(this.db, this.reader, this.transitions, this.hub, this.events, log.child({ component: 'scheduler' }), () => this.health.hostsInError(), this.tick, specs);
     this.agentToken = agentToken;
     this.clock = clock;
     // Every farm has the `default` group from its first start (local, autoscaling off: see groups/group-specs.ts).

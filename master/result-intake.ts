@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { TaskFinished } from '../protocol/agent-messages.js';
-import type { JobSubmission } from '../protocol/job-spec.js';
 import type { AgentSession } from './agent-session.js';
 import type { MasterEventBus } from './events.js';
+import type { JobSpecs } from './job-specs.js';
 import type { AttemptReader } from './store/attempt-reader.js';
 import type { TickTransaction } from './store/tick-transaction.js';
 import { CommitOutcome, type Transitions } from './store/transitions.js';
@@ -20,16 +20,14 @@ export class ResultIntake {
     private readonly events: MasterEventBus,
     private readonly log: Logger,
     private readonly tick: TickTransaction,
-  ) {
-    events.on('job:finished', (jobId) => this.outputUrls.delete(jobId));
-  }
-
-  /** Each job's `-outdir` (or none), parsed once per job rather than once per result. */
-  private readonly outputUrls = new Map<number, string | undefined>();
+    /** Parsed once per job, shared with the scheduler: the `-outdir` of every result is read there. */
+    private readonly specs: JobSpecs,
+  ) {}
 
   accept(session: AgentSession, reported: TaskFinished): void {
     const ref = this.attempts.ref(reported.attemptId);
-    const { result, refused } = withVerifiedOutputs(reported, ref ? this.outputUrlOf(ref.job_id, reported.attemptId) : undefined);
+    const outputUrl = ref ? this.specs.of(ref.job_id, () => this.attempts.jobSpec(reported.attemptId))?.data?.outputUrl : undefined;
+    const { result, refused } = withVerifiedOutputs(reported, outputUrl);
     if (refused) {
       this.log.warn({ agent: session.hostname, attempt: result.attemptId, reason: result.failedReason }, 'refused a success without verified outputs; the task runs again');
     }
@@ -42,14 +40,5 @@ export class ResultIntake {
     // Acknowledge in every case, once the turn is durable: the agent may then forget the result.
     this.tick.afterCommit(() => session.send({ type: 'ack', attemptId: result.attemptId }));
     if (outcome !== CommitOutcome.Committed) this.events.emit('schedule:wanted', 'slot freed');
-  }
-
-  /** The output location (`-outdir`) of a job, if it has one. */
-  private outputUrlOf(jobId: number, attemptId: string): string | undefined {
-    if (this.outputUrls.has(jobId)) return this.outputUrls.get(jobId);
-    const spec = this.attempts.jobSpec(attemptId);
-    const url = spec === undefined ? undefined : (JSON.parse(spec) as JobSubmission).data?.outputUrl;
-    this.outputUrls.set(jobId, url);
-    return url;
   }
 }

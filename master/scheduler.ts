@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { JobSubmission } from '../protocol/job-spec.js';
 import { buildAssignment } from './assignment.js';
+import type { JobSpecs } from './job-specs.js';
 import type { AgentHub, HostCapacity } from './agent-hub.js';
 import type { MasterEventBus } from './events.js';
 import { hostMismatch } from '../protocol/host-match.js';
@@ -32,8 +33,6 @@ export class Scheduler {
   /** Wakes the scheduler at the earliest `qsub -a` start time in the future. */
   private startTimer: NodeJS.Timeout | undefined;
   private startTimerAt = 0;
-  /** Parsed specs by job id; a spec changes only through qalter, which drops the entry. */
-  private readonly specs = new Map<number, JobSubmission>();
   /** Compiled once (the store's readers): every pass (thousands a second under load) asks it. */
   private readonly disabledHostnames: () => string[];
   /** Hosts where an attempt of the task failed for the node's reasons (requeued attempts). */
@@ -51,17 +50,18 @@ export class Scheduler {
     private readonly hostsInError: () => string[],
     /** A pass runs in the turn's one transaction, after the results that freed its slots. */
     private readonly tick: TickTransaction,
+    private readonly specs: JobSpecs,
   ) {
     const hosts = hostReader(db);
     this.disabledHostnames = () => hosts.disabledHostnames();
     const attempts = attemptReader(db);
     this.hostsThatFailed = (jobId, taskId) => attempts.hostsWhereFailed(jobId, taskId);
     events.on('schedule:wanted', () => this.request());
-    events.on('job:finished', (jobId) => this.specs.delete(jobId));
   }
 
+  /** qalter changed the job's submission. */
   forgetSpec(jobId: number): void {
-    this.specs.delete(jobId);
+    this.specs.forget(jobId);
   }
 
   request(): void {
@@ -117,12 +117,7 @@ export class Scheduler {
   }
 
   private specOf(job: JobRow): JobSubmission {
-    let spec = this.specs.get(job.id);
-    if (!spec) {
-      spec = JSON.parse(job.spec) as JobSubmission;
-      this.specs.set(job.id, spec);
-    }
-    return spec;
+    return this.specs.of(job.id, () => job.spec)!;
   }
 
   /**
