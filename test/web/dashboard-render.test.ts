@@ -9,7 +9,7 @@ import { createDemoScene } from '../../render/demo-scene.js';
 import { decodePng, type Image } from '../../render/png.js';
 import { ROOT, TestFarm } from '../helpers/farm.js';
 import { BYSTANDER, ensureUser, requireRoot } from '../helpers/unix-users.js';
-import { launchChromium, screenshot, watchPage } from './browser.js';
+import { launchChromium, screenshot, watchPage, type PageWatch } from './browser.js';
 
 /**
  * Issue 10: a render job's frame grid. A user renders the demo scene with `qfarm render submit`
@@ -31,6 +31,16 @@ async function waitForThumbnails(page: Page, url: string, jobId: number, frames:
     if (grid.frames.length === frames && grid.frames.every((f) => f.thumbnail)) return grid.frames;
     if (Date.now() > deadline) throw new Error(`job ${jobId}: no thumbnails after 240 s: ${JSON.stringify(grid.frames.map((f) => [f.frame, f.state, f.thumbnail !== null]))}`);
     await page.waitForTimeout(1000);
+  }
+}
+
+/** Waits for the page to show each frame's thumbnail; says what the page showed instead of timing out blind. */
+async function waitForFrameImages(page: Page, frames: number[], watch: PageWatch): Promise<void> {
+  try {
+    for (const frame of frames) await page.locator(`figure[data-frame="${frame}"] img`).waitFor({ timeout: 10_000 });
+  } catch (err) {
+    const grid = await page.locator('main').innerHTML().catch((e: Error) => `(unreadable: ${e.message})`);
+    throw new Error(`${(err as Error).message}\nthe page showed: ${grid.slice(0, 4000)}\npage errors: ${JSON.stringify(watch.errors)}\nconsole: ${JSON.stringify(watch.console.slice(-20))}`);
   }
 }
 
@@ -86,7 +96,7 @@ t.test('thumbnails of EXR and stitched TIFF frames appear in the frame grid; a f
 
   await page.goto(`${farm.url}/#/job/${exrJob}`);
   await waitForThumbnails(page, farm.url, exrJob!, 3);
-  for (const frame of [1, 2, 3]) await page.locator(`figure[data-frame="${frame}"] img`).waitFor({ timeout: 10_000 });
+  await waitForFrameImages(page, [1, 2, 3], watch);
   t.pass('every EXR frame got its thumbnail, pushed live as tasks finished');
   const exrThumb = await page.request.get(farm.url + (await page.locator('figure[data-frame="1"] img').getAttribute('src'))!);
   t.equal(exrThumb.headers()['content-type'], 'image/png');
@@ -104,7 +114,7 @@ t.test('thumbnails of EXR and stitched TIFF frames appear in the frame grid; a f
   // The stitched frame: its tiles' job points to the stitch job, whose frame has the thumbnail.
   await page.goto(`${farm.url}/#/job/${stitchJob}`);
   await waitForThumbnails(page, farm.url, stitchJob!, 1);
-  await page.locator('figure[data-frame="1"] img').waitFor({ timeout: 10_000 });
+  await waitForFrameImages(page, [1], watch);
   t.ok(fs.existsSync(path.join(dirs.tiff, 'frame_00001.tif')), 'Blender stitched the frame as TIFF');
   const fromTiff = decodePng(await (await page.request.get(farm.url + (await page.locator('figure[data-frame="1"] img').getAttribute('src'))!)).body());
   t.same([fromTiff.width, fromTiff.height], [160, 90]);

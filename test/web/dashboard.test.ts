@@ -97,8 +97,34 @@ t.test('the web dashboard, in a real browser', async (t) => {
     t.pass('progress reached 3/3 and the job finished, pushed by the live stream');
   });
 
+  await t.test('an answer that arrives after a newer one does not take the page back in time', async (t) => {
+    const jobId = await submitAs(farm, bob, ['-N', 'overtaken', '-b', 'y', 'sleep', '1']);
+    // The job page's first look at the tasks is answered by the master now (task pending or
+    // running) but reaches the browser only after the page has shown the task done.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let delivered!: Promise<void>;
+    let first = true;
+    await page.route(`**/api/v1/web/jobs/${jobId}/tasks?*`, async (route) => {
+      if (!first) return route.continue();
+      first = false;
+      const response = await route.fetch();
+      t.notMatch(await response.text(), /"state":"done"/, 'the held answer is from before the task was done');
+      delivered = held.then(() => route.fulfill({ response }));
+    });
+    await page.goto(`${farm.url}/#/job/${jobId}`);
+    await page.locator('tr[data-task] .state.done').waitFor({ timeout: 30_000 });
+    release();
+    await delivered;
+    await page.waitForTimeout(500); // the page had its time to draw the old answer
+    t.equal(await page.locator('tr[data-task] .state').textContent(), 'done', 'the page still shows the task done');
+    await page.unroute(`**/api/v1/web/jobs/${jobId}/tasks?*`);
+  });
+
   await t.test('the delete button deletes the job, as qdel would', async (t) => {
     await page.goto(farm.url + '/#/jobs');
+    // A deleted job leaves the active list as soon as its task is killed.
+    await page.locator('select[aria-label="filter by state"]').selectOption('all');
     const jobId = await submitAs(farm, bob, ['-N', 'deleteme', '-b', 'y', 'sleep', '300']);
     await row(page, jobId).locator('.state.running').waitFor({ timeout: 15_000 });
     await row(page, jobId).getByRole('button', { name: 'delete' }).click();

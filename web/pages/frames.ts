@@ -2,6 +2,7 @@ import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
 import { FramesPage, type FrameView } from '../../protocol/web-api.js';
 import { getChecked } from '../api.js';
+import { useInOrder } from '../in-order.js';
 import { Chart } from '../chart.js';
 
 /**
@@ -11,7 +12,8 @@ import { Chart } from '../chart.js';
  */
 export function FrameGrid(props: { jobId: number; tick: number }) {
   const [page, setPage] = useState<FramesPage | null>(null);
-  useEffect(() => void getChecked(`/web/jobs/${props.jobId}/frames?offset=0&limit=200`, FramesPage).then(setPage, () => setPage(null)), [props.jobId, props.tick]);
+  const inOrder = useInOrder();
+  useEffect(() => inOrder(getChecked(`/web/jobs/${props.jobId}/frames?offset=0&limit=200`, FramesPage), setPage, () => setPage(null)), [props.jobId, props.tick]);
   if (!page?.render) return null;
   if (page.tiled) return html`<div class="frames muted">This job renders tiles; its frames (and their thumbnails) belong to the stitch job that follows it.</div>`;
   const timed = page.frames.filter((f) => f.secondsPerFrame !== null);

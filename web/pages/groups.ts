@@ -1,6 +1,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
 import { get, live, post, type Session } from '../api.js';
+import { useInOrder } from '../in-order.js';
 import { ago } from '../format.js';
 
 interface Group {
@@ -15,8 +16,9 @@ interface Group {
 export function GroupsPage(props: { session: Session; notify: (text: string, ok: boolean) => void }) {
   const [groups, setGroups] = useState<Group[] | null>(null);
   const [tick, setTick] = useState(0);
+  const inOrder = useInOrder();
   const [sizes, setSizes] = useState<Record<string, string>>({});
-  useEffect(() => void get<{ groups: Group[] }>('/groups').then((r) => setGroups(r.groups), (e: Error) => props.notify(e.message, false)), [tick]);
+  useEffect(() => inOrder(get<{ groups: Group[] }>('/groups'), (r) => setGroups(r.groups), (e) => props.notify(e.message, false)), [tick]);
   useEffect(() => live(['groups', 'hosts'], () => setTick((t) => t + 1)), []);
   const resize = async (name: string) => {
     try {

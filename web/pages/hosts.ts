@@ -1,6 +1,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
 import { get, live, post, type Session } from '../api.js';
+import { useInOrder } from '../in-order.js';
 import { Chart } from '../chart.js';
 import { bytes } from '../format.js';
 
@@ -25,9 +26,11 @@ export function HostsPage(props: { session: Session; notify: (text: string, ok: 
   const [hosts, setHosts] = useState<HostView[] | null>(null);
   const [history, setHistory] = useState<History>({});
   const [tick, setTick] = useState(0);
+  const hostsInOrder = useInOrder();
+  const historyInOrder = useInOrder();
   useEffect(() => {
-    get<{ hosts: HostView[] }>('/hosts').then((r) => setHosts(r.hosts), (e: Error) => props.notify(e.message, false));
-    get<{ hosts: History }>('/web/hosts/history').then((r) => setHistory(r.hosts));
+    hostsInOrder(get<{ hosts: HostView[] }>('/hosts'), (r) => setHosts(r.hosts), (e) => props.notify(e.message, false));
+    historyInOrder(get<{ hosts: History }>('/web/hosts/history'), (r) => setHistory(r.hosts), (e) => props.notify(e.message, false));
   }, [tick]);
   useEffect(() => live(['hosts'], () => setTick((t) => t + 1)), []);
   // The API routes of qmod -d/-e/-c: the master checks who may (admins), not this page.

@@ -2,6 +2,7 @@ import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { TaskPage, type TaskPageRow } from '../../protocol/web-api.js';
 import { get, getChecked, live, type Session } from '../api.js';
+import { useInOrder } from '../in-order.js';
 import { Chart } from '../chart.js';
 import { ago, bytes, duration } from '../format.js';
 import { FrameGrid } from './frames.js';
@@ -65,10 +66,12 @@ export function JobPage(props: { id: number; session: Session; notify: (text: st
   const [usage, setUsage] = useState<Record<number, { t: number[]; cpu: number[]; rss: number[] }>>({});
   const [newPriority, setNewPriority] = useState('');
   const lastCpu = useRef<Record<number, { t: number; cpu: number }>>({});
+  const jobInOrder = useInOrder();
+  const tasksInOrder = useInOrder();
 
   useEffect(() => {
-    get<{ jobs: Detail[] }>(`/jobs/${props.id}`).then((r) => setJob(r.jobs[0] ?? null), (e: Error) => props.notify(e.message, false));
-    getChecked(`/web/jobs/${props.id}/tasks?offset=${offset}&limit=${PAGE}`, TaskPage).then((p) => {
+    jobInOrder(get<{ jobs: Detail[] }>(`/jobs/${props.id}`), (r) => setJob(r.jobs[0] ?? null), (e) => props.notify(e.message, false));
+    tasksInOrder(getChecked(`/web/jobs/${props.id}/tasks?offset=${offset}&limit=${PAGE}`, TaskPage), (p) => {
       setTasks(p);
       // Usage over time of running tasks as this page saw it (the master keeps only the latest):
       // cores = CPU seconds gained per second between two looks.
@@ -85,7 +88,7 @@ export function JobPage(props: { id: number; session: Session; notify: (text: st
         }
         return next;
       });
-    });
+    }, (e) => props.notify(e.message, false));
   }, [props.id, offset, tick]);
 
   useEffect(() => {

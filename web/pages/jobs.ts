@@ -2,6 +2,7 @@ import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
 import { JobListPage, type JobListRow } from '../../protocol/web-api.js';
 import { getChecked, live, post, type ActionResponse, type Session } from '../api.js';
+import { useInOrder } from '../in-order.js';
 import { ago, duration } from '../format.js';
 
 const PAGE = 50;
@@ -45,12 +46,11 @@ export function JobsPage(props: { session: Session; notify: (text: string, ok: b
   const [page, setPage] = useState<JobListPage | null>(null);
   const [tick, setTick] = useState(0);
   const [now, setNow] = useState(Date.now());
+  const inOrder = useInOrder();
 
   useEffect(() => {
     const q = new URLSearchParams({ ...filters, offset: String(offset), limit: String(PAGE) });
-    let stale = false;
-    getChecked(`/web/jobs?${q}`, JobListPage).then((p) => !stale && (setPage(p), setNow(Date.now())), (e: Error) => props.notify(e.message, false));
-    return () => void (stale = true);
+    inOrder(getChecked(`/web/jobs?${q}`, JobListPage), (p) => (setPage(p), setNow(Date.now())), (e) => props.notify(e.message, false));
   }, [filters, offset, tick]);
   useEffect(() => live(['jobs'], () => setTick((t) => t + 1)), []);
 
