@@ -1,16 +1,17 @@
 #!/usr/bin/env node
 /**
- * `npm run bench:agents`: the master's ceiling. A real master (store, hub, scheduler, API) and
- * N simulated agents in one process, speaking the real agent protocol over real WebSockets
- * (bench/agent-simulator.ts). Prints, in order:
- *   - join time of N agents (hello → welcome, 200 connecting at a time);
- *   - idle RSS and CPU while the N agents only send heartbeats (CPU of the whole process: the
- *     simulated agents' own share is included, so the master's is at most this);
+ * `npm run bench:agents`: the master's ceiling. A real master (store, hub, scheduler, API) in
+ * this process and N simulated agents in processes of their own (bench/agent-swarm.ts, up to
+ * 10,000 each), speaking the real agent protocol over real WebSockets (bench/agent-simulator.ts),
+ * so what is measured here is the master's alone. Prints, in order:
+ *   - join time of N agents (hello → welcome, 200 connecting at a time per agent process);
+ *   - idle RSS and CPU of the master while the N agents only send heartbeats (and the agents'
+ *     processes' CPU beside it);
  *   - saturated tasks/s: an array of zero-length tasks, as fast as the master leases and commits;
  *   - refill p50/p99 at --load: tasks as long as makes the farm ask load × the saturated rate of
  *     the master, every slot busy; refill = an agent's `finished` sent → its next `assign` in
  *     (first tasks of the phase are shortened at random so the load is steady, not in waves),
- *     and the event loop's delay over the phase;
+ *     the master's CPU and event-loop delay over the phase;
  *   - RSS with a 1,000,000-task array queued (held, so nothing runs).
  * Jobs are submitted with the real qsub over QFARM_HOME/api.sock.
  *
@@ -28,7 +29,7 @@ import { Master } from '../master/master.js';
 import { resolveHome } from '../master/home.js';
 import { DEFAULT_TASK_RETRY_POLICY } from '../master/store/task-retries.js';
 import { ROOT } from './embedded-farm.js';
-import { SimulatedAgent, type RefillSample, type SimulatedWork } from './agent-simulator.js';
+import { SWARM_SIZE, Swarm } from './agent-swarm.js';
 
 interface BenchOptions {
   agents: number;
@@ -73,13 +74,14 @@ async function qsub(home: string, args: string[]): Promise<void> {
   }
 }
 
-/** Whole-process CPU share (1.0 = one core) over a window. */
-async function cpuOver(ms: number): Promise<number> {
+/** This process's CPU share (1.0 = one core) over a window, and the window's length. */
+async function cpuOver(ms: number): Promise<{ share: number; ms: number }> {
   const before = process.cpuUsage();
   const t0 = performance.now();
   await sleep(ms);
   const used = process.cpuUsage(before);
-  return (used.user + used.system) / 1000 / (performance.now() - t0);
+  const window = performance.now() - t0;
+  return { share: (used.user + used.system) / 1000 / window, ms: window };
 }
 
 async function main(): Promise<void> {
@@ -96,57 +98,60 @@ async function main(): Promise<void> {
   const url = await master.start();
   const token = fs.readFileSync(home.agentTokenFile, 'utf8').trim();
 
-  let work: SimulatedWork = { taskMs: 0, jitter: 0 };
-  let refills: RefillSample[] = [];
-  const agents: SimulatedAgent[] = [];
+  const swarms: Swarm[] = [];
+  for (let first = 0; first < options.agents; first += SWARM_SIZE) swarms.push(new Swarm());
+  const tasksDone = async (): Promise<number> => (await Promise.all(swarms.map((s) => s.progress()))).reduce((n, p) => n + p.tasksDone, 0);
+  const swarmCpuMs = async (): Promise<number> => (await Promise.all(swarms.map((s) => s.progress()))).reduce((n, p) => n + p.cpuMs, 0);
   try {
     // ---- join
     const joinStart = performance.now();
-    for (let i = 0; i < options.agents; i += 200) {
-      const batch: SimulatedAgent[] = [];
-      for (let j = i; j < Math.min(options.agents, i + 200); j++) batch.push(new SimulatedAgent(`sim-${process.pid}-${j}`, () => work, (s) => refills.push(s)));
-      await Promise.all(batch.map((a) => a.join(url, token)));
-      agents.push(...batch);
-    }
+    await Promise.all(swarms.map((s, i) => s.join(url, token, i * SWARM_SIZE, Math.min(SWARM_SIZE, options.agents - i * SWARM_SIZE), `sim-${process.pid}`)));
     const joinMs = performance.now() - joinStart;
-    out(`join:       ${options.agents} agents in ${(joinMs / 1000).toFixed(2)} s (${(options.agents / (joinMs / 1000)).toFixed(0)} agents/s)`);
+    out(`join:       ${options.agents} agents in ${(joinMs / 1000).toFixed(2)} s (${(options.agents / (joinMs / 1000)).toFixed(0)} agents/s; ${swarms.length} agent process${swarms.length > 1 ? 'es' : ''})`);
 
     // ---- idle
     await sleep(options.heartbeatMs); // every agent's first heartbeat is out
-    const idleCpu = await cpuOver(options.idleSeconds * 1000);
-    out(`idle:       RSS ${mib(process.memoryUsage().rss)}, CPU ${(idleCpu * 100).toFixed(1)} % of one core over ${options.idleSeconds} s (heartbeat ${options.heartbeatMs} ms; master + simulated agents)`);
+    const swarmBefore = await swarmCpuMs();
+    const idle = await cpuOver(options.idleSeconds * 1000);
+    const swarmIdle = ((await swarmCpuMs()) - swarmBefore) / idle.ms;
+    out(
+      `idle:       master RSS ${mib(process.memoryUsage().rss)}, CPU ${(idle.share * 100).toFixed(1)} % of one core over ${options.idleSeconds} s ` +
+        `(heartbeat ${options.heartbeatMs} ms; the simulated agents' process: ${(swarmIdle * 100).toFixed(1)} %)`,
+    );
 
     // ---- saturated
     const runArray = async (tasks: number): Promise<number> => {
-      const before = agents.reduce((n, a) => n + a.tasksDone, 0);
       const t0 = performance.now();
       await qsub(homeDir, ['-t', `1-${tasks}`]);
-      while (agents.reduce((n, a) => n + a.tasksDone, 0) - before < tasks) await sleep(20);
+      while ((await tasksDone()) < tasks) await sleep(20);
       return performance.now() - t0;
     };
-    for (const a of agents) a.tasksDone = 0;
-    work = { taskMs: 0, jitter: 0 };
+    for (const s of swarms) s.work({ taskMs: 0, jitter: 0 });
     const saturatedMs = await runArray(options.tasks);
     const saturatedRate = options.tasks / (saturatedMs / 1000);
     out(`saturated:  ${options.tasks} zero-length tasks in ${(saturatedMs / 1000).toFixed(2)} s: ${saturatedRate.toFixed(0)} tasks/s (qsub call included)`);
 
     // ---- refill at a load
-    const taskMs = options.taskMs > 0 ? options.taskMs : options.agents / (options.load * saturatedRate) * 1000;
-    work = { taskMs, jitter: options.jitter };
-    for (const a of agents) a.tasksDone = 0;
-    refills = [];
-    // The event loop's own delay over the phase: a refill cannot be quicker than the loop is free.
+    const taskMs = options.taskMs > 0 ? options.taskMs : (options.agents / (options.load * saturatedRate)) * 1000;
+    for (const s of swarms) s.work({ taskMs, jitter: options.jitter });
+    // The master's event loop over the phase: a refill cannot be quicker than the loop is free.
     const loopDelay = monitorEventLoopDelay({ resolution: 1 });
     loopDelay.enable();
     const refillTasks = Math.max(options.agents * 5, Math.round(options.load * saturatedRate * 10));
+    const masterCpuBefore = process.cpuUsage();
     const refillMs = await runArray(refillTasks);
-    const gaps = refills.map((s) => s.refilledAt - s.freedAt).sort((a, b) => a - b);
+    const masterCpu = process.cpuUsage(masterCpuBefore);
+    loopDelay.disable();
+    const ends = await Promise.all(swarms.map((s) => s.phaseEnd()));
+    const gaps = ends.flatMap((e) => e.gaps).sort((a, b) => a - b);
     out(
       `refill:     tasks of ${taskMs.toFixed(0)} ms ± ${(options.jitter * 100).toFixed(0)} % on every slot (${(options.load * 100).toFixed(0)} % of the saturated rate): ` +
         `${refillTasks} tasks in ${(refillMs / 1000).toFixed(1)} s, refill p50 ${percentile(gaps, 0.5).toFixed(1)} ms, p99 ${percentile(gaps, 0.99).toFixed(1)} ms (${gaps.length} refills)`,
     );
-    loopDelay.disable();
-    out(`            event-loop delay over the phase (master and simulated agents share the loop): p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms`);
+    out(
+      `            master over the phase: CPU ${(((masterCpu.user + masterCpu.system) / 1000 / refillMs) * 100).toFixed(0)} % of one core, event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} ms, ` +
+        `p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms; the agents' process loop p99 ${Math.max(...ends.map((e) => e.loopP99Ms)).toFixed(1)} ms`,
+    );
 
     // ---- a huge array queued
     if (options.array > 0) {
@@ -155,10 +160,10 @@ async function main(): Promise<void> {
       await qsub(homeDir, ['-h', '-t', `1-${options.array}`]);
       const submitMs = performance.now() - t0;
       await sleep(2000);
-      out(`queued:     ${options.array}-task array held: qsub ${submitMs.toFixed(0)} ms, RSS ${mib(process.memoryUsage().rss)} (was ${mib(rssBefore)})`);
+      out(`queued:     ${options.array}-task array held: qsub ${submitMs.toFixed(0)} ms, master RSS ${mib(process.memoryUsage().rss)} (was ${mib(rssBefore)})`);
     }
   } finally {
-    for (const a of agents) a.close();
+    for (const s of swarms) s.close();
     await master.stop();
     fs.rmSync(homeDir, { recursive: true, force: true });
   }
