@@ -41,12 +41,54 @@ export function openDatabase(file: string): Db {
   db.pragma('busy_timeout = 5000');
   const version = db.pragma('user_version', { simple: true }) as number;
   for (let v = version; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
+    runTransaction(db, () => {
       db.exec(MIGRATIONS[v]!);
       db.pragma(`user_version = ${v + 1}`);
-    })();
+    });
   }
   return db;
+}
+
+/** The statements a transaction is made of, compiled once per database. */
+const transactionControls = new WeakMap<Db, Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>>();
+
+/**
+ * Runs `fn` in a transaction, or in a savepoint when one is open (a store change inside the
+ * master's turn, tick-transaction.ts): committed if it returns, undone alone if it throws.
+ * What better-sqlite3's `db.transaction(fn)()` does, without building a new wrapper function
+ * per call (5 µs each, three times per task, showed in the master's profile).
+ */
+export function runTransaction<T>(db: Db, fn: () => T): T {
+  let c = transactionControls.get(db);
+  if (!c) {
+    c = {
+      begin: db.prepare('BEGIN'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+      savepoint: db.prepare('SAVEPOINT qfarm_change'),
+      release: db.prepare('RELEASE qfarm_change'),
+      rollbackTo: db.prepare('ROLLBACK TO qfarm_change'),
+    };
+    transactionControls.set(db, c);
+  }
+  const nested = db.inTransaction;
+  (nested ? c.savepoint : c.begin).run();
+  try {
+    const result = fn();
+    (nested ? c.release : c.commit).run();
+    return result;
+  } catch (err) {
+    // SQLite may have rolled back by itself already (a full disk): then there is nothing to undo.
+    if (db.inTransaction) {
+      if (nested) {
+        c.rollbackTo.run();
+        c.release.run();
+      } else {
+        c.rollback.run();
+      }
+    }
+    throw err;
+  }
 }
 
 /**

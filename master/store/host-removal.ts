@@ -1,4 +1,4 @@
-import type { Db } from './database.js';
+import { runTransaction, type Db } from './database.js';
 import { LIVE_ATTEMPTS } from './sql-states.js';
 
 /** Why a host cannot be removed now, in words for the administrator. */
@@ -20,7 +20,7 @@ export class HostRemovalError extends Error {
  * period ends), is refused.
  */
 export function removeHost(db: Db, hostname: string, isConnected: (agentId: string) => boolean): number {
-  return db.transaction(() => {
+  return runTransaction(db, () => {
     const ids = db.prepare('SELECT agent_id FROM hosts WHERE hostname = ?').pluck().all(hostname) as string[];
     if (ids.length === 0) throw new HostRemovalError(`host "${hostname}" is not known to this master`, 404, "'qfarm host list --all' lists every host");
     if (ids.some(isConnected)) {
@@ -34,5 +34,5 @@ export function removeHost(db: Db, hostname: string, isConnected: (agentId: stri
       throw new HostRemovalError(`host "${hostname}" still holds ${active} task(s)`, 409, 'they go back to the queue when its lease grace period ends; remove it after that');
     }
     return db.prepare('DELETE FROM hosts WHERE hostname = ?').run(hostname).changes;
-  })();
+  });
 }

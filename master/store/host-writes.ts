@@ -1,4 +1,5 @@
 import type { HostInventory } from '../../protocol/agent-messages.js';
+import { runTransaction } from './database.js';
 import type { AttemptWrites } from './attempt-writes.js';
 import { LIVE_ATTEMPTS } from './sql-states.js';
 import type { WriteContext } from './write-context.js';
@@ -33,9 +34,9 @@ export class HostWrites {
   touchHosts(agentIds: Iterable<string>): void {
     const now = this.ctx.clock.now();
     const touch = this.ctx.q('UPDATE hosts SET last_seen = ? WHERE agent_id = ?');
-    this.ctx.db.transaction(() => {
+    runTransaction(this.ctx.db, () => {
       for (const agentId of agentIds) touch.run(now, agentId);
-    })();
+    });
   }
 
   setHostDisabled(hostname: string, disabled: boolean): boolean {
@@ -49,20 +50,20 @@ export class HostWrites {
   /** The host's machine is gone (the provider no longer lists it): lost now, its attempts requeued. */
   markHostLost(agentId: string, reason: string): number {
     const { db, q } = this.ctx;
-    return db.transaction(() => {
+    return runTransaction(db, () => {
       q('UPDATE hosts SET lost = 1 WHERE agent_id = ?').run(agentId);
       const ids = q(`SELECT id FROM attempts WHERE agent_id = ? AND state IN (${LIVE_ATTEMPTS})`).pluck().all(agentId) as string[];
       return this.attempts.requeueAttempts(ids, reason);
-    })();
+    });
   }
 
   /** The host's machine is being reclaimed: drained, and the attempts that cannot finish in time requeued as interrupted. */
   markHostInterrupted(agentId: string, requeue: readonly string[], reason: string): number {
     const { db, q, clock } = this.ctx;
-    return db.transaction(() => {
+    return runTransaction(db, () => {
       q('UPDATE hosts SET interrupted_at = COALESCE(interrupted_at, ?), draining = 1 WHERE agent_id = ?').run(clock.now(), agentId);
       return this.attempts.interruptAttempts(requeue, reason);
-    })();
+    });
   }
 
   recordSpotNotice(agentId: string, terminationTime: string): void {

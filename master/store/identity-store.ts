@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import { type Db, statementCache } from './database.js';
+import { runTransaction, statementCache, type Db } from './database.js';
 
 /** A per-user API token as listed: never the token itself. */
 export interface UserTokenRow {
@@ -65,11 +65,11 @@ export class IdentityStore {
 
   /** Revokes one token by id, or every token of a user; returns the revoked rows. */
   revokeTokens(idOrUser: string): UserTokenRow[] {
-    return this.db.transaction(() => {
+    return runTransaction(this.db, () => {
       const rows = this.q('SELECT id, user, uid, created_at AS createdAt, last_used AS lastUsed FROM user_tokens WHERE id = ? OR user = ?').all(idOrUser, idOrUser) as UserTokenRow[];
       this.q('DELETE FROM user_tokens WHERE id = ? OR user = ?').run(idOrUser, idOrUser);
       return rows;
-    })();
+    });
   }
 
   /** Adds a manager; false when already one. */

@@ -1,4 +1,5 @@
 import type { JobSubmission, TaskRange } from '../../protocol/job-spec.js';
+import { runTransaction } from './database.js';
 import { rangeHas } from '../../protocol/task-ranges.js';
 import { AttemptState, TaskState } from '../states.js';
 import { type Actor, checkOwner } from './ownership.js';
@@ -62,7 +63,7 @@ export class JobWrites {
   submitJob(sub: JobSubmission): { jobId: number; dependsOn: number[] } {
     const { db, q, clock, events } = this.ctx;
     const range: TaskRange = sub.array ?? { first: 1, last: 1, step: 1 };
-    const result = db.transaction(() => {
+    const result = runTransaction(db, () => {
       const dependsOn = this.resolveHoldJobs(sub.holdJobs);
       const info = q(
         `INSERT INTO jobs (name, owner, spec, submit_time, priority, queue, slots, is_array,
@@ -88,7 +89,7 @@ export class JobWrites {
       const jobId = Number(info.lastInsertRowid);
       this.insertDeps(jobId, dependsOn, this.resolveHoldJobs(sub.holdJobsArray ?? []));
       return { jobId, dependsOn };
-    })();
+    });
     events.emit('job:submitted', result.jobId);
     events.emit('schedule:wanted', `job ${result.jobId} submitted`);
     return result;
@@ -140,14 +141,14 @@ export class JobWrites {
     const job = requireJob(this.ctx, jobId);
     checkOwner(job, requester, 'clear');
     if (job.deleted) return { jobId, deleted: true, rerun: 0 };
-    const rerun = db.transaction((): number => {
+    const rerun = runTransaction(db, (): number => {
       const count = q(
         `UPDATE tasks SET state = ${sqlList([TaskState.Pending])}, exit_status = NULL, failed_code = NULL, node_failures = 0, host_losses = 0
          WHERE job_id = ? AND state = ${sqlList([TaskState.Done])} AND (COALESCE(exit_status, 0) <> 0 OR COALESCE(failed_code, 0) <> 0)`,
       ).run(jobId).changes;
       if (count > 0) q('UPDATE jobs SET finished = 0, finish_time = NULL WHERE id = ?').run(jobId);
       return count;
-    })();
+    });
     if (rerun > 0) events.emit('schedule:wanted', `${rerun} failed task(s) of job ${jobId} rerun by ${requester.user}`);
     return { jobId, deleted: false, rerun };
   }
@@ -157,7 +158,7 @@ export class JobWrites {
     const { db, q, reader, events } = this.ctx;
     const job = requireJob(this.ctx, jobId);
     checkOwner(job, requester, 'alter');
-    db.transaction(() => {
+    runTransaction(db, () => {
       const spec = JSON.parse(job.spec) as JobSubmission;
       if (changes.name !== undefined) spec.name = changes.name;
       if (changes.priority !== undefined) spec.priority = changes.priority;
@@ -170,7 +171,7 @@ export class JobWrites {
         this.insertDeps(jobId, this.resolveHoldJobs(changes.holdJobs), []);
       }
       q('UPDATE jobs SET name = ?, priority = ?, queue = ?, slots = ?, spec = ? WHERE id = ?').run(spec.name, spec.priority, spec.queue ?? null, spec.slots, JSON.stringify(spec), jobId);
-    })();
+    });
     events.emit('schedule:wanted', `job ${jobId} altered`);
     return { jobId, changes, blocking: changes.holdJobs !== undefined ? reader.waitingFor(jobId) : [] };
   }
@@ -185,7 +186,7 @@ export class JobWrites {
     const job = requireJob(this.ctx, jobId);
     checkOwner(job, actor, 'delete');
     const outcome: DeleteOutcome = { jobId, isArray: job.is_array === 1, tasks, deleted: 0, registered: [], selected: [], kill: [] };
-    const finished = db.transaction((): boolean => {
+    const finished = runTransaction(db, (): boolean => {
       const range = { first: job.first_task, last: job.last_task, step: job.step };
       const selected = (id: number): boolean => rangeHas(range, id) && (!tasks || rangeHas(tasks, id));
       const markDeleted = q(`UPDATE tasks SET state = ${sqlList([TaskState.Deleted])} WHERE job_id = ? AND task_id = ?`);
@@ -222,7 +223,7 @@ export class JobWrites {
         if (job.is_array) outcome.selected = reader.idsIn(range, tasks, LISTED_TASKS_LIMIT);
       }
       return finishJobIfDone(this.ctx, jobId);
-    })();
+    });
     outcome.registered.sort((a, b) => a - b);
     if (finished) announceJobFinished(this.ctx, jobId);
     return outcome;

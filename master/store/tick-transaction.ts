@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Db } from './database.js';
+import { runTransaction, type Db } from './database.js';
 
 /**
  * One SQLite transaction per turn of the event loop for the master's hot path. Agents' frames
@@ -64,7 +64,7 @@ export class TickTransaction {
     this.flushing = true;
     this.turns++;
     try {
-      this.db.transaction(() => {
+      runTransaction(this.db, () => {
         // Work may queue more work (a result asks for a scheduling pass): it joins this turn.
         for (let i = 0; i < this.queue.length; i++) {
           this.items++;
@@ -74,7 +74,7 @@ export class TickTransaction {
             this.log.error({ err }, 'a queued store change failed; it was undone, the rest of the turn commits');
           }
         }
-      })();
+      });
     } catch (err) {
       this.log.error({ err, dropped: this.committed.length }, 'the store could not commit a turn of agent frames; their acknowledgements are not sent and the agents will replay them');
       this.committed = [];

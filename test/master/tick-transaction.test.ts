@@ -1,6 +1,7 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
+import { runTransaction } from '../../master/store/database.js';
 import { TickTransaction } from '../../master/store/tick-transaction.js';
 import { openTestStore } from '../helpers/test-store.js';
 
@@ -20,7 +21,8 @@ function setup(t: Parameters<typeof openTestStore>[0]) {
   const outside = new Database(file, { readonly: true });
   t.teardown(() => outside.close());
   const committedNotes = (): string[] => outside.prepare('SELECT text FROM notes ORDER BY rowid').pluck().all() as string[];
-  const note = (text: string) => db.transaction(() => void db.prepare('INSERT INTO notes (text) VALUES (?)').run(text));
+  // As the store's changes are written: each in runTransaction, a savepoint inside the turn.
+  const note = (text: string) => () => runTransaction(db, () => void db.prepare('INSERT INTO notes (text) VALUES (?)').run(text));
   return { db, tick: new TickTransaction(db, quiet), committedNotes, note };
 }
 
@@ -49,10 +51,10 @@ t.test('a change that throws is undone alone; the rest of the turn commits', asy
   const { db, tick, committedNotes, note } = setup(t);
   tick.enqueue(() => note('before')());
   tick.enqueue(() =>
-    db.transaction(() => {
+    runTransaction(db, () => {
       note('half of a broken change')();
       throw new Error('broken');
-    })(),
+    }),
   );
   tick.enqueue(() => note('after')());
   await nextTurn();
@@ -102,4 +104,19 @@ t.test('a flush called directly (a hello, a disconnect) runs what is queued now'
   t.same(committedNotes(), ['finished'], 'committed before the hello is handled');
   await nextTurn();
   t.equal(tick.turns, 1, 'the timer finds nothing left to do');
+});
+
+t.test('runTransaction: a change inside a change is undone alone when it throws; an outer failure undoes both', (t) => {
+  const { db, committedNotes, note } = setup(t);
+  runTransaction(db, () => {
+    note('outer')();
+    t.throws(() => runTransaction(db, () => (note('inner')(), (() => { throw new Error('inner broke'); })())), /inner broke/);
+    note('outer again')();
+  });
+  t.same(committedNotes(), ['outer', 'outer again'], 'the inner change left nothing');
+  t.throws(() => runTransaction(db, () => (note('kept by the inner')(), (() => { throw new Error('outer broke'); })())), /outer broke/);
+  t.same(committedNotes(), ['outer', 'outer again'], 'a released inner change goes with its outer transaction');
+  t.notOk(db.inTransaction, 'nothing left open');
+  t.equal(runTransaction(db, () => 42), 42, 'the value of the change is returned');
+  t.end();
 });
