@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { runTransaction } from './database.js';
 import { FailedCode, type TaskFinished, type TaskUsage } from '../../protocol/agent-messages.js';
 import { AttemptState, TaskState } from '../states.js';
 import { type JobRow, rangeSkipper } from './job-reader.js';
 import { LIVE_ATTEMPTS, sqlList } from './sql-states.js';
 import { hostLossesExhausted, type TaskRetryPolicy } from './task-retries.js';
-import { announceJobFinished, endAttemptWithoutResult, finishJobIfDone, type WriteContext } from './write-context.js';
+import { announceJobFinished, countDoneAttempt, endAttemptWithoutResult, finishJobIfDone, type WriteContext } from './write-context.js';
 
 /**
  * Writes of the attempts table and of the task rows an attempt moves: lease, start, result,
@@ -69,7 +70,7 @@ export class AttemptWrites {
    */
   leaseTasks(job: JobRow, host: HostRef, count: number, skipRequeued: (taskId: number) => boolean = () => false): Lease[] {
     const { db, q, clock, reader } = this.ctx;
-    return db.transaction(() => {
+    return runTransaction(db, () => {
       const leases: Lease[] = [];
       const now = clock.now();
       // -hold_jid_ad: only tasks whose predecessor tasks are done may start.
@@ -124,18 +125,18 @@ export class AttemptWrites {
         }
       }
       return leases;
-    })();
+    });
   }
 
   markStarted(attemptId: string, pid: number, startedAt: number): boolean {
     const { db, q } = this.ctx;
-    return db.transaction(() => {
+    return runTransaction(db, () => {
       const row = q('SELECT job_id, task_id, state FROM attempts WHERE id = ?').get(attemptId) as AttemptRow | undefined;
       if (!row || row.state !== AttemptState.Leased) return false;
       q('UPDATE attempts SET state = ?, pid = ?, started_at = ? WHERE id = ?').run(AttemptState.Running, pid, startedAt, attemptId);
       q('UPDATE tasks SET state = ? WHERE job_id = ? AND task_id = ? AND attempt_id = ?').run(TaskState.Running, row.job_id, row.task_id, attemptId);
       return true;
-    })();
+    });
   }
 
   /**
@@ -149,7 +150,7 @@ export class AttemptWrites {
     let finishedJob: number | null = null;
     let finishedTask: { jobId: number; taskId: number } | null = null;
     let requeued = false;
-    const outcome = db.transaction((): CommitOutcome => {
+    const outcome = runTransaction(db, (): CommitOutcome => {
       const attempt = q('SELECT job_id, task_id, state FROM attempts WHERE id = ?').get(result.attemptId) as AttemptRow | undefined;
       if (!attempt) return CommitOutcome.Unknown;
       if (attempt.state === AttemptState.Done || attempt.state === AttemptState.Failed) return CommitOutcome.Duplicate;
@@ -186,10 +187,11 @@ export class AttemptWrites {
       // A task deleted while running counts as killed after the job started, whatever it exited with.
       const failedCode = task.delete_requested && result.failedCode === 0 ? FailedCode.AfterJob : result.failedCode;
       q('UPDATE tasks SET state = ?, exit_status = ?, failed_code = ? WHERE job_id = ? AND task_id = ?').run(TaskState.Done, result.exitStatus, failedCode, attempt.job_id, attempt.task_id);
+      countDoneAttempt(this.ctx, result.attemptId);
       finishedTask = { jobId: attempt.job_id, taskId: attempt.task_id };
       if (finishJobIfDone(this.ctx, attempt.job_id)) finishedJob = attempt.job_id;
       return CommitOutcome.Committed;
-    })();
+    });
     const { events } = this.ctx;
     if (requeued) {
       events.emit('attempt:ended', result.attemptId);
@@ -215,7 +217,7 @@ export class AttemptWrites {
     const { db, q, reader, events } = this.ctx;
     const finishedJobs: number[] = [];
     const ended: { jobId: number; taskId: number; attemptId: string }[] = [];
-    const count = db.transaction(() => {
+    const count = runTransaction(db, () => {
       let n = 0;
       for (const attemptId of attemptIds) {
         const attempt = q('SELECT job_id, task_id, state FROM attempts WHERE id = ?').get(attemptId) as AttemptRow | undefined;
@@ -244,6 +246,7 @@ export class AttemptWrites {
             attemptId,
           );
           q('UPDATE tasks SET state = ?, exit_status = 137, failed_code = ? WHERE job_id = ? AND task_id = ?').run(TaskState.Done, FailedCode.AfterJob, attempt.job_id, attempt.task_id);
+          countDoneAttempt(this.ctx, attemptId);
           ended.push({ jobId: attempt.job_id, taskId: attempt.task_id, attemptId });
           if (finishJobIfDone(this.ctx, attempt.job_id)) finishedJobs.push(attempt.job_id);
           n++;
@@ -254,7 +257,7 @@ export class AttemptWrites {
         n++;
       }
       return n;
-    })();
+    });
     for (const t of ended) events.emit('task:finished', t.jobId, t.taskId, t.attemptId);
     for (const attemptId of attemptIds) events.emit('attempt:ended', attemptId);
     for (const jobId of finishedJobs) announceJobFinished(this.ctx, jobId);

@@ -4,10 +4,9 @@ import type { JobSubmission } from '../../protocol/job-spec.js';
 import type { AgentView, PendingWork, RunningTask, ScalingHistory } from '../groups/scaling-state.js';
 import { jobFitsGroup } from '../groups/job-fit.js';
 import { INSTANCE_ID_LABEL } from '../providers/local-provider.js';
-import { AttemptState } from '../states.js';
 import type { Db } from './database.js';
 import type { JobReader } from './job-reader.js';
-import { LIVE_ATTEMPTS, sqlList } from './sql-states.js';
+import { LIVE_ATTEMPTS } from './sql-states.js';
 import type { WriteContext } from './write-context.js';
 
 /**
@@ -93,12 +92,10 @@ export function groupRow(db: Db, name: string): GroupRow | undefined {
   return r && toRow(r);
 }
 
-/** Mean wall time (s) of a job's finished attempts; undefined when none finished yet. */
+/** Mean wall time (s) of a job's done attempts (job_stats, kept as they finish); undefined when none finished yet. */
 export function expectedSeconds(db: Db, jobId: number): number | undefined {
-  const r = db
-    .prepare(`SELECT AVG(ended_at - started_at) AS ms FROM attempts WHERE job_id = ? AND state = ${sqlList([AttemptState.Done])} AND started_at IS NOT NULL AND ended_at IS NOT NULL`)
-    .get(jobId) as { ms: number | null };
-  return r.ms === null ? undefined : Math.max(0.001, r.ms / 1000);
+  const r = db.prepare('SELECT done_wall_ms * 1.0 / done_attempts FROM job_stats WHERE job_id = ? AND done_attempts > 0').pluck().get(jobId) as number | undefined;
+  return r === undefined ? undefined : Math.max(0.001, r / 1000);
 }
 
 /** Queued work the group could run: one row per runnable job (held and dependency-waiting jobs are not work yet). */
@@ -117,7 +114,8 @@ export function pendingWorkFor(db: Db, reader: JobReader, spec: GroupSpec): Pend
 
 interface HostRow {
   agent_id: string;
-  hello: string;
+  instance_id: string | null;
+  slots: number;
   first_seen: number;
   last_seen: number;
   lost: number;
@@ -126,43 +124,68 @@ interface HostRow {
   draining: number;
 }
 
+interface LiveAttemptRow {
+  agent_id: string;
+  id: string;
+  job_id: number;
+  started_at: number | null;
+  leased_at: number;
+  slots: number;
+}
+
 /**
  * The group's agents as the autoscaler sees them. Only machines a provider started (their
  * hello carries `qfarm.instance-id`) are managed; agents started by hand count as capacity
  * while connected and are otherwise left to the lease grace period, never marked lost.
+ * Three statements for the whole group, whatever its size: a pass runs often, on the master's
+ * one thread, and a farm has thousands of hosts with years of attempts.
  */
 export function agentViewsFor(db: Db, group: string, isConnected: (agentId: string) => boolean): AgentView[] {
   const hosts = db
-    .prepare('SELECT agent_id, hello, first_seen, last_seen, lost, interrupted_at, spot_termination, draining FROM hosts WHERE group_name = ?')
-    .all(group) as HostRow[];
-  const active = db.prepare(
-    `SELECT a.id, a.job_id, a.started_at, a.leased_at, j.slots FROM attempts a JOIN jobs j ON j.id = a.job_id
-     WHERE a.agent_id = ? AND a.state IN (${LIVE_ATTEMPTS})`,
-  );
+    .prepare(
+      `SELECT agent_id, json_extract(hello, ?) AS instance_id, json_extract(hello, '$.slots') AS slots,
+              first_seen, last_seen, lost, interrupted_at, spot_termination, draining
+       FROM hosts WHERE group_name = ?`,
+    )
+    .all(`$.labels."${INSTANCE_ID_LABEL}"`, group) as HostRow[];
+  const live = db
+    .prepare(
+      // By attempts_live_by_group, which holds only live attempts: the cost follows the work
+      // running now, not the farm's history.
+      `SELECT a.agent_id, a.id, a.job_id, a.started_at, a.leased_at, j.slots
+       FROM attempts a JOIN jobs j ON j.id = a.job_id
+       WHERE a.group_name = ? AND a.state IN (${LIVE_ATTEMPTS})`,
+    )
+    .all(group) as LiveAttemptRow[];
+  const liveByAgent = new Map<string, LiveAttemptRow[]>();
+  for (const r of live) {
+    const rows = liveByAgent.get(r.agent_id);
+    if (rows) rows.push(r);
+    else liveByAgent.set(r.agent_id, [r]);
+  }
+  // The last entry of attempts_agent_ended: no scan of the host's past attempts.
   const lastEnded = db.prepare('SELECT MAX(ended_at) FROM attempts WHERE agent_id = ?').pluck();
   const expectedCache = new Map<number, number | undefined>();
   const views: AgentView[] = [];
   for (const h of hosts) {
-    const hello = JSON.parse(h.hello) as AgentHello;
-    const instanceId = hello.labels[INSTANCE_ID_LABEL];
+    const instanceId = h.instance_id ?? undefined;
     const connected = isConnected(h.agent_id);
     if (h.lost && !connected) continue;
     if (!instanceId && !connected) continue;
-    const rows = active.all(h.agent_id) as { id: string; job_id: number; started_at: number | null; leased_at: number; slots: number }[];
-    const running: RunningTask[] = rows.map((r) => {
+    const running: RunningTask[] = (liveByAgent.get(h.agent_id) ?? []).map((r) => {
       if (!expectedCache.has(r.job_id)) expectedCache.set(r.job_id, expectedSeconds(db, r.job_id));
       const expected = expectedCache.get(r.job_id);
       return { attemptId: r.id, startedAt: r.started_at ?? r.leased_at, slots: r.slots, ...(expected === undefined ? {} : { expectedSeconds: expected }) };
     });
-    const ended = (lastEnded.get(h.agent_id) as number | null) ?? 0;
+    const idleSince = running.length === 0 ? Math.max((lastEnded.get(h.agent_id) as number | null) ?? 0, h.first_seen) : undefined;
     views.push({
       agentId: h.agent_id,
       ...(instanceId ? { instanceId } : {}),
-      slots: hello.slots,
+      slots: h.slots,
       connected,
       lastSeen: h.last_seen,
       running,
-      ...(running.length === 0 ? { idleSince: Math.max(ended, h.first_seen) } : {}),
+      ...(idleSince !== undefined ? { idleSince } : {}),
       draining: h.draining === 1,
       ...(h.spot_termination ? { spotTerminationTime: h.spot_termination } : {}),
       ...(h.lost ? { lost: true } : {}),

@@ -41,6 +41,20 @@ export function endAttemptWithoutResult(ctx: WriteContext, attemptId: string, st
 }
 
 /**
+ * Adds an attempt that just became done to its job's running mean of wall time (job_stats, read
+ * by the autoscaler's expectedSeconds). Inside the transaction that made it done.
+ */
+export function countDoneAttempt(ctx: WriteContext, attemptId: string): void {
+  ctx
+    .q(
+      `INSERT INTO job_stats (job_id, done_attempts, done_wall_ms)
+       SELECT job_id, 1, ended_at - started_at FROM attempts WHERE id = ?
+       ON CONFLICT (job_id) DO UPDATE SET done_attempts = done_attempts + 1, done_wall_ms = done_wall_ms + excluded.done_wall_ms`,
+    )
+    .run(attemptId);
+}
+
+/**
  * Marks the job finished if no task can run any more: nothing pending (row or range) and nothing
  * leased or running. Inside the transaction that ended its last task; true if it just finished.
  */

@@ -66,6 +66,26 @@ t.test('a lost host\'s attempts are requeued at once; hand-started hosts are nev
   t.equal(db.prepare('SELECT lost FROM hosts WHERE agent_id = ?').pluck().get('vm-1'), 0);
 });
 
+t.test("the autoscaler's view of a host: its running tasks with their job's mean wall time, and since when it is idle", async (t) => {
+  const { db, reader, transitions } = setup(t);
+  transitions.upsertHost(hello('vm-1', 'render', { 'qfarm.instance-id': 'i-1' }));
+  transitions.upsertHost(hello('vm-2', 'render', { 'qfarm.instance-id': 'i-2' }));
+  const { jobId } = transitions.submitJob(job({ queue: 'render', array: { first: 1, last: 3, step: 1 } }));
+  const on = (agentId: string) => ({ agentId, hostname: agentId, group: 'render' });
+  const finish = (attemptId: string, startedAt: number, endedAt: number) =>
+    transitions.commitResult({ type: 'finished', attemptId, exitStatus: 0, signal: null, failedCode: 0, failedReason: '', startedAt, endedAt, usage });
+  const [first] = transitions.leaseTasks(reader.job(jobId)!, on('vm-1'), 1);
+  const [second] = transitions.leaseTasks(reader.job(jobId)!, on('vm-2'), 1);
+  t.equal(finish(first!.attemptId, clock.t, clock.t + 2000), CommitOutcome.Committed);
+  t.equal(finish(second!.attemptId, clock.t, clock.t + 6000), CommitOutcome.Committed);
+  const [third] = transitions.leaseTasks(reader.job(jobId)!, on('vm-1'), 1);
+  transitions.markStarted(third!.attemptId, 42, clock.t + 7000);
+  const views = new Map(agentViewsFor(db, 'render', () => true).map((v) => [v.agentId, v]));
+  t.same(views.get('vm-1')!.running, [{ attemptId: third!.attemptId, startedAt: clock.t + 7000, slots: 1, expectedSeconds: 4 }], 'the mean of 2 s and 6 s');
+  t.equal(views.get('vm-1')!.idleSince, undefined, 'busy');
+  t.same([views.get('vm-2')!.running, views.get('vm-2')!.idleSince, views.get('vm-2')!.instanceId, views.get('vm-2')!.slots], [[], clock.t + 6000, 'i-2', 1], 'idle since its last task ended');
+});
+
 t.test('groups: create once, update, decisions, delete; the default spec', async (t) => {
   const { db, transitions } = setup(t);
   const spec = compileGroupSpec({ name: 'render', provider: 'local', maxSize: 2 });

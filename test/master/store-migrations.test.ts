@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { openDatabase } from '../../master/store/database.js';
+import { expectedSeconds } from '../../master/store/group-store.js';
 import { MIGRATIONS } from '../../master/store/schema.js';
 import { JobReader } from '../../master/store/job-reader.js';
 import { Transitions } from '../../master/store/transitions.js';
@@ -30,6 +31,12 @@ function previousVersionStore(file: string): void {
     db.prepare(`INSERT INTO tasks (job_id, task_id, state, attempt_id, attempts) VALUES (?, 1, 'running', ?, 1)`).run(jobId, `attempt-${jobId}`);
     db.prepare(`INSERT INTO attempts (id, job_id, task_id, agent_id, hostname, group_name, state, leased_at, started_at) VALUES (?, ?, 1, 'agent-1', 'node1', 'default', 'running', 0, 0)`).run(`attempt-${jobId}`, jobId);
   }
+  // A finished job whose task ran twice, 3 s and 5 s: the autoscaler's mean wall time is 4 s.
+  insertJob.run(4, 'done-before', spec('done-before'));
+  db.prepare(`INSERT INTO tasks (job_id, task_id, state, attempt_id, attempts) VALUES (4, 1, 'done', 'attempt-4b', 2)`).run();
+  for (const [id, ms] of [['attempt-4a', 3000], ['attempt-4b', 5000]] as const) {
+    db.prepare(`INSERT INTO attempts (id, job_id, task_id, agent_id, hostname, group_name, state, leased_at, started_at, ended_at) VALUES (?, 4, 1, 'agent-1', 'node1', 'default', 'done', 0, 1000, ?)`).run(id, 1000 + ms);
+  }
   db.close();
 }
 
@@ -44,13 +51,13 @@ t.test('a store of the previous version opens with its jobs\' rerun flags kept a
   t.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length, 'every migration applied');
   const reader = new JobReader(db);
   t.same([1, 2, 3].map((id) => reader.job(id)!.rerun), [1, 0, 1], '-r n stays n; absent or -r y is y');
-  t.same(db.prepare('SELECT node_failures, host_losses FROM tasks ORDER BY job_id').all(), [0, 0, 0].map(() => ({ node_failures: 0, host_losses: 0 })));
+  t.same(db.prepare('SELECT node_failures, host_losses FROM tasks WHERE job_id <= 3 ORDER BY job_id').all(), [0, 0, 0].map(() => ({ node_failures: 0, host_losses: 0 })));
 
   // The host of all three is lost: the flag read from the new column decides.
   const transitions = new Transitions(db, clock, new MasterEventBus());
   transitions.requeueAttempts(['attempt-1', 'attempt-2', 'attempt-3'], 'host node1 lost');
   t.same(
-    db.prepare('SELECT job_id, state, failed_code, exit_status FROM tasks ORDER BY job_id').all(),
+    db.prepare('SELECT job_id, state, failed_code, exit_status FROM tasks WHERE job_id <= 3 ORDER BY job_id').all(),
     [
       { job_id: 1, state: 'pending', failed_code: null, exit_status: null },
       { job_id: 2, state: 'done', failed_code: 100, exit_status: 137 },
@@ -58,4 +65,7 @@ t.test('a store of the previous version opens with its jobs\' rerun flags kept a
     ],
     'only the -r n job\'s task is not rerun',
   );
+  t.equal(expectedSeconds(db, 4), 4, "the done attempts stored before are summed into the job's mean wall time");
+  t.equal(expectedSeconds(db, 2), clock.t / 1000, 'the -r n task ended by the loss counts as done, from its start to the loss');
+  t.equal(expectedSeconds(db, 1), undefined, 'a requeued task is no finished attempt');
 });
