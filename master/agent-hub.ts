@@ -47,6 +47,15 @@ export interface HostCapacity {
 export class AgentHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
   private readonly sessions = new Map<string, AgentSession>();
+  /**
+   * Connected sessions with a free slot, kept as slots are taken and freed: a scheduling pass
+   * (one per turn under load) looks at these, not at every one of thousands of agents.
+   */
+  private readonly withFreeSlots = new Set<AgentSession>();
+  private readonly slotsChanged = (session: AgentSession): void => {
+    if (this.sessions.get(session.agentId) === session && session.freeSlots() > 0) this.withFreeSlots.add(session);
+    else this.withFreeSlots.delete(session);
+  };
   private livenessTimer: NodeJS.Timeout | undefined;
   /** Agents heard from since the last write of hosts.last_seen (written once a second, see flushLastSeen). */
   private readonly heardFrom = new Set<string>();
@@ -100,10 +109,10 @@ export class AgentHub {
     return this.sessions.get(agentId);
   }
 
-  /** Connected, enabled hosts with at least one free slot. */
+  /** Connected, enabled hosts with at least one free slot (not every connected host: see slotsChanged). */
   capacity(disabledHosts: ReadonlySet<string>): HostCapacity[] {
     const out: HostCapacity[] = [];
-    for (const session of this.sessions.values()) {
+    for (const session of this.withFreeSlots) {
       if (disabledHosts.has(session.hostname)) continue;
       const free = session.freeSlots();
       if (free > 0) out.push({ session, free });
@@ -236,21 +245,24 @@ export class AgentHub {
       }
       // The old connection is dead but not yet noticed: drop it quietly, the agent is back.
       this.sessions.delete(hello.agentId);
+      this.withFreeSlots.delete(previous);
       previous.ws.terminate();
     }
     this.grace.end(hello.agentId);
 
     const session = new AgentSession(ws, hostInventory(hello), remote, this.clock.now());
     // A draining agent hands back any assignment; giving it none avoids a requeue per reconnect.
-    if (hello.draining === true) session.draining = true;
+    session.onSlotsChanged = this.slotsChanged;
+    if (hello.draining === true) session.drain();
     this.transitions.upsertHost(session.hello);
 
     // Reattach: the agent's running attempts that the master still leases to it stay; attempts
     // the master leased to it but the agent no longer has are requeued; attempts the agent has
     // but the master gave up on are cancelled (the agent kills them and drops their results).
     const { kept, forgotten, cancel } = planReattach(this.attempts, hello.agentId, hello.attempts);
-    for (const a of kept) session.attempts.set(a.id, { jobId: a.job_id, taskId: a.task_id, slots: a.slots });
+    for (const a of kept) session.addAttempt(a.id, { jobId: a.job_id, taskId: a.task_id, slots: a.slots });
     this.sessions.set(hello.agentId, session);
+    this.slotsChanged(session);
     session.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, hostname: hello.hostname, heartbeatMs: this.options.heartbeatMs, cancel });
     if (forgotten.length > 0) this.transitions.requeueAttempts(forgotten, `agent ${hello.hostname} restarted and no longer runs them`);
     // Deletions requested while the agent was away.
@@ -316,9 +328,7 @@ export class AgentHub {
       case 'uploading': {
         // The process has ended; only its outputs are in flight. Free its slots so the next
         // task starts while the upload runs; the lease itself holds until `finished`.
-        const attempt = session.attempts.get(message.attemptId);
-        if (attempt && attempt.slots > 0) {
-          attempt.slots = 0;
+        if (session.releaseSlots(message.attemptId)) {
           this.events.emit('schedule:wanted', `attempt ${message.attemptId} is uploading its outputs`);
         }
         return;
@@ -357,13 +367,14 @@ export class AgentHub {
 
   /** Records a lease made by the scheduler so the agent's free slots are right at once. */
   noteAssigned(session: AgentSession, attemptId: string, jobId: number, taskId: number, slots: number): void {
-    session.attempts.set(attemptId, { jobId, taskId, slots });
+    session.addAttempt(attemptId, { jobId, taskId, slots });
   }
 
   // ------------------------------------------------------------------ disconnects and leases
 
   private onDisconnect(session: AgentSession): void {
     this.sessions.delete(session.agentId);
+    this.withFreeSlots.delete(session);
     this.events.emit('host:offline', session.agentId, session.hostname);
     if (this.closing) return;
     this.log.warn(

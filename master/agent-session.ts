@@ -1,15 +1,28 @@
 import type { WebSocket } from 'ws';
 import type { HostInventory, MasterMessage } from '../protocol/agent-messages.js';
 
-/** What the master knows of one connected agent, in memory. */
+/** An attempt on an agent and the slots it holds (0 once its process ended and only its upload runs). */
+export interface AttemptSlots {
+  jobId: number;
+  taskId: number;
+  slots: number;
+}
+
+/**
+ * What the master knows of one connected agent, in memory. Its free slots change only through
+ * the methods here, which tell the hub (`onSlotsChanged`): the scheduler looks only at agents
+ * with a free slot instead of every connected agent on every pass.
+ */
 export class AgentSession {
   /** Active attempts on this agent → slots each occupies. */
-  readonly attempts = new Map<string, { jobId: number; taskId: number; slots: number }>();
+  private readonly live = new Map<string, AttemptSlots>();
+  private drainingNow = false;
   load1 = 0;
   memUsedBytes = 0;
   swapUsedBytes = 0;
   lastFrameAt: number;
-  draining = false;
+  /** Set by the hub that holds this session. */
+  onSlotsChanged: (session: AgentSession) => void = () => {};
 
   constructor(
     readonly ws: WebSocket,
@@ -40,9 +53,42 @@ export class AgentSession {
     return this.ws.readyState === this.ws.OPEN && now - this.lastFrameAt <= 3 * heartbeatMs;
   }
 
+  get attempts(): ReadonlyMap<string, Readonly<AttemptSlots>> {
+    return this.live;
+  }
+
+  /** Draining: takes no new work (a drain frame, or a hello that says so). */
+  get draining(): boolean {
+    return this.drainingNow;
+  }
+
+  drain(): void {
+    if (this.drainingNow) return;
+    this.drainingNow = true;
+    this.onSlotsChanged(this);
+  }
+
+  addAttempt(attemptId: string, attempt: AttemptSlots): void {
+    this.live.set(attemptId, { ...attempt });
+    this.onSlotsChanged(this);
+  }
+
+  removeAttempt(attemptId: string): void {
+    if (this.live.delete(attemptId)) this.onSlotsChanged(this);
+  }
+
+  /** The attempt's process ended and only its outputs are in flight: its slots are free. False if it held none. */
+  releaseSlots(attemptId: string): boolean {
+    const attempt = this.live.get(attemptId);
+    if (!attempt || attempt.slots === 0) return false;
+    attempt.slots = 0;
+    this.onSlotsChanged(this);
+    return true;
+  }
+
   usedSlots(): number {
     let used = 0;
-    for (const a of this.attempts.values()) used += a.slots;
+    for (const a of this.live.values()) used += a.slots;
     return used;
   }
 

@@ -33,7 +33,7 @@ export class ResultIntake {
     }
     const outcome = this.transitions.commitResult(result);
     if (outcome === CommitOutcome.Committed && ref) this.events.emit('attempt:result', session.hostname, ref.job_id, result);
-    session.attempts.delete(result.attemptId);
+    session.removeAttempt(result.attemptId);
     if (outcome === CommitOutcome.Stale) {
       this.log.info({ agent: session.hostname, attempt: result.attemptId }, 'discarded the result of an attempt the master had given up on');
     }

@@ -173,7 +173,7 @@ export class AutoscaleLoop {
   private drainSession(agentId: string, reason: string): void {
     const session = this.hub.session(agentId);
     if (!session) return;
-    session.draining = true;
+    session.drain();
     session.send({ type: 'drain', reason });
   }
 
