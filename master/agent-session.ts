@@ -21,6 +21,8 @@ export class AgentSession {
   memUsedBytes = 0;
   swapUsedBytes = 0;
   lastFrameAt: number;
+  /** When hosts.last_seen was last written for this agent (its hello writes it). */
+  lastSeenStoredAt: number;
   /** Set by the hub that holds this session. */
   onSlotsChanged: (session: AgentSession) => void = () => {};
 
@@ -33,6 +35,7 @@ export class AgentSession {
     now: number,
   ) {
     this.lastFrameAt = now;
+    this.lastSeenStoredAt = now;
   }
 
   get agentId(): string {
