@@ -30,12 +30,18 @@ export interface AutoscaleLoopOptions {
   intervalMs?: number;
 }
 
+/** A pass for finished tasks waits this many debounces (settleForJob). */
+const SETTLE_FACTOR = 10;
+
 export class AutoscaleLoop {
   readonly autoscaler: Autoscaler;
   private readonly dirty = new Set<string>();
   /** Jobs whose groups a pass should look at, gathered over one turn of the event loop. */
   private readonly jobsToTrigger = new Set<number>();
   private debounceTimer: NodeJS.Timeout | undefined;
+  /** Jobs that finished tasks since the last settled pass (see settleForJob). */
+  private readonly finishedJobs = new Set<number>();
+  private settleTimer: NodeJS.Timeout | undefined;
   private intervalTimer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly unsubscribe: (() => void)[] = [];
@@ -76,7 +82,7 @@ export class AutoscaleLoop {
       this.unsubscribe.push(() => this.events.off(event, fn as never));
     };
     on('job:submitted', (jobId) => this.triggerForJob(jobId));
-    on('task:finished', (jobId) => this.triggerForJob(jobId));
+    on('task:finished', (jobId) => this.settleForJob(jobId));
     on('host:online', (agentId) => {
       this.transitions.markHostFound(agentId);
       this.reapplyDrain(agentId);
@@ -99,6 +105,7 @@ export class AutoscaleLoop {
     this.stopped = true;
     for (const off of this.unsubscribe) off();
     if (this.debounceTimer) clearTimeout(this.debounceTimer);
+    if (this.settleTimer) clearTimeout(this.settleTimer);
     if (this.intervalTimer) clearInterval(this.intervalTimer);
     for (const t of this.followUps.values()) clearTimeout(t);
     await Promise.allSettled([...this.inFlight]);
@@ -130,9 +137,8 @@ export class AutoscaleLoop {
   }
 
   /**
-   * A task finishing or a job arriving concerns the groups its queue names. Under load thousands
-   * of tasks finish a second, mostly of a few jobs: they are gathered for one turn and the
-   * groups table is read once for all of them.
+   * A job arriving concerns the groups its queue names. Jobs submitted in one turn (a workflow
+   * engine's burst) are gathered and the groups table is read once for all of them.
    */
   private triggerForJob(jobId: number): void {
     if (this.stopped) return;
@@ -144,15 +150,38 @@ export class AutoscaleLoop {
     setImmediate(() => {
       const jobs = [...this.jobsToTrigger];
       this.jobsToTrigger.clear();
-      if (this.stopped) return;
-      const names = groupNames(this.db);
-      const concerned = new Set<string>();
-      for (const id of jobs) {
-        const job = this.reader.job(id);
-        if (job) for (const name of names) if (queueNamesGroup(job.queue, name)) concerned.add(name);
-      }
-      this.trigger(concerned);
+      if (!this.stopped) this.trigger(this.groupsOf(jobs));
     });
+  }
+
+  /**
+   * A finished task asks nothing of a group at once: the queue only shrank, and idle machines
+   * wait out idleSeconds before they go. Its pass comes after SETTLE_FACTOR debounces, so under
+   * load (thousands of tasks finishing a second) a group of thousands of hosts is looked at
+   * every 10 s rather than every second; a pass costs time in proportion to the group's hosts.
+   */
+  private settleForJob(jobId: number): void {
+    if (this.stopped) return;
+    this.finishedJobs.add(jobId);
+    if (this.settleTimer) return;
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      const jobs = [...this.finishedJobs];
+      this.finishedJobs.clear();
+      this.trigger(this.groupsOf(jobs));
+    }, this.debounceMs * SETTLE_FACTOR);
+    this.settleTimer.unref();
+  }
+
+  /** The groups whose queues the jobs name, reading the groups table once. */
+  private groupsOf(jobIds: readonly number[]): Set<string> {
+    const names = groupNames(this.db);
+    const concerned = new Set<string>();
+    for (const id of jobIds) {
+      const job = this.reader.job(id);
+      if (job) for (const name of names) if (queueNamesGroup(job.queue, name)) concerned.add(name);
+    }
+    return concerned;
   }
 
   private triggerForHost(agentId: string): void {
