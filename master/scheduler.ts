@@ -133,7 +133,11 @@ export class Scheduler {
       .some((s) => !failed.includes(s.hostname) && !unavailable.has(s.hostname) && hostMismatch(spec, { hello: s.hello, memUsedBytes: s.memUsedBytes }) === null);
   }
 
-  /** Leases up to `budget` of the job's tasks on the hosts that fit it; returns how many. */
+  /**
+   * Leases up to `budget` of the job's tasks on the hosts that fit it, spread round-robin;
+   * returns how many. A host may take fewer than it was offered (the blocklist: the task failed
+   * there; or tasks gated by -hold_jid_ad): what it refused is offered to the other hosts.
+   */
   private placeJob(job: JobRow, capacity: HostCapacity[], unavailable: ReadonlySet<string>, budget: number): number {
     const spec = this.specOf(job);
     const eligible = capacity.filter(
@@ -141,34 +145,49 @@ export class Scheduler {
     );
     if (eligible.length === 0) return 0;
     let remaining = Math.min(budget, this.reader.pendingCount(job));
-    const allocation = new Map<HostCapacity, number>();
     let leased = 0;
+    const refused = new Set<HostCapacity>();
+    while (remaining > 0) {
+      const candidates = eligible.filter((h) => !refused.has(h) && h.free >= job.slots);
+      if (candidates.length === 0) break;
+      for (const [host, count] of this.spread(candidates, remaining, job.slots)) {
+        const { session } = host;
+        const leases = this.transitions.leaseTasks(job, { agentId: session.agentId, hostname: session.hostname, group: session.group }, count, (taskId) =>
+          this.failedHere(job.id, taskId, session.hostname, spec, unavailable),
+        );
+        host.free += (count - leases.length) * job.slots;
+        if (leases.length < count) refused.add(host);
+        leased += leases.length;
+        remaining -= leases.length;
+        for (const lease of leases) {
+          this.hub.noteAssigned(session, lease.attemptId, lease.jobId, lease.taskId, job.slots);
+          // Sent once the lease is durable: an agent never runs an attempt the store may not have.
+          const assignment = buildAssignment(job, spec, lease, session.group);
+          this.tick.afterCommit(() => session.send(assignment));
+        }
+      }
+      // Every host took what it was offered: what remains has no free slot to go to.
+      if (refused.size === 0) break;
+    }
+    return leased;
+  }
+
+  /** `count` tasks of `slots` each over the hosts, one per host in turn, most free slots first; takes their slots. */
+  private spread(hosts: HostCapacity[], count: number, slots: number): Map<HostCapacity, number> {
+    const allocation = new Map<HostCapacity, number>();
+    let remaining = count;
     while (remaining > 0) {
       let placed = false;
-      eligible.sort((a, b) => b.free - a.free);
-      for (const host of eligible) {
-        if (remaining === 0 || host.free < job.slots) continue;
+      hosts.sort((a, b) => b.free - a.free);
+      for (const host of hosts) {
+        if (remaining === 0 || host.free < slots) continue;
         allocation.set(host, (allocation.get(host) ?? 0) + 1);
-        host.free -= job.slots;
+        host.free -= slots;
         remaining--;
         placed = true;
       }
       if (!placed) break;
     }
-    for (const [host, count] of allocation) {
-      const { session } = host;
-      const leases = this.transitions.leaseTasks(job, { agentId: session.agentId, hostname: session.hostname, group: session.group }, count, (taskId) =>
-        this.failedHere(job.id, taskId, session.hostname, spec, unavailable),
-      );
-      host.free += (count - leases.length) * job.slots;
-      leased += leases.length;
-      for (const lease of leases) {
-        this.hub.noteAssigned(session, lease.attemptId, lease.jobId, lease.taskId, job.slots);
-        // Sent once the lease is durable: an agent never runs an attempt the store may not have.
-        const assignment = buildAssignment(job, spec, lease, session.group);
-        this.tick.afterCommit(() => session.send(assignment));
-      }
-    }
-    return leased;
+    return allocation;
   }
 }
