@@ -232,7 +232,8 @@ export class AutoscaleLoop {
     let managed = false;
     try {
       const pending = pendingWorkFor(this.db, this.reader, spec);
-      const agents = agentViewsFor(this.db, name, (id) => this.hub.session(id) !== undefined);
+      const agents = await agentViewsFor(this.db, name, (id) => this.hub.session(id) !== undefined);
+      if (this.stopped) return undefined;
       managed = agents.some((a) => a.instanceId !== undefined);
       result = await this.autoscaler.step({ spec, pending, agents });
     } catch (err) {

@@ -133,64 +133,82 @@ interface LiveAttemptRow {
   slots: number;
 }
 
+/** Hosts of a group read per slice of agentViewsFor; the master's loop is free between two. */
+export const VIEW_SLICE = 250;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /**
  * The group's agents as the autoscaler sees them. Only machines a provider started (their
  * hello carries `qfarm.instance-id`) are managed; agents started by hand count as capacity
  * while connected and are otherwise left to the lease grace period, never marked lost.
- * Three statements for the whole group, whatever its size: a pass runs often, on the master's
- * one thread, and a farm has thousands of hosts with years of attempts.
+ *
+ * Read a slice of VIEW_SLICE hosts at a time (by agent id), with `between` (the next turn of the
+ * event loop) after each: a group of 20,000 hosts takes about 200 ms to read here, and agents'
+ * results must not wait behind it. Each slice is two statements (its hosts; their live attempts,
+ * by a partial index that holds only live attempts), so the cost follows the group's hosts and
+ * the work running now, never the farm's history. A host whose task ends between two slices is
+ * seen as it was when its slice was read, as any view is by the time the plan is applied.
  */
-export function agentViewsFor(db: Db, group: string, isConnected: (agentId: string) => boolean): AgentView[] {
-  const hosts = db
-    .prepare(
-      `SELECT agent_id, json_extract(hello, ?) AS instance_id, json_extract(hello, '$.slots') AS slots,
-              first_seen, last_seen, lost, interrupted_at, spot_termination, draining
-       FROM hosts WHERE group_name = ?`,
-    )
-    .all(`$.labels."${INSTANCE_ID_LABEL}"`, group) as HostRow[];
-  const live = db
-    .prepare(
-      // By attempts_live_by_group, which holds only live attempts: the cost follows the work
-      // running now, not the farm's history.
-      `SELECT a.agent_id, a.id, a.job_id, a.started_at, a.leased_at, j.slots
-       FROM attempts a JOIN jobs j ON j.id = a.job_id
-       WHERE a.group_name = ? AND a.state IN (${LIVE_ATTEMPTS})`,
-    )
-    .all(group) as LiveAttemptRow[];
-  const liveByAgent = new Map<string, LiveAttemptRow[]>();
-  for (const r of live) {
-    const rows = liveByAgent.get(r.agent_id);
-    if (rows) rows.push(r);
-    else liveByAgent.set(r.agent_id, [r]);
-  }
+export async function agentViewsFor(
+  db: Db,
+  group: string,
+  isConnected: (agentId: string) => boolean,
+  between: () => Promise<void> = nextTurn,
+): Promise<AgentView[]> {
+  const hostsAfter = db.prepare(
+    `SELECT agent_id, json_extract(hello, ?) AS instance_id, json_extract(hello, '$.slots') AS slots,
+            first_seen, last_seen, lost, interrupted_at, spot_termination, draining
+     FROM hosts WHERE group_name = ? AND agent_id > ? ORDER BY agent_id LIMIT ?`,
+  );
+  const liveBetween = db.prepare(
+    `SELECT a.agent_id, a.id, a.job_id, a.started_at, a.leased_at, j.slots
+     FROM attempts a JOIN jobs j ON j.id = a.job_id
+     WHERE a.group_name = ? AND a.state IN (${LIVE_ATTEMPTS}) AND a.agent_id BETWEEN ? AND ?`,
+  );
   // The last entry of attempts_agent_ended: no scan of the host's past attempts.
   const lastEnded = db.prepare('SELECT MAX(ended_at) FROM attempts WHERE agent_id = ?').pluck();
   const expectedCache = new Map<number, number | undefined>();
+  const expectedOf = (jobId: number): number | undefined => {
+    if (!expectedCache.has(jobId)) expectedCache.set(jobId, expectedSeconds(db, jobId));
+    return expectedCache.get(jobId);
+  };
   const views: AgentView[] = [];
-  for (const h of hosts) {
-    const instanceId = h.instance_id ?? undefined;
-    const connected = isConnected(h.agent_id);
-    if (h.lost && !connected) continue;
-    if (!instanceId && !connected) continue;
-    const running: RunningTask[] = (liveByAgent.get(h.agent_id) ?? []).map((r) => {
-      if (!expectedCache.has(r.job_id)) expectedCache.set(r.job_id, expectedSeconds(db, r.job_id));
-      const expected = expectedCache.get(r.job_id);
-      return { attemptId: r.id, startedAt: r.started_at ?? r.leased_at, slots: r.slots, ...(expected === undefined ? {} : { expectedSeconds: expected }) };
-    });
-    const idleSince = running.length === 0 ? Math.max((lastEnded.get(h.agent_id) as number | null) ?? 0, h.first_seen) : undefined;
-    views.push({
-      agentId: h.agent_id,
-      ...(instanceId ? { instanceId } : {}),
-      slots: h.slots,
-      connected,
-      lastSeen: h.last_seen,
-      running,
-      ...(idleSince !== undefined ? { idleSince } : {}),
-      draining: h.draining === 1,
-      ...(h.spot_termination ? { spotTerminationTime: h.spot_termination } : {}),
-      ...(h.lost ? { lost: true } : {}),
-      ...(h.interrupted_at !== null ? { interrupted: true } : {}),
-    });
+  for (let after = ''; ; await between()) {
+    const hosts = hostsAfter.all(`$.labels."${INSTANCE_ID_LABEL}"`, group, after, VIEW_SLICE) as HostRow[];
+    if (hosts.length === 0) break;
+    const liveByAgent = new Map<string, LiveAttemptRow[]>();
+    for (const r of liveBetween.all(group, hosts[0]!.agent_id, hosts.at(-1)!.agent_id) as LiveAttemptRow[]) {
+      const rows = liveByAgent.get(r.agent_id);
+      if (rows) rows.push(r);
+      else liveByAgent.set(r.agent_id, [r]);
+    }
+    for (const h of hosts) {
+      const instanceId = h.instance_id ?? undefined;
+      const connected = isConnected(h.agent_id);
+      if (h.lost && !connected) continue;
+      if (!instanceId && !connected) continue;
+      const running: RunningTask[] = (liveByAgent.get(h.agent_id) ?? []).map((r) => {
+        const expected = expectedOf(r.job_id);
+        return { attemptId: r.id, startedAt: r.started_at ?? r.leased_at, slots: r.slots, ...(expected === undefined ? {} : { expectedSeconds: expected }) };
+      });
+      const idleSince = running.length === 0 ? Math.max((lastEnded.get(h.agent_id) as number | null) ?? 0, h.first_seen) : undefined;
+      views.push({
+        agentId: h.agent_id,
+        ...(instanceId ? { instanceId } : {}),
+        slots: h.slots,
+        connected,
+        lastSeen: h.last_seen,
+        running,
+        ...(idleSince !== undefined ? { idleSince } : {}),
+        draining: h.draining === 1,
+        ...(h.spot_termination ? { spotTerminationTime: h.spot_termination } : {}),
+        ...(h.lost ? { lost: true } : {}),
+        ...(h.interrupted_at !== null ? { interrupted: true } : {}),
+      });
+    }
+    if (hosts.length < VIEW_SLICE) break;
+    after = hosts.at(-1)!.agent_id;
   }
   return views;
 }

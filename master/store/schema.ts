@@ -160,7 +160,7 @@ export const MIGRATIONS: readonly string[] = [
   // make an attempt done (existing attempts are summed once here).
   `
   CREATE INDEX attempts_agent_ended ON attempts (agent_id, ended_at);
-  CREATE INDEX attempts_live_by_group ON attempts (group_name) WHERE state IN ('leased', 'running');
+  CREATE INDEX attempts_live_by_group ON attempts (group_name, agent_id) WHERE state IN ('leased', 'running');
   CREATE TABLE job_stats (
     job_id         INTEGER PRIMARY KEY REFERENCES jobs(id),
     done_attempts  INTEGER NOT NULL,
