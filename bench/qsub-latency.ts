@@ -77,6 +77,10 @@ async function main(): Promise<void> {
   const qstat: VerbTimes = { verb: 'qstat', ours: [], theirs: [] };
   const qdel: VerbTimes = { verb: 'qdel', ours: [], theirs: [] };
   const nodeAlone: number[] = [];
+  const extraCas = process.env['NODE_EXTRA_CA_CERTS'];
+  const withoutExtraCas = { ...process.env };
+  delete withoutExtraCas['NODE_EXTRA_CA_CERTS'];
+  const nodeWithoutExtraCas: number[] = [];
   const ourJobs: string[] = [];
   const sgeJobs: string[] = [];
   const args = ['-terse', '-h', '-b', 'y', '-o', '/dev/null', '-e', '/dev/null', '/bin/true'];
@@ -90,6 +94,7 @@ async function main(): Promise<void> {
       qsub.ours.push(ours.ms);
       ourJobs.push(ours.out.trim());
       nodeAlone.push(timed(() => String(spawnSync(process.execPath, ['-e', '0']).status)).ms);
+      if (extraCas) nodeWithoutExtraCas.push(timed(() => String(spawnSync(process.execPath, ['-e', '0'], { env: withoutExtraCas }).status)).ms);
       if (sgeProblem) continue;
       const sge = timed(() => runSge('qsub', args));
       qsub.theirs.push(sge.ms);
@@ -110,6 +115,8 @@ async function main(): Promise<void> {
     await farm.stop();
   }
   process.stdout.write(`node -e 0:     median ${stats(nodeAlone).median.toFixed(1)} ms (Node's own start-up, in the same run)\n`);
+  // bin/<verb> keeps NODE_EXTRA_CA_CERTS from Node's start-up (cli/deferred-ca.ts); say what that saves here.
+  if (extraCas) process.stdout.write(`               median ${stats(nodeWithoutExtraCas).median.toFixed(1)} ms without NODE_EXTRA_CA_CERTS=${extraCas} (Node parses it at start-up; qfarm's verbs defer it)\n`);
   for (const times of [qsub, qstat, qdel]) report(times, sgeProblem);
   if (sgeProblem) process.stdout.write(`SGE:           not measured: ${sgeProblem}\n`);
 }

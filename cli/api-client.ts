@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type https from 'node:https';
+import { deferredExtraCaFile } from './deferred-ca.js';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { API_PREFIX } from '../protocol/version.js';
 import type { Validator } from '../protocol/validate.js';
@@ -150,7 +151,7 @@ export class ApiClient {
     // never written to an impostor. Without a pin, https falls back to the system CAs (and
     // names the server it expects, SNI); plain http needs no server name, and working one out
     // compiles Node's IPv6 regular expression.
-    const connection: https.RequestOptions = secure && fingerprint ? { createConnection: await pinnedConnectionFor(fingerprint) } : secure ? { agent: false } : { agent: false, servername: '' };
+    const connection: https.RequestOptions = secure && fingerprint ? { createConnection: await pinnedConnectionFor(fingerprint) } : secure ? { agent: false, ...(await deferredCas()) } : { agent: false, servername: '' };
     return new Promise((resolve, reject) => {
       const req = transport.request(url, { method, headers, ...connection }, (res) => {
         const chunks: Buffer[] = [];
@@ -164,6 +165,22 @@ export class ApiClient {
       req.on('error', (err: NodeJS.ErrnoException) => reject(certificateError(this.master.url, err) ?? new MasterUnreachableError(describeMaster(this.master), describeNetworkError(err, timeoutMs))));
       req.end(payload);
     });
+  }
+}
+
+/**
+ * The CAs Node would have trusted had bin/ not deferred NODE_EXTRA_CA_CERTS (cli/deferred-ca.ts):
+ * its own roots and the file's certificates. Nothing when it was not deferred (Node read it).
+ */
+async function deferredCas(): Promise<Pick<https.RequestOptions, 'ca'>> {
+  if (deferredExtraCaFile === undefined) return {};
+  const [tls, fs] = await Promise.all([import('node:tls'), import('node:fs')]);
+  try {
+    return { ca: [...tls.rootCertificates, fs.readFileSync(deferredExtraCaFile, 'utf8')] };
+  } catch (err) {
+    // As Node does with an unreadable NODE_EXTRA_CA_CERTS: say so, go on with its own roots.
+    process.stderr.write(`Warning: Ignoring extra certs from \`${deferredExtraCaFile}\`, load failed: ${(err as Error).message}\n`);
+    return {};
   }
 }
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './deferred-ca.js'; // first: puts the user's NODE_EXTRA_CA_CERTS back (see there)
 import { qhostMain } from './qhost-main.js';
 import { runCommand } from './run-command.js';
 

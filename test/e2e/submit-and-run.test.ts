@@ -45,10 +45,13 @@ t.test('jobs run on real agents and leave output where SGE puts it', async (t) =
     const jobId = await farm.submit(['-wd', wd, '-v', 'GREETING=hi there,OTHER=x', '-b', 'y', 'sh', '-c', 'echo "$GREETING/$OTHER/$FROM_V_FLAG/$(pwd)/$SGE_O_WORKDIR"'], {});
     await farm.waitForJob(jobId);
     t.equal(fs.readFileSync(path.join(wd, `sh.o${jobId}`), 'utf8'), `hi there/x//${wd}/${farm.work}\n`);
-    const res = await farm.run('qsub', ['-terse', '-cwd', '-V', '-b', 'y', 'sh', '-c', 'echo "$FROM_V_FLAG"'], { env: { FROM_V_FLAG: 'exported' } });
+    // bin/qsub moves NODE_EXTRA_CA_CERTS aside for Node's start-up (cli/deferred-ca.ts): -V still passes it as the user had it.
+    const res = await farm.run('qsub', ['-terse', '-cwd', '-V', '-b', 'y', 'sh', '-c', 'echo "$FROM_V_FLAG $NODE_EXTRA_CA_CERTS ${QFARM_DEFERRED_NODE_EXTRA_CA_CERTS-unset}"'], {
+      env: { FROM_V_FLAG: 'exported', NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' },
+    });
     const second = Number.parseInt(res.stdout, 10);
     await farm.waitForJob(second);
-    t.equal(fs.readFileSync(path.join(farm.work, `sh.o${second}`), 'utf8'), 'exported\n');
+    t.equal(fs.readFileSync(path.join(farm.work, `sh.o${second}`), 'utf8'), 'exported /etc/ssl/certs/ca-certificates.crt unset\n');
   });
 
   t.test('exit status and a missing command are accounted as SGE does', async (t) => {

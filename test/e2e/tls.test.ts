@@ -84,6 +84,19 @@ t.test('a TLS farm publishes its fingerprint and runs a job end to end with qsub
     const pinned = await farm.run('qstat', [], { env: { QFARM_HOME: home, QFARM_MASTER: farm.url, QFARM_TOKEN: farm.token('api'), QFARM_TLS_FINGERPRINT: info.tlsFingerprint!.replace(/:/g, '').toLowerCase() } });
     t.equal(pinned.code, 0, `a remote CLI pinning the fingerprint (any case, no colons) works: ${pinned.stderr}`);
   });
+
+  t.test("a remote CLI with no pin trusts a master whose certificate is in NODE_EXTRA_CA_CERTS, which bin/ keeps from Node's start-up", async (t) => {
+    const home = fs.mkdtempSync(path.join(farm.home, 'remote-'));
+    const caFile = path.join(home, 'extra-ca.pem');
+    fs.writeFileSync(caFile, certPem);
+    const env = { QFARM_HOME: home, QFARM_MASTER: farm.url, QFARM_TOKEN: farm.token('api'), NODE_EXTRA_CA_CERTS: caFile };
+    const res = await farm.run('qstat', [], { env });
+    t.equal(res.code, 0, `trusted through the extra CA file: ${res.stderr}`);
+    fs.writeFileSync(caFile, createSelfSignedCertificate({ commonName: 'another', names: ['127.0.0.1'] }).certPem);
+    const other = await farm.run('qstat', [], { env });
+    t.equal(other.code, 1, 'a file with another CA does not make the certificate trusted');
+    t.match(other.stderr, /not signed by a known authority/);
+  });
 });
 
 t.test('listening beyond loopback turns TLS on by itself', async (t) => {
