@@ -22,11 +22,15 @@ type SwarmRequest =
   | { type: 'phase-end' }
   | { type: 'close' };
 
-/** What a swarm answers: `progress` tasks done since the last `work`; `phase-end` its refill gaps and loop delay. */
+/**
+ * What a swarm answers: `progress` tasks done since the last `work`; `phase-end` its refill gaps
+ * (all, and `steadyGaps`: those of slots freed after the phase's first task length, when the
+ * phase's first wave of assignments is long out) and its loop delay.
+ */
 export type SwarmAnswer =
   | { type: 'joined'; ms: number }
   | { type: 'progress'; tasksDone: number; cpuMs: number }
-  | { type: 'phase-end'; gaps: number[]; loopP99Ms: number }
+  | { type: 'phase-end'; gaps: number[]; steadyGaps: number[]; loopP99Ms: number }
   | { type: 'failed'; message: string };
 
 function isSwarmAnswer(value: unknown): value is SwarmAnswer {
@@ -38,7 +42,7 @@ function isSwarmAnswer(value: unknown): value is SwarmAnswer {
     case 'progress':
       return typeof v['tasksDone'] === 'number' && typeof v['cpuMs'] === 'number';
     case 'phase-end':
-      return Array.isArray(v['gaps']) && v['gaps'].every((g) => typeof g === 'number') && typeof v['loopP99Ms'] === 'number';
+      return [v['gaps'], v['steadyGaps']].every((a) => Array.isArray(a) && a.every((g) => typeof g === 'number')) && typeof v['loopP99Ms'] === 'number';
     case 'failed':
       return typeof v['message'] === 'string';
     default:
@@ -87,7 +91,7 @@ export class Swarm {
     return this.ask({ type: 'progress' }, 'progress');
   }
 
-  phaseEnd(): Promise<{ gaps: number[]; loopP99Ms: number }> {
+  phaseEnd(): Promise<{ gaps: number[]; steadyGaps: number[]; loopP99Ms: number }> {
     return this.ask({ type: 'phase-end' }, 'phase-end');
   }
 
@@ -100,6 +104,9 @@ export class Swarm {
 function serve(): void {
   let work: SimulatedWork = { taskMs: 0, jitter: 0 };
   let gaps: number[] = [];
+  let steadyGaps: number[] = [];
+  /** Slots freed after this moment count as steady (see SwarmAnswer). */
+  let steadyFrom = 0;
   const agents: SimulatedAgent[] = [];
   let loopDelay = monitorEventLoopDelay({ resolution: 1 });
   const answer = (a: SwarmAnswer): void => void process.send!(a);
@@ -113,7 +120,11 @@ function serve(): void {
           for (let i = 0; i < request.count; i += 200) {
             const batch: SimulatedAgent[] = [];
             for (let j = i; j < Math.min(request.count, i + 200); j++) {
-              batch.push(new SimulatedAgent(`${request.prefix}-${request.first + j}`, () => work, (s) => gaps.push(s.refilledAt - s.freedAt)));
+              batch.push(new SimulatedAgent(`${request.prefix}-${request.first + j}`, () => work, (s) => {
+                const gap = s.refilledAt - s.freedAt;
+                gaps.push(gap);
+                if (s.freedAt >= steadyFrom) steadyGaps.push(gap);
+              }));
             }
             await Promise.all(batch.map((a) => a.join(request.url, request.token)));
             agents.push(...batch);
@@ -128,6 +139,8 @@ function serve(): void {
         work = request.work;
         for (const a of agents) a.tasksDone = 0;
         gaps = [];
+        steadyGaps = [];
+        steadyFrom = performance.now() + request.work.taskMs * (1 + request.work.jitter);
         loopDelay.disable();
         loopDelay = monitorEventLoopDelay({ resolution: 1 });
         loopDelay.enable();
@@ -139,7 +152,7 @@ function serve(): void {
       }
       case 'phase-end':
         loopDelay.disable();
-        answer({ type: 'phase-end', gaps, loopP99Ms: loopDelay.percentile(99) / 1e6 });
+        answer({ type: 'phase-end', gaps, steadyGaps, loopP99Ms: loopDelay.percentile(99) / 1e6 });
         return;
       case 'close':
         for (const a of agents) a.close();

@@ -144,10 +144,14 @@ async function main(): Promise<void> {
     loopDelay.disable();
     const ends = await Promise.all(swarms.map((s) => s.phaseEnd()));
     const gaps = ends.flatMap((e) => e.gaps).sort((a, b) => a - b);
+    const steady = ends.flatMap((e) => e.steadyGaps).sort((a, b) => a - b);
     out(
       `refill:     tasks of ${taskMs.toFixed(0)} ms ± ${(options.jitter * 100).toFixed(0)} % on every slot (${(options.load * 100).toFixed(0)} % of the saturated rate): ` +
         `${refillTasks} tasks in ${(refillMs / 1000).toFixed(1)} s, refill p50 ${percentile(gaps, 0.5).toFixed(1)} ms, p99 ${percentile(gaps, 0.99).toFixed(1)} ms (${gaps.length} refills)`,
     );
+    // The phase starts with one assignment per agent; a slot freed while that wave is still
+    // going out waits behind it. Steady state: slots freed after the first task length.
+    out(`            steady (slots freed after the first ${((taskMs * (1 + options.jitter)) / 1000).toFixed(1)} s): refill p50 ${percentile(steady, 0.5).toFixed(1)} ms, p99 ${percentile(steady, 0.99).toFixed(1)} ms (${steady.length} refills)`);
     out(
       `            master over the phase: CPU ${(((masterCpu.user + masterCpu.system) / 1000 / refillMs) * 100).toFixed(0)} % of one core, event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} ms, ` +
         `p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms; the agents' process loop p99 ${Math.max(...ends.map((e) => e.loopP99Ms)).toFixed(1)} ms`,
