@@ -3,7 +3,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { Logger } from 'pino';
-import { AgentLimits, hostInventory, type AgentHeartbeat, type AgentHello, type AgentMessage, type MasterMessage } from '../protocol/agent-messages.js';
+import { AgentLimits, hostInventory, type AgentHello, type AgentMessage, type MasterMessage } from '../protocol/agent-messages.js';
 import { closeReason } from '../protocol/close-reason.js';
 import { AGENT_SOCKET_PATH, CloseCode, PROTOCOL_VERSION } from '../protocol/version.js';
 import { decodeAgentFrame, frameRefusal } from './agent-frame.js';
@@ -21,9 +21,7 @@ import type { Db } from './store/database.js';
 import type { TickTransaction } from './store/tick-transaction.js';
 import { OutputSeq, type Transitions } from './store/transitions.js';
 import { tokenMatches } from './tokens.js';
-
-/** How often a connected agent's hosts.last_seen is written (it is shown for hosts that left). */
-const LAST_SEEN_EVERY_MS = 30_000;
+import { HostLiveness } from './host-liveness.js';
 
 export interface AgentHubOptions {
   agentToken: string;
@@ -45,7 +43,8 @@ export interface HostCapacity {
  * The agents' side of the master: authenticates WebSocket upgrades, validates every frame,
  * tracks each agent's attempts and slots, and keeps leases of disconnected agents for a grace
  * period (lease-grace.ts) so that a reconnecting agent (or a restarted master) reattaches its
- * running tasks (reattach.ts). Results are committed by result-intake.ts.
+ * running tasks (reattach.ts). Results are committed by result-intake.ts; heartbeats, silent
+ * agents and hosts.last_seen are host-liveness.ts's.
  */
 export class AgentHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
@@ -59,10 +58,7 @@ export class AgentHub {
     if (this.sessions.get(session.agentId) === session && session.freeSlots() > 0) this.withFreeSlots.add(session);
     else this.withFreeSlots.delete(session);
   };
-  private livenessTimer: NodeJS.Timeout | undefined;
-  /** Agents whose hosts.last_seen is due (written once a second for those, see flushLastSeen). */
-  private readonly heardFrom = new Set<string>();
-  private lastSeenTimer: NodeJS.Timeout | undefined;
+  private readonly liveness: HostLiveness;
   private closing = false;
   private readonly ownership: AttemptOwnership;
   private readonly attempts: AttemptReader;
@@ -87,16 +83,12 @@ export class AgentHub {
     this.attempts = attemptReader(db);
     this.results = new ResultIntake(this.attempts, transitions, events, log, tick, specs);
     this.grace = new LeaseGrace(this.attempts, transitions, log, options.leaseGraceMs, (agentId) => this.sessions.has(agentId));
+    this.liveness = new HostLiveness(transitions, () => this.sessions.values(), clock, log, options.heartbeatMs);
   }
 
   attach(server: Server | HttpsServer): void {
     server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
-    // Agents send a heartbeat every heartbeatMs; three missed ones mean the connection is dead
-    // even if TCP has not noticed (a VM that vanished does not send FIN).
-    this.livenessTimer = setInterval(() => this.dropSilentAgents(), this.options.heartbeatMs);
-    this.livenessTimer.unref();
-    this.lastSeenTimer = setInterval(() => this.flushLastSeen(), 1000);
-    this.lastSeenTimer.unref();
+    this.liveness.start();
     this.grace.startForEveryLeaseHolder();
   }
 
@@ -142,9 +134,7 @@ export class AgentHub {
 
   async close(): Promise<void> {
     this.closing = true;
-    if (this.livenessTimer) clearInterval(this.livenessTimer);
-    clearInterval(this.lastSeenTimer);
-    this.flushLastSeen();
+    this.liveness.stop();
     this.grace.close();
     for (const session of this.sessions.values()) session.ws.close(CloseCode.Shutdown, 'master shutting down');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
@@ -204,8 +194,8 @@ export class AgentHub {
         return;
       }
       session.lastFrameAt = this.clock.now();
-      // A heartbeat writes nothing now (see heard): it needs no turn of the store.
-      if (message.type === 'heartbeat') return this.heard(session, message);
+      // A heartbeat writes nothing now (host-liveness.ts): it needs no turn of the store.
+      if (message.type === 'heartbeat') return this.liveness.heard(session, message);
       const from = session;
       const frame = message;
       this.tick.enqueue(() => {
@@ -290,7 +280,7 @@ export class AgentHub {
         session.ws.close(CloseCode.InvalidMessage, 'hello sent twice');
         return;
       case 'heartbeat':
-        return this.heard(session, message);
+        return this.liveness.heard(session, message);
       case 'started':
         this.transitions.markStarted(message.attemptId, message.pid, message.startedAt);
         this.events.emit('attempt:started', message.attemptId, session.agentId, session.hostname);
@@ -361,19 +351,6 @@ export class AgentHub {
     session.ws.close(CloseCode.NotYourAttempt, closeReason(`attempt ${attemptId} is not leased to agent ${session.hostname}`));
   }
 
-  private heard(session: AgentSession, heartbeat: AgentHeartbeat): void {
-    session.load1 = heartbeat.load1;
-    session.memUsedBytes = heartbeat.memUsedBytes;
-    session.swapUsedBytes = heartbeat.swapUsedBytes;
-    // A connected agent's liveness is its session's; the row is for after it left (or after a
-    // master restart): written every LAST_SEEN_EVERY_MS, not at each of 20,000 agents'
-    // heartbeats (4,000 row writes a second, one stall of 40 ms every second).
-    if (session.lastFrameAt - session.lastSeenStoredAt >= LAST_SEEN_EVERY_MS) {
-      session.lastSeenStoredAt = session.lastFrameAt;
-      this.heardFrom.add(session.agentId);
-    }
-  }
-
   private attemptRef(attemptId: string): { jobId: number; taskId: number } | undefined {
     const row = this.attempts.ref(attemptId);
     return row && { jobId: row.job_id, taskId: row.task_id };
@@ -389,7 +366,7 @@ export class AgentHub {
   private onDisconnect(session: AgentSession): void {
     this.sessions.delete(session.agentId);
     this.withFreeSlots.delete(session);
-    this.heardFrom.add(session.agentId); // its last_seen: now, not up to LAST_SEEN_EVERY_MS ago
+    this.liveness.left(session.agentId);
     this.events.emit('host:offline', session.agentId, session.hostname);
     if (this.closing) return;
     this.log.warn(
@@ -397,26 +374,5 @@ export class AgentHub {
       'agent disconnected; its tasks stay leased to it for the grace period',
     );
     this.grace.start(session.agentId, session.hostname);
-  }
-
-  private flushLastSeen(): void {
-    if (this.heardFrom.size === 0) return;
-    try {
-      this.transitions.touchHosts(this.heardFrom);
-    } catch (err) {
-      this.log.error({ err, agents: this.heardFrom.size }, 'could not record heartbeats in hosts.last_seen; retrying in a second');
-      return;
-    }
-    this.heardFrom.clear();
-  }
-
-  private dropSilentAgents(): void {
-    const deadline = this.clock.now() - 3 * this.options.heartbeatMs;
-    for (const session of this.sessions.values()) {
-      if (session.lastFrameAt < deadline) {
-        this.log.warn({ agent: session.hostname }, 'agent missed 3 heartbeats; dropping its connection');
-        session.ws.terminate();
-      }
-    }
   }
 }
