@@ -5,7 +5,7 @@ import { AttemptState, TaskState } from '../states.js';
 import { type JobRow, rangeSkipper } from './job-reader.js';
 import { LIVE_ATTEMPTS, sqlList } from './sql-states.js';
 import { hostLossesExhausted, type TaskRetryPolicy } from './task-retries.js';
-import { announceJobFinished, countDoneAttempt, endAttemptWithoutResult, finishJobIfDone, type WriteContext } from './write-context.js';
+import { announceJobFinished, countDoneAttempt, endAttemptWithoutResult, finishJobIfDone, noteHostAttemptEnded, type WriteContext } from './write-context.js';
 
 /**
  * Writes of the attempts table and of the task rows an attempt moves: lease, start, result,
@@ -179,6 +179,7 @@ export class AttemptWrites {
         result.outputs ? JSON.stringify(result.outputs) : null,
         result.attemptId,
       );
+      noteHostAttemptEnded(this.ctx, result.attemptId, result.endedAt);
       if (retry) {
         q(`UPDATE tasks SET state = ${PENDING} WHERE job_id = ? AND task_id = ?`).run(attempt.job_id, attempt.task_id);
         requeued = true;

@@ -118,6 +118,7 @@ interface HostRow {
   slots: number;
   first_seen: number;
   last_seen: number;
+  last_ended_at: number | null;
   lost: number;
   interrupted_at: number | null;
   spot_termination: string | null;
@@ -125,7 +126,6 @@ interface HostRow {
 }
 
 interface LiveAttemptRow {
-  agent_id: string;
   id: string;
   job_id: number;
   started_at: number | null;
@@ -145,10 +145,11 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  *
  * Read a slice of VIEW_SLICE hosts at a time (by agent id), with `between` (the next turn of the
  * event loop) after each: a group of 20,000 hosts takes about 200 ms to read here, and agents'
- * results must not wait behind it. Each slice is two statements (its hosts; their live attempts,
- * by a partial index that holds only live attempts), so the cost follows the group's hosts and
- * the work running now, never the farm's history. A host whose task ends between two slices is
- * seen as it was when its slice was read, as any view is by the time the plan is applied.
+ * results must not wait behind it. A slice is its hosts' rows (with the end of each host's last
+ * attempt, kept there as attempts end) and each host's live attempts, so the cost follows the
+ * group's hosts and the work running now, never the farm's history. A host whose task ends
+ * between two slices is seen as it was when its slice was read, as any view is by the time the
+ * plan is applied.
  */
 export async function agentViewsFor(
   db: Db,
@@ -158,16 +159,15 @@ export async function agentViewsFor(
 ): Promise<AgentView[]> {
   const hostsAfter = db.prepare(
     `SELECT agent_id, json_extract(hello, ?) AS instance_id, json_extract(hello, '$.slots') AS slots,
-            first_seen, last_seen, lost, interrupted_at, spot_termination, draining
+            first_seen, last_seen, last_ended_at, lost, interrupted_at, spot_termination, draining
      FROM hosts WHERE group_name = ? AND agent_id > ? ORDER BY agent_id LIMIT ?`,
   );
-  const liveBetween = db.prepare(
-    `SELECT a.agent_id, a.id, a.job_id, a.started_at, a.leased_at, j.slots
+  // Two seeks of attempts_agent per host: its live attempts, never its past ones.
+  const liveOf = db.prepare(
+    `SELECT a.id, a.job_id, a.started_at, a.leased_at, j.slots
      FROM attempts a JOIN jobs j ON j.id = a.job_id
-     WHERE a.group_name = ? AND a.state IN (${LIVE_ATTEMPTS}) AND a.agent_id BETWEEN ? AND ?`,
+     WHERE a.agent_id = ? AND a.state IN (${LIVE_ATTEMPTS})`,
   );
-  // The last entry of attempts_agent_ended: no scan of the host's past attempts.
-  const lastEnded = db.prepare('SELECT MAX(ended_at) FROM attempts WHERE agent_id = ?').pluck();
   const expectedCache = new Map<number, number | undefined>();
   const expectedOf = (jobId: number): number | undefined => {
     if (!expectedCache.has(jobId)) expectedCache.set(jobId, expectedSeconds(db, jobId));
@@ -177,22 +177,16 @@ export async function agentViewsFor(
   for (let after = ''; ; await between()) {
     const hosts = hostsAfter.all(`$.labels."${INSTANCE_ID_LABEL}"`, group, after, VIEW_SLICE) as HostRow[];
     if (hosts.length === 0) break;
-    const liveByAgent = new Map<string, LiveAttemptRow[]>();
-    for (const r of liveBetween.all(group, hosts[0]!.agent_id, hosts.at(-1)!.agent_id) as LiveAttemptRow[]) {
-      const rows = liveByAgent.get(r.agent_id);
-      if (rows) rows.push(r);
-      else liveByAgent.set(r.agent_id, [r]);
-    }
     for (const h of hosts) {
       const instanceId = h.instance_id ?? undefined;
       const connected = isConnected(h.agent_id);
       if (h.lost && !connected) continue;
       if (!instanceId && !connected) continue;
-      const running: RunningTask[] = (liveByAgent.get(h.agent_id) ?? []).map((r) => {
+      const running: RunningTask[] = (liveOf.all(h.agent_id) as LiveAttemptRow[]).map((r) => {
         const expected = expectedOf(r.job_id);
         return { attemptId: r.id, startedAt: r.started_at ?? r.leased_at, slots: r.slots, ...(expected === undefined ? {} : { expectedSeconds: expected }) };
       });
-      const idleSince = running.length === 0 ? Math.max((lastEnded.get(h.agent_id) as number | null) ?? 0, h.first_seen) : undefined;
+      const idleSince = running.length === 0 ? Math.max(h.last_ended_at ?? 0, h.first_seen) : undefined;
       views.push({
         agentId: h.agent_id,
         ...(instanceId ? { instanceId } : {}),

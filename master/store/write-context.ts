@@ -37,7 +37,19 @@ export function requireJob(ctx: WriteContext, jobId: number): JobRow {
 
 /** Ends an attempt nobody will report a result for (lost, cancelled, interrupted). Inside a transaction. */
 export function endAttemptWithoutResult(ctx: WriteContext, attemptId: string, state: AttemptState, reason: string): void {
-  ctx.q('UPDATE attempts SET state = ?, ended_at = ?, failed_reason = ? WHERE id = ?').run(state, ctx.clock.now(), reason, attemptId);
+  const now = ctx.clock.now();
+  ctx.q('UPDATE attempts SET state = ?, ended_at = ?, failed_reason = ? WHERE id = ?').run(state, now, reason, attemptId);
+  noteHostAttemptEnded(ctx, attemptId, now);
+}
+
+/**
+ * The attempt's host had an attempt end at `endedAt`: hosts.last_ended_at, from which the
+ * autoscaler counts a host idle. Inside the transaction that ended the attempt.
+ */
+export function noteHostAttemptEnded(ctx: WriteContext, attemptId: string, endedAt: number): void {
+  ctx
+    .q('UPDATE hosts SET last_ended_at = MAX(COALESCE(last_ended_at, 0), ?) WHERE agent_id = (SELECT agent_id FROM attempts WHERE id = ?)')
+    .run(endedAt, attemptId);
 }
 
 /**

@@ -37,6 +37,7 @@ function previousVersionStore(file: string): void {
   for (const [id, ms] of [['attempt-4a', 3000], ['attempt-4b', 5000]] as const) {
     db.prepare(`INSERT INTO attempts (id, job_id, task_id, agent_id, hostname, group_name, state, leased_at, started_at, ended_at) VALUES (?, 4, 1, 'agent-1', 'node1', 'default', 'done', 0, 1000, ?)`).run(id, 1000 + ms);
   }
+  db.prepare(`INSERT INTO hosts (agent_id, hostname, group_name, hello, first_seen, last_seen) VALUES ('agent-1', 'node1', 'default', '{}', 0, 0)`).run();
   db.close();
 }
 
@@ -49,6 +50,7 @@ t.test('a store of the previous version opens with its jobs\' rerun flags kept a
   const db = openDatabase(file);
   t.teardown(() => db.close());
   t.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length, 'every migration applied');
+  t.equal(db.prepare("SELECT last_ended_at FROM hosts WHERE agent_id = 'agent-1'").pluck().get(), 6000, "a host's last end is taken from the attempts stored before");
   const reader = new JobReader(db);
   t.same([1, 2, 3].map((id) => reader.job(id)!.rerun), [1, 0, 1], '-r n stays n; absent or -r y is y');
   t.same(db.prepare('SELECT node_failures, host_losses FROM tasks WHERE job_id <= 3 ORDER BY job_id').all(), [0, 0, 0].map(() => ({ node_failures: 0, host_losses: 0 })));
@@ -68,4 +70,9 @@ t.test('a store of the previous version opens with its jobs\' rerun flags kept a
   t.equal(expectedSeconds(db, 4), 4, "the done attempts stored before are summed into the job's mean wall time");
   t.equal(expectedSeconds(db, 2), clock.t / 1000, 'the -r n task ended by the loss counts as done, from its start to the loss');
   t.equal(expectedSeconds(db, 1), undefined, 'a requeued task is no finished attempt');
+  t.equal(
+    db.prepare("SELECT last_ended_at FROM hosts WHERE agent_id = 'agent-1'").pluck().get(),
+    clock.t,
+    "then the loss that just ended three of its attempts",
+  );
 });
