@@ -167,8 +167,9 @@ async function main(): Promise<void> {
       out(`queued:     ${options.array}-task array held: qsub ${submitMs.toFixed(0)} ms, master RSS ${mib(process.memoryUsage().rss)} (was ${mib(rssBefore)})`);
     }
   } finally {
-    for (const s of swarms) s.close();
+    // The master first: agents leaving a running master are each a warning in its log.
     await master.stop();
+    for (const s of swarms) s.close();
     fs.rmSync(homeDir, { recursive: true, force: true });
   }
 }
