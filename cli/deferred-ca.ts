@@ -6,7 +6,7 @@
  * submitted with `qsub -V` and every child process see the environment as it was, and an https
  * master without a pinned fingerprint is checked against it by api-client.ts.
  */
-export const DEFERRED_CA_VARIABLE = 'QFARM_DEFERRED_NODE_EXTRA_CA_CERTS';
+const DEFERRED_CA_VARIABLE = 'QFARM_DEFERRED_NODE_EXTRA_CA_CERTS';
 
 const deferred = process.env[DEFERRED_CA_VARIABLE];
 if (deferred !== undefined) {

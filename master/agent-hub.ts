@@ -194,7 +194,8 @@ export class AgentHub {
         return;
       }
       session.lastFrameAt = this.clock.now();
-      // A heartbeat writes nothing now (host-liveness.ts): it needs no turn of the store.
+      // A heartbeat writes nothing now (host-liveness.ts): it needs no turn of the store, and
+      // never reaches onMessage.
       if (message.type === 'heartbeat') return this.liveness.heard(session, message);
       const from = session;
       const frame = message;
@@ -279,8 +280,6 @@ export class AgentHub {
       case 'hello':
         session.ws.close(CloseCode.InvalidMessage, 'hello sent twice');
         return;
-      case 'heartbeat':
-        return this.liveness.heard(session, message);
       case 'started':
         this.transitions.markStarted(message.attemptId, message.pid, message.startedAt);
         this.events.emit('attempt:started', message.attemptId, session.agentId, session.hostname);

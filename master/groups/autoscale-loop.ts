@@ -142,8 +142,8 @@ export class AutoscaleLoop {
    */
   private triggerForJob(jobId: number): void {
     if (this.stopped) return;
-    // One read per turn: only the first job of the turn schedules it (a job finishing many
-    // tasks in one turn is added again without growing the set).
+    // One read per turn: only the first job of the turn schedules it (a job seen again in the
+    // same turn is added without growing the set).
     const scheduled = this.jobsToTrigger.size > 0;
     this.jobsToTrigger.add(jobId);
     if (scheduled) return;
