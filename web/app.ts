@@ -13,8 +13,13 @@ function useRoute(): string[] {
   const read = (): string[] => (location.hash.replace(/^#\/?/, '') || 'jobs').split('/');
   const [route, setRoute] = useState(read());
   useEffect(() => {
-    const on = (): void => setRoute(read());
+    const on = (): void => {
+      const next = read();
+      setRoute((shown) => (shown.join('/') === next.join('/') ? shown : next));
+    };
     addEventListener('hashchange', on);
+    // Effects run a frame after the first render: a hash changed in between fired no event we heard.
+    on();
     return () => removeEventListener('hashchange', on);
   }, []);
   return route;

@@ -121,6 +121,28 @@ t.test('the web dashboard, in a real browser', async (t) => {
     await page.unroute(`**/api/v1/web/jobs/${jobId}/tasks?*`);
   });
 
+  await t.test('a link to a job opened while the page is still starting shows that job', async (t) => {
+    const jobId = await submitAs(farm, bob, ['-N', 'deep-link', '-b', 'y', 'true']);
+    // The hash changes right after the dashboard's first render, before its effects run (a busy
+    // browser delays them; here animation frames never come, so preact waits its 35 ms timeout).
+    const early = await context.newPage();
+    await early.addInitScript((hash: string) => {
+      window.requestAnimationFrame = () => 0;
+      const seen = new MutationObserver(() => {
+        if (!document.getElementById('app')?.firstChild) return;
+        seen.disconnect();
+        location.hash = hash;
+      });
+      seen.observe(document, { childList: true, subtree: true });
+    }, `#/job/${jobId}`);
+    await early.goto(`${farm.url}/#/jobs`);
+    await early.locator('h2').getByText(`job ${jobId}`).waitFor({ timeout: 10_000 });
+    t.equal(new URL(early.url()).hash, `#/job/${jobId}`);
+    t.equal(await early.locator('a.tab.active').textContent(), 'Jobs');
+    t.equal(await early.locator('table.jobs').count(), 0, 'the job list is not what it shows');
+    await early.close();
+  });
+
   await t.test('the delete button deletes the job, as qdel would', async (t) => {
     await page.goto(farm.url + '/#/jobs');
     // A deleted job leaves the active list as soon as its task is killed.
