@@ -36,7 +36,7 @@ export interface ConnectionHandlers {
   /** The master accepted us; replay what it has not acknowledged. */
   welcomed(welcome: Welcome): void;
   /** Every other valid frame (assign, kill, ack, drain). */
-  message(msg: Exclude<MasterMessage, { type: 'welcome' } | { type: 'refused' }>): void;
+  message(msg: Exclude<MasterMessage, { type: 'welcome' } | { type: 'refused' } | { type: 'pace' }>): void;
   /** The connection dropped; the agent keeps running and buffering. */
   disconnected(): void;
   fatal(err: AgentFatalError): void;
@@ -284,6 +284,12 @@ export class MasterConnection {
         this.handlers.welcomed(msg);
         this.startHeartbeats(ws, msg.heartbeatMs);
         return;
+      case 'pace':
+        // Every agent hears this at once: the first beat at the new pace falls anywhere in the
+        // interval, or their heartbeats would all arrive together from then on.
+        log.info({ heartbeatMs: msg.heartbeatMs }, 'master set the heartbeat interval');
+        this.startHeartbeats(ws, msg.heartbeatMs, Math.max(1, Math.random() * msg.heartbeatMs));
+        return;
       case 'refused':
         this.refusedReason = msg.reason;
         if (/protocol/i.test(msg.reason)) {
@@ -299,7 +305,8 @@ export class MasterConnection {
     }
   }
 
-  private startHeartbeats(ws: WebSocket, heartbeatMs: number): void {
+  /** A heartbeat now (or after `firstInMs`), then every heartbeatMs. */
+  private startHeartbeats(ws: WebSocket, heartbeatMs: number, firstInMs = 0): void {
     this.cancelHeartbeats?.();
     const beat = (): void => {
       if (this.ws !== ws || ws.readyState !== WebSocket.OPEN) return;
@@ -315,8 +322,20 @@ export class MasterConnection {
         .then((hb) => this.send(hb))
         .catch((err: unknown) => this.opts.log.warn({ err }, 'building a heartbeat failed'));
     };
-    beat();
-    this.cancelHeartbeats = this.clock.setInterval(beat, heartbeatMs);
+    if (firstInMs === 0) {
+      beat();
+      this.cancelHeartbeats = this.clock.setInterval(beat, heartbeatMs);
+      return;
+    }
+    let cancelInterval: (() => void) | undefined;
+    const cancelFirst = this.clock.setTimeout(() => {
+      beat();
+      cancelInterval = this.clock.setInterval(beat, heartbeatMs);
+    }, firstInMs);
+    this.cancelHeartbeats = () => {
+      cancelFirst();
+      cancelInterval?.();
+    };
   }
 
   private lost(): void {

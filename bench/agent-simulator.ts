@@ -51,8 +51,9 @@ export class SimulatedAgent {
       });
       ws.on('message', (data) => {
         const frame = JSON.parse(data.toString()) as { type: string; attemptId?: string; heartbeatMs?: number };
-        if (frame.type === 'welcome') {
+        if (frame.type === 'welcome' || frame.type === 'pace') {
           this.startHeartbeats(frame.heartbeatMs ?? 5000);
+          if (frame.type === 'pace') return;
           this.freedAt = performance.now();
           resolve();
         } else if (frame.type === 'assign' && frame.attemptId) {
@@ -63,7 +64,9 @@ export class SimulatedAgent {
   }
 
   private startHeartbeats(everyMs: number): void {
-    // Spread over the period, as agents started at different times are.
+    clearTimeout(this.heartbeat);
+    clearInterval(this.heartbeat);
+    // Spread over the period, as agents started at different times are (and as agent/ does after a pace frame).
     const first = Math.random() * everyMs;
     this.heartbeat = setTimeout(() => {
       this.sendHeartbeat();
@@ -72,6 +75,8 @@ export class SimulatedAgent {
   }
 
   private sendHeartbeat(): void {
+    // As agent/connection.ts: a ping (the master's pong tells the agent it is alive), then the heartbeat.
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.ping();
     this.send({ type: 'heartbeat', load1: 0, memUsedBytes: 0, swapUsedBytes: 0, running: [...this.running] });
   }
 

@@ -27,6 +27,7 @@ import * as path from 'node:path';
 import { pino, destination } from 'pino';
 import { Master } from '../master/master.js';
 import { resolveHome } from '../master/home.js';
+import { DEFAULT_HEARTBEATS_PER_SECOND } from '../master/heartbeat-pace.js';
 import { DEFAULT_TASK_RETRY_POLICY } from '../master/store/task-retries.js';
 import { ROOT } from './embedded-farm.js';
 import { SWARM_SIZE, Swarm } from './agent-swarm.js';
@@ -38,18 +39,23 @@ interface BenchOptions {
   load: number;
   tasks: number;
   heartbeatMs: number;
+  heartbeatsPerSecond: number;
   idleSeconds: number;
   array: number;
 }
 
-const USAGE = 'usage: node dist/bench/agents.js [--agents N] [--task-ms MS] [--jitter 0..1] [--load 0..1] [--tasks N] [--heartbeat-ms MS] [--idle-s S] [--array N]';
+const USAGE = 'usage: node dist/bench/agents.js [--agents N] [--task-ms MS] [--jitter 0..1] [--load 0..1] [--tasks N] [--heartbeat-ms MS] [--heartbeats-per-second N] [--idle-s S] [--array N]';
 
 function parseOptions(argv: string[]): BenchOptions {
-  const options: BenchOptions = { agents: 2000, taskMs: 0, jitter: 0.2, load: 0.4, tasks: 20_000, heartbeatMs: 5000, idleSeconds: 15, array: 1_000_000 };
+  const options: BenchOptions = { agents: 2000, taskMs: 0, jitter: 0.2, load: 0.4, tasks: 20_000, heartbeatMs: 5000, heartbeatsPerSecond: DEFAULT_HEARTBEATS_PER_SECOND, idleSeconds: 15, array: 1_000_000 };
   const keys: Record<string, keyof BenchOptions> = {
     '--agents': 'agents', '--task-ms': 'taskMs', '--jitter': 'jitter', '--load': 'load', '--tasks': 'tasks',
-    '--heartbeat-ms': 'heartbeatMs', '--idle-s': 'idleSeconds', '--array': 'array',
+    '--heartbeat-ms': 'heartbeatMs', '--heartbeats-per-second': 'heartbeatsPerSecond', '--idle-s': 'idleSeconds', '--array': 'array',
   };
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
   for (let i = 0; i < argv.length; i += 2) {
     const key = keys[argv[i]!];
     const value = Number(argv[i + 1]);
@@ -92,7 +98,7 @@ async function main(): Promise<void> {
   const home = resolveHome({ QFARM_HOME: homeDir });
   const master = new Master(
     home,
-    { host: '127.0.0.1', port: 0, heartbeatMs: options.heartbeatMs, leaseGraceMs: 60_000, logLevel: 'warn', tls: 'auto', hostErrorAfter: 0, ...DEFAULT_TASK_RETRY_POLICY },
+    { host: '127.0.0.1', port: 0, heartbeatMs: options.heartbeatMs, heartbeatsPerSecond: options.heartbeatsPerSecond, leaseGraceMs: 60_000, logLevel: 'warn', tls: 'auto', hostErrorAfter: 0, ...DEFAULT_TASK_RETRY_POLICY },
     pino({ level: 'warn' }, destination(2)),
   );
   const url = await master.start();
@@ -110,13 +116,14 @@ async function main(): Promise<void> {
     out(`join:       ${options.agents} agents in ${(joinMs / 1000).toFixed(2)} s (${(options.agents / (joinMs / 1000)).toFixed(0)} agents/s; ${swarms.length} agent process${swarms.length > 1 ? 'es' : ''})`);
 
     // ---- idle
-    await sleep(options.heartbeatMs); // every agent's first heartbeat is out
+    const heartbeatMs = master.hub.heartbeatMs();
+    await sleep(heartbeatMs); // every agent's first heartbeat at this pace is out
     const swarmBefore = await swarmCpuMs();
     const idle = await cpuOver(options.idleSeconds * 1000);
     const swarmIdle = ((await swarmCpuMs()) - swarmBefore) / idle.ms;
     out(
       `idle:       master RSS ${mib(process.memoryUsage().rss)}, CPU ${(idle.share * 100).toFixed(1)} % of one core over ${options.idleSeconds} s ` +
-        `(heartbeat ${options.heartbeatMs} ms; the simulated agents' process: ${(swarmIdle * 100).toFixed(1)} %)`,
+        `(heartbeat every ${heartbeatMs} ms: ${(options.agents / (heartbeatMs / 1000)).toFixed(0)} a second; the simulated agents' process: ${(swarmIdle * 100).toFixed(1)} %)`,
     );
 
     // ---- saturated

@@ -25,8 +25,10 @@ import { HostLiveness } from './host-liveness.js';
 
 export interface AgentHubOptions {
   agentToken: string;
-  /** How often agents send heartbeats. */
+  /** How often agents send heartbeats, until the farm is too large for it (heartbeat-pace.ts). */
   heartbeatMs: number;
+  /** Heartbeats a second the master takes before it slows every agent's. */
+  heartbeatsPerSecond: number;
   /** How long a disconnected agent's tasks stay leased to it before they are requeued. */
   leaseGraceMs: number;
   /** How long to wait for the first frame (hello) of a new connection. */
@@ -83,13 +85,18 @@ export class AgentHub {
     this.attempts = attemptReader(db);
     this.results = new ResultIntake(this.attempts, transitions, events, log, tick, specs);
     this.grace = new LeaseGrace(this.attempts, transitions, log, options.leaseGraceMs, (agentId) => this.sessions.has(agentId));
-    this.liveness = new HostLiveness(transitions, () => this.sessions.values(), clock, log, options.heartbeatMs);
+    this.liveness = new HostLiveness(transitions, this.sessions, clock, log, { baseMs: options.heartbeatMs, perSecond: options.heartbeatsPerSecond });
   }
 
   attach(server: Server | HttpsServer): void {
     server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     this.liveness.start();
     this.grace.startForEveryLeaseHolder();
+  }
+
+  /** The heartbeat interval agents are told now (it grows with the farm). */
+  heartbeatMs(): number {
+    return this.liveness.heartbeatMs;
   }
 
   connectedAgentIds(): Set<string> {
@@ -231,7 +238,7 @@ export class AgentHub {
     if (previous) {
       // The first connection keeps its id while it is alive: a second hello with a live agent's
       // id is an impostor (or a second agent sharing a --state-dir), never a reason to evict.
-      if (previous.isAlive(this.clock.now(), this.options.heartbeatMs)) {
+      if (previous.isAlive(this.clock.now())) {
         this.log.warn(
           { agentId: hello.agentId, host: hello.hostname, remote, holder: previous.hostname, holderRemote: previous.remote },
           'refused a hello reusing the id of a live, connected agent',
@@ -259,7 +266,8 @@ export class AgentHub {
     for (const a of kept) session.addAttempt(a.id, { jobId: a.job_id, taskId: a.task_id, slots: a.slots });
     this.sessions.set(hello.agentId, session);
     this.slotsChanged(session);
-    session.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, hostname: hello.hostname, heartbeatMs: this.options.heartbeatMs, cancel });
+    session.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, hostname: hello.hostname, heartbeatMs: this.liveness.joined(session), cancel });
+    this.liveness.farmChanged();
     if (forgotten.length > 0) this.transitions.requeueAttempts(forgotten, `agent ${hello.hostname} restarted and no longer runs them`);
     // Deletions requested while the agent was away.
     for (const a of kept) if (a.delete_requested) session.send({ type: 'kill', attemptId: a.id, reason: 'deleted while the host was disconnected' });
@@ -368,6 +376,7 @@ export class AgentHub {
     this.liveness.left(session.agentId);
     this.events.emit('host:offline', session.agentId, session.hostname);
     if (this.closing) return;
+    this.liveness.farmChanged();
     this.log.warn(
       { agent: session.hostname, running: session.attempts.size, graceMs: this.options.leaseGraceMs },
       'agent disconnected; its tasks stay leased to it for the grace period',

@@ -21,6 +21,10 @@ export class AgentSession {
   memUsedBytes = 0;
   swapUsedBytes = 0;
   lastFrameAt: number;
+  /** The heartbeat interval this agent was told (welcome, then pace frames). */
+  heartbeatMs = 0;
+  /** Silent this long, the agent is taken for gone: 3 intervals (of the longer one while a new pace travels). */
+  silenceLimitMs = 0;
   /** When hosts.last_seen was last written for this agent (its hello writes it). */
   lastSeenStoredAt: number;
   /** Set by the hub that holds this session. */
@@ -52,8 +56,15 @@ export class AgentSession {
    * Open and heard from within 3 heartbeats: such a connection keeps its agent id against a
    * second hello. A dead one (closed, or silent: a vanished VM sends no FIN) gives it up.
    */
-  isAlive(now: number, heartbeatMs: number): boolean {
-    return this.ws.readyState === this.ws.OPEN && now - this.lastFrameAt <= 3 * heartbeatMs;
+  isAlive(now: number): boolean {
+    return this.ws.readyState === this.ws.OPEN && now - this.lastFrameAt <= this.silenceLimitMs;
+  }
+
+  /** Tells the agent its heartbeat interval from now on (the welcome carries the first). */
+  pace(heartbeatMs: number, frame: boolean): void {
+    this.silenceLimitMs = 3 * Math.max(heartbeatMs, this.heartbeatMs);
+    this.heartbeatMs = heartbeatMs;
+    if (frame) this.send({ type: 'pace', heartbeatMs });
   }
 
   get attempts(): ReadonlyMap<string, Readonly<AttemptSlots>> {

@@ -2,9 +2,12 @@ import type { Logger } from 'pino';
 import type { AgentHeartbeat } from '../protocol/agent-messages.js';
 import type { AgentSession } from './agent-session.js';
 import type { Clock } from './clock.js';
+import { HeartbeatPace } from './heartbeat-pace.js';
 
 /** How often a connected agent's hosts.last_seen is written (it is shown for hosts that left). */
 const LAST_SEEN_EVERY_MS = 30_000;
+/** Agents told a new pace per turn of the loop: 20,000 frames at once would hold it ~200 ms. */
+const PACE_SLICE = 500;
 
 /**
  * Whether connected agents are alive, and when each host was last heard from. An agent sends a
@@ -12,24 +15,56 @@ const LAST_SEEN_EVERY_MS = 30_000;
  * noticed (a VM that vanished sends no FIN). A connected agent's liveness is its session's; the
  * hosts.last_seen row is for after it left (or after a master restart), so it is written every
  * LAST_SEEN_EVERY_MS and when the agent leaves, in one batch a second: at each of 20,000 agents'
- * heartbeats it was 4,000 row writes a second, one stall of 40 ms every second.
+ * heartbeats it was 4,000 row writes a second, one stall of 40 ms every second. The interval
+ * grows with the farm (heartbeat-pace.ts); agents connected before a change are told.
  */
 export class HostLiveness {
   /** Agents whose hosts.last_seen is due. */
   private readonly due = new Set<string>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private lastSeenTimer: NodeJS.Timeout | undefined;
+  private readonly pace: HeartbeatPace;
+  /** Bumped at each pace change: a slow re-pacing stops when a newer one starts. */
+  private paceGeneration = 0;
 
   constructor(
     private readonly store: { touchHosts(agentIds: Iterable<string>): void },
-    private readonly sessions: () => Iterable<AgentSession>,
+    private readonly sessions: { values(): Iterable<AgentSession>; readonly size: number },
     private readonly clock: Clock,
     private readonly log: Logger,
-    private readonly heartbeatMs: number,
-  ) {}
+    heartbeat: { baseMs: number; perSecond: number },
+  ) {
+    this.pace = new HeartbeatPace(heartbeat.baseMs, heartbeat.perSecond);
+  }
+
+  /** The heartbeat interval agents are told now. */
+  get heartbeatMs(): number {
+    return this.pace.intervalMs;
+  }
+
+  /** A new agent: the interval for its welcome; the farm's may change with it. */
+  joined(session: AgentSession): number {
+    session.pace(this.pace.intervalMs, false);
+    return this.pace.intervalMs;
+  }
+
+  /** After a join or a leave: a farm that grew or shrank enough gets a new interval, told to every agent. */
+  farmChanged(): void {
+    const next = this.pace.adjust(this.sessions.size);
+    if (next === undefined) return;
+    this.log.info({ agents: this.sessions.size, heartbeatMs: next }, 'heartbeat interval changed with the size of the farm');
+    const generation = ++this.paceGeneration;
+    const pending = [...this.sessions.values()];
+    const tell = (from: number): void => {
+      if (generation !== this.paceGeneration) return;
+      for (const session of pending.slice(from, from + PACE_SLICE)) session.pace(next, true);
+      if (from + PACE_SLICE < pending.length) setImmediate(tell, from + PACE_SLICE);
+    };
+    tell(0);
+  }
 
   start(): void {
-    this.sweepTimer = setInterval(() => this.dropSilentAgents(), this.heartbeatMs);
+    this.sweepTimer = setInterval(() => this.dropSilentAgents(), this.pace.baseMs);
     this.sweepTimer.unref();
     this.lastSeenTimer = setInterval(() => this.flushLastSeen(), 1000);
     this.lastSeenTimer.unref();
@@ -70,10 +105,10 @@ export class HostLiveness {
   }
 
   private dropSilentAgents(): void {
-    const deadline = this.clock.now() - 3 * this.heartbeatMs;
-    for (const session of this.sessions()) {
-      if (session.lastFrameAt < deadline) {
-        this.log.warn({ agent: session.hostname }, 'agent missed 3 heartbeats; dropping its connection');
+    const now = this.clock.now();
+    for (const session of this.sessions.values()) {
+      if (now - session.lastFrameAt > session.silenceLimitMs) {
+        this.log.warn({ agent: session.hostname, silentMs: now - session.lastFrameAt }, 'agent missed 3 heartbeats; dropping its connection');
         session.ws.terminate();
       }
     }

@@ -85,6 +85,7 @@ export class Master {
     this.hub = new AgentHub(this.db, this.transitions, logs, this.events, clock, log.child({ component: 'hub' }), {
       agentToken,
       heartbeatMs: options.heartbeatMs,
+      heartbeatsPerSecond: options.heartbeatsPerSecond,
       leaseGraceMs: options.leaseGraceMs,
       helloTimeoutMs: 10_000,
     }, this.tick, specs);

@@ -1,3 +1,5 @@
+import { HEARTBEAT_MS_MAX } from '../protocol/agent-messages.js';
+import { DEFAULT_HEARTBEATS_PER_SECOND } from './heartbeat-pace.js';
 import { DEFAULT_HOST_ERROR_AFTER } from './host-health.js';
 import { DEFAULT_MAX_HOST_LOSSES, DEFAULT_NODE_FAILURE_ATTEMPTS } from './store/task-retries.js';
 /** Master settings: each has a command-line flag and an environment override. */
@@ -7,6 +9,8 @@ export interface MasterOptions {
   port: number;
   /** @default 5000 */
   heartbeatMs: number;
+  /** Heartbeats a second the master takes; a larger farm heartbeats less often (heartbeat-pace.ts). @default 2000 */
+  heartbeatsPerSecond: number;
   /** @default 60000: how long a vanished agent keeps its tasks before they are requeued. */
   leaseGraceMs: number;
   /** Log level for pino. @default info */
@@ -39,7 +43,7 @@ export class MasterOptionsError extends Error {
 }
 
 export const MASTER_USAGE = `usage: qfarm master [--listen HOST:PORT] [--tls] [--tls-cert FILE --tls-key FILE] [--heartbeat-ms N]
-                    [--lease-grace-ms N] [--log-level LEVEL] [--host-error-after N]
+                    [--heartbeats-per-second N] [--lease-grace-ms N] [--log-level LEVEL] [--host-error-after N]
                     [--node-failure-attempts N] [--max-host-losses N]
 
 Runs the qfarm master daemon in the foreground, with its state in QFARM_HOME (default ~/.qfarm).
@@ -50,7 +54,13 @@ Runs the qfarm master daemon in the foreground, with its state in QFARM_HOME (de
                          fingerprint printed and written to master.json for clients to pin
   --tls-cert FILE        serve this PEM certificate instead (implies --tls)
   --tls-key FILE         ...with this PEM private key (keep it 0600)
-  --heartbeat-ms N       agent heartbeat interval (default 5000, env QFARM_HEARTBEAT_MS)
+  --heartbeat-ms N       agent heartbeat interval (default 5000, env QFARM_HEARTBEAT_MS); an agent
+                         silent for 3 intervals is dropped and its tasks requeued after the grace
+  --heartbeats-per-second N
+                         the heartbeats the master takes: a farm larger than N × the interval
+                         heartbeats less often, so the interval (and the time to notice a vanished
+                         host) grows with it, 10 s at 20,000 agents by default (default 2000,
+                         env QFARM_HEARTBEATS_PER_SECOND; /metrics shows the interval in use)
   --lease-grace-ms N     how long a disconnected agent keeps its tasks before they are requeued
                          (default 60000, env QFARM_LEASE_GRACE_MS)
   --log-level LEVEL      trace|debug|info|warn|error (default info, env QFARM_LOG_LEVEL)
@@ -73,6 +83,12 @@ function positiveInt(name: string, text: string, unit = ' of milliseconds'): num
   return n;
 }
 
+function heartbeatInterval(name: string, text: string): number {
+  const n = positiveInt(name, text);
+  if (n < 100 || n > HEARTBEAT_MS_MAX) throw new MasterOptionsError(`${name} must be between 100 and ${HEARTBEAT_MS_MAX} milliseconds, got "${text}"`);
+  return n;
+}
+
 function nonNegativeInt(name: string, text: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) throw new MasterOptionsError(`${name} must be a whole number (0 or more), got "${text}"`);
@@ -91,7 +107,8 @@ export function parseListen(text: string): { host: string; port: number } {
 export function parseMasterOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): MasterOptions {
   const options: MasterOptions = {
     ...parseListen(env['QFARM_LISTEN'] ?? '127.0.0.1:6480'),
-    heartbeatMs: env['QFARM_HEARTBEAT_MS'] ? positiveInt('QFARM_HEARTBEAT_MS', env['QFARM_HEARTBEAT_MS']) : 5000,
+    heartbeatMs: env['QFARM_HEARTBEAT_MS'] ? heartbeatInterval('QFARM_HEARTBEAT_MS', env['QFARM_HEARTBEAT_MS']) : 5000,
+    heartbeatsPerSecond: env['QFARM_HEARTBEATS_PER_SECOND'] ? positiveInt('QFARM_HEARTBEATS_PER_SECOND', env['QFARM_HEARTBEATS_PER_SECOND'], '') : DEFAULT_HEARTBEATS_PER_SECOND,
     leaseGraceMs: env['QFARM_LEASE_GRACE_MS'] ? positiveInt('QFARM_LEASE_GRACE_MS', env['QFARM_LEASE_GRACE_MS']) : 60000,
     logLevel: env['QFARM_LOG_LEVEL'] ?? 'info',
     hostErrorAfter: env['QFARM_HOST_ERROR_AFTER'] !== undefined ? nonNegativeInt('QFARM_HOST_ERROR_AFTER', env['QFARM_HOST_ERROR_AFTER']) : DEFAULT_HOST_ERROR_AFTER,
@@ -111,7 +128,10 @@ export function parseMasterOptions(argv: string[], env: NodeJS.ProcessEnv = proc
         Object.assign(options, parseListen(value()));
         break;
       case '--heartbeat-ms':
-        options.heartbeatMs = positiveInt(arg, value());
+        options.heartbeatMs = heartbeatInterval(arg, value());
+        break;
+      case '--heartbeats-per-second':
+        options.heartbeatsPerSecond = positiveInt(arg, value(), '');
         break;
       case '--lease-grace-ms':
         options.leaseGraceMs = positiveInt(arg, value());

@@ -245,15 +245,29 @@ export type AgentMessage = Static<typeof AgentMessage>;
 
 // ---------------------------------------------------------------- master → agent
 
+/** The longest heartbeat interval a master asks for: 3 of them is how long a vanished host goes unnoticed. */
+export const HEARTBEAT_MS_MAX = 600_000;
+
 export const Welcome = Type.Object({
   type: Type.Literal('welcome'),
   protocolVersion: Type.Integer(),
   hostname: Type.String(),
-  heartbeatMs: Type.Integer({ minimum: 100 }),
+  heartbeatMs: Type.Integer({ minimum: 100, maximum: HEARTBEAT_MS_MAX }),
   /** Attempts named in hello that the master no longer wants: kill them and drop their results. */
   cancel: Type.Array(Type.String()),
 });
 export type Welcome = Static<typeof Welcome>;
+
+/**
+ * From now on, a heartbeat every `heartbeatMs`: the master slows heartbeats as its farm grows
+ * (master/heartbeat-pace.ts) and speeds them up as it shrinks. An agent that does not know this
+ * frame ignores it and keeps the welcome's interval.
+ */
+export const HeartbeatPace = Type.Object({
+  type: Type.Literal('pace'),
+  heartbeatMs: Type.Integer({ minimum: 100, maximum: HEARTBEAT_MS_MAX }),
+});
+export type HeartbeatPace = Static<typeof HeartbeatPace>;
 
 export const Refused = Type.Object({
   type: Type.Literal('refused'),
@@ -347,7 +361,7 @@ export type SessionEof = Static<typeof SessionEof>;
 export const SessionHangup = Type.Object({ type: Type.Literal('session-hangup'), sessionId: Type.String(), reason: Type.String() });
 export type SessionHangup = Static<typeof SessionHangup>;
 
-export const MasterMessage = Type.Union([Welcome, Refused, TaskAssignment, KillTask, ResultAck, Drain, SessionOpen, SessionInput, SessionResize, SessionEof, SessionHangup]);
+export const MasterMessage = Type.Union([Welcome, HeartbeatPace, Refused, TaskAssignment, KillTask, ResultAck, Drain, SessionOpen, SessionInput, SessionResize, SessionEof, SessionHangup]);
 export type MasterMessage = Static<typeof MasterMessage>;
 
 export const agentMessage = compile('agent message', AgentMessage);

@@ -43,6 +43,7 @@ export function metricsText(ctx: ApiContext, now: number): string {
   metric('qfarm_tasks_running', 'gauge', 'Tasks leased to or running on an agent.', [['', counts.activeTaskCount()]]);
   metric('qfarm_jobs_unfinished', 'gauge', 'Jobs that have not finished and were not deleted.', [['', counts.liveJobCount()]]);
   metric('qfarm_agents_connected', 'gauge', 'Agents connected to the master now.', [['', sessions.length]]);
+  metric('qfarm_agent_heartbeat_interval_seconds', 'gauge', 'How often agents are told to heartbeat (it grows with the farm); a silent agent is dropped after 3.', [['', ctx.hub.heartbeatMs() / 1000]]);
   metric('qfarm_hosts_known', 'gauge', 'Hosts the master has seen, connected or not.', [['', counts.knownHostCount()]]);
   metric('qfarm_slots', 'gauge', 'Slots of the connected agents, by use.', [['{state="total"}', slotsTotal], ['{state="used"}', slotsUsed]]);
   metric('qfarm_dispatch_latency_seconds', 'summary', `From the master's lease to the task's start on its agent, over the last ${LATENCY_WINDOW_MS / 60_000} minutes.`, [

@@ -197,3 +197,26 @@ t.test('a master that reads slowly: output waits in the bounded outbox instead o
   t.match(agent.stderr(), /dropping its oldest output/);
   link.send({ type: 'ack', attemptId: a.attemptId });
 });
+
+t.test('a pace frame changes how often the agent heartbeats, on the same connection', async (t) => {
+  const master = await FakeMaster.start();
+  const agent = await startAgent(master);
+  t.teardown(async () => {
+    await agent.stop();
+    await master.close();
+  });
+  const link = await master.connection(0);
+  await link.waitFor((f) => f.type === 'hello');
+  link.welcome([], 100);
+  const beats = (): number => link.frames.filter((f) => f.type === 'heartbeat').length;
+  await new Promise((r) => setTimeout(r, 1000));
+  t.ok(beats() >= 5, `at 100 ms: ${beats()} heartbeats in a second`);
+  link.send({ type: 'pace', heartbeatMs: 1500 });
+  await new Promise((r) => setTimeout(r, 200)); // a beat already on its way may still come
+  const before = beats();
+  await new Promise((r) => setTimeout(r, 3500));
+  const after = beats() - before;
+  t.ok(after >= 2 && after <= 3, `at 1.5 s: ${after} heartbeats in 3.5 s (the first anywhere in the interval), not 35`);
+  t.equal(master.connections.length, 1, 'no reconnect');
+  t.match(agent.stderr(), /master set the heartbeat interval/);
+});

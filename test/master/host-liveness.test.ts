@@ -11,13 +11,15 @@ import { HostLiveness } from '../../master/host-liveness.js';
 const quiet = pino({ level: 'silent' });
 const heartbeat = { type: 'heartbeat' as const, load1: 1.5, memUsedBytes: 2048, swapUsedBytes: 0, running: [] };
 
-function session(agentId: string, lastFrameAt: number, onTerminate: () => void = () => {}): AgentSession {
-  return { agentId, hostname: agentId, lastFrameAt, lastSeenStoredAt: lastFrameAt, load1: 0, memUsedBytes: 0, swapUsedBytes: 0, ws: { terminate: onTerminate } } as unknown as AgentSession;
+function session(agentId: string, lastFrameAt: number, onTerminate: () => void = () => {}, silenceLimitMs = 30): AgentSession {
+  return { agentId, hostname: agentId, lastFrameAt, lastSeenStoredAt: lastFrameAt, silenceLimitMs, load1: 0, memUsedBytes: 0, swapUsedBytes: 0, ws: { terminate: onTerminate } } as unknown as AgentSession;
 }
+
+const byId = (sessions: AgentSession[]): Map<string, AgentSession> => new Map(sessions.map((s) => [s.agentId, s]));
 
 t.test("a heartbeat updates the host's load at once and its last_seen row only every 30 s; leaving writes it", (t) => {
   const written: string[][] = [];
-  const liveness = new HostLiveness({ touchHosts: (ids) => written.push([...ids].sort()) }, () => [], { now: () => 0 }, quiet, 5000);
+  const liveness = new HostLiveness({ touchHosts: (ids) => written.push([...ids].sort()) }, byId([]), { now: () => 0 }, quiet, { baseMs: 5000, perSecond: 2000 });
   const a = session('a', 1_000);
   liveness.heard(a, heartbeat);
   t.same([a.load1, a.memUsedBytes], [1.5, 2048], 'the load is the latest heartbeat');
@@ -36,11 +38,16 @@ t.test("a heartbeat updates the host's load at once and its last_seen row only e
   t.end();
 });
 
-t.test('an agent silent for three heartbeats has its connection dropped; the others keep theirs', async (t) => {
+t.test('an agent silent for three of its heartbeat intervals has its connection dropped; the others keep theirs', async (t) => {
   const now = 10_000;
   const dropped: string[] = [];
-  const sessions = [session('quiet', now - 31, () => dropped.push('quiet')), session('chatty', now - 5, () => dropped.push('chatty'))];
-  const liveness = new HostLiveness({ touchHosts: () => {} }, () => sessions, { now: () => now }, quiet, 10);
+  const sessions = [
+    session('quiet', now - 31, () => dropped.push('quiet')),
+    session('chatty', now - 5, () => dropped.push('chatty')),
+    // Told a slower pace (a larger farm): 3 × 20 ms.
+    session('slowed', now - 45, () => dropped.push('slowed'), 60),
+  ];
+  const liveness = new HostLiveness({ touchHosts: () => {} }, byId(sessions), { now: () => now }, quiet, { baseMs: 10, perSecond: 2000 });
   liveness.start();
   t.teardown(() => liveness.stop());
   await new Promise((resolve) => setTimeout(resolve, 50));
