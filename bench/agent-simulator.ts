@@ -26,6 +26,9 @@ export class SimulatedAgent {
   private readonly running = new Set<string>();
   private heartbeat: NodeJS.Timeout | undefined;
   private freedAt = 0;
+  /** When the master last sent anything (a frame or a pong), and the heartbeat interval told. */
+  private lastHeard = 0;
+  private heartbeatMs = 5000;
   tasksDone = 0;
 
   constructor(
@@ -49,7 +52,9 @@ export class SimulatedAgent {
           }),
         );
       });
+      ws.on('pong', () => (this.lastHeard = performance.now()));
       ws.on('message', (data) => {
+        this.lastHeard = performance.now();
         const frame = JSON.parse(data.toString()) as { type: string; attemptId?: string; heartbeatMs?: number };
         if (frame.type === 'welcome' || frame.type === 'pace') {
           this.startHeartbeats(frame.heartbeatMs ?? 5000);
@@ -64,6 +69,7 @@ export class SimulatedAgent {
   }
 
   private startHeartbeats(everyMs: number): void {
+    this.heartbeatMs = everyMs;
     clearTimeout(this.heartbeat);
     clearInterval(this.heartbeat);
     // Spread over the period, as agents started at different times are (and as agent/ does after a pace frame).
@@ -75,8 +81,9 @@ export class SimulatedAgent {
   }
 
   private sendHeartbeat(): void {
-    // As agent/connection.ts: a ping (the master's pong tells the agent it is alive), then the heartbeat.
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.ping();
+    // As agent/connection.ts: a ping when the master has been silent for 1.5 intervals (its pong
+    // tells the agent it is alive), then the heartbeat.
+    if (this.ws?.readyState === WebSocket.OPEN && performance.now() - this.lastHeard > 1.5 * this.heartbeatMs) this.ws.ping();
     this.send({ type: 'heartbeat', load1: 0, memUsedBytes: 0, swapUsedBytes: 0, running: [...this.running] });
   }
 

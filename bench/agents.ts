@@ -146,8 +146,11 @@ async function main(): Promise<void> {
     loopDelay.enable();
     const refillTasks = Math.max(options.agents * 5, Math.round(options.load * saturatedRate * 10));
     const masterCpuBefore = process.cpuUsage();
+    const turnsBefore = { turns: master.tick.turns, items: master.tick.items };
     const refillMs = await runArray(refillTasks);
     const masterCpu = process.cpuUsage(masterCpuBefore);
+    const turns = master.tick.turns - turnsBefore.turns;
+    const items = master.tick.items - turnsBefore.items;
     loopDelay.disable();
     const ends = await Promise.all(swarms.map((s) => s.phaseEnd()));
     const gaps = ends.flatMap((e) => e.gaps).sort((a, b) => a - b);
@@ -163,6 +166,7 @@ async function main(): Promise<void> {
       `            master over the phase: CPU ${(((masterCpu.user + masterCpu.system) / 1000 / refillMs) * 100).toFixed(0)} % of one core, event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} ms, ` +
         `p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms; the agents' process loop p99 ${Math.max(...ends.map((e) => e.loopP99Ms)).toFixed(1)} ms`,
     );
+    out(`            store: ${(turns / (refillMs / 1000)).toFixed(0)} commits a second, ${(items / Math.max(1, turns)).toFixed(1)} frames and passes each`);
 
     // ---- a huge array queued
     if (options.array > 0) {

@@ -9,7 +9,7 @@ export interface MasterOptions {
   port: number;
   /** @default 5000 */
   heartbeatMs: number;
-  /** Heartbeats a second the master takes; a larger farm heartbeats less often (heartbeat-pace.ts). @default 2000 */
+  /** Heartbeats a second the master takes; a larger farm heartbeats less often (heartbeat-pace.ts). @default 1000 */
   heartbeatsPerSecond: number;
   /** @default 60000: how long a vanished agent keeps its tasks before they are requeued. */
   leaseGraceMs: number;
@@ -59,7 +59,7 @@ Runs the qfarm master daemon in the foreground, with its state in QFARM_HOME (de
   --heartbeats-per-second N
                          the heartbeats the master takes: a farm larger than N × the interval
                          heartbeats less often, so the interval (and the time to notice a vanished
-                         host) grows with it, 10 s at 20,000 agents by default (default 2000,
+                         host) grows with it, ~20 s at 20,000 agents by default (default 1000,
                          env QFARM_HEARTBEATS_PER_SECOND; /metrics shows the interval in use)
   --lease-grace-ms N     how long a disconnected agent keeps its tasks before they are requeued
                          (default 60000, env QFARM_LEASE_GRACE_MS)

@@ -220,3 +220,27 @@ t.test('a pace frame changes how often the agent heartbeats, on the same connect
   t.equal(master.connections.length, 1, 'no reconnect');
   t.match(agent.stderr(), /master set the heartbeat interval/);
 });
+
+t.test('an idle agent asks the master for a sign of life every other heartbeat, and redials a master that gives none', async (t) => {
+  const master = await FakeMaster.start();
+  const agent = await startAgent(master);
+  t.teardown(async () => {
+    await agent.stop();
+    await master.close();
+  });
+  const link = await master.connection(0);
+  let pings = 0;
+  link.ws.on('ping', () => pings++);
+  await link.waitFor((f) => f.type === 'hello');
+  link.welcome([], 200);
+  await new Promise((r) => setTimeout(r, 3000));
+  const beats = link.frames.filter((f) => f.type === 'heartbeat').length;
+  t.ok(beats >= 12, `${beats} heartbeats in 3 s at 200 ms`);
+  t.ok(pings >= beats / 2 - 2 && pings <= beats / 2 + 2, `${pings} pings: one every other heartbeat (each pong is a write for the master)`);
+
+  // A master that stops reading (its pongs stop too) is a half-open connection to the agent.
+  (link.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  const next = await master.connection(1, 15_000);
+  await next.waitFor((f) => f.type === 'hello');
+  t.match(agent.stderr(), /master silent; reconnecting/, 'after max(3 heartbeats, 10 s) without a word it redials');
+});

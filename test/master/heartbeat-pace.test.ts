@@ -4,8 +4,9 @@ import { DEFAULT_HEARTBEATS_PER_SECOND, HeartbeatPace } from '../../master/heart
 
 t.test('the configured interval stands until the farm heartbeats more than the master takes', async (t) => {
   const pace = new HeartbeatPace(5000, DEFAULT_HEARTBEATS_PER_SECOND);
-  for (const agents of [1, 100, 5_000, 10_000]) t.equal(pace.adjust(agents), undefined, `${agents} agents: no change`);
+  for (const agents of [1, 100, 2_500, 5_000]) t.equal(pace.adjust(agents), undefined, `${agents} agents: no change`);
   t.equal(pace.intervalMs, 5000);
+  t.equal(pace.adjust(6_000), 7200, 'beyond 5,000 agents every 5 s, slowed');
 });
 
 t.test('a growing farm is slowed in steps of a fifth, each a fifth beyond what it needs', async (t) => {
