@@ -1,4 +1,5 @@
 import t from 'tap';
+import * as fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { runTransaction } from '../../master/store/database.js';
@@ -119,4 +120,26 @@ t.test('runTransaction: a change inside a change is undone alone when it throws;
   t.notOk(db.inTransaction, 'nothing left open');
   t.equal(runTransaction(db, () => 42), 42, 'the value of the change is returned');
   t.end();
+});
+
+t.test("a turn's savepoints keep their statement journal in memory: no temporary file is written", async (t) => {
+  const { db, tick } = setup(t);
+  db.exec('CREATE TABLE blobs (data BLOB NOT NULL)');
+  const tempFiles = (): string[] =>
+    fs.readdirSync('/proc/self/fd').flatMap((fd) => {
+      try {
+        const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+        return /etilqs_/.test(target) ? [target] : [];
+      } catch {
+        return [];
+      }
+    });
+  let seen: string[] = [];
+  // Each change a savepoint, as the store's are; together far beyond SQLite's 64 KiB spill size.
+  for (let i = 0; i < 50; i++) tick.enqueue(() => runTransaction(db, () => void db.prepare('INSERT INTO blobs (data) VALUES (?)').run(Buffer.alloc(8192, i))));
+  tick.enqueue(() => runTransaction(db, () => void db.prepare('UPDATE blobs SET data = zeroblob(8192)').run()));
+  tick.enqueue(() => (seen = tempFiles()));
+  await nextTurn();
+  t.equal(db.prepare('SELECT count(*) FROM blobs').pluck().get(), 50, 'the turn committed');
+  t.same(seen, [], 'no SQLite temporary file was open during the turn');
 });
