@@ -91,10 +91,13 @@ export async function qstatMain(argv: string[], environment: NodeJS.ProcessEnv =
     const details = await jobDetails(client, ids);
     // SGE forgets a job for qstat once it has finished ("Following jobs do not exist"), and
     // workflow engines' status scripts rely on that (`qstat -j ID || qacct -j ID`): a job that
-    // has no line in qstat any more counts as missing here, whatever the master returned.
-    const active = new Set((await client.get('/jobs', 'qstatResponse')).rows.filter((row) => row.state !== 'z').map((row) => row.jobId));
-    const jobs = details.jobs.filter((job) => active.has(job.jobId));
-    const missing = [...details.missing, ...details.jobs.filter((job) => !active.has(job.jobId)).map((job) => String(job.jobId))];
+    // has no line in qstat any more counts as missing here, whatever the master returned. The
+    // master says so per job; an older one did not, and the whole queue is asked instead.
+    const listed = details.jobs.every((job) => job.listed !== undefined)
+      ? new Set(details.jobs.filter((job) => job.listed).map((job) => job.jobId))
+      : new Set((await client.get('/jobs', 'qstatResponse')).rows.filter((row) => row.state !== 'z').map((row) => row.jobId));
+    const jobs = details.jobs.filter((job) => listed.has(job.jobId));
+    const missing = [...details.missing, ...details.jobs.filter((job) => !listed.has(job.jobId)).map((job) => String(job.jobId))];
     out(jobs.map(formatJobDetail).join(''));
     if (missing.length > 0) {
       err(formatMissingJobs(missing));

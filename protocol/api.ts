@@ -106,6 +106,11 @@ export const JobDetail = Type.Object({
   /** qfarm's data options (`-data`, `-outdir`), when the job has any. */
   data: Type.Optional(JobData),
   deleted: Type.Boolean(),
+  /**
+   * Plain `qstat` shows the job (not finished, or a task still on a host): `qstat -j` reports
+   * the others as missing, as SGE does. Absent from masters before 2026-11-30.
+   */
+  listed: Type.Optional(Type.Boolean()),
   /** Running tasks (with usage) and pending groups. */
   tasks: Type.Array(TaskDetail),
   /** Why pending tasks are not running, one line each. */

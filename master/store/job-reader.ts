@@ -27,6 +27,15 @@ export interface JobRow {
   rerun: number;
 }
 
+/** A jobs row without its submission (`spec`: with `qsub -V` kilobytes of environment a job): what lists and cursors need. */
+export type JobListRow = Omit<JobRow, 'spec'>;
+
+/** Every column of jobs but `spec`, for queries that read many jobs (qstat read 10,000 specs for nothing). */
+export const JOB_LIST_COLUMNS = 'id, name, owner, submit_time, priority, queue, slots, is_array, first_task, last_task, step, next_task, user_hold, deleted, finished, finish_time, rerun';
+
+/** JOB_LIST_COLUMNS of the jobs table aliased as `alias`. */
+export const jobListColumnsOf = (alias: string): string => JOB_LIST_COLUMNS.split(', ').map((column) => `${alias}.${column}`).join(', ');
+
 /** Read-only queries about jobs and their task ranges, shared by transitions, scheduler and views. */
 export class JobReader {
   private readonly q: ReturnType<typeof statementCache>;
@@ -54,7 +63,7 @@ export class JobReader {
   }
 
   /** Task ids at or past the cursor that have no row yet and are in no deleted range. */
-  undispatchedCount(job: JobRow): number {
+  undispatchedCount(job: JobListRow): number {
     if (job.deleted || job.next_task > job.last_task) return 0;
     const inRange = idsBetween(job, job.next_task, job.last_task);
     const withRows = this
@@ -72,7 +81,7 @@ export class JobReader {
   }
 
   /** Undispatched task ids (up to `limit`), for display. */
-  undispatchedIds(job: JobRow, limit: number): number[] {
+  undispatchedIds(job: JobListRow, limit: number): number[] {
     if (job.deleted) return [];
     const rows = new Set(
       this.q('SELECT task_id FROM tasks WHERE job_id = ? AND task_id >= ?').pluck().all(job.id, job.next_task) as number[],
@@ -130,7 +139,7 @@ export class JobReader {
   }
 
   /** Pending work of a job: requeued rows plus undispatched ids. */
-  pendingCount(job: JobRow): number {
+  pendingCount(job: JobListRow): number {
     const requeued = this
       .q(`SELECT COUNT(*) FROM tasks WHERE job_id = ? AND state IN (${REQUEUED_TASKS})`)
       .pluck()
@@ -157,14 +166,14 @@ export class JobReader {
    * `-hold_jid_ad` predecessors of a job that have not finished: task N of the job may start
    * only when task N of each of these has finished (or never will run: deleted, or not in its range).
    */
-  taskGates(jobId: number): JobRow[] {
+  taskGates(jobId: number): JobListRow[] {
     return this.q(
-      `SELECT p.* FROM job_deps d JOIN jobs p ON p.id = d.depends_on
+      `SELECT ${jobListColumnsOf('p')} FROM job_deps d JOIN jobs p ON p.id = d.depends_on
        WHERE d.job_id = ? AND d.per_task = 1 AND p.finished = 0 ORDER BY p.id`,
-    ).all(jobId) as JobRow[];
+    ).all(jobId) as JobListRow[];
   }
 
-  taskReady(gates: readonly JobRow[], taskId: number): boolean {
+  taskReady(gates: readonly JobListRow[], taskId: number): boolean {
     for (const gate of gates) {
       if (!rangeHas({ first: gate.first_task, last: gate.last_task, step: gate.step }, taskId)) continue;
       const state = this.q('SELECT state FROM tasks WHERE job_id = ? AND task_id = ?').pluck().get(gate.id, taskId) as string | undefined;

@@ -1,5 +1,5 @@
 import { TaskState } from '../states.js';
-import type { JobRow } from './job-reader.js';
+import { JOB_LIST_COLUMNS, type JobListRow } from './job-reader.js';
 import { perDatabase, StoreReader } from './store-reader.js';
 import { HELD_TASKS } from './sql-states.js';
 
@@ -30,15 +30,15 @@ const FINISHED_JOBS_SHOWN = 100;
 /** Read-only queries behind `qstat` and `qstat -j`. */
 export class QstatReader extends StoreReader {
   /** Unfinished jobs by id; `owners` limits them to those users' jobs. */
-  unfinishedJobs(owners?: readonly string[]): JobRow[] {
-    return this.q(`SELECT * FROM jobs WHERE finished = 0 ${ownerClause(owners)} ORDER BY id`).all(...(owners ?? [])) as JobRow[];
+  unfinishedJobs(owners?: readonly string[]): JobListRow[] {
+    return this.q(`SELECT ${JOB_LIST_COLUMNS} FROM jobs WHERE finished = 0 ${ownerClause(owners)} ORDER BY id`).all(...(owners ?? [])) as JobListRow[];
   }
 
   /** The newest finished jobs, newest first; `owners` limits them to those users' jobs. */
-  finishedJobs(owners?: readonly string[]): JobRow[] {
-    return this.q(`SELECT * FROM jobs WHERE finished = 1 ${ownerClause(owners)} ORDER BY id DESC LIMIT ${FINISHED_JOBS_SHOWN}`).all(
+  finishedJobs(owners?: readonly string[]): JobListRow[] {
+    return this.q(`SELECT ${JOB_LIST_COLUMNS} FROM jobs WHERE finished = 1 ${ownerClause(owners)} ORDER BY id DESC LIMIT ${FINISHED_JOBS_SHOWN}`).all(
       ...(owners ?? []),
-    ) as JobRow[];
+    ) as JobListRow[];
   }
 
   /** The job's tasks that hold a lease, by task id. */

@@ -9,6 +9,7 @@ import { hostReader } from '../store/host-reader.js';
 import type { JobReader, JobRow } from '../store/job-reader.js';
 import { qstatReader, type QstatReader } from '../store/qstat-reader.js';
 import { TaskState } from '../states.js';
+import { listedByQstat } from './qstat-rows.js';
 
 /** `qstat -j`: the job as submitted, running tasks with usage, and why pending tasks wait. */
 export function jobDetail(db: Db, reader: JobReader, hub: AgentHub, job: JobRow): JobDetail {
@@ -48,6 +49,7 @@ export function jobDetail(db: Db, reader: JobReader, hub: AgentHub, job: JobRow)
     pty: spec.pty,
     ...(spec.data ? { data: spec.data } : {}),
     deleted: job.deleted === 1,
+    listed: listedByQstat(db, reader, job),
     tasks,
     schedulingInfo: pendingCount > 0 ? schedulingInfo(hub, job, spec, waitingFor, new Set(hostReader(db).disabledHostnames()), new Set(hostnamesInError(db))) : [],
     holdJobsRequested: spec.holdJobs,

@@ -37,6 +37,9 @@ function answer(req: SeenRequest): { status?: number; body: unknown } {
   }
   if (url.pathname === '/api/v1/jobs/999') return { body: { jobs: [], missing: ['999'] } };
   if (url.pathname === '/api/v1/jobs/5') return { body: { jobs: [finishedJob], missing: [] } };
+  // A current master says per job whether qstat lists it.
+  if (url.pathname === '/api/v1/jobs/15') return { body: { jobs: [{ ...finishedJob, jobId: 15, listed: false }], missing: [] } };
+  if (url.pathname === '/api/v1/jobs/16') return { body: { jobs: [{ ...finishedJob, jobId: 16, name: 'queued', listed: true }], missing: [] } };
   if (url.pathname === '/api/v1/jobs/delete') {
     return { body: { messages: [{ ok: true, text: 'root has deleted job 8' }, { ok: false, text: 'denied: job "999" does not exist' }] } };
   }
@@ -160,6 +163,15 @@ t.test('bin/ verbs against a fake master', async (t) => {
     t.equal(badState.code, 1);
     const finished = await runBin('qstat', ['-j', '5'], env);
     t.same(finished, { code: 1, stdout: '', stderr: 'Following jobs do not exist: \n5\n' }, 'a finished job is gone from qstat -j, as in SGE');
+    t.equal(api.seen.at(-1)!.url, '/api/v1/jobs', 'a master that does not say whether qstat lists the job: the queue is asked');
+    const seenBefore = api.seen.length;
+    const gone = await runBin('qstat', ['-j', '15'], env);
+    t.same(gone, { code: 1, stdout: '', stderr: 'Following jobs do not exist: \n15\n' }, 'listed: false is gone from qstat -j');
+    const queued = await runBin('qstat', ['-j', '16'], env);
+    t.equal(queued.code, 0);
+    t.match(queued.stdout, /^job_number: +16$/m);
+    t.match(queued.stdout, /^job_name: +queued$/m);
+    t.same(api.seen.slice(seenBefore).map((r) => r.url), ['/api/v1/jobs/15', '/api/v1/jobs/16'], 'one request a job, never the whole queue (engines poll qstat -j once per job)');
     t.equal((await runBin('qstat', ['-q', 'other'], env)).stdout, '', 'qstat -q shows only the running jobs of those queues');
     t.match((await runBin('qstat', ['-q', 'all.q'], env)).stdout, /sleeper/);
     const missing = await runBin('qstat', ['-j', '999'], env);

@@ -6,6 +6,7 @@ import { attemptReader } from '../../master/store/attempt-reader.js';
 import { openDatabase } from '../../master/store/database.js';
 import { HostErrorTable, hostnamesInError } from '../../master/store/host-errors.js';
 import { LIVE_ATTEMPTS, HELD_TASKS } from '../../master/store/sql-states.js';
+import { JOB_LIST_COLUMNS } from '../../master/store/job-reader.js';
 
 /** The store's readers: one per database, and the host error table they read. */
 
@@ -40,4 +41,10 @@ t.test('hosts in error: none in a store whose master never kept them, and readin
   t.equal(table.clear('node1'), true, 'cleared');
   t.equal(table.clear('node1'), false, 'it was no longer in error');
   t.same(table.hostnames(), []);
+});
+
+t.test("lists of jobs read every column of jobs but the submission: a column added later is not forgotten", async (t) => {
+  const db = store(t);
+  const columns = (db.prepare('PRAGMA table_info(jobs)').all() as { name: string }[]).map((c) => c.name).sort();
+  t.same([...JOB_LIST_COLUMNS.split(', '), 'spec'].sort(), columns);
 });
