@@ -70,8 +70,10 @@ export class JobReader {
       .q('SELECT COUNT(*) FROM tasks WHERE job_id = ? AND task_id >= ?')
       .pluck()
       .get(job.id, job.next_task) as number;
+    const ranges = this.deletedRanges(job.id);
+    if (ranges.length === 0) return inRange - withRows;
     let inDeletedRanges = 0;
-    for (const r of this.deletedRanges(job.id)) inDeletedRanges += idsBetween(job, Math.max(r.first, job.next_task), r.last);
+    for (const r of ranges) inDeletedRanges += idsBetween(job, Math.max(r.first, job.next_task), r.last);
     // Rows inside a deleted range (tasks dispatched ahead of the cursor) were subtracted twice.
     const rowsInRanges = this
       .q('SELECT COUNT(*) FROM tasks t JOIN deleted_ranges r ON r.job_id = t.job_id AND t.task_id BETWEEN r.first AND r.last WHERE t.job_id = ? AND t.task_id >= ?')

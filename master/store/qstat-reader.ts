@@ -1,7 +1,7 @@
 import { TaskState } from '../states.js';
 import { JOB_LIST_COLUMNS, type JobListRow } from './job-reader.js';
 import { perDatabase, StoreReader } from './store-reader.js';
-import { HELD_TASKS } from './sql-states.js';
+import { HELD_TASKS, REQUEUED_TASKS } from './sql-states.js';
 
 /** A task that holds a lease, with where and since when its current attempt runs. */
 export interface ActiveTaskRow {
@@ -27,8 +27,30 @@ export interface TaskFailureRow {
 /** `qstat -s z` shows the newest this many finished jobs (SGE keeps `finished_jobs 100`). */
 const FINISHED_JOBS_SHOWN = 100;
 
+/**
+ * Which jobs have tasks on hosts, tasks requeued, or predecessors (`-hold_jid`, `-hold_jid_ad`):
+ * four queries for the whole queue, so that a list of 10,000 jobs asks these per job only of the
+ * few that have any.
+ */
+export interface QueueFacts {
+  withActiveTasks: ReadonlySet<number>;
+  withRequeuedTasks: ReadonlySet<number>;
+  withPredecessors: ReadonlySet<number>;
+  withTaskPredecessors: ReadonlySet<number>;
+}
+
 /** Read-only queries behind `qstat` and `qstat -j`. */
 export class QstatReader extends StoreReader {
+  queueFacts(): QueueFacts {
+    const ids = (sql: string): Set<number> => new Set(this.q(sql).pluck().all() as number[]);
+    return {
+      withActiveTasks: ids(`SELECT DISTINCT job_id FROM tasks WHERE state IN (${HELD_TASKS})`),
+      withRequeuedTasks: ids(`SELECT DISTINCT job_id FROM tasks WHERE state IN (${REQUEUED_TASKS})`),
+      withPredecessors: ids('SELECT DISTINCT job_id FROM job_deps WHERE per_task = 0'),
+      withTaskPredecessors: ids('SELECT DISTINCT job_id FROM job_deps WHERE per_task = 1'),
+    };
+  }
+
   /** Unfinished jobs by id; `owners` limits them to those users' jobs. */
   unfinishedJobs(owners?: readonly string[]): JobListRow[] {
     return this.q(`SELECT ${JOB_LIST_COLUMNS} FROM jobs WHERE finished = 0 ${ownerClause(owners)} ORDER BY id`).all(...(owners ?? [])) as JobListRow[];

@@ -2,7 +2,7 @@ import type { QstatRow, QstatState } from '../../protocol/api.js';
 import { formatTaskIds } from '../../protocol/task-ranges.js';
 import type { Db } from '../store/database.js';
 import type { JobListRow, JobReader } from '../store/job-reader.js';
-import { qstatReader, type ActiveTaskRow, type QstatReader } from '../store/qstat-reader.js';
+import { qstatReader, type ActiveTaskRow, type QstatReader, type QueueFacts } from '../store/qstat-reader.js';
 import { TaskState } from '../states.js';
 
 /** SGE's `prior` column: -p 0 shows as 0.50000; the scale maps -1023..1024 onto 0..1. */
@@ -24,8 +24,9 @@ export function qstatRows(db: Db, reader: JobReader, options: { user?: string; i
   const store = qstatReader(db);
   const running: QstatRow[] = [];
   const pending: PendingRow[] = [];
+  const facts = store.queueFacts();
   for (const job of store.unfinishedJobs(userFilter)) {
-    const rows = jobRows(store, reader, job);
+    const rows = jobRows(store, reader, job, facts);
     running.push(...rows.running);
     if (rows.pending) pending.push(rows.pending);
   }
@@ -45,10 +46,14 @@ export function listedByQstat(db: Db, reader: JobReader, job: JobListRow): boole
   return rows.running.length > 0 || rows.pending !== undefined;
 }
 
-/** An unfinished job's lines: a line per task on a host, and one for what still waits, if anything does. */
-function jobRows(store: QstatReader, reader: JobReader, job: JobListRow): { running: QstatRow[]; pending?: PendingRow } {
+/**
+ * An unfinished job's lines: a line per task on a host, and one for what still waits, if anything
+ * does. `facts` (of the whole queue) spare the queries that would find nothing.
+ */
+function jobRows(store: QstatReader, reader: JobReader, job: JobListRow, facts?: QueueFacts): { running: QstatRow[]; pending?: PendingRow } {
+  const may = (set: keyof QueueFacts): boolean => facts === undefined || facts[set].has(job.id);
   const base = { jobId: job.id, prior: normalisedPriority(job.priority), name: job.name, owner: job.owner, slots: job.slots };
-  const running = store.activeTasks(job.id).map((t) => ({
+  const running = (may('withActiveTasks') ? store.activeTasks(job.id) : []).map((t) => ({
     ...base,
     state: runningState(t),
     time: t.started_at ?? t.leased_at,
@@ -56,13 +61,13 @@ function jobRows(store: QstatReader, reader: JobReader, job: JobListRow): { runn
     tasks: job.is_array ? String(t.task_id) : '',
   }));
   if (job.deleted) return { running };
-  const requeued = store.requeuedIds(job.id);
+  const requeued = may('withRequeuedTasks') ? store.requeuedIds(job.id) : [];
   const undispatched = reader.undispatchedCount(job);
   if (requeued.length + undispatched === 0) return { running };
-  const gates = reader.taskGates(job.id);
-  const firstPending = requeued[0] ?? reader.undispatchedIds(job, 1)[0];
-  const gated = gates.length > 0 && firstPending !== undefined && !reader.taskReady(gates, firstPending);
-  const held = job.user_hold === 1 || reader.waitingFor(job.id).length > 0 || gated;
+  const gates = may('withTaskPredecessors') ? reader.taskGates(job.id) : [];
+  const firstPending = gates.length > 0 ? (requeued[0] ?? reader.undispatchedIds(job, 1)[0]) : undefined;
+  const gated = firstPending !== undefined && !reader.taskReady(gates, firstPending);
+  const held = job.user_hold === 1 || (may('withPredecessors') && reader.waitingFor(job.id).length > 0) || gated;
   return {
     running,
     pending: {
