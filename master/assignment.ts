@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { JobSubmission } from '../protocol/job-spec.js';
 import type { TaskAssignment } from '../protocol/agent-messages.js';
-import type { JobRow } from './store/job-reader.js';
+import type { JobListRow } from './store/job-reader.js';
 import type { Lease } from './store/transitions.js';
 
 /** The PATH a task gets when the job did not pass one with -v/-V (SGE gives a minimal one too). */
@@ -33,7 +33,7 @@ function defaultOutputPath(spec: JobSubmission, jobId: number, taskId: number | 
 }
 
 /** Builds the complete, self-contained assignment of one leased task. */
-export function buildAssignment(job: JobRow, spec: JobSubmission, lease: Lease, group: string): TaskAssignment {
+export function buildAssignment(job: JobListRow, spec: JobSubmission, lease: Lease, group: string): TaskAssignment {
   const taskId = job.is_array ? lease.taskId : null;
   const undefinedUnlessArray = (value: number): string => (job.is_array ? String(value) : 'undefined');
   const env: Record<string, string> = {

@@ -8,7 +8,7 @@ import { hostMismatch } from '../protocol/host-match.js';
 import { attemptReader } from './store/attempt-reader.js';
 import type { Db } from './store/database.js';
 import { hostReader } from './store/host-reader.js';
-import type { JobReader, JobRow } from './store/job-reader.js';
+import type { JobListRow, JobReader } from './store/job-reader.js';
 import type { TickTransaction } from './store/tick-transaction.js';
 import type { Transitions } from './store/transitions.js';
 
@@ -18,6 +18,9 @@ import type { Transitions } from './store/transitions.js';
  * pass goes on in the next turn, after the frames and API calls that came in meanwhile.
  */
 const LEASES_PER_PASS = 256;
+/** Runnable jobs read at a time, and looked at by one pass at most (as the single read of 1,000 before). */
+const JOBS_PER_PAGE = 32;
+const MAX_JOBS_PER_PASS = 1000;
 
 /**
  * Event-driven scheduler: every `schedule:wanted` event (a job submitted, a slot freed, a host
@@ -105,19 +108,29 @@ export class Scheduler {
     const capacity = this.hub.capacity(disabled);
     if (capacity.length === 0) return;
     let budget = LEASES_PER_PASS;
-    for (const job of this.reader.runnableJobs(1000)) {
-      if (!capacity.some((h) => h.free > 0)) break;
-      budget -= this.placeJob(job, capacity, disabled, budget);
-      if (budget <= 0) {
-        // The rest in the next turn: results, heartbeats and API calls are not kept waiting.
-        setImmediate(() => this.request());
-        break;
+    let after: JobListRow | undefined;
+    // A page of jobs at a time: a pass that fills the free slots with the first few jobs reads
+    // only those, however deep the queue.
+    for (let looked = 0; looked < MAX_JOBS_PER_PASS; ) {
+      const page = this.reader.runnableJobs(JOBS_PER_PAGE, Date.now(), after);
+      for (const job of page) {
+        if (!capacity.some((h) => h.free > 0)) return;
+        budget -= this.placeJob(job, capacity, disabled, budget);
+        if (budget <= 0) {
+          // The rest in the next turn: results, heartbeats and API calls are not kept waiting.
+          setImmediate(() => this.request());
+          return;
+        }
       }
+      if (page.length < JOBS_PER_PAGE) return;
+      looked += page.length;
+      after = page.at(-1);
     }
   }
 
-  private specOf(job: JobRow): JobSubmission {
-    return this.specs.of(job.id, () => job.spec)!;
+  private specOf(job: JobListRow): JobSubmission {
+    // Parsed once per job: a pass reads no submission JSON but a new job's.
+    return this.specs.of(job.id, () => this.reader.spec(job.id))!;
   }
 
   /**
@@ -138,7 +151,7 @@ export class Scheduler {
    * returns how many. A host may take fewer than it was offered (the blocklist: the task failed
    * there; or tasks gated by -hold_jid_ad): what it refused is offered to the other hosts.
    */
-  private placeJob(job: JobRow, capacity: HostCapacity[], unavailable: ReadonlySet<string>, budget: number): number {
+  private placeJob(job: JobListRow, capacity: HostCapacity[], unavailable: ReadonlySet<string>, budget: number): number {
     const spec = this.specOf(job);
     const eligible = capacity.filter(
       (h) => h.free >= job.slots && hostMismatch(spec, { hello: h.session.hello, memUsedBytes: h.session.memUsedBytes }) === null,

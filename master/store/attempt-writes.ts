@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { runTransaction } from './database.js';
 import { FailedCode, type TaskFinished, type TaskUsage } from '../../protocol/agent-messages.js';
 import { AttemptState, TaskState } from '../states.js';
-import { type JobRow, rangeSkipper } from './job-reader.js';
+import { type JobListRow, rangeSkipper } from './job-reader.js';
 import { LIVE_ATTEMPTS, sqlList } from './sql-states.js';
 import { hostLossesExhausted, type TaskRetryPolicy } from './task-retries.js';
 import { announceJobFinished, countDoneAttempt, endAttemptWithoutResult, finishJobIfDone, noteHostAttemptEnded, type WriteContext } from './write-context.js';
@@ -68,7 +68,7 @@ export class AttemptWrites {
    * lost host first, then never-dispatched ids from the job's cursor.
    * `skipRequeued`: requeued tasks that must not go to this host (the scheduler's blocklist).
    */
-  leaseTasks(job: JobRow, host: HostRef, count: number, skipRequeued: (taskId: number) => boolean = () => false): Lease[] {
+  leaseTasks(job: JobListRow, host: HostRef, count: number, skipRequeued: (taskId: number) => boolean = () => false): Lease[] {
     const { db, q, clock, reader } = this.ctx;
     return runTransaction(db, () => {
       const leases: Lease[] = [];

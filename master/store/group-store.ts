@@ -102,7 +102,9 @@ export function expectedSeconds(db: Db, jobId: number): number | undefined {
 export function pendingWorkFor(db: Db, reader: JobReader, spec: GroupSpec): PendingWork[] {
   const out: PendingWork[] = [];
   for (const job of reader.runnableJobs(1000)) {
-    const sub = JSON.parse(job.spec) as JobSubmission;
+    const stored = reader.spec(job.id);
+    if (stored === undefined) continue;
+    const sub = JSON.parse(stored) as JobSubmission;
     if (!jobFitsGroup(job, sub, spec)) continue;
     const count = reader.pendingCount(job);
     if (count <= 0) continue;

@@ -25,16 +25,26 @@ export interface JobRow {
   finish_time: number | null;
   /** qsub -r: 1 (y, the default) or 0 (n, a started task is not rerun when its host is lost). */
   rerun: number;
+  /** qsub -a: no task starts before this (ms since the epoch); null: at once. */
+  start_after: number | null;
 }
 
 /** A jobs row without its submission (`spec`: with `qsub -V` kilobytes of environment a job): what lists and cursors need. */
 export type JobListRow = Omit<JobRow, 'spec'>;
 
 /** Every column of jobs but `spec`, for queries that read many jobs (qstat read 10,000 specs for nothing). */
-export const JOB_LIST_COLUMNS = 'id, name, owner, submit_time, priority, queue, slots, is_array, first_task, last_task, step, next_task, user_hold, deleted, finished, finish_time, rerun';
+export const JOB_LIST_COLUMNS = 'id, name, owner, submit_time, priority, queue, slots, is_array, first_task, last_task, step, next_task, user_hold, deleted, finished, finish_time, rerun, start_after';
 
 /** JOB_LIST_COLUMNS of the jobs table aliased as `alias`. */
 export const jobListColumnsOf = (alias: string): string => JOB_LIST_COLUMNS.split(', ').map((column) => `${alias}.${column}`).join(', ');
+
+/** The runnable test of runnableJobs for `jobs j` (one parameter: now). */
+const RUNNABLE = `j.deleted = 0 AND j.user_hold = 0
+  AND (j.start_after IS NULL OR j.start_after <= ?)
+  AND NOT EXISTS (SELECT 1 FROM job_deps d JOIN jobs p ON p.id = d.depends_on
+                  WHERE d.job_id = j.id AND d.per_task = 0 AND p.finished = 0)
+  AND (j.next_task <= j.last_task
+       OR EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state IN (${REQUEUED_TASKS})))`;
 
 /** Read-only queries about jobs and their task ranges, shared by transitions, scheduler and views. */
 export class JobReader {
@@ -42,6 +52,11 @@ export class JobReader {
 
   constructor(db: Db) {
     this.q = statementCache(db);
+  }
+
+  /** The job's submission as stored (JSON), or undefined when there is no such job. */
+  spec(jobId: number): string | undefined {
+    return this.q('SELECT spec FROM jobs WHERE id = ?').pluck().get(jobId) as string | undefined;
   }
 
   job(jobId: number): JobRow | undefined {
@@ -111,30 +126,28 @@ export class JobReader {
 
   /**
    * Jobs that could start a task now: not finished, deleted or held, start time (`qsub -a`)
-   * reached, dependencies done, work left.
+   * reached, dependencies done, work left; in the scheduler's order (priority, then submission).
+   * `after`: the next page, after this job (a pass reads a page at a time, so 10,000 queued jobs
+   * cost it what the few it places cost).
    */
-  runnableJobs(limit: number, now = Date.now()): JobRow[] {
-    return this
-      .q(
-        `SELECT j.* FROM jobs j
-         WHERE j.finished = 0 AND j.deleted = 0 AND j.user_hold = 0
-           AND (instr(j.spec, '"startAfter"') = 0 OR json_extract(j.spec, '$.startAfter') <= ?)
-           AND NOT EXISTS (SELECT 1 FROM job_deps d JOIN jobs p ON p.id = d.depends_on
-                           WHERE d.job_id = j.id AND d.per_task = 0 AND p.finished = 0)
-           AND (j.next_task <= j.last_task
-                OR EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state IN (${REQUEUED_TASKS})))
-         ORDER BY j.priority DESC, j.submit_time, j.id
-         LIMIT ?`,
-      )
-      .all(now, limit) as JobRow[];
+  runnableJobs(limit: number, now = Date.now(), after?: Pick<JobListRow, 'id' | 'priority' | 'submit_time'>): JobListRow[] {
+    const page = after
+      ? this.q(
+          `SELECT ${jobListColumnsOf('j')} FROM jobs j
+           WHERE j.finished = 0 AND (j.priority, -j.submit_time, -j.id) < (?, ?, ?) AND ${RUNNABLE}
+           ORDER BY j.priority DESC, j.submit_time, j.id LIMIT ?`,
+        ).all(after.priority, -after.submit_time, -after.id, now, limit)
+      : this.q(`SELECT ${jobListColumnsOf('j')} FROM jobs j WHERE j.finished = 0 AND ${RUNNABLE} ORDER BY j.priority DESC, j.submit_time, j.id LIMIT ?`).all(now, limit);
+    return page as JobListRow[];
   }
 
   /** The earliest `qsub -a` start time still in the future of a job that may run, or null. */
   nextStartAfter(now = Date.now()): number | null {
     return this
       .q(
-        `SELECT MIN(json_extract(spec, '$.startAfter')) FROM jobs
-         WHERE finished = 0 AND deleted = 0 AND instr(spec, '"startAfter"') > 0 AND json_extract(spec, '$.startAfter') > ?`,
+        // The planner would rather walk jobs_active (every unfinished job) than this index of the few with a start time.
+        `SELECT MIN(start_after) FROM jobs INDEXED BY jobs_start_after
+         WHERE start_after IS NOT NULL AND start_after > ? AND finished = 0 AND deleted = 0`,
       )
       .pluck()
       .get(now) as number | null;

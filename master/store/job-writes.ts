@@ -67,8 +67,8 @@ export class JobWrites {
       const dependsOn = this.resolveHoldJobs(sub.holdJobs);
       const info = q(
         `INSERT INTO jobs (name, owner, spec, submit_time, priority, queue, slots, is_array,
-                           first_task, last_task, step, next_task, user_hold, rerun)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                           first_task, last_task, step, next_task, user_hold, rerun, start_after)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         sub.name,
         sub.submitter.user,
@@ -85,6 +85,8 @@ export class JobWrites {
         sub.hold ? 1 : 0,
         // qsub -r n; absent means -r y.
         sub.rerun === false ? 0 : 1,
+        // qsub -a; absent means now.
+        sub.startAfter ?? null,
       );
       const jobId = Number(info.lastInsertRowid);
       this.insertDeps(jobId, dependsOn, this.resolveHoldJobs(sub.holdJobsArray ?? []));

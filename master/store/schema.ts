@@ -171,4 +171,12 @@ export const MIGRATIONS: readonly string[] = [
     SELECT job_id, COUNT(*), SUM(ended_at - started_at) FROM attempts
     WHERE state = 'done' AND started_at IS NOT NULL AND ended_at IS NOT NULL GROUP BY job_id;
   `,
+  // Every scheduling pass asked for the earliest \`qsub -a\` start time by reading the submission
+  // JSON of every unfinished job (53 ms a pass with 10,000 jobs queued): the start time is a
+  // column now, indexed for the few jobs that have one.
+  `
+  ALTER TABLE jobs ADD COLUMN start_after INTEGER;
+  UPDATE jobs SET start_after = json_extract(spec, '$.startAfter') WHERE instr(spec, '"startAfter"') > 0;
+  CREATE INDEX jobs_start_after ON jobs (start_after) WHERE start_after IS NOT NULL;
+  `,
 ];

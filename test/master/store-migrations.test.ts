@@ -20,7 +20,8 @@ function previousVersionStore(file: string): void {
   const db = new Database(file);
   for (const sql of MIGRATIONS.slice(0, PREVIOUS_SCHEMA_VERSION)) db.exec(sql);
   db.pragma(`user_version = ${PREVIOUS_SCHEMA_VERSION}`);
-  const spec = (name: string, rerun?: boolean) => JSON.stringify({ name, submitter: { user: 'alice' }, ...(rerun === undefined ? {} : { rerun }) });
+  const spec = (name: string, rerun?: boolean, startAfter?: number) =>
+    JSON.stringify({ name, submitter: { user: 'alice' }, ...(rerun === undefined ? {} : { rerun }), ...(startAfter === undefined ? {} : { startAfter }) });
   const insertJob = db.prepare(
     `INSERT INTO jobs (id, name, owner, spec, submit_time, priority, slots, is_array, first_task, last_task, step, next_task) VALUES (?, ?, 'alice', ?, 0, 0, 1, 0, 1, 1, 1, 2)`,
   );
@@ -38,6 +39,10 @@ function previousVersionStore(file: string): void {
     db.prepare(`INSERT INTO attempts (id, job_id, task_id, agent_id, hostname, group_name, state, leased_at, started_at, ended_at) VALUES (?, 4, 1, 'agent-1', 'node1', 'default', 'done', 0, 1000, ?)`).run(id, 1000 + ms);
   }
   db.prepare(`INSERT INTO hosts (agent_id, hostname, group_name, hello, first_seen, last_seen) VALUES ('agent-1', 'node1', 'default', '{}', 0, 0)`).run();
+  // qsub -a: one job may start at clock.t + 60 s, nothing sooner.
+  db.prepare(`INSERT INTO jobs (id, name, owner, spec, submit_time, priority, slots, is_array, first_task, last_task, step, next_task) VALUES (5, 'later', 'alice', ?, 0, 0, 1, 0, 1, 1, 1, 1)`).run(
+    spec('later', undefined, clock.t + 60_000),
+  );
   db.close();
 }
 
@@ -53,6 +58,10 @@ t.test('a store of the previous version opens with its jobs\' rerun flags kept a
   t.equal(db.prepare("SELECT last_ended_at FROM hosts WHERE agent_id = 'agent-1'").pluck().get(), 6000, "a host's last end is taken from the attempts stored before");
   const reader = new JobReader(db);
   t.same([1, 2, 3].map((id) => reader.job(id)!.rerun), [1, 0, 1], '-r n stays n; absent or -r y is y');
+  t.same([1, 5].map((id) => reader.job(id)!.start_after), [null, clock.t + 60_000], "a job's qsub -a start is taken from its submission");
+  t.equal(reader.nextStartAfter(clock.t), clock.t + 60_000, 'and the scheduler finds it');
+  t.notOk(reader.runnableJobs(10, clock.t).some((j) => j.id === 5), 'not runnable before its start');
+  t.ok(reader.runnableJobs(10, clock.t + 60_000).some((j) => j.id === 5), 'runnable from it on');
   t.same(db.prepare('SELECT node_failures, host_losses FROM tasks WHERE job_id <= 3 ORDER BY job_id').all(), [0, 0, 0].map(() => ({ node_failures: 0, host_losses: 0 })));
 
   // The host of all three is lost: the flag read from the new column decides.
