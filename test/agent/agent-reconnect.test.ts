@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { assignment, FakeMaster, startAgent } from '../helpers/fake-master.js';
+import { agentOnFakeMaster, assignment, FakeMaster, startAgent } from '../helpers/fake-master.js';
 
 /** Where the agent keeps an unacknowledged result (agent/result-store.ts). */
 function resultFile(stateDir: string, attemptId: string): string {
@@ -199,14 +199,7 @@ t.test('a master that reads slowly: output waits in the bounded outbox instead o
 });
 
 t.test('a pace frame changes how often the agent heartbeats, on the same connection', async (t) => {
-  const master = await FakeMaster.start();
-  const agent = await startAgent(master);
-  t.teardown(async () => {
-    await agent.stop();
-    await master.close();
-  });
-  const link = await master.connection(0);
-  await link.waitFor((f) => f.type === 'hello');
+  const { master, agent, link } = await agentOnFakeMaster(t);
   link.welcome([], 100);
   const beats = (): number => link.frames.filter((f) => f.type === 'heartbeat').length;
   await new Promise((r) => setTimeout(r, 1000));
@@ -222,16 +215,9 @@ t.test('a pace frame changes how often the agent heartbeats, on the same connect
 });
 
 t.test('an idle agent asks the master for a sign of life every other heartbeat, and redials a master that gives none', async (t) => {
-  const master = await FakeMaster.start();
-  const agent = await startAgent(master);
-  t.teardown(async () => {
-    await agent.stop();
-    await master.close();
-  });
-  const link = await master.connection(0);
+  const { master, agent, link } = await agentOnFakeMaster(t);
   let pings = 0;
   link.ws.on('ping', () => pings++);
-  await link.waitFor((f) => f.type === 'hello');
   link.welcome([], 200);
   await new Promise((r) => setTimeout(r, 3000));
   const beats = link.frames.filter((f) => f.type === 'heartbeat').length;

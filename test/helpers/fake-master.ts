@@ -231,3 +231,16 @@ export function assignment(over: Partial<TaskAssignment> & { cwd: string }): Tas
     ...over,
   };
 }
+
+/** A fake master with a real agent connected to it, its hello read; both stopped when the test ends. */
+export async function agentOnFakeMaster(t: { teardown(fn: () => Promise<void>): void }, args: string[] = []) {
+  const master = await FakeMaster.start();
+  const agent = await startAgent(master, args);
+  t.teardown(async () => {
+    await agent.stop();
+    await master.close();
+  });
+  const link = await master.connection(0);
+  await link.waitFor((f) => f.type === 'hello');
+  return { master, agent, link };
+}
