@@ -13,8 +13,9 @@ import { HostErrorTable, type HostError } from './store/host-errors.js';
  *
  * - setup failures the agent reports as the node's (`retryable`: staging, uploads, an agent
  *   error before the task ran), or
- * - failures of `errorAfter` different jobs in a row (one job failing everywhere is that job's
- *   problem, not the host's).
+ * - failures of `errorAfter` different jobs of at least two users in a row (one job failing
+ *   everywhere is that job's problem, and one user's failing jobs are that user's: a hostile
+ *   user could otherwise take every host out of service with a few jobs that `exit 1`).
  *
  * A success ends the streak; tasks killed by qdel or for their limits do not count either way.
  * The state is kept in the store (master/store/host-errors.ts) so it survives a master restart; the
@@ -31,8 +32,8 @@ export const DEFAULT_HOST_ERROR_AFTER = 3;
 interface Streak {
   /** Consecutive node (setup) failures. */
   setup: number;
-  /** Jobs with a failed task since the last success. */
-  jobs: Set<number>;
+  /** Jobs with a failed task since the last success, and their owners. */
+  jobs: Map<number, string>;
 }
 
 export class HostHealth {
@@ -41,6 +42,8 @@ export class HostHealth {
 
   constructor(
     db: Db,
+    /** A job's owner (undefined when the job is gone). */
+    private readonly ownerOf: (jobId: number) => string | undefined,
     private readonly clock: Clock,
     private readonly events: MasterEventBus,
     private readonly log: Logger,
@@ -79,14 +82,17 @@ export class HostHealth {
     }
     // qdel and limit kills say nothing about the host.
     if (result.failedCode === FailedCode.AfterJob || result.failedCode === FailedCode.LimitExceeded) return;
-    const streak = this.streaks.get(hostname) ?? { setup: 0, jobs: new Set<number>() };
+    const streak = this.streaks.get(hostname) ?? { setup: 0, jobs: new Map<number, string>() };
     this.streaks.set(hostname, streak);
     if (result.retryable) streak.setup++;
-    streak.jobs.add(jobId);
+    streak.jobs.set(jobId, this.ownerOf(jobId) ?? '');
     const n = this.options.errorAfter;
+    const owners = new Set(streak.jobs.values());
     let reason: string | undefined;
     if (streak.setup >= n) reason = `${streak.setup} consecutive setup failures on host ${hostname}, the last of job ${jobId}: ${result.failedReason}`;
-    else if (streak.jobs.size >= n) reason = `tasks of ${streak.jobs.size} different jobs (${[...streak.jobs].join(', ')}) failed in a row on host ${hostname}, the last of job ${jobId}`;
+    else if (streak.jobs.size >= n && owners.size >= 2) {
+      reason = `tasks of ${streak.jobs.size} different jobs (${[...streak.jobs.keys()].join(', ')}) of ${owners.size} users failed in a row on host ${hostname}, the last of job ${jobId}`;
+    }
     if (!reason) return;
     this.streaks.delete(hostname);
     const inserted = this.table.record(hostname, this.clock.now(), reason);

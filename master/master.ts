@@ -42,6 +42,8 @@ export class Master {
   readonly hub: AgentHub;
   /** The hot path's one transaction per event-loop turn (agents' frames, scheduling passes). */
   readonly tick: TickTransaction;
+  /** Parsed submissions, shared by the scheduler, the result intake and the autoscaler. */
+  private readonly specs: JobSpecs;
   readonly scheduler: Scheduler;
   /** Hosts' error state `E` (black-hole nodes). */
   readonly health: HostHealth;
@@ -81,7 +83,7 @@ export class Master {
     this.transitions = new Transitions(this.db, clock, this.events, { nodeFailureAttempts: options.nodeFailureAttempts, maxHostLosses: options.maxHostLosses });
     const logs = new LogStore(home.logsDir);
     this.tick = new TickTransaction(this.db, log.child({ component: 'store' }));
-    const specs = new JobSpecs(this.events);
+    const specs = (this.specs = new JobSpecs(this.events));
     this.hub = new AgentHub(this.db, this.transitions, logs, this.events, clock, log.child({ component: 'hub' }), {
       agentToken,
       heartbeatMs: options.heartbeatMs,
@@ -89,7 +91,7 @@ export class Master {
       leaseGraceMs: options.leaseGraceMs,
       helloTimeoutMs: 10_000,
     }, this.tick, specs);
-    this.health = new HostHealth(this.db, clock, this.events, log.child({ component: 'host-health' }), { errorAfter: options.hostErrorAfter ?? DEFAULT_HOST_ERROR_AFTER });
+    this.health = new HostHealth(this.db, (jobId) => this.reader.ownerOf(jobId), clock, this.events, log.child({ component: 'host-health' }), { errorAfter: options.hostErrorAfter ?? DEFAULT_HOST_ERROR_AFTER });
     this.scheduler = new Scheduler(this.db, this.reader, this.transitions, this.hub, this.events, log.child({ component: 'scheduler' }), () => this.health.hostsInError(), this.tick, specs);
     this.agentToken = agentToken;
     this.clock = clock;
@@ -156,6 +158,7 @@ export class Master {
     const debounceMs = ms('QFARM_AUTOSCALE_DEBOUNCE_MS');
     const intervalMs = ms('QFARM_AUTOSCALE_INTERVAL_MS');
     this.autoscale = new AutoscaleLoop(this.db, this.reader, this.transitions, this.hub, this.events, providers, this.clock, scalerLog, {
+      specs: this.specs,
       ...(debounceMs ? { debounceMs } : {}),
       ...(intervalMs ? { intervalMs } : {}),
     });

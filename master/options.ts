@@ -65,7 +65,8 @@ Runs the qfarm master daemon in the foreground, with its state in QFARM_HOME (de
                          (default 60000, env QFARM_LEASE_GRACE_MS)
   --log-level LEVEL      trace|debug|info|warn|error (default info, env QFARM_LOG_LEVEL)
   --host-error-after N   put a host in error state E (no new tasks until qmod -c) after N consecutive
-                         setup failures, or failures of N different jobs in a row; 0 never
+                         setup failures, or failures of N different jobs of two users or more
+                         in a row; 0 never
                          (default 3, env QFARM_HOST_ERROR_AFTER)
   --node-failure-attempts N
                          a task its node fails (an input not staged, an output not uploaded) runs

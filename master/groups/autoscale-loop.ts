@@ -14,6 +14,7 @@ import type { JobReader } from '../store/job-reader.js';
 import type { Transitions } from '../store/transitions.js';
 import { agentViewsFor, groupNames, groupRow, groupRows, pendingWorkFor } from '../store/group-store.js';
 import { queueNamesGroup } from './job-fit.js';
+import type { JobSpecs } from '../job-specs.js';
 
 /**
  * The master's side of the autoscaler: when the queue or the machines change (a job submitted,
@@ -28,6 +29,8 @@ export interface AutoscaleLoopOptions {
   debounceMs?: number;
   /** Safety pass over every group. @default 30000 */
   intervalMs?: number;
+  /** The master's parsed submissions, shared with the scheduler; without it each pass parses its own. */
+  specs?: JobSpecs;
 }
 
 /** A pass for finished tasks waits this many debounces (settleForJob). */
@@ -59,7 +62,7 @@ export class AutoscaleLoop {
     readonly providers: ProviderRegistry,
     clock: Clock,
     private readonly log: Logger,
-    options: AutoscaleLoopOptions = {},
+    private readonly options: AutoscaleLoopOptions = {},
   ) {
     this.debounceMs = options.debounceMs ?? 1000;
     this.intervalMs = options.intervalMs ?? 30_000;
@@ -231,7 +234,8 @@ export class AutoscaleLoop {
     let result: StepResult;
     let managed = false;
     try {
-      const pending = pendingWorkFor(this.db, this.reader, spec);
+      const specs = this.options.specs;
+      const pending = pendingWorkFor(this.db, this.reader, spec, specs && ((jobId) => specs.of(jobId, () => this.reader.spec(jobId))));
       const agents = await agentViewsFor(this.db, name, (id) => this.hub.session(id) !== undefined);
       if (this.stopped) return undefined;
       managed = agents.some((a) => a.instanceId !== undefined);

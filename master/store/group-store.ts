@@ -98,14 +98,24 @@ export function expectedSeconds(db: Db, jobId: number): number | undefined {
   return r === undefined ? undefined : Math.max(0.001, r / 1000);
 }
 
-/** Queued work the group could run: one row per runnable job (held and dependency-waiting jobs are not work yet). */
-export function pendingWorkFor(db: Db, reader: JobReader, spec: GroupSpec): PendingWork[] {
+/**
+ * Queued work the group could run: one row per runnable job (held and dependency-waiting jobs are
+ * not work yet). `submissionOf` is the master's cache of parsed submissions (master/job-specs.ts):
+ * a pass over 1,000 queued jobs would otherwise parse 1,000 of them, per group, every time.
+ */
+export function pendingWorkFor(
+  db: Db,
+  reader: JobReader,
+  spec: GroupSpec,
+  submissionOf: (jobId: number) => JobSubmission | undefined = (jobId) => {
+    const stored = reader.spec(jobId);
+    return stored === undefined ? undefined : (JSON.parse(stored) as JobSubmission);
+  },
+): PendingWork[] {
   const out: PendingWork[] = [];
   for (const job of reader.runnableJobs(1000)) {
-    const stored = reader.spec(job.id);
-    if (stored === undefined) continue;
-    const sub = JSON.parse(stored) as JobSubmission;
-    if (!jobFitsGroup(job, sub, spec)) continue;
+    const sub = submissionOf(job.id);
+    if (sub === undefined || !jobFitsGroup(job, sub, spec)) continue;
     const count = reader.pendingCount(job);
     if (count <= 0) continue;
     const expected = expectedSeconds(db, job.id);

@@ -59,6 +59,10 @@ export class JobReader {
     return this.q('SELECT spec FROM jobs WHERE id = ?').pluck().get(jobId) as string | undefined;
   }
 
+  ownerOf(jobId: number): string | undefined {
+    return this.q('SELECT owner FROM jobs WHERE id = ?').pluck().get(jobId) as string | undefined;
+  }
+
   job(jobId: number): JobRow | undefined {
     return this.q('SELECT * FROM jobs WHERE id = ?').get(jobId) as JobRow | undefined;
   }
