@@ -29,6 +29,14 @@ export interface HostHealthOptions {
 
 export const DEFAULT_HOST_ERROR_AFTER = 3;
 
+/**
+ * Jobs a streak remembers. One user's failures alone never end a streak, so a user failing job
+ * after job would otherwise grow it without bound; past this, only a new user's job is added.
+ */
+const MAX_STREAK_JOBS = 1000;
+/** Job ids a reason names; the count says how many there were. */
+const REASON_JOB_IDS = 10;
+
 interface Streak {
   /** Consecutive node (setup) failures. */
   setup: number;
@@ -85,13 +93,22 @@ export class HostHealth {
     const streak = this.streaks.get(hostname) ?? { setup: 0, jobs: new Map<number, string>() };
     this.streaks.set(hostname, streak);
     if (result.retryable) streak.setup++;
-    streak.jobs.set(jobId, this.ownerOf(jobId) ?? '');
-    const n = this.options.errorAfter;
     const owners = new Set(streak.jobs.values());
+    if (!streak.jobs.has(jobId)) {
+      const owner = this.ownerOf(jobId) ?? '';
+      if (streak.jobs.size < MAX_STREAK_JOBS || !owners.has(owner)) {
+        streak.jobs.set(jobId, owner);
+        owners.add(owner);
+      }
+    }
+    const n = this.options.errorAfter;
     let reason: string | undefined;
     if (streak.setup >= n) reason = `${streak.setup} consecutive setup failures on host ${hostname}, the last of job ${jobId}: ${result.failedReason}`;
     else if (streak.jobs.size >= n && owners.size >= 2) {
-      reason = `tasks of ${streak.jobs.size} different jobs (${[...streak.jobs.keys()].join(', ')}) of ${owners.size} users failed in a row on host ${hostname}, the last of job ${jobId}`;
+      const ids = [...streak.jobs.keys()];
+      const named = ids.slice(0, REASON_JOB_IDS).join(', ') + (ids.length > REASON_JOB_IDS ? ', …' : '');
+      const count = ids.length > MAX_STREAK_JOBS ? `more than ${MAX_STREAK_JOBS}` : String(ids.length);
+      reason = `tasks of ${count} different jobs (${named}) of ${owners.size} users failed in a row on host ${hostname}, the last of job ${jobId}`;
     }
     if (!reason) return;
     this.streaks.delete(hostname);
