@@ -83,16 +83,16 @@ export class Master {
     this.transitions = new Transitions(this.db, clock, this.events, { nodeFailureAttempts: options.nodeFailureAttempts, maxHostLosses: options.maxHostLosses });
     const logs = new LogStore(home.logsDir);
     this.tick = new TickTransaction(this.db, log.child({ component: 'store' }));
-    const specs = (this.specs = new JobSpecs(this.events));
+    this.specs = new JobSpecs(this.events);
     this.hub = new AgentHub(this.db, this.transitions, logs, this.events, clock, log.child({ component: 'hub' }), {
       agentToken,
       heartbeatMs: options.heartbeatMs,
       heartbeatsPerSecond: options.heartbeatsPerSecond,
       leaseGraceMs: options.leaseGraceMs,
       helloTimeoutMs: 10_000,
-    }, this.tick, specs);
+    }, this.tick, this.specs);
     this.health = new HostHealth(this.db, (jobId) => this.reader.ownerOf(jobId), clock, this.events, log.child({ component: 'host-health' }), { errorAfter: options.hostErrorAfter ?? DEFAULT_HOST_ERROR_AFTER });
-    this.scheduler = new Scheduler(this.db, this.reader, this.transitions, this.hub, this.events, log.child({ component: 'scheduler' }), () => this.health.hostsInError(), this.tick, specs);
+    this.scheduler = new Scheduler(this.db, this.reader, this.transitions, this.hub, this.events, log.child({ component: 'scheduler' }), () => this.health.hostsInError(), this.tick, this.specs);
     this.agentToken = agentToken;
     this.clock = clock;
     // Every farm has the `default` group from its first start (local, autoscaling off: see groups/group-specs.ts).

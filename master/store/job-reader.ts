@@ -36,7 +36,10 @@ export type JobListRow = Omit<JobRow, 'spec'>;
 export const JOB_LIST_COLUMNS = 'id, name, owner, submit_time, priority, queue, slots, is_array, first_task, last_task, step, next_task, user_hold, deleted, finished, finish_time, rerun, start_after';
 
 /** JOB_LIST_COLUMNS of the jobs table aliased as `alias`. */
-export const jobListColumnsOf = (alias: string): string => JOB_LIST_COLUMNS.split(', ').map((column) => `${alias}.${column}`).join(', ');
+const jobListColumnsOf = (alias: string): string => JOB_LIST_COLUMNS.split(', ').map((column) => `${alias}.${column}`).join(', ');
+/** Made once: the statements below are looked up by their text on every call (a lease asks for gates). */
+const J_COLUMNS = jobListColumnsOf('j');
+const P_COLUMNS = jobListColumnsOf('p');
 
 /** The runnable test of runnableJobs for `jobs j` (one parameter: now). */
 const RUNNABLE = `j.deleted = 0 AND j.user_hold = 0
@@ -135,14 +138,14 @@ export class JobReader {
    * cost it what the few it places cost).
    */
   runnableJobs(limit: number, now = Date.now(), after?: Pick<JobListRow, 'id' | 'priority' | 'submit_time'>): JobListRow[] {
-    const page = after
-      ? this.q(
-          `SELECT ${jobListColumnsOf('j')} FROM jobs j
-           WHERE j.finished = 0 AND (j.priority, -j.submit_time, -j.id) < (?, ?, ?) AND ${RUNNABLE}
-           ORDER BY j.priority DESC, j.submit_time, j.id LIMIT ?`,
-        ).all(after.priority, -after.submit_time, -after.id, now, limit)
-      : this.q(`SELECT ${jobListColumnsOf('j')} FROM jobs j WHERE j.finished = 0 AND ${RUNNABLE} ORDER BY j.priority DESC, j.submit_time, j.id LIMIT ?`).all(now, limit);
-    return page as JobListRow[];
+    // The scheduler's order as a row value: after `after` is a lower priority, a later submission or a higher id.
+    const keyset = after ? 'AND (j.priority, -j.submit_time, -j.id) < (?, ?, ?)' : '';
+    const keys = after ? [after.priority, -after.submit_time, -after.id] : [];
+    return this.q(`SELECT ${J_COLUMNS} FROM jobs j WHERE j.finished = 0 ${keyset} AND ${RUNNABLE} ORDER BY j.priority DESC, j.submit_time, j.id LIMIT ?`).all(
+      ...keys,
+      now,
+      limit,
+    ) as JobListRow[];
   }
 
   /** The earliest `qsub -a` start time still in the future of a job that may run, or null. */
@@ -187,7 +190,7 @@ export class JobReader {
    */
   taskGates(jobId: number): JobListRow[] {
     return this.q(
-      `SELECT ${jobListColumnsOf('p')} FROM job_deps d JOIN jobs p ON p.id = d.depends_on
+      `SELECT ${P_COLUMNS} FROM job_deps d JOIN jobs p ON p.id = d.depends_on
        WHERE d.job_id = ? AND d.per_task = 1 AND p.finished = 0 ORDER BY p.id`,
     ).all(jobId) as JobListRow[];
   }
