@@ -43,11 +43,15 @@ export class EmbeddedFarm {
     throw new Error('agents did not join within 30 s');
   }
 
-  async api(method: string, route: string): Promise<unknown> {
+  async api(method: string, route: string, body?: unknown): Promise<unknown> {
     const info = JSON.parse(fs.readFileSync(path.join(this.home, 'master.json'), 'utf8')) as { url: string };
     const token = fs.readFileSync(path.join(this.home, 'api-token'), 'utf8').trim();
-    const res = await fetch(`${info.url}/api/v1${route}`, { method, headers: { authorization: `Bearer ${token}` } });
-    if (!res.ok) throw new Error(`${method} ${route}: HTTP ${res.status}`);
+    const res = await fetch(`${info.url}/api/v1${route}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (!res.ok) throw new Error(`${method} ${route}: HTTP ${res.status} ${await res.text()}`);
     return res.json();
   }
 

@@ -10,8 +10,6 @@
  *   node dist/bench/qstat-queue.js [--jobs 10000] [--calls 5]
  */
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { EmbeddedFarm } from './embedded-farm.js';
 
 const USAGE = 'usage: node dist/bench/qstat-queue.js [--jobs N] [--calls N]';
@@ -58,12 +56,7 @@ async function main(): Promise<void> {
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   try {
     await farm.start(1, 1);
-    const { url } = JSON.parse(fs.readFileSync(path.join(farm.home, 'master.json'), 'utf8')) as { url: string };
-    const token = fs.readFileSync(path.join(farm.home, 'api-token'), 'utf8').trim();
-    const submit = async (n: number): Promise<void> => {
-      const res = await fetch(`${url}/api/v1/jobs`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(heldJob(n)) });
-      if (!res.ok) throw new Error(`submitting job ${n}: HTTP ${res.status} ${await res.text()}`);
-    };
+    const submit = (n: number): Promise<unknown> => farm.api('POST', '/jobs', heldJob(n));
     const depths = [100, 1_000, 10_000, 100_000].filter((d) => d < options.jobs).concat(options.jobs);
     out(`bench:qstat-queue: held jobs with 60 environment variables each, median of ${options.calls} calls`);
     out('| jobs queued | qstat | qstat -u root | qstat -j (one job) |');
