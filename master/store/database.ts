@@ -96,6 +96,17 @@ export function runTransaction<T>(db: Db, fn: () => T): T {
 }
 
 /**
+ * `LIMIT n` written into the SQL text. A bound `LIMIT ?` makes SQLite (3.53 with STAT4, as
+ * better-sqlite3 builds it) compile the statement again on every run: it plans with the limit's
+ * value, and better-sqlite3 binds anew each time. The scheduler's page of runnable jobs cost
+ * 40 µs that way instead of 4. For limits from a few constants only: each value is a statement.
+ */
+export function sqlLimit(limit: number): string {
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new Error(`LIMIT ${limit} is not a row count; a limit is a whole number of rows, 0 or more`);
+  return `LIMIT ${limit}`;
+}
+
+/**
  * Prepared statements compiled once per SQL text: the hot paths (lease, commit) run the same
  * few statements thousands of times a second.
  */

@@ -4,7 +4,7 @@ import type { JobSubmission } from '../../protocol/job-spec.js';
 import type { AgentView, PendingWork, RunningTask, ScalingHistory } from '../groups/scaling-state.js';
 import { jobFitsGroup } from '../groups/job-fit.js';
 import { INSTANCE_ID_LABEL } from '../providers/local-provider.js';
-import type { Db } from './database.js';
+import { type Db, sqlLimit } from './database.js';
 import type { JobReader } from './job-reader.js';
 import { LIVE_ATTEMPTS } from './sql-states.js';
 import type { WriteContext } from './write-context.js';
@@ -172,7 +172,7 @@ export async function agentViewsFor(
   const hostsAfter = db.prepare(
     `SELECT agent_id, json_extract(hello, ?) AS instance_id, json_extract(hello, '$.slots') AS slots,
             first_seen, last_seen, last_ended_at, lost, interrupted_at, spot_termination, draining
-     FROM hosts WHERE group_name = ? AND agent_id > ? ORDER BY agent_id LIMIT ?`,
+     FROM hosts WHERE group_name = ? AND agent_id > ? ORDER BY agent_id ${sqlLimit(VIEW_SLICE)}`,
   );
   // Two seeks of attempts_agent per host: its live attempts, never its past ones.
   const liveOf = db.prepare(
@@ -187,7 +187,7 @@ export async function agentViewsFor(
   };
   const views: AgentView[] = [];
   for (let after = ''; ; await between()) {
-    const hosts = hostsAfter.all(`$.labels."${INSTANCE_ID_LABEL}"`, group, after, VIEW_SLICE) as HostRow[];
+    const hosts = hostsAfter.all(`$.labels."${INSTANCE_ID_LABEL}"`, group, after) as HostRow[];
     if (hosts.length === 0) break;
     for (const h of hosts) {
       const instanceId = h.instance_id ?? undefined;

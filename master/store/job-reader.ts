@@ -1,4 +1,4 @@
-import { type Db, statementCache } from './database.js';
+import { type Db, sqlLimit, statementCache } from './database.js';
 import type { TaskRange } from '../../protocol/job-spec.js';
 import { rangeHas } from '../../protocol/task-ranges.js';
 import { TaskState } from '../states.js';
@@ -141,10 +141,9 @@ export class JobReader {
     // The scheduler's order as a row value: after `after` is a lower priority, a later submission or a higher id.
     const keyset = after ? 'AND (j.priority, -j.submit_time, -j.id) < (?, ?, ?)' : '';
     const keys = after ? [after.priority, -after.submit_time, -after.id] : [];
-    return this.q(`SELECT ${J_COLUMNS} FROM jobs j WHERE j.finished = 0 ${keyset} AND ${RUNNABLE} ORDER BY j.priority DESC, j.submit_time, j.id LIMIT ?`).all(
+    return this.q(`SELECT ${J_COLUMNS} FROM jobs j WHERE j.finished = 0 ${keyset} AND ${RUNNABLE} ORDER BY j.priority DESC, j.submit_time, j.id ${sqlLimit(limit)}`).all(
       ...keys,
       now,
-      limit,
     ) as JobListRow[];
   }
 

@@ -2,6 +2,7 @@ import { TaskState } from '../states.js';
 import { JOB_LIST_COLUMNS, type JobListRow } from './job-reader.js';
 import { perDatabase, StoreReader } from './store-reader.js';
 import { HELD_TASKS, REQUEUED_TASKS } from './sql-states.js';
+import { sqlLimit } from './database.js';
 
 /** A task that holds a lease, with where and since when its current attempt runs. */
 export interface ActiveTaskRow {
@@ -96,8 +97,8 @@ export class QstatReader extends StoreReader {
     return this.q(
       `SELECT t.task_id, a.ended_at, a.failed_reason FROM tasks t JOIN attempts a ON a.id = t.attempt_id
        WHERE t.job_id = ? AND t.state = '${TaskState.Done}' AND t.failed_code != 0 AND a.failed_reason != ''
-       ORDER BY a.ended_at DESC LIMIT ?`,
-    ).all(jobId, limit) as TaskFailureRow[];
+       ORDER BY a.ended_at DESC ${sqlLimit(limit)}`,
+    ).all(jobId) as TaskFailureRow[];
   }
 }
 

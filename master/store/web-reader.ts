@@ -51,7 +51,10 @@ export class WebReader extends StoreReader {
     return this.q(`SELECT COUNT(*) FROM jobs ${clause}`).pluck().get(...args) as number;
   }
 
-  /** One page of the jobs that pass the filter, newest first. */
+  /**
+   * One page of the jobs that pass the filter, newest first. The page is bound, not written
+   * into the SQL (sqlLimit): it comes from the browser, and every value would be a statement.
+   */
   jobPage(filter: JobListFilter, offset: number, limit: number): JobRow[] {
     const { clause, args } = jobWhere(filter);
     return this.q(`SELECT * FROM jobs ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`).all(...args, limit, offset) as JobRow[];
