@@ -145,8 +145,11 @@ async function main(): Promise<void> {
     const loopDelay = monitorEventLoopDelay({ resolution: 1 });
     loopDelay.enable();
     const refillTasks = Math.max(options.agents * 5, Math.round(options.load * saturatedRate * 10));
+    // The master's own measure, over the steady part as below (the first wave goes out at once).
+    const steadyAfterMs = taskMs * (1 + options.jitter);
+    const steadyTimer = setTimeout(() => master.hub.refills.reset(), steadyAfterMs);
     const masterCpuBefore = process.cpuUsage();
-    const turnsBefore = { turns: master.tick.turns, items: master.tick.items };
+    const turnsBefore = { turns: master.tick.turns, items: master.tick.items, checkpoints: master.checkpointer?.checkpoints ?? 0, fallbacks: master.checkpointer?.fallbacks ?? 0 };
     const refillMs = await runArray(refillTasks);
     const masterCpu = process.cpuUsage(masterCpuBefore);
     const turns = master.tick.turns - turnsBefore.turns;
@@ -159,14 +162,25 @@ async function main(): Promise<void> {
       `refill:     tasks of ${taskMs.toFixed(0)} ms ± ${(options.jitter * 100).toFixed(0)} % on every slot (${(options.load * 100).toFixed(0)} % of the saturated rate): ` +
         `${refillTasks} tasks in ${(refillMs / 1000).toFixed(1)} s, refill p50 ${percentile(gaps, 0.5).toFixed(1)} ms, p99 ${percentile(gaps, 0.99).toFixed(1)} ms (${gaps.length} refills)`,
     );
+    clearTimeout(steadyTimer);
+    const inMaster = master.hub.refills.summary();
     // The phase starts with one assignment per agent; a slot freed while that wave is still
     // going out waits behind it. Steady state: slots freed after the first task length.
-    out(`            steady (slots freed after the first ${((taskMs * (1 + options.jitter)) / 1000).toFixed(1)} s): refill p50 ${percentile(steady, 0.5).toFixed(1)} ms, p99 ${percentile(steady, 0.99).toFixed(1)} ms (${steady.length} refills)`);
+    out(`            steady (slots freed after the first ${(steadyAfterMs / 1000).toFixed(1)} s): refill p50 ${percentile(steady, 0.5).toFixed(1)} ms, p99 ${percentile(steady, 0.99).toFixed(1)} ms (${steady.length} refills)`);
+    // What the master alone adds (qfarm_slot_refill_seconds): the simulated agents' event loop
+    // and GC, on the same 2 cores, are in every sample above.
+    const ms = (seconds: number): string => (seconds * 1000).toFixed(1);
+    out(`            steady in the master (result frame in → assignment out): refill p50 ${ms(inMaster.p50)} ms, p90 ${ms(inMaster.p90)} ms, p99 ${ms(inMaster.p99)} ms, max ${ms(inMaster.max)} ms (${inMaster.count} refills)`);
     out(
       `            master over the phase: CPU ${(((masterCpu.user + masterCpu.system) / 1000 / refillMs) * 100).toFixed(0)} % of one core, event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} ms, ` +
         `p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms; the agents' process loop p99 ${Math.max(...ends.map((e) => e.loopP99Ms)).toFixed(1)} ms`,
     );
-    out(`            store: ${(turns / (refillMs / 1000)).toFixed(0)} commits a second, ${(items / Math.max(1, turns)).toFixed(1)} frames and passes each`);
+    const checkpoints = (master.checkpointer?.checkpoints ?? 0) - turnsBefore.checkpoints;
+    const fallbacks = (master.checkpointer?.fallbacks ?? 0) - turnsBefore.fallbacks;
+    out(
+      `            store: ${(turns / (refillMs / 1000)).toFixed(0)} commits a second, ${(items / Math.max(1, turns)).toFixed(1)} frames and passes each; ` +
+        `WAL checkpoints: ${checkpoints} on the store's thread, ${fallbacks} by the master`,
+    );
 
     // ---- a huge array queued
     if (options.array > 0) {

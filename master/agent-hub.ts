@@ -22,6 +22,7 @@ import type { TickTransaction } from './store/tick-transaction.js';
 import { OutputSeq, type Transitions } from './store/transitions.js';
 import { tokenMatches } from './tokens.js';
 import { HostLiveness } from './host-liveness.js';
+import { RefillLatency } from './refill-latency.js';
 
 export interface AgentHubOptions {
   agentToken: string;
@@ -51,6 +52,8 @@ export interface HostCapacity {
 export class AgentHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
   private readonly sessions = new Map<string, AgentSession>();
+  /** How long freed slots wait for their next task (/metrics, bench:agents). */
+  readonly refills = new RefillLatency();
   /**
    * Connected sessions with a free slot, kept as slots are taken and freed: a scheduling pass
    * (one per turn under load) looks at these, not at every one of thousands of agents.
@@ -204,6 +207,7 @@ export class AgentHub {
       // A heartbeat writes nothing now (host-liveness.ts): it needs no turn of the store, and
       // never reaches onMessage.
       if (message.type === 'heartbeat') return this.liveness.heard(session, message);
+      if (message.type === 'finished') this.refills.resultArrived(session.agentId);
       const from = session;
       const frame = message;
       this.tick.enqueue(() => {
@@ -219,7 +223,10 @@ export class AgentHub {
     ws.on('close', () => {
       clearTimeout(helloTimer);
       this.tick.flush();
-      if (session && this.sessions.get(session.agentId) === session) this.onDisconnect(session);
+      if (session && this.sessions.get(session.agentId) === session) {
+        this.refills.left(session.agentId);
+        this.onDisconnect(session);
+      }
     });
     ws.on('error', (err) => this.log.warn({ remote, err: err.message }, 'agent socket error'));
   }
@@ -337,6 +344,7 @@ export class AgentHub {
         return;
       case 'finished':
         this.results.accept(session, message);
+        this.refills.resultHandled(session.agentId);
         return;
       case 'spot-notice':
         // The group loop records it, drains the agent and requeues what cannot finish in time.

@@ -19,6 +19,7 @@ import type { MasterOptions } from './options.js';
 import { Scheduler } from './scheduler.js';
 import { DEFAULT_HOST_ERROR_AFTER, HostHealth } from './host-health.js';
 import { openDatabase, type Db } from './store/database.js';
+import { Checkpointer } from './store/checkpointer.js';
 import { JobReader } from './store/job-reader.js';
 import { Transitions } from './store/transitions.js';
 import { loadOrCreateToken } from './tokens.js';
@@ -42,6 +43,8 @@ export class Master {
   readonly hub: AgentHub;
   /** The hot path's one transaction per event-loop turn (agents' frames, scheduling passes). */
   readonly tick: TickTransaction;
+  /** WAL checkpoints on a thread of their own once the master runs (store/checkpointer.ts). */
+  checkpointer: Checkpointer | undefined;
   /** Parsed submissions, shared by the scheduler, the result intake and the autoscaler. */
   private readonly specs: JobSpecs;
   readonly scheduler: Scheduler;
@@ -134,6 +137,7 @@ export class Master {
   }
 
   async start(): Promise<string> {
+    this.checkpointer = new Checkpointer(this.db, this.log.child({ component: 'store' }));
     await this.app.listen({ host: this.options.host, port: this.options.port });
     this.hub.attach(this.app.server);
     this.localApi = await listenOnUnixSocket(this.home.apiSocketFile, this.app.server, this.auth, this.log.child({ component: 'api' }));
@@ -189,6 +193,7 @@ export class Master {
     // Frames received before the hub closed are committed (and acknowledged where still possible).
     this.tick.flush();
     this.tick.close();
+    await this.checkpointer?.stop();
     this.db.close();
     removeMasterInfo(this.home);
     this.homeLock.release();

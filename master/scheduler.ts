@@ -17,7 +17,7 @@ import type { Transitions } from './store/transitions.js';
  * slots would otherwise hold the event loop for one long turn (about 60 µs a lease here); the
  * pass goes on in the next turn, after the frames and API calls that came in meanwhile.
  */
-const LEASES_PER_PASS = 256;
+const LEASES_PER_PASS = 64;
 /** Runnable jobs read at a time, and looked at by one pass at most (as the single read of 1,000 before). */
 const JOBS_PER_PAGE = 32;
 const MAX_JOBS_PER_PASS = 1000;
@@ -106,26 +106,35 @@ export class Scheduler {
     this.armStartTimer();
     const disabled = new Set([...this.disabledHostnames(), ...this.hostsInError()]);
     const capacity = this.hub.capacity(disabled);
-    if (capacity.length === 0) return;
+    const leasedTo = new Set<string>();
+    if (this.placeWork(capacity, disabled, leasedTo)) this.hub.refills.passEnded(leasedTo);
+  }
+
+  /**
+   * Fills the free slots from the runnable jobs, a page at a time: a pass that fills them with the
+   * first few jobs reads only those, however deep the queue. False when the lease budget ran out
+   * and the pass goes on in the next turn.
+   */
+  private placeWork(capacity: HostCapacity[], disabled: ReadonlySet<string>, leasedTo: Set<string>): boolean {
+    if (capacity.length === 0) return true;
     let budget = LEASES_PER_PASS;
     let after: JobListRow | undefined;
-    // A page of jobs at a time: a pass that fills the free slots with the first few jobs reads
-    // only those, however deep the queue.
     for (let looked = 0; looked < MAX_JOBS_PER_PASS; ) {
       const page = this.reader.runnableJobs(JOBS_PER_PAGE, Date.now(), after);
       for (const job of page) {
-        if (!capacity.some((h) => h.free > 0)) return;
-        budget -= this.placeJob(job, capacity, disabled, budget);
+        if (!capacity.some((h) => h.free > 0)) return true;
+        budget -= this.placeJob(job, capacity, disabled, budget, leasedTo);
         if (budget <= 0) {
           // The rest in the next turn: results, heartbeats and API calls are not kept waiting.
           setImmediate(() => this.request());
-          return;
+          return false;
         }
       }
-      if (page.length < JOBS_PER_PAGE) return;
+      if (page.length < JOBS_PER_PAGE) return true;
       looked += page.length;
       after = page.at(-1);
     }
+    return true;
   }
 
   private specOf(job: JobListRow): JobSubmission {
@@ -151,7 +160,7 @@ export class Scheduler {
    * returns how many. A host may take fewer than it was offered (the blocklist: the task failed
    * there; or tasks gated by -hold_jid_ad): what it refused is offered to the other hosts.
    */
-  private placeJob(job: JobListRow, capacity: HostCapacity[], unavailable: ReadonlySet<string>, budget: number): number {
+  private placeJob(job: JobListRow, capacity: HostCapacity[], unavailable: ReadonlySet<string>, budget: number, leasedTo: Set<string>): number {
     const spec = this.specOf(job);
     const eligible = capacity.filter(
       (h) => h.free >= job.slots && hostMismatch(spec, { hello: h.session.hello, memUsedBytes: h.session.memUsedBytes }) === null,
@@ -172,11 +181,15 @@ export class Scheduler {
         if (leases.length < count) refused.add(host);
         leased += leases.length;
         remaining -= leases.length;
+        if (leases.length > 0) leasedTo.add(session.agentId);
         for (const lease of leases) {
           this.hub.noteAssigned(session, lease.attemptId, lease.jobId, lease.taskId, job.slots);
           // Sent once the lease is durable: an agent never runs an attempt the store may not have.
           const assignment = buildAssignment(job, spec, lease, session.group);
-          this.tick.afterCommit(() => session.send(assignment));
+          this.tick.afterCommit(() => {
+            session.send(assignment);
+            this.hub.refills.assigned(session.agentId);
+          });
         }
       }
       // Every host took what it was offered: what remains has no free slot to go to.

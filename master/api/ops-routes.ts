@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { farmCounts } from '../store/farm-counts.js';
 import type { ApiContext } from './context.js';
+import { REFILL_WINDOW_MS } from '../refill-latency.js';
 
 /**
  * Routes for load balancers and monitoring, outside /api/v1 and without authentication:
@@ -52,6 +53,14 @@ export function metricsText(ctx: ApiContext, now: number): string {
     ['{quantile="0.99"}', quantile(0.99)],
     ['_sum', latencies.reduce((a, b) => a + b, 0)],
     ['_count', latencies.length],
+  ]);
+  const refills = ctx.hub.refills.summary();
+  metric('qfarm_slot_refill_seconds', 'summary', `From a result's arrival at the master to the next task written to its host, when work was queued for it, over the last ${REFILL_WINDOW_MS / 60_000} to ${(2 * REFILL_WINDOW_MS) / 60_000} minutes.`, [
+    ['{quantile="0.5"}', refills.p50],
+    ['{quantile="0.9"}', refills.p90],
+    ['{quantile="0.99"}', refills.p99],
+    ['_sum', refills.sum],
+    ['_count', refills.count],
   ]);
   const finished = counts.finishedTaskCounts();
   metric('qfarm_tasks_finished_total', 'counter', 'Tasks finished, by outcome.', [

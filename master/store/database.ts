@@ -54,15 +54,12 @@ export function openDatabase(file: string): Db {
 }
 
 /** The statements a transaction is made of, compiled once per database. */
-const transactionControls = new WeakMap<Db, Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>>();
+type TransactionControls = Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
+const transactionControls = new WeakMap<Db, TransactionControls>();
+/** Who hears of each database's commits. */
+const commitListeners = new WeakMap<Db, () => void>();
 
-/**
- * Runs `fn` in a transaction, or in a savepoint when one is open (a store change inside the
- * master's turn, tick-transaction.ts): committed if it returns, undone alone if it throws.
- * What better-sqlite3's `db.transaction(fn)()` does, without building a new wrapper function
- * per call (5 µs each, three times per task, showed in the master's profile).
- */
-export function runTransaction<T>(db: Db, fn: () => T): T {
+function controlsOf(db: Db): TransactionControls {
   let c = transactionControls.get(db);
   if (!c) {
     c = {
@@ -75,11 +72,33 @@ export function runTransaction<T>(db: Db, fn: () => T): T {
     };
     transactionControls.set(db, c);
   }
+  return c;
+}
+
+/** `listener` hears of every transaction runTransaction commits on `db` (the checkpointer); undefined: nobody. */
+export function onCommit(db: Db, listener: (() => void) | undefined): void {
+  if (listener) commitListeners.set(db, listener);
+  else commitListeners.delete(db);
+}
+
+/**
+ * Runs `fn` in a transaction, or in a savepoint when one is open (a store change inside the
+ * master's turn, tick-transaction.ts): committed if it returns, undone alone if it throws.
+ * What better-sqlite3's `db.transaction(fn)()` does, without building a new wrapper function
+ * per call (5 µs each, three times per task, showed in the master's profile).
+ */
+export function runTransaction<T>(db: Db, fn: () => T): T {
+  const c = controlsOf(db);
   const nested = db.inTransaction;
   (nested ? c.savepoint : c.begin).run();
   try {
     const result = fn();
-    (nested ? c.release : c.commit).run();
+    if (nested) {
+      c.release.run();
+    } else {
+      c.commit.run();
+      commitListeners.get(db)?.();
+    }
     return result;
   } catch (err) {
     // SQLite may have rolled back by itself already (a full disk): then there is nothing to undo.

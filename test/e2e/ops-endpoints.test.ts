@@ -8,6 +8,10 @@ t.test('/healthz and /metrics answer without a token and show counts, never what
   const farm = await TestFarm.start(t, { agents: 1, slots: 1 });
   const jobId = await farm.submit(['-N', 'secret-project-name', '-o', '/dev/null', '-e', '/dev/null', '-b', 'y', 'true']);
   await farm.waitForJob(jobId);
+  // Two tasks on one slot: the second refills the slot the first freed (one refill; the slot
+  // each of the others freed had nothing waiting for it).
+  const arrayId = await farm.submit(['-t', '1-2', '-o', '/dev/null', '-e', '/dev/null', '-b', 'y', 'true']);
+  await farm.waitForJob(arrayId);
 
   const health = await fetch(`${farm.url}/healthz`);
   t.equal(health.status, 200);
@@ -20,8 +24,10 @@ t.test('/healthz and /metrics answer without a token and show counts, never what
   t.match(text, /^# TYPE qfarm_tasks_pending gauge\nqfarm_tasks_pending 0$/m);
   t.match(text, /^qfarm_agents_connected 1$/m);
   t.match(text, /^qfarm_slots\{state="total"\} 1$/m);
-  t.match(text, /^qfarm_tasks_finished_total\{outcome="ok"\} 1$/m);
-  t.match(text, /^qfarm_dispatch_latency_seconds_count 1$/m);
+  t.match(text, /^qfarm_tasks_finished_total\{outcome="ok"\} 3$/m);
+  t.match(text, /^qfarm_dispatch_latency_seconds_count 3$/m);
+  t.match(text, /^qfarm_slot_refill_seconds_count 1$/m);
+  t.match(text, /^qfarm_slot_refill_seconds\{quantile="0\.99"\} \d+(\.\d+)?(e-?\d+)?$/m);
   t.match(text, /^qfarm_dispatch_latency_seconds\{quantile="0\.5"\} \d+(\.\d+)?(e-?\d+)?$/m);
   t.notMatch(text, /secret-project-name|root|node1/, 'no job name, user or host name');
 
