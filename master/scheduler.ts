@@ -104,10 +104,8 @@ export class Scheduler {
   private pass(): void {
     this.passes++;
     this.armStartTimer();
-    const disabled = new Set([...this.disabledHostnames(), ...this.hostsInError()]);
-    const capacity = this.hub.capacity(disabled);
     const leasedTo = new Set<string>();
-    if (this.placeWork(capacity, disabled, leasedTo)) this.hub.refills.passEnded(leasedTo);
+    if (this.placeWork(leasedTo)) this.hub.refills.passEnded(leasedTo);
   }
 
   /**
@@ -115,12 +113,14 @@ export class Scheduler {
    * first few jobs reads only those, however deep the queue. False when the lease budget ran out
    * and the pass goes on in the next turn.
    */
-  private placeWork(capacity: HostCapacity[], disabled: ReadonlySet<string>, leasedTo: Set<string>): boolean {
-    if (capacity.length === 0) return true;
+  private placeWork(leasedTo: Set<string>): boolean {
+    let page = this.reader.runnableJobs(JOBS_PER_PAGE, Date.now());
+    // Nothing queued (a farm finishing its last tasks: a pass per result): no look at the hosts.
+    if (page.length === 0) return true;
+    const disabled = new Set([...this.disabledHostnames(), ...this.hostsInError()]);
+    const capacity = this.hub.capacity(disabled);
     let budget = LEASES_PER_PASS;
-    let after: JobListRow | undefined;
     for (let looked = 0; looked < MAX_JOBS_PER_PASS; ) {
-      const page = this.reader.runnableJobs(JOBS_PER_PAGE, Date.now(), after);
       for (const job of page) {
         if (!capacity.some((h) => h.free > 0)) return true;
         budget -= this.placeJob(job, capacity, disabled, budget, leasedTo);
@@ -132,7 +132,7 @@ export class Scheduler {
       }
       if (page.length < JOBS_PER_PAGE) return true;
       looked += page.length;
-      after = page.at(-1);
+      page = this.reader.runnableJobs(JOBS_PER_PAGE, Date.now(), page.at(-1));
     }
     return true;
   }

@@ -56,6 +56,13 @@ export type OutputSeq = (typeof OutputSeq)[keyof typeof OutputSeq];
 type AttemptRow = { job_id: number; task_id: number; state: AttemptState };
 
 const PENDING = sqlList([TaskState.Pending]);
+// A lease's statements, written once: the statement cache looks them up by their text, and a
+// text built per lease (three sqlList calls) was garbage each time.
+const INSERT_LEASED_ATTEMPT = `INSERT INTO attempts (id, job_id, task_id, agent_id, hostname, group_name, state, leased_at)
+  VALUES (?, ?, ?, ?, ?, ?, ${sqlList([AttemptState.Leased])}, ?)`;
+const RELAUNCH_TASK = `UPDATE tasks SET state = ${sqlList([TaskState.Leased])}, attempt_id = ?, attempts = attempts + 1 WHERE job_id = ? AND task_id = ?`;
+const INSERT_LEASED_TASK = `INSERT INTO tasks (job_id, task_id, state, attempt_id, attempts) VALUES (?, ?, ${sqlList([TaskState.Leased])}, ?, 1)`;
+const REQUEUED_TASK_IDS = `SELECT task_id FROM tasks WHERE job_id = ? AND state = ${PENDING} ORDER BY task_id`;
 
 export class AttemptWrites {
   constructor(
@@ -76,25 +83,22 @@ export class AttemptWrites {
       // -hold_jid_ad: only tasks whose predecessor tasks are done may start.
       const gates = reader.taskGates(job.id);
       const ready = (taskId: number): boolean => gates.length === 0 || reader.taskReady(gates, taskId);
-      const insertAttempt = q(
-        `INSERT INTO attempts (id, job_id, task_id, agent_id, hostname, group_name, state, leased_at)
-         VALUES (?, ?, ?, ?, ?, ?, ${sqlList([AttemptState.Leased])}, ?)`,
-      );
+      const insertAttempt = q(INSERT_LEASED_ATTEMPT);
       const lease = (taskId: number): string => {
         const attemptId = randomUUID();
         insertAttempt.run(attemptId, job.id, taskId, host.agentId, host.hostname, host.group, now);
         leases.push({ attemptId, jobId: job.id, taskId });
         return attemptId;
       };
-      const requeued = q(`SELECT task_id FROM tasks WHERE job_id = ? AND state = ${PENDING} ORDER BY task_id`).pluck().all(job.id) as number[];
-      const relaunch = q(`UPDATE tasks SET state = ${sqlList([TaskState.Leased])}, attempt_id = ?, attempts = attempts + 1 WHERE job_id = ? AND task_id = ?`);
+      const requeued = q(REQUEUED_TASK_IDS).pluck().all(job.id) as number[];
+      const relaunch = q(RELAUNCH_TASK);
       for (const taskId of requeued) {
         if (leases.length >= count) break;
         if (ready(taskId) && !skipRequeued(taskId)) relaunch.run(lease(taskId), job.id, taskId);
       }
       if (leases.length < count && job.next_task <= job.last_task) {
         const exists = q('SELECT 1 FROM tasks WHERE job_id = ? AND task_id = ?').pluck();
-        const insertTask = q(`INSERT INTO tasks (job_id, task_id, state, attempt_id, attempts) VALUES (?, ?, ${sqlList([TaskState.Leased])}, ?, 1)`);
+        const insertTask = q(INSERT_LEASED_TASK);
         // The cursor moves past ids that have rows; a gated id that is not ready stops it, and
         // the scan looks a bounded distance beyond for ready ones (they get rows: rows past the
         // cursor are allowed, undispatchedCount subtracts them).
