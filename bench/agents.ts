@@ -144,6 +144,7 @@ async function main(): Promise<void> {
     // The master's event loop over the phase: a refill cannot be quicker than the loop is free.
     const loopDelay = monitorEventLoopDelay({ resolution: 1 });
     loopDelay.enable();
+    const loopUseBefore = performance.eventLoopUtilization();
     const refillTasks = Math.max(options.agents * 5, Math.round(options.load * saturatedRate * 10));
     // The master's own measure, over the steady part as below (the first wave goes out at once).
     const steadyAfterMs = taskMs * (1 + options.jitter);
@@ -152,6 +153,7 @@ async function main(): Promise<void> {
     const turnsBefore = { turns: master.tick.turns, items: master.tick.items, checkpoints: master.checkpointer?.checkpoints ?? 0, fallbacks: master.checkpointer?.fallbacks ?? 0 };
     const refillMs = await runArray(refillTasks);
     const masterCpu = process.cpuUsage(masterCpuBefore);
+    const loopUse = performance.eventLoopUtilization(loopUseBefore);
     const turns = master.tick.turns - turnsBefore.turns;
     const items = master.tick.items - turnsBefore.items;
     loopDelay.disable();
@@ -172,7 +174,7 @@ async function main(): Promise<void> {
     const ms = (seconds: number): string => (seconds * 1000).toFixed(1);
     out(`            steady in the master (result frame in → assignment out): refill p50 ${ms(inMaster.p50)} ms, p90 ${ms(inMaster.p90)} ms, p99 ${ms(inMaster.p99)} ms, max ${ms(inMaster.max)} ms (${inMaster.count} refills)`);
     out(
-      `            master over the phase: CPU ${(((masterCpu.user + masterCpu.system) / 1000 / refillMs) * 100).toFixed(0)} % of one core, event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} ms, ` +
+      `            master over the phase: CPU ${(((masterCpu.user + masterCpu.system) / 1000 / refillMs) * 100).toFixed(0)} % of one core (its event loop busy ${(loopUse.utilization * 100).toFixed(0)} % of the time), event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} ms, ` +
         `p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms; the agents' process loop p99 ${Math.max(...ends.map((e) => e.loopP99Ms)).toFixed(1)} ms`,
     );
     const checkpoints = (master.checkpointer?.checkpoints ?? 0) - turnsBefore.checkpoints;

@@ -181,7 +181,7 @@ export class AutoscaleLoop {
     const names = groupNames(this.db);
     const concerned = new Set<string>();
     for (const id of jobIds) {
-      const job = this.reader.job(id);
+      const job = this.reader.listRow(id);
       if (job) for (const name of names) if (queueNamesGroup(job.queue, name)) concerned.add(name);
     }
     return concerned;

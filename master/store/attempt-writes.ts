@@ -234,7 +234,7 @@ export class AttemptWrites {
           host_losses: number;
         };
         if (task.attempt_id !== attemptId) continue;
-        const job = reader.job(attempt.job_id)!;
+        const job = reader.listRow(attempt.job_id)!;
         const next = task.delete_requested || job.deleted ? TaskState.Deleted : TaskState.Pending;
         // Only a loss while the task ran says anything about the task (see task-retries.ts).
         const hostLoss = attempt.state === AttemptState.Running && endState === AttemptState.Lost;

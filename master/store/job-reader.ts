@@ -40,6 +40,7 @@ const jobListColumnsOf = (alias: string): string => JOB_LIST_COLUMNS.split(', ')
 /** Made once: the statements below are looked up by their text on every call (a lease asks for gates). */
 const J_COLUMNS = jobListColumnsOf('j');
 const P_COLUMNS = jobListColumnsOf('p');
+const LIST_ROW_BY_ID = `SELECT ${JOB_LIST_COLUMNS} FROM jobs WHERE id = ?`;
 
 /** The runnable test of runnableJobs for `jobs j` (one parameter: now). */
 const RUNNABLE = `j.deleted = 0 AND j.user_hold = 0
@@ -68,6 +69,11 @@ export class JobReader {
 
   job(jobId: number): JobRow | undefined {
     return this.q('SELECT * FROM jobs WHERE id = ?').get(jobId) as JobRow | undefined;
+  }
+
+  /** The job without its submission: what a result's commit needs (with `qsub -V` the spec is kilobytes of environment). */
+  listRow(jobId: number): JobListRow | undefined {
+    return this.q(LIST_ROW_BY_ID).get(jobId) as JobListRow | undefined;
   }
 
   jobsByName(name: string): JobRow[] {

@@ -7,6 +7,7 @@ import { openDatabase } from '../../master/store/database.js';
 import { HostErrorTable, hostnamesInError } from '../../master/store/host-errors.js';
 import { LIVE_ATTEMPTS, HELD_TASKS } from '../../master/store/sql-states.js';
 import { JOB_LIST_COLUMNS } from '../../master/store/job-reader.js';
+import { jobSubmission, openTestStore } from '../helpers/test-store.js';
 
 /** The store's readers: one per database, and the host error table they read. */
 
@@ -47,4 +48,13 @@ t.test("lists of jobs read every column of jobs but the submission: a column add
   const db = store(t);
   const columns = (db.prepare('PRAGMA table_info(jobs)').all() as { name: string }[]).map((c) => c.name).sort();
   t.same([...JOB_LIST_COLUMNS.split(', '), 'spec'].sort(), columns);
+});
+
+t.test('a job\'s list row is its row without the submission (what a result\'s commit reads)', async (t) => {
+  const { transitions, reader } = openTestStore(t, 'list-row');
+  const { jobId } = transitions.submitJob(jobSubmission({ env: { BIG: 'x'.repeat(10_000) } }));
+  const { spec, ...rest } = reader.job(jobId)!;
+  t.ok(spec.length > 10_000);
+  t.same(reader.listRow(jobId), rest);
+  t.equal(reader.listRow(jobId + 1), undefined);
 });
