@@ -103,11 +103,11 @@ export class Checkpointer {
 
   /** Called after a commit, so it must not throw: the caller would take its committed change for undone. */
   private checkpointHere(): void {
-    this.fallbacks++;
     try {
       // All copied, unless the thread is in the middle of a checkpoint (then this returns at
-      // once, and the next commit asks again): the next commit starts the WAL over.
-      this.db.pragma('wal_checkpoint(PASSIVE)');
+      // once, busy, and the next commit asks again): the next commit starts the WAL over.
+      const [result] = this.db.pragma('wal_checkpoint(PASSIVE)') as { busy: number }[];
+      if (result?.busy === 0) this.fallbacks++;
     } catch (err) {
       this.log.error({ err }, `checkpointing the store's WAL (${this.walFile}) failed: ${(err as Error).message}; it is tried again after the next commit`);
     }
