@@ -33,8 +33,12 @@ export interface CheckpointerOptions {
   maxWalBytes: number;
 }
 
-/** 128 MiB: under 1,500 commits a second the master finishes a checkpoint about every 4 s. */
-export const DEFAULT_CHECKPOINTER_OPTIONS: CheckpointerOptions = { spacingMs: 200, maxWalBytes: 128 * 2 ** 20 };
+/**
+ * 512 MiB: bench:agents' 1,400 commits a second write ~140 MB a second to the WAL and leave the
+ * thread no pause, and a checkpoint of the master's own stops its turns for 5-10 ms; at this size
+ * that is every few seconds. A master killed with such a WAL reads it again at start (~0.5 s).
+ */
+export const DEFAULT_CHECKPOINTER_OPTIONS: CheckpointerOptions = { spacingMs: 200, maxWalBytes: 512 * 2 ** 20 };
 
 /** How often, at most, a commit looks at the WAL's size. */
 const SIZE_CHECK_EVERY_MS = 20;
