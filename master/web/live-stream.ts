@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { MasterEventBus } from '../events.js';
+import type { MasterEventBus, MasterEvents } from '../events.js';
 import { attemptReader, type AttemptReader } from '../store/attempt-reader.js';
 import type { Db } from '../store/database.js';
 
@@ -32,19 +32,26 @@ export class LiveStreams {
   private timer: NodeJS.Timeout | undefined;
   private readonly attempts: AttemptReader;
 
+  /** Takes this page-stream set's listeners off the bus (close). */
+  private readonly unsubscribe: (() => void)[] = [];
+
   constructor(db: Db, events: MasterEventBus) {
     this.attempts = attemptReader(db);
+    const on = <E extends keyof MasterEvents>(event: E, listener: (...args: MasterEvents[E]) => void): void => {
+      events.on(event, listener as never);
+      this.unsubscribe.push(() => events.off(event, listener as never));
+    };
     const job = (id: number): void => this.mark('jobs', `job:${id}`);
-    events.on('job:submitted', job);
-    events.on('job:finished', job);
-    events.on('task:finished', job);
-    events.on('schedule:wanted', () => this.mark('jobs'));
-    events.on('attempt:usage', (attemptId) => this.markAttempt(attemptId));
-    events.on('attempt:ended', (attemptId) => this.markAttempt(attemptId));
-    events.on('host:online', () => this.mark('hosts', 'groups', 'jobs'));
-    events.on('host:offline', () => this.mark('hosts', 'groups', 'jobs'));
-    events.on('host:state-changed', () => this.mark('hosts', 'groups'));
-    events.on('attempt:output', (attemptId, _stream, data) => this.output(attemptId, data));
+    on('job:submitted', job);
+    on('job:finished', job);
+    on('task:finished', job);
+    on('schedule:wanted', () => this.mark('jobs'));
+    on('attempt:usage', (attemptId) => this.markAttempt(attemptId));
+    on('attempt:ended', (attemptId) => this.markAttempt(attemptId));
+    on('host:online', () => this.mark('hosts', 'groups', 'jobs'));
+    on('host:offline', () => this.mark('hosts', 'groups', 'jobs'));
+    on('host:state-changed', () => this.mark('hosts', 'groups'));
+    on('attempt:output', (attemptId, _stream, data) => this.output(attemptId, data));
   }
 
   get size(): number {
@@ -72,6 +79,7 @@ export class LiveStreams {
   }
 
   close(): void {
+    for (const off of this.unsubscribe.splice(0)) off();
     clearTimeout(this.timer);
     for (const c of this.clients) c.res.end();
     this.clients.clear();
