@@ -60,11 +60,21 @@ export class AgentSession {
     return this.ws.readyState === this.ws.OPEN && now - this.lastFrameAt <= this.silenceLimitMs;
   }
 
-  /** Tells the agent its heartbeat interval from now on (the welcome carries the first). */
-  pace(heartbeatMs: number, frame: boolean): void {
+  /** The interval the agent's welcome tells it (sent by the hub with the welcome). */
+  welcomedWith(heartbeatMs: number): void {
+    this.expectHeartbeatsEvery(heartbeatMs);
+  }
+
+  /** Tells the agent its heartbeat interval from now on, in a pace frame. */
+  pace(heartbeatMs: number): void {
+    this.expectHeartbeatsEvery(heartbeatMs);
+    this.send({ type: 'pace', heartbeatMs });
+  }
+
+  /** Silent for 3 intervals, the agent is gone: of the longer one while a new pace is on its way. */
+  private expectHeartbeatsEvery(heartbeatMs: number): void {
     this.silenceLimitMs = 3 * Math.max(heartbeatMs, this.heartbeatMs);
     this.heartbeatMs = heartbeatMs;
-    if (frame) this.send({ type: 'pace', heartbeatMs });
   }
 
   get attempts(): ReadonlyMap<string, Readonly<AttemptSlots>> {

@@ -44,7 +44,7 @@ export class HostLiveness {
 
   /** A new agent: the interval for its welcome; the farm's may change with it. */
   joined(session: AgentSession): number {
-    session.pace(this.pace.intervalMs, false);
+    session.welcomedWith(this.pace.intervalMs);
     return this.pace.intervalMs;
   }
 
@@ -57,7 +57,7 @@ export class HostLiveness {
     const pending = [...this.sessions.values()];
     const tell = (from: number): void => {
       if (generation !== this.paceGeneration) return;
-      for (const session of pending.slice(from, from + PACE_SLICE)) session.pace(next, true);
+      for (const session of pending.slice(from, from + PACE_SLICE)) session.pace(next);
       if (from + PACE_SLICE < pending.length) setImmediate(tell, from + PACE_SLICE);
     };
     tell(0);
