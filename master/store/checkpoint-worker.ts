@@ -13,8 +13,6 @@ import { CheckpointSlot, type CheckpointWorkerData } from './checkpointer.js';
 
 const { file, spacingMs, shared } = workerData as CheckpointWorkerData;
 const slots = new Int32Array(shared);
-/** Checkpoints right after one that had commits arriving under it (see the loop). */
-const CATCH_UP_TRIES = 8;
 
 function checkpointLoop(db: Database.Database): void {
   let seenCommits = 0;
@@ -27,15 +25,6 @@ function checkpointLoop(db: Database.Database): void {
     Atomics.wait(slots, CheckpointSlot.Stop, 0, spacingMs);
     seenCommits = Atomics.load(slots, CheckpointSlot.Commits);
     db.pragma('wal_checkpoint(PASSIVE)');
-    // The WAL starts over only after a checkpoint during which nothing was committed. Under
-    // load there rarely is one, but the few frames committed meanwhile copy quickly: a few
-    // more tries catch a pause between the master's turns.
-    for (let retry = 0; retry < CATCH_UP_TRIES; retry++) {
-      const commits = Atomics.load(slots, CheckpointSlot.Commits);
-      if (commits === seenCommits) break;
-      seenCommits = commits;
-      db.pragma('wal_checkpoint(PASSIVE)');
-    }
     Atomics.add(slots, CheckpointSlot.Checkpoints, 1);
     if (Atomics.load(slots, CheckpointSlot.Stop)) return;
   }
