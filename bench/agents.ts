@@ -10,8 +10,10 @@
  *   - saturated tasks/s: an array of zero-length tasks, as fast as the master leases and commits;
  *   - refill p50/p99 at --load: tasks as long as makes the farm ask load × the saturated rate of
  *     the master, every slot busy; refill = an agent's `finished` sent → its next `assign` in
- *     (first tasks of the phase are shortened at random so the load is steady, not in waves),
- *     the master's CPU and event-loop delay over the phase;
+ *     (first tasks of the phase are shortened at random so the load is steady, not in waves);
+ *     the same measured inside the master (qfarm_slot_refill_seconds: result frame in →
+ *     assignment out, without the simulated agents' own delays); the master's CPU, how busy its
+ *     event loop was, its delay, and the store's commits and WAL checkpoints over the phase;
  *   - RSS with a 1,000,000-task array queued (held, so nothing runs).
  * Jobs are submitted with the real qsub over QFARM_HOME/api.sock.
  *
