@@ -112,7 +112,15 @@ export class Checkpointer {
     const now = performance.now();
     if (!this.overLimit && now - this.sizeCheckedAt < SIZE_CHECK_EVERY_MS) return;
     this.sizeCheckedAt = now;
-    this.overLimit = (fs.statSync(this.walFile, { throwIfNoEntry: false })?.size ?? 0) > this.options.maxWalBytes;
+    let size = 0;
+    try {
+      size = fs.statSync(this.walFile, { throwIfNoEntry: false })?.size ?? 0;
+    } catch (err) {
+      // Called after a commit: a throw would make the caller take its committed change for undone.
+      this.log.error({ err }, `cannot read the size of the store's WAL (${this.walFile}): ${(err as Error).message}; checked again in ${SIZE_CHECK_EVERY_MS} ms`);
+      return;
+    }
+    this.overLimit = size > this.options.maxWalBytes;
     if (this.overLimit && this.checkpointHere()) this.overLimit = false;
   }
 

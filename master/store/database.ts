@@ -75,7 +75,10 @@ function controlsOf(db: Db): TransactionControls {
   return c;
 }
 
-/** `listener` hears of every transaction runTransaction commits on `db` (the checkpointer); undefined: nobody. */
+/**
+ * `listener` hears of every transaction runTransaction commits on `db` (the checkpointer);
+ * undefined: nobody. It must not throw: its caller's change is committed already.
+ */
 export function onCommit(db: Db, listener: (() => void) | undefined): void {
   if (listener) commitListeners.set(db, listener);
   else commitListeners.delete(db);
