@@ -17,13 +17,17 @@ function newestMtime(dir: string, ext: string): number {
 }
 
 /**
- * bin/ runs dist/, so tests of bin/ need a current build: compiles once when a source of cli/
- * or protocol/ is newer than its build output (tsc emits despite type errors elsewhere).
+ * bin/ runs dist/ (the verb's esbuild bundle when there is one), so tests of bin/ need a current
+ * build: compiles, then bundles, once when a source of cli/ or protocol/ is newer than what bin/
+ * would run (tsc emits despite type errors elsewhere). A stale bundle beside a fresh dist/ would
+ * have run the old code.
  */
 export async function ensureBuilt(): Promise<void> {
+  const cliDist = path.join(repoRoot, 'dist', 'cli');
+  const bundle = statSync(path.join(cliDist, 'qsub.bundle.cjs'), { throwIfNoEntry: false });
   let built = 0;
   try {
-    built = Math.min(newestMtime(path.join(repoRoot, 'dist', 'cli'), '.js'), statSync(path.join(repoRoot, 'dist', 'cli', 'qsub.js')).mtimeMs);
+    built = Math.min(newestMtime(cliDist, '.js'), statSync(path.join(cliDist, 'qsub.js')).mtimeMs, bundle?.mtimeMs ?? Infinity);
   } catch {
     built = 0;
   }
@@ -31,8 +35,9 @@ export async function ensureBuilt(): Promise<void> {
   if (built >= sources) return;
   await promisify(execFile)(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', repoRoot], { cwd: repoRoot }).catch((error: { stdout?: string }) => {
     // Type errors (possibly in files other people are editing) do not stop tsc from emitting.
-    if (!statSync(path.join(repoRoot, 'dist', 'cli', 'qsub.js'), { throwIfNoEntry: false })) throw error;
+    if (!statSync(path.join(cliDist, 'qsub.js'), { throwIfNoEntry: false })) throw error;
   });
+  await promisify(execFile)(process.execPath, [path.join(repoRoot, 'scripts', 'bundle-cli.mjs')], { cwd: repoRoot });
 }
 
 export interface RunResult {
