@@ -9,15 +9,19 @@ import type { MasterEventBus } from './events.js';
 export class JobSpecs {
   private readonly parsed = new Map<number, JobSubmission>();
 
-  constructor(events: MasterEventBus) {
+  constructor(
+    events: MasterEventBus,
+    /** The job's submission JSON as stored (undefined: no such job). */
+    private readonly stored: (jobId: number) => string | undefined,
+  ) {
     events.on('job:finished', (jobId) => this.parsed.delete(jobId));
   }
 
-  /** The job's submission; `stored` reads its JSON when it is not parsed yet (undefined: no such job). */
-  of(jobId: number, stored: () => string | undefined): JobSubmission | undefined {
+  /** The job's submission, read from the store the first time (undefined: no such job). */
+  of(jobId: number): JobSubmission | undefined {
     let spec = this.parsed.get(jobId);
     if (!spec) {
-      const json = stored();
+      const json = this.stored(jobId);
       if (json === undefined) return undefined;
       spec = JSON.parse(json) as JobSubmission;
       this.parsed.set(jobId, spec);

@@ -86,7 +86,7 @@ export class Master {
     this.transitions = new Transitions(this.db, clock, this.events, { nodeFailureAttempts: options.nodeFailureAttempts, maxHostLosses: options.maxHostLosses });
     const logs = new LogStore(home.logsDir);
     this.tick = new TickTransaction(this.db, log.child({ component: 'store' }));
-    this.specs = new JobSpecs(this.events);
+    this.specs = new JobSpecs(this.events, (jobId) => this.reader.spec(jobId));
     this.hub = new AgentHub(this.db, this.transitions, logs, this.events, clock, log.child({ component: 'hub' }), {
       agentToken,
       heartbeatMs: options.heartbeatMs,

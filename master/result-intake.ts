@@ -26,7 +26,7 @@ export class ResultIntake {
 
   accept(session: AgentSession, reported: TaskFinished): void {
     const ref = this.attempts.ref(reported.attemptId);
-    const outputUrl = ref ? this.specs.of(ref.job_id, () => this.attempts.jobSpec(reported.attemptId))?.data?.outputUrl : undefined;
+    const outputUrl = ref ? this.specs.of(ref.job_id)?.data?.outputUrl : undefined;
     const { result, refused } = withVerifiedOutputs(reported, outputUrl);
     if (refused) {
       this.log.warn({ agent: session.hostname, attempt: result.attemptId, reason: result.failedReason }, 'refused a success without verified outputs; the task runs again');

@@ -141,7 +141,7 @@ export class Scheduler {
 
   private specOf(job: JobListRow): JobSubmission {
     // Parsed once per job: a pass reads no submission JSON but a new job's.
-    return this.specs.of(job.id, () => this.reader.spec(job.id))!;
+    return this.specs.of(job.id)!;
   }
 
   /**

@@ -235,7 +235,7 @@ export class AutoscaleLoop {
     let managed = false;
     try {
       const specs = this.options.specs;
-      const pending = pendingWorkFor(this.db, this.reader, spec, specs && ((jobId) => specs.of(jobId, () => this.reader.spec(jobId))));
+      const pending = pendingWorkFor(this.db, this.reader, spec, specs && ((jobId) => specs.of(jobId)));
       const agents = await agentViewsFor(this.db, name, (id) => this.hub.session(id) !== undefined);
       if (this.stopped) return undefined;
       managed = agents.some((a) => a.instanceId !== undefined);

@@ -55,11 +55,6 @@ export class AttemptReader extends StoreReader {
     return this.q('SELECT job_id, task_id FROM attempts WHERE id = ?').get(attemptId) as AttemptRefRow | undefined;
   }
 
-  /** The submission (JSON) of the job the attempt belongs to. */
-  jobSpec(attemptId: string): string | undefined {
-    return this.q('SELECT j.spec FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.id = ?').pluck().get(attemptId) as string | undefined;
-  }
-
   /** The leases an agent holds now (its own, whether it is connected or not). */
   activeOf(agentId: string): ActiveAttemptRow[] {
     return this.q(
