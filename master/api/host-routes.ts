@@ -73,7 +73,7 @@ export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void 
 
   app.get('/health', async () => {
     const counts = farmCounts(ctx.db);
-    const pendingTasks = counts.liveJobIds().reduce((sum, id) => sum + ctx.reader.pendingCount(ctx.reader.listRow(id)!), 0);
+    const pendingTasks = ctx.reader.pendingTaskCount();
     return {
       ok: true,
       version: ctx.version,

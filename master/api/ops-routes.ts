@@ -28,7 +28,7 @@ const LATENCY_WINDOW_MS = 5 * 60_000;
 /** The Prometheus text exposition of the farm's state, read from the store and the agent hub. */
 export function metricsText(ctx: ApiContext, now: number): string {
   const counts = farmCounts(ctx.db);
-  const pending = counts.liveJobIds().reduce((sum, id) => sum + ctx.reader.pendingCount(ctx.reader.listRow(id)!), 0);
+  const pending = ctx.reader.pendingTaskCount();
   const sessions = ctx.hub.sessionsList();
   const slotsTotal = sessions.reduce((sum, s) => sum + s.hello.slots, 0);
   const slotsUsed = sessions.reduce((sum, s) => sum + s.usedSlots(), 0);

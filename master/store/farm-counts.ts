@@ -12,11 +12,6 @@ export class FarmCounts extends StoreReader {
     this.q('SELECT 1').get();
   }
 
-  /** Ids of the jobs that have neither finished nor been deleted. */
-  liveJobIds(): number[] {
-    return this.q('SELECT id FROM jobs WHERE finished = 0 AND deleted = 0').pluck().all() as number[];
-  }
-
   liveJobCount(): number {
     return this.q('SELECT COUNT(*) FROM jobs WHERE finished = 0 AND deleted = 0').pluck().get() as number;
   }

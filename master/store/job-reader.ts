@@ -41,6 +41,7 @@ const jobListColumnsOf = (alias: string): string => JOB_LIST_COLUMNS.split(', ')
 const J_COLUMNS = jobListColumnsOf('j');
 const P_COLUMNS = jobListColumnsOf('p');
 const LIST_ROW_BY_ID = `SELECT ${JOB_LIST_COLUMNS} FROM jobs WHERE id = ?`;
+const LIVE_JOB_ROWS = `SELECT ${JOB_LIST_COLUMNS} FROM jobs WHERE finished = 0 AND deleted = 0`;
 
 /** The runnable test of runnableJobs for `jobs j` (one parameter: now). */
 const RUNNABLE = `j.deleted = 0 AND j.user_hold = 0
@@ -163,6 +164,12 @@ export class JobReader {
       )
       .pluck()
       .get(now) as number | null;
+  }
+
+  /** Pending work of every job that has neither finished nor been deleted (/health, /metrics). */
+  pendingTaskCount(): number {
+    const live = this.q(LIVE_JOB_ROWS).all() as JobListRow[];
+    return live.reduce((sum, job) => sum + this.pendingCount(job), 0);
   }
 
   /** Pending work of a job: requeued rows plus undispatched ids. */

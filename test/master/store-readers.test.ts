@@ -58,3 +58,14 @@ t.test('a job\'s list row is its row without the submission (what a result\'s co
   t.same(reader.listRow(jobId), rest);
   t.equal(reader.listRow(jobId + 1), undefined);
 });
+
+t.test('pending tasks of the farm: every waiting task of the jobs not finished or deleted (/health, /metrics)', async (t) => {
+  const { transitions, reader } = openTestStore(t, 'pending-count');
+  t.equal(reader.pendingTaskCount(), 0);
+  transitions.submitJob(jobSubmission({ array: { first: 1, last: 9, step: 2 } }));
+  transitions.submitJob(jobSubmission());
+  const { jobId: deleted } = transitions.submitJob(jobSubmission({ array: { first: 1, last: 100, step: 1 } }));
+  t.equal(reader.pendingTaskCount(), 5 + 1 + 100);
+  transitions.deleteJob(deleted, { user: 'alice', mayActOnAll: false }, undefined, new Set());
+  t.equal(reader.pendingTaskCount(), 5 + 1, 'a deleted job waits for nothing');
+});
