@@ -4,7 +4,10 @@ import type { AgentSession } from './agent-session.js';
 import type { Clock } from './clock.js';
 import { HeartbeatPace } from './heartbeat-pace.js';
 
-/** How often a connected agent's hosts.last_seen is written (it is shown for hosts that left). */
+/**
+ * How often a connected agent's hosts.last_seen is written (it is shown for hosts that left), and
+ * with it the end of the host's last attempt (store/host-last-ends.ts).
+ */
 const LAST_SEEN_EVERY_MS = 30_000;
 /** Agents told a new pace per turn of the loop: 20,000 frames at once would hold it ~200 ms. */
 const PACE_SLICE = 500;

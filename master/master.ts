@@ -193,6 +193,11 @@ export class Master {
     // Frames received before the hub closed are committed (and acknowledged where still possible).
     this.tick.flush();
     this.tick.close();
+    try {
+      this.transitions.writeHostLastEnds();
+    } catch (err) {
+      this.log.error({ err }, `could not record when hosts last ended a task (hosts.last_ended_at): ${(err as Error).message}; after this restart the autoscaler may count some hosts idle up to 30 s longer`);
+    }
     await this.checkpointer?.stop();
     this.db.close();
     removeMasterInfo(this.home);

@@ -236,7 +236,10 @@ export class AutoscaleLoop {
     try {
       const specs = this.options.specs;
       const pending = pendingWorkFor(this.db, this.reader, spec, specs && ((jobId) => specs.of(jobId)));
-      const agents = await agentViewsFor(this.db, name, (id) => this.hub.session(id) !== undefined);
+      const agents = await agentViewsFor(this.db, name, {
+        isConnected: (id) => this.hub.session(id) !== undefined,
+        unwrittenLastEndOf: (id) => this.transitions.unwrittenLastEndOf(id),
+      });
       if (this.stopped) return undefined;
       managed = agents.some((a) => a.instanceId !== undefined);
       result = await this.autoscaler.step({ spec, pending, agents });

@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { newAttemptId } from './attempt-ids.js';
 import { runTransaction } from './database.js';
 import { FailedCode, type TaskFinished, type TaskUsage } from '../../protocol/agent-messages.js';
 import { AttemptState, TaskState } from '../states.js';
 import { type JobListRow, rangeSkipper } from './job-reader.js';
 import { LIVE_ATTEMPTS, sqlList } from './sql-states.js';
 import { hostLossesExhausted, type TaskRetryPolicy } from './task-retries.js';
-import { announceJobFinished, countDoneAttempt, endAttemptWithoutResult, finishJobIfDone, noteHostAttemptEnded, type WriteContext } from './write-context.js';
+import { announceJobFinished, countDoneAttempt, endAttemptWithoutResult, finishJobIfDone, type WriteContext } from './write-context.js';
 
 /**
  * Writes of the attempts table and of the task rows an attempt moves: lease, start, result,
@@ -53,7 +53,7 @@ export const OutputSeq = {
 } as const;
 export type OutputSeq = (typeof OutputSeq)[keyof typeof OutputSeq];
 
-type AttemptRow = { job_id: number; task_id: number; state: AttemptState };
+type AttemptRow = { job_id: number; task_id: number; state: AttemptState; agent_id: string };
 
 const PENDING = sqlList([TaskState.Pending]);
 // A lease's statements, written once: the statement cache looks them up by their text, and a
@@ -85,7 +85,7 @@ export class AttemptWrites {
       const ready = (taskId: number): boolean => gates.length === 0 || reader.taskReady(gates, taskId);
       const insertAttempt = q(INSERT_LEASED_ATTEMPT);
       const lease = (taskId: number): string => {
-        const attemptId = randomUUID();
+        const attemptId = newAttemptId(now);
         insertAttempt.run(attemptId, job.id, taskId, host.agentId, host.hostname, host.group, now);
         leases.push({ attemptId, jobId: job.id, taskId });
         return attemptId;
@@ -135,7 +135,7 @@ export class AttemptWrites {
   markStarted(attemptId: string, pid: number, startedAt: number): boolean {
     const { db, q } = this.ctx;
     return runTransaction(db, () => {
-      const row = q('SELECT job_id, task_id, state FROM attempts WHERE id = ?').get(attemptId) as AttemptRow | undefined;
+      const row = q('SELECT job_id, task_id, state FROM attempts WHERE id = ?').get(attemptId) as Omit<AttemptRow, 'agent_id'> | undefined;
       if (!row || row.state !== AttemptState.Leased) return false;
       q('UPDATE attempts SET state = ?, pid = ?, started_at = ? WHERE id = ?').run(AttemptState.Running, pid, startedAt, attemptId);
       q('UPDATE tasks SET state = ? WHERE job_id = ? AND task_id = ? AND attempt_id = ?').run(TaskState.Running, row.job_id, row.task_id, attemptId);
@@ -155,7 +155,7 @@ export class AttemptWrites {
     let finishedTask: { jobId: number; taskId: number } | null = null;
     let requeued = false;
     const outcome = runTransaction(db, (): CommitOutcome => {
-      const attempt = q('SELECT job_id, task_id, state FROM attempts WHERE id = ?').get(result.attemptId) as AttemptRow | undefined;
+      const attempt = q('SELECT job_id, task_id, state, agent_id FROM attempts WHERE id = ?').get(result.attemptId) as AttemptRow | undefined;
       if (!attempt) return CommitOutcome.Unknown;
       if (attempt.state === AttemptState.Done || attempt.state === AttemptState.Failed) return CommitOutcome.Duplicate;
       if (attempt.state !== AttemptState.Leased && attempt.state !== AttemptState.Running) return CommitOutcome.Stale;
@@ -183,7 +183,7 @@ export class AttemptWrites {
         result.outputs ? JSON.stringify(result.outputs) : null,
         result.attemptId,
       );
-      noteHostAttemptEnded(this.ctx, result.attemptId, result.endedAt);
+      this.ctx.hostEnds.noted(attempt.agent_id, result.endedAt);
       if (retry) {
         q(`UPDATE tasks SET state = ${PENDING} WHERE job_id = ? AND task_id = ?`).run(attempt.job_id, attempt.task_id);
         requeued = true;
@@ -225,9 +225,9 @@ export class AttemptWrites {
     const count = runTransaction(db, () => {
       let n = 0;
       for (const attemptId of attemptIds) {
-        const attempt = q('SELECT job_id, task_id, state FROM attempts WHERE id = ?').get(attemptId) as AttemptRow | undefined;
+        const attempt = q('SELECT job_id, task_id, state, agent_id FROM attempts WHERE id = ?').get(attemptId) as AttemptRow | undefined;
         if (!attempt || (attempt.state !== AttemptState.Leased && attempt.state !== AttemptState.Running)) continue;
-        endAttemptWithoutResult(this.ctx, attemptId, endState, reason);
+        endAttemptWithoutResult(this.ctx, { id: attemptId, agentId: attempt.agent_id }, endState, reason);
         const task = q('SELECT attempt_id, delete_requested, host_losses FROM tasks WHERE job_id = ? AND task_id = ?').get(attempt.job_id, attempt.task_id) as {
           attempt_id: string;
           delete_requested: number;

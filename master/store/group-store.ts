@@ -145,6 +145,13 @@ interface LiveAttemptRow {
   slots: number;
 }
 
+/** What the master knows of hosts beyond their rows. */
+export interface HostsInMemory {
+  isConnected(agentId: string): boolean;
+  /** The end of the host's last attempt when newer than hosts.last_ended_at (host-last-ends.ts). */
+  unwrittenLastEndOf(agentId: string): number | undefined;
+}
+
 /** Hosts of a group read per slice of agentViewsFor; the master's loop is free between two. */
 export const VIEW_SLICE = 250;
 
@@ -163,12 +170,7 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  * between two slices is seen as it was when its slice was read, as any view is by the time the
  * plan is applied.
  */
-export async function agentViewsFor(
-  db: Db,
-  group: string,
-  isConnected: (agentId: string) => boolean,
-  between: () => Promise<void> = nextTurn,
-): Promise<AgentView[]> {
+export async function agentViewsFor(db: Db, group: string, hosts: HostsInMemory, between: () => Promise<void> = nextTurn): Promise<AgentView[]> {
   const hostsAfter = db.prepare(
     `SELECT agent_id, json_extract(hello, ?) AS instance_id, json_extract(hello, '$.slots') AS slots,
             first_seen, last_seen, last_ended_at, lost, interrupted_at, spot_termination, draining
@@ -187,18 +189,18 @@ export async function agentViewsFor(
   };
   const views: AgentView[] = [];
   for (let after = ''; ; await between()) {
-    const hosts = hostsAfter.all(`$.labels."${INSTANCE_ID_LABEL}"`, group, after) as HostRow[];
-    if (hosts.length === 0) break;
-    for (const h of hosts) {
+    const rows = hostsAfter.all(`$.labels."${INSTANCE_ID_LABEL}"`, group, after) as HostRow[];
+    if (rows.length === 0) break;
+    for (const h of rows) {
       const instanceId = h.instance_id ?? undefined;
-      const connected = isConnected(h.agent_id);
+      const connected = hosts.isConnected(h.agent_id);
       if (h.lost && !connected) continue;
       if (!instanceId && !connected) continue;
       const running: RunningTask[] = (liveOf.all(h.agent_id) as LiveAttemptRow[]).map((r) => {
         const expected = expectedOf(r.job_id);
         return { attemptId: r.id, startedAt: r.started_at ?? r.leased_at, slots: r.slots, ...(expected === undefined ? {} : { expectedSeconds: expected }) };
       });
-      const idleSince = running.length === 0 ? Math.max(h.last_ended_at ?? 0, h.first_seen) : undefined;
+      const idleSince = running.length === 0 ? Math.max(hosts.unwrittenLastEndOf(h.agent_id) ?? 0, h.last_ended_at ?? 0, h.first_seen) : undefined;
       views.push({
         agentId: h.agent_id,
         ...(instanceId ? { instanceId } : {}),
@@ -213,8 +215,8 @@ export async function agentViewsFor(
         ...(h.interrupted_at !== null ? { interrupted: true } : {}),
       });
     }
-    if (hosts.length < VIEW_SLICE) break;
-    after = hosts.at(-1)!.agent_id;
+    if (rows.length < VIEW_SLICE) break;
+    after = rows.at(-1)!.agent_id;
   }
   return views;
 }

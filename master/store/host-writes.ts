@@ -26,17 +26,44 @@ export class HostWrites {
       .run(hello.agentId, hello.hostname, hello.group, JSON.stringify(hello), now, now);
   }
 
-  touchHost(agentId: string): void {
-    this.touchHosts([agentId]);
-  }
-
-  /** Heartbeats of many agents in one transaction: 20,000 agents would otherwise be 4,000 commits a second. */
+  /**
+   * Heartbeats of many agents in one transaction (20,000 agents would otherwise be 4,000 commits
+   * a second), with the end of each one's last attempt if it changed since (host-last-ends.ts).
+   */
   touchHosts(agentIds: Iterable<string>): void {
     const now = this.ctx.clock.now();
     const touch = this.ctx.q('UPDATE hosts SET last_seen = ? WHERE agent_id = ?');
-    runTransaction(this.ctx.db, () => {
-      for (const agentId of agentIds) touch.run(now, agentId);
-    });
+    const ids = [...agentIds];
+    const ends = this.ctx.hostEnds.take(ids);
+    try {
+      runTransaction(this.ctx.db, () => {
+        for (const agentId of ids) touch.run(now, agentId);
+        this.writeLastEnds(ends);
+      });
+    } catch (err) {
+      this.ctx.hostEnds.restore(ends);
+      throw err;
+    }
+  }
+
+  /** Every host's last attempt end not yet on its row: at the master's stop. */
+  writeHostLastEnds(): void {
+    const ends = this.ctx.hostEnds.take();
+    try {
+      runTransaction(this.ctx.db, () => this.writeLastEnds(ends));
+    } catch (err) {
+      this.ctx.hostEnds.restore(ends);
+      throw err;
+    }
+  }
+
+  unwrittenLastEndOf(agentId: string): number | undefined {
+    return this.ctx.hostEnds.unwrittenOf(agentId);
+  }
+
+  private writeLastEnds(ends: readonly [agentId: string, endedAt: number][]): void {
+    const write = this.ctx.q('UPDATE hosts SET last_ended_at = MAX(COALESCE(last_ended_at, 0), ?) WHERE agent_id = ?');
+    for (const [agentId, endedAt] of ends) write.run(endedAt, agentId);
   }
 
   setHostDisabled(hostname: string, disabled: boolean): boolean {

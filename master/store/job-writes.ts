@@ -212,7 +212,7 @@ export class JobWrites {
           outcome.kill.push({ attemptId: row.attempt_id, agentId: attempt.agent_id });
         } else {
           // Its agent is gone: nobody can report a result, so the task ends here.
-          endAttemptWithoutResult(this.ctx, row.attempt_id, AttemptState.Cancelled, `deleted by ${actor.user} while its host was unreachable`);
+          endAttemptWithoutResult(this.ctx, { id: row.attempt_id, agentId: attempt.agent_id }, AttemptState.Cancelled, `deleted by ${actor.user} while its host was unreachable`);
           markDeleted.run(jobId, row.task_id);
         }
       }

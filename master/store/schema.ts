@@ -179,4 +179,14 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE jobs SET start_after = json_extract(spec, '$.startAfter') WHERE instr(spec, '"startAfter"') > 0;
   CREATE INDEX jobs_start_after ON jobs (start_after) WHERE start_after IS NOT NULL;
   `,
+  // Attempts still in an agent's hands, by agent (issue 14): the index on (agent_id, state) held
+  // every attempt ever made, and each lease, start and result rewrote an entry of it on a page of
+  // its own. Only live attempts are looked up by agent (a lost host's, the autoscaler's view, the
+  // lease holders at start, which scanned the whole table): this index holds just those, and
+  // covers the lease holders' hostnames. Its WHERE must be written as the queries write
+  // LIVE_ATTEMPTS for SQLite to use it (test/master/store-statements.test.ts checks the plans).
+  `
+  DROP INDEX attempts_agent;
+  CREATE INDEX attempts_live ON attempts (agent_id, hostname) WHERE state IN ('leased', 'running');
+  `,
 ];

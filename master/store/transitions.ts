@@ -53,8 +53,10 @@ export class Transitions {
 
   // hosts
   upsertHost(...a: Parameters<HostWrites['upsertHost']>) { return this.hosts.upsertHost(...a); }
-  touchHost(...a: Parameters<HostWrites['touchHost']>) { return this.hosts.touchHost(...a); }
   touchHosts(...a: Parameters<HostWrites['touchHosts']>) { return this.hosts.touchHosts(...a); }
+  writeHostLastEnds(...a: Parameters<HostWrites['writeHostLastEnds']>) { return this.hosts.writeHostLastEnds(...a); }
+  /** When a host's last attempt ended, if that is newer than its row says (host-last-ends.ts). */
+  unwrittenLastEndOf(agentId: string): number | undefined { return this.hosts.unwrittenLastEndOf(agentId); }
   setHostDisabled(...a: Parameters<HostWrites['setHostDisabled']>) { return this.hosts.setHostDisabled(...a); }
   markHostLost(...a: Parameters<HostWrites['markHostLost']>) { return this.hosts.markHostLost(...a); }
   markHostInterrupted(...a: Parameters<HostWrites['markHostInterrupted']>) { return this.hosts.markHostInterrupted(...a); }

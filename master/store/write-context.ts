@@ -4,6 +4,7 @@ import { UNFINISHED_TASKS } from './sql-states.js';
 import type { Clock } from '../clock.js';
 import type { MasterEventBus } from '../events.js';
 import type { AttemptState } from '../states.js';
+import { HostLastEnds } from './host-last-ends.js';
 
 /**
  * What every family of store writes (job-writes, attempt-writes, host-writes, group-store)
@@ -16,10 +17,12 @@ export interface WriteContext {
   clock: Clock;
   events: MasterEventBus;
   reader: JobReader;
+  /** When each host's last attempt ended, written to its row later (host-last-ends.ts). */
+  hostEnds: HostLastEnds;
 }
 
 export function writeContext(db: Db, clock: Clock, events: MasterEventBus): WriteContext {
-  return { db, q: statementCache(db), clock, events, reader: new JobReader(db) };
+  return { db, q: statementCache(db), clock, events, reader: new JobReader(db), hostEnds: new HostLastEnds() };
 }
 
 export class JobNotFoundError extends Error {
@@ -36,20 +39,10 @@ export function requireJob(ctx: WriteContext, jobId: number): JobRow {
 }
 
 /** Ends an attempt nobody will report a result for (lost, cancelled, interrupted). Inside a transaction. */
-export function endAttemptWithoutResult(ctx: WriteContext, attemptId: string, state: AttemptState, reason: string): void {
+export function endAttemptWithoutResult(ctx: WriteContext, attempt: { id: string; agentId: string }, state: AttemptState, reason: string): void {
   const now = ctx.clock.now();
-  ctx.q('UPDATE attempts SET state = ?, ended_at = ?, failed_reason = ? WHERE id = ?').run(state, now, reason, attemptId);
-  noteHostAttemptEnded(ctx, attemptId, now);
-}
-
-/**
- * The attempt's host had an attempt end at `endedAt`: hosts.last_ended_at, from which the
- * autoscaler counts a host idle. Inside the transaction that ended the attempt.
- */
-export function noteHostAttemptEnded(ctx: WriteContext, attemptId: string, endedAt: number): void {
-  ctx
-    .q('UPDATE hosts SET last_ended_at = MAX(COALESCE(last_ended_at, 0), ?) WHERE agent_id = (SELECT agent_id FROM attempts WHERE id = ?)')
-    .run(endedAt, attemptId);
+  ctx.q('UPDATE attempts SET state = ?, ended_at = ?, failed_reason = ? WHERE id = ?').run(state, now, reason, attempt.id);
+  ctx.hostEnds.noted(attempt.agentId, now);
 }
 
 /**

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { jobSubmission, openTestStore, referenceClock } from '../helpers/test-store.js';
-import { CommitOutcome } from '../../master/store/transitions.js';
-import { agentViewsFor, groupRow, pendingWorkFor, VIEW_SLICE } from '../../master/store/group-store.js';
+import { CommitOutcome, type Transitions } from '../../master/store/transitions.js';
+import { agentViewsFor, groupRow, pendingWorkFor, VIEW_SLICE, type HostsInMemory } from '../../master/store/group-store.js';
 import { defaultGroupSpec, specAsInput } from '../../master/groups/group-specs.js';
 import { jobFitsGroup, queueNamesGroup } from '../../master/groups/job-fit.js';
 import { compileGroupSpec } from '../../protocol/groups.js';
@@ -14,6 +14,12 @@ function setup(t: { teardown(fn: () => void): void }) {
   const { db, reader, transitions } = openTestStore(t, 'groups');
   return { db, reader, transitions };
 }
+
+/** The master's view of the hosts: every agent connected, or none. */
+const connected = (transitions: Transitions, yes: boolean): HostsInMemory => ({
+  isConnected: () => yes,
+  unwrittenLastEndOf: (agentId) => transitions.unwrittenLastEndOf(agentId),
+});
 
 const job = jobSubmission;
 
@@ -41,7 +47,7 @@ t.test('interrupted attempts requeue their task; the kill\'s late result is stal
   const host = db.prepare('SELECT draining, interrupted_at FROM hosts WHERE agent_id = ?').get('vm-1') as { draining: number; interrupted_at: number };
   t.same(host, { draining: 1, interrupted_at: clock.t });
   t.equal(transitions.commitResult(killed(a!.attemptId)), CommitOutcome.Stale, 'the killed attempt\'s result is discarded, not a failure');
-  const views = await agentViewsFor(db, 'spot', () => true);
+  const views = await agentViewsFor(db, 'spot', connected(transitions, true));
   t.equal(views.length, 1);
   t.same([views[0]!.interrupted, views[0]!.draining, views[0]!.instanceId, views[0]!.running.map((r) => r.attemptId)], [true, true, 'i-1', [b!.attemptId]]);
 
@@ -56,12 +62,12 @@ t.test('a lost host\'s attempts are requeued at once; hand-started hosts are nev
   transitions.upsertHost(hello('byhand', 'spot'));
   const { jobId } = transitions.submitJob(job());
   const [a] = transitions.leaseTasks(reader.job(jobId)!, { agentId: 'vm-1', hostname: 'vm-1', group: 'spot' }, 1);
-  t.same((await agentViewsFor(db, 'spot', () => false)).map((v) => v.agentId), ['vm-1'], 'a disconnected hand-started agent is left to the lease grace');
-  t.same((await agentViewsFor(db, 'spot', () => true)).map((v) => v.agentId).sort(), ['byhand', 'vm-1'], 'connected, it counts as capacity');
+  t.same((await agentViewsFor(db, 'spot', connected(transitions, false))).map((v) => v.agentId), ['vm-1'], 'a disconnected hand-started agent is left to the lease grace');
+  t.same((await agentViewsFor(db, 'spot', connected(transitions, true))).map((v) => v.agentId).sort(), ['byhand', 'vm-1'], 'connected, it counts as capacity');
   t.equal(transitions.markHostLost('vm-1', 'host lost: instance gone'), 1);
   t.equal(db.prepare('SELECT state FROM attempts WHERE id = ?').pluck().get(a!.attemptId), 'lost');
   t.equal(db.prepare('SELECT lost FROM hosts WHERE agent_id = ?').pluck().get('vm-1'), 1);
-  t.same(await agentViewsFor(db, 'spot', () => false), [], 'lost and disconnected: not shown to the autoscaler again');
+  t.same(await agentViewsFor(db, 'spot', connected(transitions, false)), [], 'lost and disconnected: not shown to the autoscaler again');
   transitions.markHostFound('vm-1');
   t.equal(db.prepare('SELECT lost FROM hosts WHERE agent_id = ?').pluck().get('vm-1'), 0);
 });
@@ -80,10 +86,42 @@ t.test("the autoscaler's view of a host: its running tasks with their job's mean
   t.equal(finish(second!.attemptId, clock.t, clock.t + 6000), CommitOutcome.Committed);
   const [third] = transitions.leaseTasks(reader.job(jobId)!, on('vm-1'), 1);
   transitions.markStarted(third!.attemptId, 42, clock.t + 7000);
-  const views = new Map((await agentViewsFor(db, 'render', () => true)).map((v) => [v.agentId, v]));
+  const views = new Map((await agentViewsFor(db, 'render', connected(transitions, true))).map((v) => [v.agentId, v]));
   t.same(views.get('vm-1')!.running, [{ attemptId: third!.attemptId, startedAt: clock.t + 7000, slots: 1, expectedSeconds: 4 }], 'the mean of 2 s and 6 s');
   t.equal(views.get('vm-1')!.idleSince, undefined, 'busy');
   t.same([views.get('vm-2')!.running, views.get('vm-2')!.idleSince, views.get('vm-2')!.instanceId, views.get('vm-2')!.slots], [[], clock.t + 6000, 'i-2', 1], 'idle since its last task ended');
+});
+
+t.test("a host's last end is kept in memory, written with its last_seen or at the master's stop, and seen by the autoscaler either way", async (t) => {
+  const { db, reader, transitions } = setup(t);
+  transitions.upsertHost(hello('vm-1', 'render', { 'qfarm.instance-id': 'i-1' }));
+  transitions.upsertHost(hello('vm-2', 'render', { 'qfarm.instance-id': 'i-2' }));
+  const { jobId } = transitions.submitJob(job({ queue: 'render', array: { first: 1, last: 4, step: 1 } }));
+  const run = (agentId: string, endedAt: number) => {
+    const [lease] = transitions.leaseTasks(reader.job(jobId)!, { agentId, hostname: agentId, group: 'render' }, 1);
+    transitions.commitResult({ type: 'finished', attemptId: lease!.attemptId, exitStatus: 0, signal: null, failedCode: 0, failedReason: '', startedAt: clock.t, endedAt, usage });
+  };
+  const stored = (agentId: string) => db.prepare('SELECT last_ended_at FROM hosts WHERE agent_id = ?').pluck().get(agentId);
+  const idleSince = async (agentId: string) => (await agentViewsFor(db, 'render', connected(transitions, true))).find((v) => v.agentId === agentId)!.idleSince;
+
+  run('vm-1', clock.t + 5000);
+  t.equal(stored('vm-1'), null, "a result does not write the host's row");
+  t.equal(await idleSince('vm-1'), clock.t + 5000, 'the autoscaler sees the end all the same');
+
+  transitions.touchHosts(['vm-1']);
+  t.equal(stored('vm-1'), clock.t + 5000, "written with the host's last_seen");
+  t.equal(transitions.unwrittenLastEndOf('vm-1'), undefined, 'and no longer held in memory');
+  t.equal(await idleSince('vm-1'), clock.t + 5000);
+
+  run('vm-1', clock.t + 9000);
+  t.equal(await idleSince('vm-1'), clock.t + 9000, 'a newer end in memory wins over the row');
+  run('vm-2', clock.t + 7000);
+  transitions.touchHosts(['vm-2']);
+  t.same([stored('vm-1'), stored('vm-2')], [clock.t + 5000, clock.t + 7000], 'only the touched host is written');
+
+  transitions.writeHostLastEnds();
+  t.same([stored('vm-1'), stored('vm-2')], [clock.t + 9000, clock.t + 7000], "at the master's stop every unwritten end is written");
+  t.equal(await idleSince('vm-1'), clock.t + 9000);
 });
 
 t.test("a big group's view is read in slices, the event loop free between them, and misses no host or task", async (t) => {
@@ -97,7 +135,7 @@ t.test("a big group's view is read in slices, the event loop free between them, 
   const busy = ids.filter((_, i) => i % 3 === 0 || i === VIEW_SLICE - 1 || i === VIEW_SLICE);
   const leased = new Map(busy.map((id) => [id, transitions.leaseTasks(reader.job(jobId)!, { agentId: id, hostname: id, group: 'big' }, 1)[0]!.attemptId]));
   let pauses = 0;
-  const views = await agentViewsFor(db, 'big', () => true, async () => void pauses++);
+  const views = await agentViewsFor(db, 'big', connected(transitions, true), async () => void pauses++);
   t.equal(pauses, 2, `${hosts} hosts: three slices of at most ${VIEW_SLICE}, two pauses`);
   t.same(views.map((v) => v.agentId), ids, 'each host of the group once, in id order, none of another group');
   t.same(

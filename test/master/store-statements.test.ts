@@ -3,6 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sqlLimit } from '../../master/store/database.js';
+import { AttemptReader } from '../../master/store/attempt-reader.js';
+import { agentViewsFor } from '../../master/store/group-store.js';
+import { openTestStore } from '../helpers/test-store.js';
 
 const MASTER = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'master');
 
@@ -20,4 +23,27 @@ test('no master statement binds its LIMIT, but the dashboard page the browser ch
   const bound = sources.filter((f) => fs.readFileSync(path.join(MASTER, f), 'utf8').split('\n').some((line) => inCode(line) && /LIMIT \?/.test(line)));
   t.same(bound, [path.join('store', 'web-reader.ts')]);
   t.end();
+});
+
+test("every lookup of attempts by agent is served by the index of live attempts, never a scan of the farm's history", async (t) => {
+  const { db, transitions } = openTestStore(t, 'statements');
+  // The statements as the store runs them: recorded as they are prepared.
+  const prepared: string[] = [];
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((sql: string) => {
+    prepared.push(sql);
+    return prepare(sql);
+  }) as typeof db.prepare;
+  const attempts = new AttemptReader(db);
+  attempts.activeOf('vm-1');
+  attempts.leaseHolders();
+  transitions.markHostLost('vm-1', 'host lost: test');
+  await agentViewsFor(db, 'default', { isConnected: () => true, unwrittenLastEndOf: () => undefined });
+  db.prepare = prepare;
+  const byAgent = prepared.filter((sql) => /FROM attempts/.test(sql) && /agent_id = \?|DISTINCT agent_id/.test(sql));
+  t.equal(byAgent.length, 4, 'an agent\'s live attempts (3 callers) and the lease holders');
+  for (const sql of byAgent) {
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...(sql.includes('?') ? ['vm-1'] : [])) as { detail: string }[]).map((r) => r.detail).join('; ');
+    t.match(plan, /USING (COVERING )?INDEX attempts_live/, `${sql.replace(/\s+/g, ' ').slice(0, 80)}…: ${plan}`);
+  }
 });
