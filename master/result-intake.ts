@@ -25,14 +25,16 @@ export class ResultIntake {
   ) {}
 
   accept(session: AgentSession, reported: TaskFinished): void {
-    const ref = this.attempts.ref(reported.attemptId);
-    const outputUrl = ref ? this.specs.of(ref.job_id)?.data?.outputUrl : undefined;
+    // The session knows its live attempts; a replayed result of a committed one is looked up.
+    const live = session.attempts.get(reported.attemptId);
+    const jobId = live ? live.jobId : this.attempts.ref(reported.attemptId)?.job_id;
+    const outputUrl = jobId === undefined ? undefined : this.specs.of(jobId)?.data?.outputUrl;
     const { result, refused } = withVerifiedOutputs(reported, outputUrl);
     if (refused) {
       this.log.warn({ agent: session.hostname, attempt: result.attemptId, reason: result.failedReason }, 'refused a success without verified outputs; the task runs again');
     }
     const outcome = this.transitions.commitResult(result);
-    if (outcome === CommitOutcome.Committed && ref) this.events.emit('attempt:result', session.hostname, ref.job_id, result);
+    if (outcome === CommitOutcome.Committed && jobId !== undefined) this.events.emit('attempt:result', session.hostname, jobId, result);
     session.removeAttempt(result.attemptId);
     if (outcome === CommitOutcome.Stale) {
       this.log.info({ agent: session.hostname, attempt: result.attemptId }, 'discarded the result of an attempt the master had given up on');

@@ -54,6 +54,9 @@ export const OutputSeq = {
 export type OutputSeq = (typeof OutputSeq)[keyof typeof OutputSeq];
 
 type AttemptRow = { job_id: number; task_id: number; state: AttemptState; agent_id: string };
+/** An attempt as its end is decided: `began` is when it started, or when it was leased if it never said. */
+const ENDING_ATTEMPT = 'SELECT job_id, task_id, state, agent_id, COALESCE(started_at, leased_at) AS began, started_at FROM attempts WHERE id = ?';
+type EndingAttempt = AttemptRow & { began: number; started_at: number | null };
 
 const PENDING = sqlList([TaskState.Pending]);
 // A lease's statements, written once: the statement cache looks them up by their text, and a
@@ -62,6 +65,9 @@ const INSERT_LEASED_ATTEMPT = `INSERT INTO attempts (id, job_id, task_id, agent_
   VALUES (?, ?, ?, ?, ?, ?, ${sqlList([AttemptState.Leased])}, ?)`;
 const RELAUNCH_TASK = `UPDATE tasks SET state = ${sqlList([TaskState.Leased])}, attempt_id = ?, attempts = attempts + 1 WHERE job_id = ? AND task_id = ?`;
 const INSERT_LEASED_TASK = `INSERT INTO tasks (job_id, task_id, state, attempt_id, attempts) VALUES (?, ?, ${sqlList([TaskState.Leased])}, ?, 1)`;
+const START_LEASED_ATTEMPT = `UPDATE attempts SET state = ${sqlList([AttemptState.Running])}, pid = ?, started_at = ?
+  WHERE id = ? AND state = ${sqlList([AttemptState.Leased])} RETURNING job_id, task_id`;
+const START_TASK = `UPDATE tasks SET state = ${sqlList([TaskState.Running])} WHERE job_id = ? AND task_id = ? AND attempt_id = ?`;
 const REQUEUED_TASK_IDS = `SELECT task_id FROM tasks WHERE job_id = ? AND state = ${PENDING} ORDER BY task_id`;
 
 export class AttemptWrites {
@@ -135,10 +141,10 @@ export class AttemptWrites {
   markStarted(attemptId: string, pid: number, startedAt: number): boolean {
     const { db, q } = this.ctx;
     return runTransaction(db, () => {
-      const row = q('SELECT job_id, task_id, state FROM attempts WHERE id = ?').get(attemptId) as Omit<AttemptRow, 'agent_id'> | undefined;
-      if (!row || row.state !== AttemptState.Leased) return false;
-      q('UPDATE attempts SET state = ?, pid = ?, started_at = ? WHERE id = ?').run(AttemptState.Running, pid, startedAt, attemptId);
-      q('UPDATE tasks SET state = ? WHERE job_id = ? AND task_id = ? AND attempt_id = ?').run(TaskState.Running, row.job_id, row.task_id, attemptId);
+      // Only a leased attempt starts: a late or replayed `started` changes nothing.
+      const row = q(START_LEASED_ATTEMPT).get(pid, startedAt, attemptId) as { job_id: number; task_id: number } | undefined;
+      if (!row) return false;
+      q(START_TASK).run(row.job_id, row.task_id, attemptId);
       return true;
     });
   }
@@ -155,7 +161,7 @@ export class AttemptWrites {
     let finishedTask: { jobId: number; taskId: number } | null = null;
     let requeued = false;
     const outcome = runTransaction(db, (): CommitOutcome => {
-      const attempt = q('SELECT job_id, task_id, state, agent_id FROM attempts WHERE id = ?').get(result.attemptId) as AttemptRow | undefined;
+      const attempt = q(ENDING_ATTEMPT).get(result.attemptId) as EndingAttempt | undefined;
       if (!attempt) return CommitOutcome.Unknown;
       if (attempt.state === AttemptState.Done || attempt.state === AttemptState.Failed) return CommitOutcome.Duplicate;
       if (attempt.state !== AttemptState.Leased && attempt.state !== AttemptState.Running) return CommitOutcome.Stale;
@@ -192,7 +198,7 @@ export class AttemptWrites {
       // A task deleted while running counts as killed after the job started, whatever it exited with.
       const failedCode = task.delete_requested && result.failedCode === 0 ? FailedCode.AfterJob : result.failedCode;
       q('UPDATE tasks SET state = ?, exit_status = ?, failed_code = ? WHERE job_id = ? AND task_id = ?').run(TaskState.Done, result.exitStatus, failedCode, attempt.job_id, attempt.task_id);
-      countDoneAttempt(this.ctx, result.attemptId);
+      countDoneAttempt(this.ctx, attempt.job_id, result.endedAt - (attempt.started_at ?? result.startedAt));
       finishedTask = { jobId: attempt.job_id, taskId: attempt.task_id };
       if (finishJobIfDone(this.ctx, attempt.job_id)) finishedJob = attempt.job_id;
       return CommitOutcome.Committed;
@@ -225,9 +231,9 @@ export class AttemptWrites {
     const count = runTransaction(db, () => {
       let n = 0;
       for (const attemptId of attemptIds) {
-        const attempt = q('SELECT job_id, task_id, state, agent_id FROM attempts WHERE id = ?').get(attemptId) as AttemptRow | undefined;
+        const attempt = q(ENDING_ATTEMPT).get(attemptId) as EndingAttempt | undefined;
         if (!attempt || (attempt.state !== AttemptState.Leased && attempt.state !== AttemptState.Running)) continue;
-        endAttemptWithoutResult(this.ctx, { id: attemptId, agentId: attempt.agent_id }, endState, reason);
+        const endedAt = endAttemptWithoutResult(this.ctx, { id: attemptId, agentId: attempt.agent_id }, endState, reason);
         const task = q('SELECT attempt_id, delete_requested, host_losses FROM tasks WHERE job_id = ? AND task_id = ?').get(attempt.job_id, attempt.task_id) as {
           attempt_id: string;
           delete_requested: number;
@@ -251,7 +257,7 @@ export class AttemptWrites {
             attemptId,
           );
           q('UPDATE tasks SET state = ?, exit_status = 137, failed_code = ? WHERE job_id = ? AND task_id = ?').run(TaskState.Done, FailedCode.AfterJob, attempt.job_id, attempt.task_id);
-          countDoneAttempt(this.ctx, attemptId);
+          countDoneAttempt(this.ctx, attempt.job_id, endedAt - attempt.began);
           ended.push({ jobId: attempt.job_id, taskId: attempt.task_id, attemptId });
           if (finishJobIfDone(this.ctx, attempt.job_id)) finishedJobs.push(attempt.job_id);
           n++;

@@ -38,25 +38,28 @@ export function requireJob(ctx: WriteContext, jobId: number): JobRow {
   return job;
 }
 
-/** Ends an attempt nobody will report a result for (lost, cancelled, interrupted). Inside a transaction. */
-export function endAttemptWithoutResult(ctx: WriteContext, attempt: { id: string; agentId: string }, state: AttemptState, reason: string): void {
+/**
+ * Ends an attempt nobody will report a result for (lost, cancelled, interrupted). Inside a
+ * transaction; returns when it ended (now).
+ */
+export function endAttemptWithoutResult(ctx: WriteContext, attempt: { id: string; agentId: string }, state: AttemptState, reason: string): number {
   const now = ctx.clock.now();
   ctx.q('UPDATE attempts SET state = ?, ended_at = ?, failed_reason = ? WHERE id = ?').run(state, now, reason, attempt.id);
   ctx.hostEnds.noted(attempt.agentId, now);
+  return now;
 }
 
 /**
- * Adds an attempt that just became done to its job's running mean of wall time (job_stats, read
- * by the autoscaler's expectedSeconds). Inside the transaction that made it done.
+ * A done attempt of `jobId` that ran `wallMs` joins its job's running mean of wall time
+ * (job_stats, read by the autoscaler's expectedSeconds). Inside the transaction that made it done.
  */
-export function countDoneAttempt(ctx: WriteContext, attemptId: string): void {
+export function countDoneAttempt(ctx: WriteContext, jobId: number, wallMs: number): void {
   ctx
     .q(
-      `INSERT INTO job_stats (job_id, done_attempts, done_wall_ms)
-       SELECT job_id, 1, ended_at - started_at FROM attempts WHERE id = ?
+      `INSERT INTO job_stats (job_id, done_attempts, done_wall_ms) VALUES (?, 1, ?)
        ON CONFLICT (job_id) DO UPDATE SET done_attempts = done_attempts + 1, done_wall_ms = done_wall_ms + excluded.done_wall_ms`,
     )
-    .run(attemptId);
+    .run(jobId, wallMs);
 }
 
 /**
