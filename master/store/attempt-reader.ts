@@ -1,6 +1,5 @@
 import { AttemptState } from '../states.js';
 import { perDatabase, StoreReader } from './store-reader.js';
-import { LIVE_ATTEMPTS } from './sql-states.js';
 
 /** Which job and task an attempt ran. */
 export interface AttemptRefRow {
@@ -60,13 +59,13 @@ export class AttemptReader extends StoreReader {
     return this.q(
       `SELECT a.id, a.job_id, a.task_id, j.slots, t.delete_requested FROM attempts a
        JOIN jobs j ON j.id = a.job_id JOIN tasks t ON t.job_id = a.job_id AND t.task_id = a.task_id
-       WHERE a.agent_id = ? AND a.state IN (${LIVE_ATTEMPTS})`,
+       WHERE a.agent_id = ? AND a.ended_at IS NULL`,
     ).all(agentId) as ActiveAttemptRow[];
   }
 
   /** Every agent holding a lease (after a master restart, none of them is connected yet). */
   leaseHolders(): LeaseHolderRow[] {
-    return this.q(`SELECT DISTINCT agent_id, hostname FROM attempts WHERE state IN (${LIVE_ATTEMPTS})`).all() as LeaseHolderRow[];
+    return this.q('SELECT DISTINCT agent_id, hostname FROM attempts WHERE ended_at IS NULL').all() as LeaseHolderRow[];
   }
 
   /** The task's newest attempt (by lease time, then insertion), or undefined if it never ran. */

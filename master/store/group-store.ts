@@ -6,7 +6,6 @@ import { jobFitsGroup } from '../groups/job-fit.js';
 import { INSTANCE_ID_LABEL } from '../providers/local-provider.js';
 import { type Db, sqlLimit } from './database.js';
 import type { JobReader } from './job-reader.js';
-import { LIVE_ATTEMPTS } from './sql-states.js';
 import type { WriteContext } from './write-context.js';
 
 /**
@@ -176,11 +175,11 @@ export async function agentViewsFor(db: Db, group: string, hosts: HostsInMemory,
             first_seen, last_seen, last_ended_at, lost, interrupted_at, spot_termination, draining
      FROM hosts WHERE group_name = ? AND agent_id > ? ORDER BY agent_id ${sqlLimit(VIEW_SLICE)}`,
   );
-  // Two seeks of attempts_agent per host: its live attempts, never its past ones.
+  // One seek of attempts_live per host: its live attempts, never its past ones.
   const liveOf = db.prepare(
     `SELECT a.id, a.job_id, a.started_at, a.leased_at, j.slots
      FROM attempts a JOIN jobs j ON j.id = a.job_id
-     WHERE a.agent_id = ? AND a.state IN (${LIVE_ATTEMPTS})`,
+     WHERE a.agent_id = ? AND a.ended_at IS NULL`,
   );
   const expectedCache = new Map<number, number | undefined>();
   const expectedOf = (jobId: number): number | undefined => {

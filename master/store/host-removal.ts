@@ -1,5 +1,4 @@
 import { runTransaction, type Db } from './database.js';
-import { LIVE_ATTEMPTS } from './sql-states.js';
 
 /** Why a host cannot be removed now, in words for the administrator. */
 export class HostRemovalError extends Error {
@@ -27,7 +26,7 @@ export function removeHost(db: Db, hostname: string, isConnected: (agentId: stri
       throw new HostRemovalError(`host "${hostname}" is connected`, 409, `stop its agent first (or 'qfarm host disable ${hostname}' to keep it from new work)`);
     }
     const active = db
-      .prepare(`SELECT COUNT(*) FROM attempts WHERE hostname = ? AND state IN (${LIVE_ATTEMPTS})`)
+      .prepare('SELECT COUNT(*) FROM attempts WHERE hostname = ? AND ended_at IS NULL')
       .pluck()
       .get(hostname) as number;
     if (active > 0) {

@@ -1,7 +1,6 @@
 import type { HostInventory } from '../../protocol/agent-messages.js';
 import { runTransaction } from './database.js';
 import type { AttemptWrites } from './attempt-writes.js';
-import { LIVE_ATTEMPTS } from './sql-states.js';
 import type { WriteContext } from './write-context.js';
 
 /**
@@ -79,7 +78,7 @@ export class HostWrites {
     const { db, q } = this.ctx;
     return runTransaction(db, () => {
       q('UPDATE hosts SET lost = 1 WHERE agent_id = ?').run(agentId);
-      const ids = q(`SELECT id FROM attempts WHERE agent_id = ? AND state IN (${LIVE_ATTEMPTS})`).pluck().all(agentId) as string[];
+      const ids = q('SELECT id FROM attempts WHERE agent_id = ? AND ended_at IS NULL').pluck().all(agentId) as string[];
       return this.attempts.requeueAttempts(ids, reason);
     });
   }

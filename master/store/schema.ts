@@ -182,11 +182,13 @@ export const MIGRATIONS: readonly string[] = [
   // Attempts still in an agent's hands, by agent (issue 14): the index on (agent_id, state) held
   // every attempt ever made, and each lease, start and result rewrote an entry of it on a page of
   // its own. Only live attempts are looked up by agent (a lost host's, the autoscaler's view, the
-  // lease holders at start, which scanned the whole table): this index holds just those, and
-  // covers the lease holders' hostnames. Its WHERE must be written as the queries write
-  // LIVE_ATTEMPTS for SQLite to use it (test/master/store-statements.test.ts checks the plans).
+  // lease holders at start and a removed host's, which scanned the whole table): this index holds
+  // just those, and covers the hostnames. An attempt leaves an agent's hands exactly when it gets
+  // its end time (a result, a loss, a cancel); keyed on that rather than on its state, a start
+  // (leased to running) leaves the index alone. The queries must say `ended_at IS NULL` for SQLite
+  // to use it (test/master/store-statements.test.ts checks their plans).
   `
   DROP INDEX attempts_agent;
-  CREATE INDEX attempts_live ON attempts (agent_id, hostname) WHERE state IN ('leased', 'running');
+  CREATE INDEX attempts_live ON attempts (agent_id, hostname) WHERE ended_at IS NULL;
   `,
 ];

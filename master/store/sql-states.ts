@@ -20,5 +20,8 @@ export const REQUEUED_TASKS = sqlList([TaskState.Pending]);
 export const UNFINISHED_TASKS = sqlList([TaskState.Pending, TaskState.Leased, TaskState.Running]);
 /** Tasks an agent holds: leased or running. */
 export const HELD_TASKS = sqlList([TaskState.Leased, TaskState.Running]);
-/** Attempts still in an agent's hands. */
+/**
+ * Attempts still in an agent's hands. Looked up by agent or host, say `ended_at IS NULL` instead:
+ * the same rows (an attempt ends when it leaves them), and the partial index attempts_live's WHERE.
+ */
 export const LIVE_ATTEMPTS = sqlList([AttemptState.Leased, AttemptState.Running]);

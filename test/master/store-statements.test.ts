@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { sqlLimit } from '../../master/store/database.js';
 import { AttemptReader } from '../../master/store/attempt-reader.js';
 import { agentViewsFor } from '../../master/store/group-store.js';
+import { removeHost } from '../../master/store/host-removal.js';
 import { openTestStore } from '../helpers/test-store.js';
 
 const MASTER = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'master');
@@ -39,9 +40,11 @@ test("every lookup of attempts by agent is served by the index of live attempts,
   attempts.leaseHolders();
   transitions.markHostLost('vm-1', 'host lost: test');
   await agentViewsFor(db, 'default', { isConnected: () => true, unwrittenLastEndOf: () => undefined });
+  transitions.upsertHost({ agentId: 'vm-2', hostname: 'vm-2', group: 'default', arch: 'lx-amd64', cpus: 1, sockets: 1, cores: 1, threads: 1, slots: 1, memTotalBytes: 1e9, swapTotalBytes: 0, labels: {}, agentVersion: 'test' });
+  removeHost(db, 'vm-2', () => false);
   db.prepare = prepare;
-  const byAgent = prepared.filter((sql) => /FROM attempts/.test(sql) && /agent_id = \?|DISTINCT agent_id/.test(sql));
-  t.equal(byAgent.length, 4, 'an agent\'s live attempts (3 callers) and the lease holders');
+  const byAgent = prepared.filter((sql) => /FROM attempts/.test(sql) && /agent_id = \?|DISTINCT agent_id|hostname = \?/.test(sql));
+  t.equal(byAgent.length, 5, "an agent's live attempts (3 callers), the lease holders, a removed host's");
   for (const sql of byAgent) {
     const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...(sql.includes('?') ? ['vm-1'] : [])) as { detail: string }[]).map((r) => r.detail).join('; ');
     t.match(plan, /USING (COVERING )?INDEX attempts_live/, `${sql.replace(/\s+/g, ' ').slice(0, 80)}…: ${plan}`);
