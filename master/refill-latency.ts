@@ -20,8 +20,10 @@ export interface RefillSummary {
  * without giving the host anything (nothing queued fits it) ends its wait uncounted. A host's
  * first waiting result is timed; one with several slots freed at once counts once.
  *
- * This is the master's share of what bench:agents measures from its simulated agents, whose own
- * event loop and GC (2,000 agents in one process, on the master's 2 cores) add to every sample.
+ * "Arrival" is when the master's event loop reads the frame: the time a frame waits in its socket
+ * while the master finishes the turn it is in is not counted here (Node cannot see when the bytes
+ * came). bench:agents measures the whole refill from its simulated agents, which includes that
+ * wait and their own event loop (2,000 agents in one process, on the master's 2 cores).
  */
 export class RefillLatency {
   /** Hosts (agent ids) with a result not yet followed by an assignment: since when, and whether the result is handled. */
