@@ -43,6 +43,13 @@ export interface HostCapacity {
 }
 
 /**
+ * Frames whose handling nobody waits on: they join the next turn's transaction, or one a few ms
+ * later (tick-transaction.ts enqueueLazy), instead of a commit of their own. A result, an upload
+ * freeing slots and an interactive session's frames are handled in the next turn.
+ */
+const WAITED_ON_BY_NOBODY: ReadonlySet<AgentMessage['type']> = new Set(['started', 'usage', 'output']);
+
+/**
  * The agents' side of the master: authenticates WebSocket upgrades, validates every frame,
  * tracks each agent's attempts and slots, and keeps leases of disconnected agents for a grace
  * period (lease-grace.ts) so that a reconnecting agent (or a restarted master) reattaches its
@@ -210,7 +217,7 @@ export class AgentHub {
       if (message.type === 'finished') this.refills.resultArrived(session.agentId);
       const from = session;
       const frame = message;
-      this.tick.enqueue(() => {
+      const handle = (): void => {
         // A frame queued behind one that made us close the connection is not acted on.
         if (ws.readyState !== ws.OPEN) return;
         try {
@@ -218,7 +225,9 @@ export class AgentHub {
         } catch (err) {
           this.log.error({ err, agent: from.hostname, type: frame.type }, 'failed to handle agent message');
         }
-      });
+      };
+      if (WAITED_ON_BY_NOBODY.has(frame.type)) this.tick.enqueueLazy(handle);
+      else this.tick.enqueue(handle);
     });
     ws.on('close', () => {
       clearTimeout(helloTimer);

@@ -13,9 +13,17 @@ import { runTransaction, type Db } from './database.js';
  * `ack` that lets an agent forget a result, an assignment sent to an agent, a log append whose
  * sequence number is recorded in the same turn. If the commit itself fails, those callbacks are
  * dropped and logged: the agents replay what was not acknowledged.
+ *
+ * Work nobody waits on (a task's start, its usage, its output) is queued with `enqueueLazy`: it
+ * rides with the next turn, or runs LAZY_WITHIN_MS later if none comes. At 40 % load a third of
+ * the turns held nothing else, and every commit writes its pages again (bench:agents).
  */
+/** The longest lazy work waits for a turn to join (ms). */
+export const LAZY_WITHIN_MS = 5;
+
 export class TickTransaction {
   private queue: (() => void)[] = [];
+  private lazyTimer: NodeJS.Timeout | undefined;
   private committed: (() => void)[] = [];
   private scheduled = false;
   private flushing = false;
@@ -32,14 +40,30 @@ export class TickTransaction {
 
   /** Runs `work` in the next turn's transaction, after the work queued before it. */
   enqueue(work: () => void): void {
-    if (this.closed) {
-      this.log.warn('a store change arrived after the master stopped; the agent will send it again');
-      return;
-    }
-    this.queue.push(work);
-    if (this.scheduled || this.flushing) return;
+    if (!this.push(work) || this.scheduled || this.flushing) return;
     this.scheduled = true;
     setImmediate(() => this.flush());
+  }
+
+  /**
+   * Runs `work` in a turn's transaction within LAZY_WITHIN_MS, in order with all other work: in
+   * the next turn if something queued with `enqueue` brings one sooner.
+   */
+  enqueueLazy(work: () => void): void {
+    if (!this.push(work) || this.scheduled || this.flushing || this.lazyTimer) return;
+    this.lazyTimer = setTimeout(() => {
+      this.lazyTimer = undefined;
+      this.flush();
+    }, LAZY_WITHIN_MS);
+  }
+
+  private push(work: () => void): boolean {
+    if (this.closed) {
+      this.log.warn('a store change arrived after the master stopped; the agent will send it again');
+      return false;
+    }
+    this.queue.push(work);
+    return true;
   }
 
   /** Runs `fn` once the current turn has committed (at once when no turn is open). */
@@ -51,6 +75,8 @@ export class TickTransaction {
   /** After the last flush: the database is about to close. */
   close(): void {
     this.closed = true;
+    clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
   }
 
   /**
@@ -61,6 +87,8 @@ export class TickTransaction {
   flush(): void {
     this.scheduled = false;
     if (this.flushing || this.queue.length === 0) return;
+    clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
     this.flushing = true;
     this.turns++;
     try {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { runTransaction } from '../../master/store/database.js';
-import { TickTransaction } from '../../master/store/tick-transaction.js';
+import { LAZY_WITHIN_MS, TickTransaction } from '../../master/store/tick-transaction.js';
 import { openTestStore } from '../helpers/test-store.js';
 
 /**
@@ -105,6 +105,48 @@ t.test('a flush called directly (a hello, a disconnect) runs what is queued now'
   t.same(committedNotes(), ['finished'], 'committed before the hello is handled');
   await nextTurn();
   t.equal(tick.turns, 1, 'the timer finds nothing left to do');
+});
+
+t.test('lazy work (a start, usage, output) rides with the next turn that comes, in order', async (t) => {
+  const { tick, committedNotes, note } = setup(t);
+  tick.enqueueLazy(note('started'));
+  await nextTurn();
+  t.same(committedNotes(), [], 'no turn of its own on the next tick');
+  tick.enqueueLazy(note('usage'));
+  tick.enqueue(note('finished'));
+  await nextTurn();
+  t.same(committedNotes(), ['started', 'usage', 'finished'], 'joined the result, queued before it');
+  t.equal(tick.turns, 1, 'one commit for the three');
+  await new Promise((resolve) => setTimeout(resolve, LAZY_WITHIN_MS * 3));
+  t.equal(tick.turns, 1, 'the lazy timer was cleared by that turn');
+});
+
+t.test('lazy work with no turn to join commits on its own within LAZY_WITHIN_MS', async (t) => {
+  const { tick, committedNotes, note } = setup(t);
+  const queuedAt = performance.now();
+  tick.enqueueLazy(note('output'));
+  tick.enqueueLazy(note('more output'));
+  while (committedNotes().length === 0) {
+    t.ok(performance.now() - queuedAt < 1000, 'committed in time');
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  t.ok(performance.now() - queuedAt >= LAZY_WITHIN_MS - 1, 'after waiting for a turn to join');
+  t.same(committedNotes(), ['output', 'more output']);
+  t.equal(tick.turns, 1);
+});
+
+t.test('a direct flush takes lazy work along; after close nothing is queued and no timer fires', async (t) => {
+  const { tick, committedNotes, note } = setup(t);
+  tick.enqueueLazy(note('started'));
+  tick.flush();
+  t.same(committedNotes(), ['started'], 'a hello or a disconnect flushes it too');
+  tick.enqueueLazy(note('late'));
+  tick.flush();
+  tick.close();
+  tick.enqueueLazy(note('after close'));
+  await new Promise((resolve) => setTimeout(resolve, LAZY_WITHIN_MS * 3));
+  t.same(committedNotes(), ['started', 'late'], 'work after close is refused (the agent sends it again)');
+  t.equal(tick.turns, 2);
 });
 
 t.test('runTransaction: a change inside a change is undone alone when it throws; an outer failure undoes both', (t) => {
