@@ -177,10 +177,10 @@ export class AgentHub {
       );
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req.socket.remoteAddress ?? '?'));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, socket, req.socket.remoteAddress ?? '?'));
   }
 
-  private onConnection(ws: WebSocket, remote: string): void {
+  private onConnection(ws: WebSocket, socket: Duplex, remote: string): void {
     let session: AgentSession | undefined;
     const helloTimer = setTimeout(() => {
       this.log.warn({ remote }, 'agent sent no hello in time; closing');
@@ -207,7 +207,7 @@ export class AgentHub {
         clearTimeout(helloTimer);
         // What this agent (or another) said before now is in the store before the hello is read.
         this.tick.flush();
-        session = this.onHello(ws, message, remote);
+        session = this.onHello(ws, socket, message, remote);
         return;
       }
       session.lastFrameAt = this.clock.now();
@@ -240,7 +240,7 @@ export class AgentHub {
     ws.on('error', (err) => this.log.warn({ remote, err: err.message }, 'agent socket error'));
   }
 
-  private onHello(ws: WebSocket, hello: AgentHello, remote: string): AgentSession | undefined {
+  private onHello(ws: WebSocket, socket: Duplex, hello: AgentHello, remote: string): AgentSession | undefined {
     if (hello.protocolVersion !== PROTOCOL_VERSION) {
       const reason =
         `agent ${hello.hostname} speaks protocol ${hello.protocolVersion} but this master speaks ${PROTOCOL_VERSION}: ` +
@@ -269,7 +269,7 @@ export class AgentHub {
     }
     this.grace.end(hello.agentId);
 
-    const session = new AgentSession(ws, hostInventory(hello), remote, this.clock.now());
+    const session = new AgentSession(ws, hostInventory(hello), remote, this.clock.now(), socket);
     // A draining agent hands back any assignment; giving it none avoids a requeue per reconnect.
     session.onSlotsChanged = this.slotsChanged;
     if (hello.draining === true) session.drain();

@@ -29,6 +29,7 @@ export class AgentSession {
   lastSeenStoredAt: number;
   /** Set by the hub that holds this session. */
   onSlotsChanged: (session: AgentSession) => void = () => {};
+  private corked = false;
 
   constructor(
     readonly ws: WebSocket,
@@ -37,6 +38,11 @@ export class AgentSession {
     /** The peer address, for logs about this connection. */
     readonly remote: string,
     now: number,
+    /**
+     * The connection's socket, to gather the frames sent to this agent in one go (a result's ack
+     * and the next assignment, sent after the same commit) into one write.
+     */
+    private readonly socket?: { cork(): void; uncork(): void },
   ) {
     this.lastFrameAt = now;
     this.lastSeenStoredAt = now;
@@ -121,6 +127,17 @@ export class AgentSession {
   }
 
   send(message: MasterMessage): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.socket && !this.corked) {
+      // Node's idiom for batching writes: corked until the code running now is done. One write
+      // a turn instead of one per frame (a system call, ~15 µs, was 8 % of the master's time).
+      this.corked = true;
+      this.socket.cork();
+      queueMicrotask(() => {
+        this.corked = false;
+        this.socket!.uncork();
+      });
+    }
+    this.ws.send(JSON.stringify(message));
   }
 }
