@@ -130,7 +130,7 @@ export class AttemptWrites {
         if (ranges.length > 0) cursor = rangeSkipper(job, ranges)(cursor);
         if (cursor !== job.next_task) {
           q('UPDATE jobs SET next_task = ? WHERE id = ?').run(cursor, job.id);
-          q('DELETE FROM deleted_ranges WHERE job_id = ? AND last < ?').run(job.id, cursor);
+          if (ranges.length > 0) q('DELETE FROM deleted_ranges WHERE job_id = ? AND last < ?').run(job.id, cursor);
           job.next_task = cursor;
         }
       }

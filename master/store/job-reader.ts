@@ -32,6 +32,9 @@ export interface JobRow {
 /** A jobs row without its submission (`spec`: with `qsub -V` kilobytes of environment a job): what lists and cursors need. */
 export type JobListRow = Omit<JobRow, 'spec'>;
 
+/** What says whether a job's tasks are all dispatched: its range, cursor and end marks. */
+export type JobCursorRow = Pick<JobRow, 'id' | 'first_task' | 'last_task' | 'step' | 'next_task' | 'deleted' | 'finished'>;
+
 /** Every column of jobs but `spec`, for queries that read many jobs (qstat read 10,000 specs for nothing). */
 export const JOB_LIST_COLUMNS = 'id, name, owner, submit_time, priority, queue, slots, is_array, first_task, last_task, step, next_task, user_hold, deleted, finished, finish_time, rerun, start_after';
 
@@ -41,6 +44,7 @@ const jobListColumnsOf = (alias: string): string => JOB_LIST_COLUMNS.split(', ')
 const J_COLUMNS = jobListColumnsOf('j');
 const P_COLUMNS = jobListColumnsOf('p');
 const LIST_ROW_BY_ID = `SELECT ${JOB_LIST_COLUMNS} FROM jobs WHERE id = ?`;
+const CURSOR_ROW_BY_ID = 'SELECT id, first_task, last_task, step, next_task, deleted, finished FROM jobs WHERE id = ?';
 const LIVE_JOB_ROWS = `SELECT ${JOB_LIST_COLUMNS} FROM jobs WHERE finished = 0 AND deleted = 0`;
 
 /** The runnable test of runnableJobs for `jobs j` (one parameter: now). */
@@ -77,6 +81,11 @@ export class JobReader {
     return this.q(LIST_ROW_BY_ID).get(jobId) as JobListRow | undefined;
   }
 
+  /** The job's range and cursor only: what a result's commit asks of its job (18 columns were ~2 µs more per result). */
+  cursorRow(jobId: number): JobCursorRow | undefined {
+    return this.q(CURSOR_ROW_BY_ID).get(jobId) as JobCursorRow | undefined;
+  }
+
   jobsByName(name: string): JobRow[] {
     return this.q('SELECT * FROM jobs WHERE name = ? ORDER BY id').all(name) as JobRow[];
   }
@@ -92,7 +101,7 @@ export class JobReader {
   }
 
   /** Task ids at or past the cursor that have no row yet and are in no deleted range. */
-  undispatchedCount(job: JobListRow): number {
+  undispatchedCount(job: Omit<JobCursorRow, 'finished'>): number {
     if (job.deleted || job.next_task > job.last_task) return 0;
     const inRange = idsBetween(job, job.next_task, job.last_task);
     const withRows = this

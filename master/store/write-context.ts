@@ -67,7 +67,7 @@ export function countDoneAttempt(ctx: WriteContext, jobId: number, wallMs: numbe
  * leased or running. Inside the transaction that ended its last task; true if it just finished.
  */
 export function finishJobIfDone(ctx: WriteContext, jobId: number): boolean {
-  const job = ctx.reader.listRow(jobId);
+  const job = ctx.reader.cursorRow(jobId);
   if (!job || job.finished) return false;
   // Cheapest first: while the cursor has ids left, the job is not done (one result of thousands).
   if (!job.deleted && ctx.reader.undispatchedCount(job) > 0) return false;
