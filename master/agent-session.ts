@@ -127,6 +127,11 @@ export class AgentSession {
   }
 
   send(message: MasterMessage): void {
+    this.sendSerialized(JSON.stringify(message));
+  }
+
+  /** A MasterMessage serialized already (an assignment: assignment-text.ts). */
+  sendSerialized(json: string): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     if (this.socket && !this.corked) {
       // Node's idiom for batching writes: corked until the code running now is done. One write
@@ -138,6 +143,6 @@ export class AgentSession {
         this.socket!.uncork();
       });
     }
-    this.ws.send(JSON.stringify(message));
+    this.ws.send(json);
   }
 }

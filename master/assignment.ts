@@ -32,9 +32,30 @@ function defaultOutputPath(spec: JobSubmission, jobId: number, taskId: number | 
   return path.join(spec.cwd, `${spec.name}.${kind}${jobId}${suffix}`);
 }
 
+/** What differs between two tasks' assignments of one job (assignment-text.ts builds the rest once). */
+export interface TaskPart {
+  attemptId: string;
+  taskId: number | null;
+  /** $SGE_TASK_ID. */
+  sgeTaskId: string;
+  stdoutPath: string;
+  stderrPath: string;
+}
+
+export function taskPart(job: JobListRow, spec: JobSubmission, lease: Lease): TaskPart {
+  const taskId = job.is_array ? lease.taskId : null;
+  return {
+    attemptId: lease.attemptId,
+    taskId,
+    sgeTaskId: job.is_array ? String(lease.taskId) : 'undefined',
+    stdoutPath: spec.stdoutPath ? expandOutputPath(spec.stdoutPath, spec, job.id, taskId) : defaultOutputPath(spec, job.id, taskId, 'o'),
+    stderrPath: spec.stderrPath ? expandOutputPath(spec.stderrPath, spec, job.id, taskId) : defaultOutputPath(spec, job.id, taskId, 'e'),
+  };
+}
+
 /** Builds the complete, self-contained assignment of one leased task. */
 export function buildAssignment(job: JobListRow, spec: JobSubmission, lease: Lease, group: string): TaskAssignment {
-  const taskId = job.is_array ? lease.taskId : null;
+  const task = taskPart(job, spec, lease);
   const undefinedUnlessArray = (value: number): string => (job.is_array ? String(value) : 'undefined');
   const env: Record<string, string> = {
     PATH: DEFAULT_TASK_PATH,
@@ -55,7 +76,7 @@ export function buildAssignment(job: JobListRow, spec: JobSubmission, lease: Lea
     JOB_NAME: spec.name,
     REQUEST: spec.name,
     JOB_SCRIPT: spec.command.kind === 'script' ? spec.command.scriptName : spec.command.argv[0]!,
-    SGE_TASK_ID: undefinedUnlessArray(lease.taskId),
+    SGE_TASK_ID: task.sgeTaskId,
     SGE_TASK_FIRST: undefinedUnlessArray(job.first_task),
     SGE_TASK_LAST: undefinedUnlessArray(job.last_task),
     SGE_TASK_STEPSIZE: undefinedUnlessArray(job.step),
@@ -68,17 +89,17 @@ export function buildAssignment(job: JobListRow, spec: JobSubmission, lease: Lea
   if (spec.pty) env['TERM'] ??= 'xterm';
   return {
     type: 'assign',
-    attemptId: lease.attemptId,
+    attemptId: task.attemptId,
     jobId: job.id,
-    taskId,
+    taskId: task.taskId,
     jobName: spec.name,
     user: { name: spec.submitter.user, uid: spec.submitter.uid, gid: spec.submitter.gid, home: spec.submitter.home },
     command: spec.command,
     shell: spec.shell ?? '/bin/sh',
     cwd: spec.cwd,
     env,
-    stdoutPath: spec.stdoutPath ? expandOutputPath(spec.stdoutPath, spec, job.id, taskId) : defaultOutputPath(spec, job.id, taskId, 'o'),
-    stderrPath: spec.stderrPath ? expandOutputPath(spec.stderrPath, spec, job.id, taskId) : defaultOutputPath(spec, job.id, taskId, 'e'),
+    stdoutPath: task.stdoutPath,
+    stderrPath: task.stderrPath,
     joinOutput: spec.joinOutput,
     pty: spec.pty,
     slots: spec.slots,

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { JobSubmission } from '../protocol/job-spec.js';
-import { buildAssignment } from './assignment.js';
+import { AssignmentTexts } from './assignment-text.js';
 import type { JobSpecs } from './job-specs.js';
 import type { AgentHub, HostCapacity } from './agent-hub.js';
 import type { MasterEventBus } from './events.js';
@@ -40,6 +40,7 @@ export class Scheduler {
   private startTimerAt = 0;
   /** Compiled once (the store's readers): every pass (thousands a second under load) asks it. */
   private readonly disabledHostnames: () => string[];
+  private readonly assignments = new AssignmentTexts();
   /** Hosts where an attempt of the task failed for the node's reasons (requeued attempts). */
   private readonly hostsThatFailed: (jobId: number, taskId: number) => string[];
   passes = 0;
@@ -187,9 +188,9 @@ export class Scheduler {
         for (const lease of leases) {
           this.hub.noteAssigned(session, lease.attemptId, lease.jobId, lease.taskId, job.slots);
           // Sent once the lease is durable: an agent never runs an attempt the store may not have.
-          const assignment = buildAssignment(job, spec, lease, session.group);
+          const assignment = this.assignments.text(job, spec, lease, session.group);
           this.tick.afterCommit(() => {
-            session.send(assignment);
+            session.sendSerialized(assignment);
             this.hub.refills.assigned(session.agentId);
           });
         }
