@@ -32,6 +32,11 @@ function defaultOutputPath(spec: JobSubmission, jobId: number, taskId: number | 
   return path.join(spec.cwd, `${spec.name}.${kind}${jobId}${suffix}`);
 }
 
+/** A task-range variable's value: SGE says `undefined` for a job that is no array. */
+function undefinedUnlessArray(job: JobListRow, value: number): string {
+  return job.is_array ? String(value) : 'undefined';
+}
+
 /** What differs between two tasks' assignments of one job (assignment-text.ts builds the rest once). */
 export interface TaskPart {
   attemptId: string;
@@ -47,7 +52,7 @@ export function taskPart(job: JobListRow, spec: JobSubmission, lease: Lease): Ta
   return {
     attemptId: lease.attemptId,
     taskId,
-    sgeTaskId: job.is_array ? String(lease.taskId) : 'undefined',
+    sgeTaskId: undefinedUnlessArray(job, lease.taskId),
     stdoutPath: spec.stdoutPath ? expandOutputPath(spec.stdoutPath, spec, job.id, taskId) : defaultOutputPath(spec, job.id, taskId, 'o'),
     stderrPath: spec.stderrPath ? expandOutputPath(spec.stderrPath, spec, job.id, taskId) : defaultOutputPath(spec, job.id, taskId, 'e'),
   };
@@ -56,7 +61,6 @@ export function taskPart(job: JobListRow, spec: JobSubmission, lease: Lease): Ta
 /** Builds the complete, self-contained assignment of one leased task. */
 export function buildAssignment(job: JobListRow, spec: JobSubmission, lease: Lease, group: string): TaskAssignment {
   const task = taskPart(job, spec, lease);
-  const undefinedUnlessArray = (value: number): string => (job.is_array ? String(value) : 'undefined');
   const env: Record<string, string> = {
     PATH: DEFAULT_TASK_PATH,
     // What qsub recorded of the submitter's session; the CLI sends these in env, these are fallbacks.
@@ -77,9 +81,9 @@ export function buildAssignment(job: JobListRow, spec: JobSubmission, lease: Lea
     REQUEST: spec.name,
     JOB_SCRIPT: spec.command.kind === 'script' ? spec.command.scriptName : spec.command.argv[0]!,
     SGE_TASK_ID: task.sgeTaskId,
-    SGE_TASK_FIRST: undefinedUnlessArray(job.first_task),
-    SGE_TASK_LAST: undefinedUnlessArray(job.last_task),
-    SGE_TASK_STEPSIZE: undefinedUnlessArray(job.step),
+    SGE_TASK_FIRST: undefinedUnlessArray(job, job.first_task),
+    SGE_TASK_LAST: undefinedUnlessArray(job, job.last_task),
+    SGE_TASK_STEPSIZE: undefinedUnlessArray(job, job.step),
     NSLOTS: String(spec.slots),
     NHOSTS: '1',
     QUEUE: group,

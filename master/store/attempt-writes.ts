@@ -53,10 +53,9 @@ export const OutputSeq = {
 } as const;
 export type OutputSeq = (typeof OutputSeq)[keyof typeof OutputSeq];
 
-type AttemptRow = { job_id: number; task_id: number; state: AttemptState; agent_id: string };
-/** An attempt as its end is decided: `began` is when it started, or when it was leased if it never said. */
-const ENDING_ATTEMPT = 'SELECT job_id, task_id, state, agent_id, COALESCE(started_at, leased_at) AS began, started_at FROM attempts WHERE id = ?';
-type EndingAttempt = AttemptRow & { began: number; started_at: number | null };
+/** An attempt as its end is decided (a result, a loss). */
+const ENDING_ATTEMPT = 'SELECT job_id, task_id, state, agent_id, leased_at, started_at FROM attempts WHERE id = ?';
+type EndingAttempt = { job_id: number; task_id: number; state: AttemptState; agent_id: string; leased_at: number; started_at: number | null };
 
 const PENDING = sqlList([TaskState.Pending]);
 // A lease's statements, written once: the statement cache looks them up by their text, and a
@@ -257,7 +256,8 @@ export class AttemptWrites {
             attemptId,
           );
           q('UPDATE tasks SET state = ?, exit_status = 137, failed_code = ? WHERE job_id = ? AND task_id = ?').run(TaskState.Done, FailedCode.AfterJob, attempt.job_id, attempt.task_id);
-          countDoneAttempt(this.ctx, attempt.job_id, endedAt - attempt.began);
+          // Its run counts from its start, or from its lease if it never said it started.
+          countDoneAttempt(this.ctx, attempt.job_id, endedAt - (attempt.started_at ?? attempt.leased_at));
           ended.push({ jobId: attempt.job_id, taskId: attempt.task_id, attemptId });
           if (finishJobIfDone(this.ctx, attempt.job_id)) finishedJobs.push(attempt.job_id);
           n++;

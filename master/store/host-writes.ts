@@ -33,36 +33,32 @@ export class HostWrites {
     const now = this.ctx.clock.now();
     const touch = this.ctx.q('UPDATE hosts SET last_seen = ? WHERE agent_id = ?');
     const ids = [...agentIds];
-    const ends = this.ctx.hostEnds.take(ids);
-    try {
-      runTransaction(this.ctx.db, () => {
-        for (const agentId of ids) touch.run(now, agentId);
-        this.writeLastEnds(ends);
-      });
-    } catch (err) {
-      this.ctx.hostEnds.restore(ends);
-      throw err;
-    }
+    this.writeLastEnds(this.ctx.hostEnds.take(ids), () => {
+      for (const agentId of ids) touch.run(now, agentId);
+    });
   }
 
   /** Every host's last attempt end not yet on its row: at the master's stop. */
   writeHostLastEnds(): void {
-    const ends = this.ctx.hostEnds.take();
-    try {
-      runTransaction(this.ctx.db, () => this.writeLastEnds(ends));
-    } catch (err) {
-      this.ctx.hostEnds.restore(ends);
-      throw err;
-    }
+    this.writeLastEnds(this.ctx.hostEnds.take(), () => {});
   }
 
   unwrittenLastEndOf(agentId: string): number | undefined {
     return this.ctx.hostEnds.unwrittenOf(agentId);
   }
 
-  private writeLastEnds(ends: readonly [agentId: string, endedAt: number][]): void {
+  /** `ends` taken from memory onto the hosts' rows, with `alongside` in the same transaction; kept in memory if it fails. */
+  private writeLastEnds(ends: readonly [agentId: string, endedAt: number][], alongside: () => void): void {
     const write = this.ctx.q('UPDATE hosts SET last_ended_at = MAX(COALESCE(last_ended_at, 0), ?) WHERE agent_id = ?');
-    for (const [agentId, endedAt] of ends) write.run(endedAt, agentId);
+    try {
+      runTransaction(this.ctx.db, () => {
+        alongside();
+        for (const [agentId, endedAt] of ends) write.run(endedAt, agentId);
+      });
+    } catch (err) {
+      this.ctx.hostEnds.restore(ends);
+      throw err;
+    }
   }
 
   setHostDisabled(hostname: string, disabled: boolean): boolean {

@@ -124,6 +124,22 @@ t.test("a host's last end is kept in memory, written with its last_seen or at th
   t.equal(await idleSince('vm-1'), clock.t + 9000);
 });
 
+t.test("a host's last end whose write fails stays in memory for the next write", async (t) => {
+  const { db, reader, transitions } = setup(t);
+  transitions.upsertHost(hello('vm-1', 'render', { 'qfarm.instance-id': 'i-1' }));
+  const { jobId } = transitions.submitJob(job({ queue: 'render' }));
+  const [lease] = transitions.leaseTasks(reader.job(jobId)!, { agentId: 'vm-1', hostname: 'vm-1', group: 'render' }, 1);
+  transitions.commitResult({ type: 'finished', attemptId: lease!.attemptId, exitStatus: 0, signal: null, failedCode: 0, failedReason: '', startedAt: clock.t, endedAt: clock.t + 3000, usage });
+  db.exec("CREATE TRIGGER refuse BEFORE UPDATE ON hosts BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+  t.throws(() => transitions.touchHosts(['vm-1']), /disk full/);
+  t.throws(() => transitions.writeHostLastEnds(), /disk full/);
+  t.equal(transitions.unwrittenLastEndOf('vm-1'), clock.t + 3000, 'kept after both failed writes');
+  db.exec('DROP TRIGGER refuse');
+  transitions.touchHosts(['vm-1']);
+  t.equal(db.prepare('SELECT last_ended_at FROM hosts WHERE agent_id = ?').pluck().get('vm-1'), clock.t + 3000, 'written by the next one');
+  t.equal(transitions.unwrittenLastEndOf('vm-1'), undefined);
+});
+
 t.test("a big group's view is read in slices, the event loop free between them, and misses no host or task", async (t) => {
   const { db, reader, transitions } = setup(t);
   const hosts = 2 * VIEW_SLICE + 17;
