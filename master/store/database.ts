@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './schema.js';
+import { useWalWriteGathering } from './wal-write-gathering.js';
 
 export type Db = Database.Database;
 
@@ -22,8 +23,10 @@ export class StoreOpenError extends Error {
  * Opens (creating if needed) the SQLite store in WAL mode and applies pending migrations.
  * synchronous=NORMAL in WAL mode survives a process crash (kill -9) without losing committed
  * transactions; only a power loss can drop the last few, which the agents' replay covers.
+ * A commit's WAL frames are written in one system call (wal-write-gathering.ts).
  */
 export function openDatabase(file: string): Db {
+  useWalWriteGathering();
   let db: Db;
   // The store holds every job's environment: created 0600 (SQLite gives -wal and -shm the
   // database file's mode, so they follow).

@@ -102,8 +102,11 @@ function transpileClosure(entry: string): string {
  * By default the entry's import closure is transpiled once per test process into a temp dir and
  * the child runs plain JS (fast start). `QFARM_SPAWN_TS=loader` runs the .ts file under the ts-node
  * ESM loader instead (no temp dir; slower start).
+ *
+ * `launcher` runs node through another command (e.g. a shell that sets a resource limit and then
+ * `exec "$@"`): its words come first, then node and its arguments.
  */
-export function spawnTs(entry: string, args: string[] = [], opts: SpawnOptions = {}): ChildProcess {
+export function spawnTs(entry: string, args: string[] = [], opts: SpawnOptions = {}, launcher: string[] = []): ChildProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
   // tap sets NODE_OPTIONS with its own loaders for the test process; the child does not want them.
   if (!opts.env || !('NODE_OPTIONS' in opts.env)) delete env.NODE_OPTIONS;
@@ -115,7 +118,8 @@ export function spawnTs(entry: string, args: string[] = [], opts: SpawnOptions =
   } else {
     nodeArgs = ['--enable-source-maps', transpileClosure(entry)];
   }
-  return spawn(process.execPath, [...nodeArgs, ...args], {
+  const [command, ...commandArgs] = [...launcher, process.execPath, ...nodeArgs, ...args];
+  return spawn(command!, commandArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...opts,
     env,
