@@ -2,7 +2,8 @@
  * Simulated agents in a process of their own, as real agents are on machines of their own: the
  * bench's master process then measures the master alone (its CPU, its event loop), and the
  * agents' JSON and socket work runs on the other core. bench/agents.ts forks one swarm per
- * SWARM_SIZE agents (a process may hold 20,000 open files here) and drives it over IPC.
+ * --agents-per-process agents (at most MAX_SWARM_SIZE: a process may hold 20,000 open files
+ * here) and drives it over IPC.
  *
  * Run by fork() only: `node dist/bench/agent-swarm.js` with an IPC channel.
  */
@@ -11,8 +12,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { SimulatedAgent, type SimulatedWork } from './agent-simulator.js';
 
-/** Agents per swarm process. */
-export const SWARM_SIZE = 10_000;
+/** Agents one swarm process holds at most. */
+export const MAX_SWARM_SIZE = 10_000;
 
 /** What the bench asks a swarm. */
 type SwarmRequest =
