@@ -127,6 +127,8 @@ export class AgentSession {
   }
 
   send(message: MasterMessage): void {
+    // A closed connection's frames are dropped below; not worth serializing first.
+    if (this.ws.readyState !== this.ws.OPEN) return;
     this.sendSerialized(JSON.stringify(message));
   }
 

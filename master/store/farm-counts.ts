@@ -1,6 +1,6 @@
 import { perDatabase, StoreReader } from './store-reader.js';
 import { TaskState } from '../states.js';
-import { HELD_TASKS } from './sql-states.js';
+import { HELD_TASKS, LIVE_JOB } from './sql-states.js';
 
 /**
  * Farm-wide counts for `/health`, `/healthz` and Prometheus `/metrics`: numbers only, never a
@@ -13,7 +13,7 @@ export class FarmCounts extends StoreReader {
   }
 
   liveJobCount(): number {
-    return this.q('SELECT COUNT(*) FROM jobs WHERE finished = 0 AND deleted = 0').pluck().get() as number;
+    return this.q(`SELECT COUNT(*) FROM jobs WHERE ${LIVE_JOB}`).pluck().get() as number;
   }
 
   /** Tasks leased to or running on an agent. */

@@ -2,7 +2,7 @@ import { type Db, sqlLimit, statementCache } from './database.js';
 import type { TaskRange } from '../../protocol/job-spec.js';
 import { rangeHas } from '../../protocol/task-ranges.js';
 import { TaskState } from '../states.js';
-import { REQUEUED_TASKS } from './sql-states.js';
+import { LIVE_JOB, REQUEUED_TASKS } from './sql-states.js';
 
 /** A row of the jobs table, as stored. */
 export interface JobRow {
@@ -45,7 +45,7 @@ const J_COLUMNS = jobListColumnsOf('j');
 const P_COLUMNS = jobListColumnsOf('p');
 const LIST_ROW_BY_ID = `SELECT ${JOB_LIST_COLUMNS} FROM jobs WHERE id = ?`;
 const CURSOR_ROW_BY_ID = 'SELECT id, first_task, last_task, step, next_task, deleted, finished FROM jobs WHERE id = ?';
-const LIVE_JOB_ROWS = `SELECT ${JOB_LIST_COLUMNS} FROM jobs WHERE finished = 0 AND deleted = 0`;
+const LIVE_JOB_ROWS = `SELECT ${JOB_LIST_COLUMNS} FROM jobs WHERE ${LIVE_JOB}`;
 
 /** The runnable test of runnableJobs for `jobs j` (one parameter: now). */
 const RUNNABLE = `j.deleted = 0 AND j.user_hold = 0
@@ -169,7 +169,7 @@ export class JobReader {
       .q(
         // The planner would rather walk jobs_active (every unfinished job) than this index of the few with a start time.
         `SELECT MIN(start_after) FROM jobs INDEXED BY jobs_start_after
-         WHERE start_after IS NOT NULL AND start_after > ? AND finished = 0 AND deleted = 0`,
+         WHERE start_after IS NOT NULL AND start_after > ? AND ${LIVE_JOB}`,
       )
       .pluck()
       .get(now) as number | null;

@@ -25,3 +25,5 @@ export const HELD_TASKS = sqlList([TaskState.Leased, TaskState.Running]);
  * the same rows (an attempt ends when it leaves them), and the partial index attempts_live's WHERE.
  */
 export const LIVE_ATTEMPTS = sqlList([AttemptState.Leased, AttemptState.Running]);
+/** Jobs neither finished nor deleted (a condition on the jobs table). */
+export const LIVE_JOB = 'finished = 0 AND deleted = 0';
