@@ -48,6 +48,13 @@ static int writeGathered(GatheringFile *p) {
   return rc;
 }
 
+/* Writes what is gathered before any other use of the file; returns from the caller on error. */
+#define WRITE_GATHERED_FIRST(p)        \
+  do {                                 \
+    int rc_ = writeGathered(p);        \
+    if (rc_ != SQLITE_OK) return rc_; \
+  } while (0)
+
 static int gClose(sqlite3_file *f) {
   GatheringFile *p = (GatheringFile *)f;
   int rc = writeGathered(p);
@@ -61,8 +68,7 @@ static int gClose(sqlite3_file *f) {
 
 static int gRead(sqlite3_file *f, void *out, int amount, sqlite3_int64 offset) {
   GatheringFile *p = (GatheringFile *)f;
-  int rc = writeGathered(p);
-  if (rc != SQLITE_OK) return rc;
+  WRITE_GATHERED_FIRST(p);
   return p->real->pMethods->xRead(p->real, out, amount, offset);
 }
 
@@ -102,22 +108,19 @@ static int gWrite(sqlite3_file *f, const void *data, int amount, sqlite3_int64 o
 
 static int gTruncate(sqlite3_file *f, sqlite3_int64 size) {
   GatheringFile *p = (GatheringFile *)f;
-  int rc = writeGathered(p);
-  if (rc != SQLITE_OK) return rc;
+  WRITE_GATHERED_FIRST(p);
   return p->real->pMethods->xTruncate(p->real, size);
 }
 
 static int gSync(sqlite3_file *f, int flags) {
   GatheringFile *p = (GatheringFile *)f;
-  int rc = writeGathered(p);
-  if (rc != SQLITE_OK) return rc;
+  WRITE_GATHERED_FIRST(p);
   return p->real->pMethods->xSync(p->real, flags);
 }
 
 static int gFileSize(sqlite3_file *f, sqlite3_int64 *size) {
   GatheringFile *p = (GatheringFile *)f;
-  int rc = writeGathered(p);
-  if (rc != SQLITE_OK) return rc;
+  WRITE_GATHERED_FIRST(p);
   return p->real->pMethods->xFileSize(p->real, size);
 }
 
@@ -138,8 +141,7 @@ static int gCheckReservedLock(sqlite3_file *f, int *out) {
 
 static int gFileControl(sqlite3_file *f, int op, void *arg) {
   GatheringFile *p = (GatheringFile *)f;
-  int rc = writeGathered(p);
-  if (rc != SQLITE_OK) return rc;
+  WRITE_GATHERED_FIRST(p);
   if (op == SQLITE_FCNTL_VFSNAME) {
     int rc2 = p->real->pMethods->xFileControl(p->real, op, arg);
     if (rc2 == SQLITE_OK) *(char **)arg = sqlite3_mprintf("qfarm-gathering/%z", *(char **)arg);
@@ -184,8 +186,7 @@ static int gShmUnmap(sqlite3_file *f, int deleteFlag) {
 
 static int gFetch(sqlite3_file *f, sqlite3_int64 offset, int amount, void **out) {
   GatheringFile *p = (GatheringFile *)f;
-  int rc = writeGathered(p);
-  if (rc != SQLITE_OK) return rc;
+  WRITE_GATHERED_FIRST(p);
   return p->real->pMethods->xFetch(p->real, offset, amount, out);
 }
 
