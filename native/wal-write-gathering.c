@@ -9,7 +9,9 @@
  * has been written, from inside that same xWrite, so an error reaches SQLite as the commit's
  * error, before SQLite publishes the commit in the shared-memory index. Anything else done to the
  * WAL file (a read, a sync, a truncate, its size, a write elsewhere, closing it) writes what is
- * gathered first, so SQLite never sees the file differ from what it wrote. A process killed while
+ * gathered first, so SQLite never sees the file differ from what it wrote, and so does any lock
+ * change on the database's shared memory (what a rolled-back transaction spilled is written
+ * before its write lock is released, never after another connection's commit). A process killed while
  * frames are gathered loses an uncommitted transaction, as it would have lost it mid-write.
  *
  * Only files opened as WAL are gathered; every other call goes to the default VFS unchanged.
@@ -167,6 +169,11 @@ static int gShmMap(sqlite3_file *f, int region, int size, int extend, void volat
 
 static int gShmLock(sqlite3_file *f, int offset, int n, int flags) {
   GatheringFile *p = (GatheringFile *)f;
+  /* Nothing gathered may outlive the connection's WAL write lock: frames of a transaction that
+     was rolled back after it spilled pages would otherwise be written later, over frames another
+     connection committed meanwhile. Written while the lock is still held they land past the last
+     commit, where the next writer writes over them. */
+  if (p->wal) writeGathered(p->wal);
   return p->real->pMethods->xShmLock(p->real, offset, n, flags);
 }
 

@@ -80,6 +80,39 @@ t.test("a commit's WAL frames are written in one system call, and are there befo
   t.end();
 });
 
+t.test("a rolled-back transaction's gathered frames never land on frames another connection committed after it", (t) => {
+  const file = path.join(storeDir(t), 'store.db');
+  const first = openDatabase(file);
+  first.pragma('wal_autocheckpoint = 0');
+  first.exec('CREATE TABLE wal_probe (id INTEGER PRIMARY KEY, body BLOB NOT NULL)');
+  // A tiny page cache: the transaction writes (spills) pages to the WAL before it ends.
+  first.pragma('cache_size = 10');
+  const body = Buffer.alloc(3500, 0x5a);
+  const insert = first.prepare('INSERT INTO wal_probe (id, body) VALUES (?, ?)');
+  t.throws(
+    () =>
+      first.transaction(() => {
+        for (let id = 1; id <= 50; id++) insert.run(id, body);
+        throw new Error('undone');
+      })(),
+    /undone/,
+  );
+  // Another connection commits where the undone frames were written, past the 128 KiB the first
+  // had written out (the rest of its spill was still gathered when it rolled back).
+  const second = new Database(file);
+  second.pragma('wal_autocheckpoint = 0');
+  const insertSecond = second.prepare('INSERT INTO wal_probe (id, body) VALUES (?, ?)');
+  second.transaction(() => {
+    for (let id = 1000; id < 1060; id++) insertSecond.run(id, Buffer.alloc(3500, 0x33));
+  })();
+  second.close();
+  first.close();
+  const { ids, integrity } = reopened(file);
+  t.equal(integrity, 'ok', 'the store is whole');
+  t.same([...ids], Array.from({ length: 60 }, (_, i) => 1000 + i), "the other connection's commit is there, nothing of the undone one");
+  t.end();
+});
+
 t.test('a store killed (SIGKILL) while committing keeps every commit it reported and is whole', async (t) => {
   const file = path.join(storeDir(t), 'store.db');
   const reported = new Set<number>();
