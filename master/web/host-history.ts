@@ -105,7 +105,7 @@ export class HostHistory {
   }
 
   /** Hosts with a history, and the slabs their rings came from (for tests). */
-  get size(): { hosts: number; slabs: number } {
+  get counts(): { hosts: number; slabs: number } {
     return { hosts: this.rings.size, slabs: this.pool.slabs };
   }
 

@@ -43,11 +43,11 @@ t.test('a host gone for an hour is forgotten, and its ring serves a new host wit
   clock.now += 30 * 60_000;
   h.sample();
   t.equal(h.series('spot-1').times.length, 0, 'gone for an hour: forgotten');
-  t.equal(h.size.hosts, 0);
+  t.equal(h.counts.hosts, 0);
   hosts.push({ hostname: 'spot-2', load1: 1, memUsedBytes: 2 });
   h.sample();
   t.same(h.series('spot-2').loads, [1], "the new host's chart has its own sample only");
-  t.equal(h.size.slabs, 1, 'the ring came back to the pool and was used again');
+  t.equal(h.counts.slabs, 1, 'the ring came back to the pool and was used again');
   t.end();
 });
 
@@ -56,8 +56,8 @@ t.test('2,000 hosts joining at once take rings from a few slabs, not three buffe
   for (let i = 0; i < 2000; i++) hosts.push({ hostname: `n${i}`, load1: i, memUsedBytes: i });
   const before = process.memoryUsage().arrayBuffers;
   h.sample();
-  t.equal(h.size.hosts, 2000);
-  t.equal(h.size.slabs, 32, '64 hosts a slab');
+  t.equal(h.counts.hosts, 2000);
+  t.equal(h.counts.slabs, 32, '64 hosts a slab');
   t.same(h.series('n1999').loads, [1999], 'each host has its own ring');
   t.same(h.series('n0').loads, [0]);
   // 2,000 hosts × 360 samples × 20 bytes, in 96 buffers.
