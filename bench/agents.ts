@@ -21,7 +21,7 @@
  *                             [--tasks 20000] [--heartbeat-ms 5000] [--idle-s 15] [--array 1000000]
  *                             [--agents-per-process 10000]
  * Real agents are machines of their own; simulated ones share a process, and its garbage
- * collections (5-15 ms with 2,000 agents) delay every agent in it at once: fewer agents per
+ * collections (2.5-17 ms with 2,000 agents) delay every agent in it at once: fewer agents per
  * process spread those pauses, as real machines do, on the same two cores.
  */
 import { execFile } from 'node:child_process';
