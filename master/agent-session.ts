@@ -63,7 +63,7 @@ export class AgentSession {
    * second hello. A dead one (closed, or silent: a vanished VM sends no FIN) gives it up.
    */
   isAlive(now: number): boolean {
-    return this.ws.readyState === this.ws.OPEN && now - this.lastFrameAt <= this.silenceLimitMs;
+    return this.isOpen() && now - this.lastFrameAt <= this.silenceLimitMs;
   }
 
   /** The interval the agent's welcome tells it (sent by the hub with the welcome). */
@@ -126,15 +126,21 @@ export class AgentSession {
     return this.draining ? 0 : Math.max(0, this.hello.slots - this.usedSlots());
   }
 
+  /** Dropped when the connection is closed (not serialized first). */
   send(message: MasterMessage): void {
-    // A closed connection's frames are dropped below; not worth serializing first.
-    if (this.ws.readyState !== this.ws.OPEN) return;
-    this.sendSerialized(JSON.stringify(message));
+    if (this.isOpen()) this.write(JSON.stringify(message));
   }
 
-  /** A MasterMessage serialized already (an assignment: assignment-text.ts). */
+  /** A MasterMessage serialized already (an assignment: assignment-text.ts); dropped when the connection is closed. */
   sendSerialized(json: string): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.isOpen()) this.write(json);
+  }
+
+  private isOpen(): boolean {
+    return this.ws.readyState === this.ws.OPEN;
+  }
+
+  private write(json: string): void {
     if (this.socket && !this.corked) {
       // Node's idiom for batching writes: corked until the code running now is done. One write
       // a turn instead of one per frame (a system call, ~15 µs, was 8 % of the master's time).
