@@ -126,10 +126,8 @@ t.test('lazy work with no turn to join commits on its own within LAZY_WITHIN_MS'
   const queuedAt = performance.now();
   tick.enqueueLazy(note('output'));
   tick.enqueueLazy(note('more output'));
-  while (committedNotes().length === 0) {
-    t.ok(performance.now() - queuedAt < 1000, 'committed in time');
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
+  while (committedNotes().length === 0 && performance.now() - queuedAt < 1000) await new Promise((resolve) => setTimeout(resolve, 1));
+  t.ok(committedNotes().length > 0, 'committed in time (within a second)');
   t.ok(performance.now() - queuedAt >= LAZY_WITHIN_MS - 1, 'after waiting for a turn to join');
   t.same(committedNotes(), ['output', 'more output']);
   t.equal(tick.turns, 1);
