@@ -127,7 +127,12 @@ t.test('qfarm group and cluster against a real master', async (t) => {
 
     const down = await qfarm('group', 'resize', 'loc', '0');
     t.equal(down.code, 0, down.stderr);
-    await farm.waitFor(async () => (await hosts()).find((h) => h.hostname === 'loc-1')?.state === 'offline', 20_000, 'agent loc-1 to stop');
+    // The released machine leaves qhost as soon as the master sees it gone (about a debounce after
+    // the agent disconnects): its offline state is looked for where gone hosts stay listed.
+    const everyHost = async (): Promise<HostsResponse['hosts']> => ((await farm.api('GET', '/hosts?all=1')) as HostsResponse).hosts;
+    await farm.waitFor(async () => (await everyHost()).find((h) => h.hostname === 'loc-1')?.state === 'offline', 20_000, 'agent loc-1 to stop');
+    await farm.waitFor(async () => (await everyHost()).find((h) => h.hostname === 'loc-1')?.gone === true, 20_000, 'loc-1 to be marked gone');
+    t.notOk((await hosts()).some((h) => h.hostname === 'loc-1'), 'qhost no longer lists the released machine');
     const del = await qfarm('group', 'delete', 'loc');
     t.equal(del.stdout, 'deleted group loc\n');
   });
