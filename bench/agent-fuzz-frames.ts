@@ -103,6 +103,13 @@ class FrameMaker {
     }
   }
 
+  /** A frame the schema accepts about a real agent's attempt: the master must refuse it (4403). */
+  foreignFrame(): Record<string, unknown> {
+    const frame = this.validFrame();
+    if (!('attemptId' in frame)) return { type: 'started', attemptId: this.pick(this.opts.victimAttempts), pid: this.int(1 << 20), startedAt: Date.now() };
+    return { ...frame, attemptId: this.pick(this.opts.victimAttempts) };
+  }
+
   /** One frame of a random kind; returns its kind and its text (or bytes). */
   frame(): { kind: string; data: string | Buffer } {
     const r = this.rand();
@@ -159,7 +166,7 @@ export async function fuzzAgentProtocol(opts: FuzzOptions): Promise<FuzzReport> 
   const wsUrl = opts.url.replace(/^http/, 'ws') + '/agent';
   const progressEvery = opts.progressEvery ?? 10_000;
 
-  const oneConnection = async (): Promise<void> => {
+  const oneConnection = async (worker: number): Promise<void> => {
     const ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${opts.agentToken}` }, maxPayload: 1024 * 1024 });
     report.connections++;
     const closed = new Promise<void>((resolve) => {
@@ -183,8 +190,17 @@ export async function fuzzAgentProtocol(opts: FuzzOptions): Promise<FuzzReport> 
       // Most connections say hello first so that post-hello frames reach the ownership checks.
       const burst = 1 + maker.int(40);
       const frames: { kind: string; data: string | Buffer }[] = [];
-      if (rand() < 0.8) frames.push({ kind: 'hello', data: JSON.stringify(maker.hello()) });
-      while (frames.length < burst) frames.push(maker.frame());
+      if (rand() < 0.1 && opts.victimAttempts.length > 0) {
+        // A probe: a good hello (an id of this worker's own, so no other live connection holds
+        // it), then only frames about a real agent's attempt. In a mixed burst a malformed
+        // frame read in the same turn closes the connection (4400) before the ownership check
+        // runs, so which code comes depends on the machine's speed; here it can only be 4403.
+        frames.push({ kind: 'hello', data: JSON.stringify({ ...maker.hello(), agentId: `fuzz-probe-${worker}`, protocolVersion: 1 }) });
+        while (frames.length < burst + 1) frames.push({ kind: 'wrong-owner', data: JSON.stringify(maker.foreignFrame()) });
+      } else {
+        if (rand() < 0.8) frames.push({ kind: 'hello', data: JSON.stringify(maker.hello()) });
+        while (frames.length < burst) frames.push(maker.frame());
+      }
       for (const f of frames) {
         if (report.sent >= opts.frames || ws.readyState !== WebSocket.OPEN) break;
         ws.send(f.data, { binary: Buffer.isBuffer(f.data) });
@@ -199,10 +215,10 @@ export async function fuzzAgentProtocol(opts: FuzzOptions): Promise<FuzzReport> 
     await closed;
   };
 
-  const worker = async (): Promise<void> => {
-    while (report.sent < opts.frames) await oneConnection();
+  const worker = async (index: number): Promise<void> => {
+    while (report.sent < opts.frames) await oneConnection(index);
   };
-  await Promise.all(Array.from({ length: opts.concurrency ?? 4 }, () => worker()));
+  await Promise.all(Array.from({ length: opts.concurrency ?? 4 }, (_, index) => worker(index)));
   return report;
 }
 
