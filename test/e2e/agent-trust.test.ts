@@ -194,14 +194,20 @@ t.test('a real agent refused because its id is held keeps retrying with backoff 
   const holder = await FakeAgent.join(farm.url, farm.token('agent'), helloFrame({ agentId, hostname: 'holder' }));
   const beat = setInterval(() => holder.send({ type: 'heartbeat', load1: 0, memUsedBytes: 0, swapUsedBytes: 0, running: [] }), 200);
   t.teardown(() => clearInterval(beat));
-  setTimeout(() => {
+  // The holder leaves a second after the agent was first refused, however long the agent took to
+  // start (a fixed delay let a slow start miss the holder altogether).
+  const refusal = /another live connection holds this agent's id; retrying with backoff/;
+  const agentLog = (): string => fs.readFileSync(path.join(farm.home, 'agent-node1.log'), 'utf8');
+  const holderGone = (async () => {
+    await farm.waitFor(() => fs.existsSync(path.join(farm.home, 'agent-node1.log')) && refusal.test(agentLog()), 30_000, 'the agent to be refused while the holder is connected');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     clearInterval(beat);
     holder.close();
-  }, 3000);
+  })();
 
   const agent = await farm.startAgent('node1');
-  const log = fs.readFileSync(path.join(farm.home, 'agent-node1.log'), 'utf8');
-  t.match(log, /another live connection holds this agent's id; retrying with backoff/, 'the agent was refused at first and said so');
+  await holderGone;
+  t.match(agentLog(), refusal, 'the agent was refused at first and said so');
   t.equal(agent.exitCode, null, 'it did not exit');
   const jobId = await farm.submit(['-q', 'default', '-cwd', '-b', 'y', 'true']);
   await farm.waitForJob(jobId);
