@@ -25,7 +25,7 @@ const MAX_DIAGNOSTIC_LINES = 16;
 /** Diagnostic keys left out of the list: the test's source excerpt and stack (`at:` says where). */
 const NOISY_KEYS = new Set(['source', 'stack', 'compare', 'args', 'command', 'cwd', 'stdio', 'externalID', 'env']);
 /** After a `not ok` line: its YAML block (`---` … `...`), one indentation step further in. */
-let yaml; // { failure: failure or undefined, indent, started, key, at }
+let yaml; // { failure (undefined: not listed), indent, started, key (the YAML key being read), at }
 
 function scanLine(line) {
   const indent = line.length - line.trimStart().length;
@@ -75,7 +75,7 @@ function keepDiagnostic(block, text) {
   const key = /^([A-Za-z]\w*):/.exec(text);
   if (key) block.key = key[1];
   if (block.key === 'at') {
-    if (key) lines.push((block.at = { text: 'at:', file: '', line: '', column: '' }));
+    if (key) lines.push((block.at = { file: '', line: '', column: '' }));
     const part = /^\s+(fileName|lineNumber|columnNumber): (.*)$/.exec(text);
     if (part) block.at[{ fileName: 'file', lineNumber: 'line', columnNumber: 'column' }[part[1]]] = part[2];
     return;
@@ -97,9 +97,10 @@ function printFailures() {
   if (failures.length > MAX_LISTED_FAILURES) console.log(`  … and ${failures.length - MAX_LISTED_FAILURES} more (search the output above for "not ok")`);
 }
 
-child.stdout.on('data', (chunk) => {
-  process.stdout.write(chunk);
-  const text = chunk.toString();
+// Decoded as a stream: a character split between two chunks (test names have → and é) stays whole.
+child.stdout.setEncoding('utf8');
+child.stdout.on('data', (text) => {
+  process.stdout.write(text);
   tail = (tail + text).slice(-4096);
   const lines = (partial + text).split('\n');
   partial = lines.pop() ?? '';
