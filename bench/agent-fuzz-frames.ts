@@ -38,6 +38,9 @@ export interface FuzzReport {
   kinds: Record<string, number>;
 }
 
+/** Frames that name an attempt: finished, output, started, usage, uploading (FrameMaker.attemptFrame). */
+const ATTEMPT_FRAME_KINDS = 5;
+
 /** Agent ids the fuzzer's own hellos use: few, so the master's hosts table stays small. */
 const FUZZ_AGENT_IDS = Array.from({ length: 6 }, (_, i) => `fuzz-agent-${i}`);
 
@@ -82,21 +85,12 @@ class FrameMaker {
   /** A frame the schema accepts, about an attempt the sender most likely does not own. */
   validFrame(): Record<string, unknown> {
     const attemptId = this.attemptId();
-    const usage = { cpuSeconds: 1, utimeSeconds: 1, stimeSeconds: 0, rssBytes: 1, maxRssBytes: 1, vmemBytes: 1, maxVmemBytes: 1, ioBytes: 0 };
-    switch (this.int(8)) {
+    const kind = this.int(ATTEMPT_FRAME_KINDS + 3);
+    if (kind < ATTEMPT_FRAME_KINDS) return this.attemptFrame(kind, attemptId);
+    switch (kind - ATTEMPT_FRAME_KINDS) {
       case 0:
-        return { type: 'finished', attemptId, exitStatus: this.int(256), signal: null, failedCode: 0, failedReason: '', startedAt: 0, endedAt: 1, usage, ...(this.rand() < 0.3 ? { retryable: true } : {}) };
-      case 1:
-        return { type: 'output', attemptId, stream: 'stdout', seq: this.rand() < 0.5 ? this.int(10) : Number.MAX_SAFE_INTEGER - this.int(10), data: Buffer.from('fuzz\n').toString('base64') };
-      case 2:
-        return { type: 'started', attemptId, pid: this.int(1 << 20), startedAt: Date.now() };
-      case 3:
-        return { type: 'usage', attemptId, usage };
-      case 4:
-        return { type: 'uploading', attemptId };
-      case 5:
         return { type: 'heartbeat', load1: this.rand(), memUsedBytes: 1, swapUsedBytes: 0, running: [] };
-      case 6:
+      case 1:
         return this.hello();
       default:
         return { type: 'spot-notice', terminationTime: new Date().toISOString() };
@@ -105,9 +99,24 @@ class FrameMaker {
 
   /** A frame the schema accepts about a real agent's attempt: the master must refuse it (4403). */
   foreignFrame(): Record<string, unknown> {
-    const frame = this.validFrame();
-    if (!('attemptId' in frame)) return { type: 'started', attemptId: this.pick(this.opts.victimAttempts), pid: this.int(1 << 20), startedAt: Date.now() };
-    return { ...frame, attemptId: this.pick(this.opts.victimAttempts) };
+    return this.attemptFrame(this.int(ATTEMPT_FRAME_KINDS), this.pick(this.opts.victimAttempts));
+  }
+
+  /** One of the frames that name an attempt (kind 0..ATTEMPT_FRAME_KINDS-1). */
+  private attemptFrame(kind: number, attemptId: string): Record<string, unknown> {
+    const usage = { cpuSeconds: 1, utimeSeconds: 1, stimeSeconds: 0, rssBytes: 1, maxRssBytes: 1, vmemBytes: 1, maxVmemBytes: 1, ioBytes: 0 };
+    switch (kind) {
+      case 0:
+        return { type: 'finished', attemptId, exitStatus: this.int(256), signal: null, failedCode: 0, failedReason: '', startedAt: 0, endedAt: 1, usage, ...(this.rand() < 0.3 ? { retryable: true } : {}) };
+      case 1:
+        return { type: 'output', attemptId, stream: 'stdout', seq: this.rand() < 0.5 ? this.int(10) : Number.MAX_SAFE_INTEGER - this.int(10), data: Buffer.from('fuzz\n').toString('base64') };
+      case 2:
+        return { type: 'started', attemptId, pid: this.int(1 << 20), startedAt: Date.now() };
+      case 3:
+        return { type: 'usage', attemptId, usage };
+      default:
+        return { type: 'uploading', attemptId };
+    }
   }
 
   /** One frame of a random kind; returns its kind and its text (or bytes). */
