@@ -24,7 +24,8 @@ t.test('qfarm group and cluster against a real master', async (t) => {
   });
   const farm = await TestFarm.start(t);
   const qfarm = (...args: string[]) => farm.run('qfarm', args);
-  const hosts = async (): Promise<HostsResponse['hosts']> => ((await farm.api('GET', '/hosts')) as HostsResponse).hosts;
+  /** As qhost lists them; `withGone`: also hosts whose machine is gone (`qfarm host list --all`). */
+  const hosts = async (withGone = false): Promise<HostsResponse['hosts']> => ((await farm.api('GET', withGone ? '/hosts?all=1' : '/hosts')) as HostsResponse).hosts;
 
   t.test('the default group exists from the first start, local and not autoscaled', async (t) => {
     const list = await qfarm('group', 'list');
@@ -129,9 +130,8 @@ t.test('qfarm group and cluster against a real master', async (t) => {
     t.equal(down.code, 0, down.stderr);
     // The released machine leaves qhost as soon as the master sees it gone (about a debounce after
     // the agent disconnects): its offline state is looked for where gone hosts stay listed.
-    const everyHost = async (): Promise<HostsResponse['hosts']> => ((await farm.api('GET', '/hosts?all=1')) as HostsResponse).hosts;
-    await farm.waitFor(async () => (await everyHost()).find((h) => h.hostname === 'loc-1')?.state === 'offline', 20_000, 'agent loc-1 to stop');
-    await farm.waitFor(async () => (await everyHost()).find((h) => h.hostname === 'loc-1')?.gone === true, 20_000, 'loc-1 to be marked gone');
+    await farm.waitFor(async () => (await hosts(true)).find((h) => h.hostname === 'loc-1')?.state === 'offline', 20_000, 'agent loc-1 to stop');
+    await farm.waitFor(async () => (await hosts(true)).find((h) => h.hostname === 'loc-1')?.gone === true, 20_000, 'loc-1 to be marked gone');
     t.notOk((await hosts()).some((h) => h.hostname === 'loc-1'), 'qhost no longer lists the released machine');
     const del = await qfarm('group', 'delete', 'loc');
     t.equal(del.stdout, 'deleted group loc\n');
